@@ -1,0 +1,17 @@
+"""lns: LNS number formats, bit-exact LNS arithmetic and the bit-exact Madam update.
+
+Imports without Amaranth, cocotb or a simulator.  The tables and constants the hardware
+holds are computed here (`lns.tables`, `MadamConfig.params`) and nowhere else.
+"""
+
+from . import presets
+from .arith import add, div, mul, sqrt, square, sub
+from .codec import decode, decode_ref, encode, encode_ref
+from .config import MadamConfig
+from .format import LNSFormat
+from .lfsr import lane_seeds
+from .update import madam_update, madam_update_ref
+
+__all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_ref",
+           "decode_ref", "mul", "div", "square", "sqrt", "add", "sub", "madam_update",
+           "madam_update_ref", "lane_seeds"]

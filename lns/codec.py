@@ -1,0 +1,144 @@
+"""Float <-> word conversion, and the checks every public function makes on its inputs.
+
+`encode` rounds ``log2|x|`` to the nearest multiple of ``2**-F`` *correctly* (the
+rounding boundary is irrational, so it is never an exact tie; see
+`lns.tables.encode_boundaries`), then saturates overflow and applies the underflow policy.
+`decode` gives the float64 nearest to the word's exact value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+
+from .format import LNSFormat
+from .tables import decode_fractions, encode_boundaries
+
+__all__ = ["encode", "decode", "encode_ref", "decode_ref", "as_codes", "split", "join"]
+
+
+def _check_format(fmt) -> LNSFormat:
+    if not isinstance(fmt, LNSFormat):
+        raise TypeError(f"fmt must be an LNSFormat, not {type(fmt).__name__}")
+    return fmt
+
+
+def as_codes(fmt: LNSFormat, codes, name: str = "codes") -> np.ndarray:
+    """``codes`` as an int64 array, checked to be words of ``fmt``."""
+    arr = np.asarray(codes)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be integer codes, not {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        top = (1 << fmt.total_bits) - 1
+        if lo < 0 or hi > top:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} must be codes of {fmt.name} (0..{top}), not {bad}")
+    return arr
+
+
+def split(fmt: LNSFormat, words: np.ndarray):
+    """Words -> (sign, X, is_zero) arrays."""
+    e = words & ((1 << fmt.log_bits) - 1)
+    sign = (words >> fmt.log_bits) & 1 if fmt.signed else np.zeros_like(words)
+    zero = (e == 0) if fmt.has_zero else np.zeros(words.shape, dtype=bool)
+    return sign, e - fmt.offset, zero
+
+
+def join(fmt: LNSFormat, sign, x, zero=None) -> np.ndarray:
+    """(sign, unbounded X[, is_zero]) -> words, with saturation and the underflow policy."""
+    sign = np.asarray(sign, dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64)
+    under = x < fmt.x_min
+    x = np.clip(x, fmt.x_min, fmt.x_max)
+    words = x + fmt.offset
+    if fmt.signed:
+        words = words | (sign << fmt.log_bits)
+    if fmt.underflow == "flush":
+        words = np.where(under, 0, words)
+    if zero is not None:
+        words = np.where(zero, 0, words)
+    return words
+
+
+def encode(fmt: LNSFormat, x) -> np.ndarray:
+    """Encode floats as words of ``fmt`` (vectorised; int64 array of the input's shape).
+
+    Raises ValueError for NaN or infinity, and for a negative value in an unsigned format.
+    ``0`` encodes as the word 0 where the format has a zero code; otherwise it follows the
+    underflow policy (the smallest magnitude).
+    """
+    fmt = _check_format(fmt)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"x must be real numbers, not {type(x).__name__}") from None
+    if not np.all(np.isfinite(arr)):
+        bad = arr[~np.isfinite(arr)].flat[0]
+        raise ValueError(f"x must be finite, not {bad}")
+    if not fmt.signed and np.any(arr < 0):
+        raise ValueError(f"x must be non-negative for the unsigned format {fmt.name}, "
+                         f"not {arr[arr < 0].flat[0]}")
+    sign = np.signbit(arr).astype(np.int64) & (arr != 0)
+    mag = np.abs(arr)
+    m, exp = np.frexp(mag)                       # mag = m * 2**exp, m in [0.5, 1)
+    m, exp = m * 2.0, exp.astype(np.int64) - 1   # exact: m in [1, 2)
+    frac = np.searchsorted(encode_boundaries(fmt.frac_bits), m, side="right")
+    xcode = (exp << fmt.frac_bits) + frac
+    zero = mag == 0
+    if not fmt.has_zero:
+        xcode = np.where(zero, fmt.x_min, xcode)
+        zero = None
+    return join(fmt, sign, xcode, zero)
+
+
+def encode_ref(fmt: LNSFormat, x: float) -> int:
+    """Scalar reference of `encode`: ``nint(log2|x| * 2**F)`` with mpmath at 200 bits."""
+    fmt = _check_format(fmt)
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"x must be finite, not {x}")
+    if not fmt.signed and x < 0:
+        raise ValueError(f"x must be non-negative for the unsigned format {fmt.name}, not {x}")
+    sign = 1 if x < 0 else 0
+    if x == 0:
+        if fmt.has_zero:
+            return 0
+        return fmt.word(0, fmt.e_min)
+    with mpmath.workprec(200):
+        xcode = int(mpmath.nint(mpmath.log(abs(mpmath.mpf(x)), 2) * 2 ** fmt.frac_bits))
+    if xcode > fmt.x_max:
+        xcode = fmt.x_max
+    if xcode < fmt.x_min:
+        if fmt.underflow == "flush":
+            return 0
+        xcode = fmt.x_min
+    return fmt.word(sign, xcode + fmt.offset)
+
+
+def decode(fmt: LNSFormat, codes) -> np.ndarray:
+    """Decode words of ``fmt`` to float64: the nearest float64 to each exact value."""
+    fmt = _check_format(fmt)
+    words = as_codes(fmt, codes)
+    sign, xcode, zero = split(fmt, words)
+    frac = xcode & ((1 << fmt.frac_bits) - 1)
+    whole = xcode >> fmt.frac_bits
+    mag = np.ldexp(decode_fractions(fmt.frac_bits)[frac], whole)
+    out = np.where(sign == 1, -mag, mag)
+    return np.where(zero, 0.0, out)
+
+
+def decode_ref(fmt: LNSFormat, code: int) -> float:
+    """Scalar reference of `decode`, through mpmath."""
+    fmt = _check_format(fmt)
+    code = int(as_codes(fmt, code))
+    e = code & ((1 << fmt.log_bits) - 1)
+    sign = (code >> fmt.log_bits) & 1 if fmt.signed else 0
+    if fmt.has_zero and e == 0:
+        return 0.0
+    with mpmath.workprec(200):
+        mag = float(mpmath.power(2, mpmath.mpf(e - fmt.offset) / 2 ** fmt.frac_bits))
+    return -mag if sign else mag

@@ -1,0 +1,224 @@
+"""`MadamConfig`: everything that fixes the bit-exact Madam update, and the hardware
+constants derived from it (computed here, once, for the model, the RTL and the reports).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from typing import NamedTuple
+
+import mpmath
+import numpy as np
+
+from .format import LNSFormat
+from .lfsr import RANDOM_BITS
+from .rounding import ROUNDING_MODES
+from .tables import exp2_table, gauss_table, log2_constant_code
+
+__all__ = ["MadamConfig", "UpdateParams", "NORMALISERS", "TABLE_METHODS"]
+
+NORMALISERS = ("rms", "sign")
+TABLE_METHODS = ("direct", "interp")
+
+
+class UpdateParams(NamedTuple):
+    """The update's integer constants, for the Numba kernel (and mirrored by the RTL)."""
+
+    w: tuple            # FormatParams of weight, gradient, moment
+    g: tuple
+    v: tuple
+    rms: int            # 1 for the rms normaliser, 0 for sign
+    stochastic: int     # 1 for stochastic rounding of the step
+    c_beta: int         # RNE(log2(beta) * 2**Fv)
+    c_one_minus_beta: int   # RNE(log2(1 - beta) * 2**Fv)
+    g2_shift: int       # 2*X_g is moved to moment LSBs by this left shift (Fv - Fg + ... >= 0)
+    norm_g_shift: int   # X_g << this, and
+    norm_v_shift: int   # (X_v' - X_bc) << this, are in 2**-(Fc) units, Fc = max(Fg, Fv + 1)
+    norm_round: int     # then rounded (RNE) by this many bits to step_frac_bits
+    l_bound: int        # RNE(log2(g_bound) * 2**Fs): the clamp of log2|g_hat|
+    step_frac_bits: int  # Fs
+    exp_bits: int       # Gp: P[r] = RNE(2**(r / 2**Fs) * 2**Gp)
+    eta_shift: int      # log2(eta) + Fw: log2 of eta in weight LSBs
+    shift_cap: int      # the step's right shift saturates here (result unchanged, see update)
+    random_bits: int
+
+
+def _int_field(name, value, lo, hi):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, not {value}")
+
+
+@dataclass(frozen=True)
+class MadamConfig:
+    """The formats, hyperparameters and datapath choices of one LNS Madam update unit.
+
+    Parameters
+    ----------
+    weight, grad, moment : LNSFormat
+        Word formats.  The weight and gradient are signed; the gradient and second moment
+        need a zero code (``g = 0``, ``v_0 = 0``); the second moment is unsigned.  The
+        moment keeps at least ``grad.frac_bits - 1`` fractional bits, so ``g**2`` (the
+        gradient's log doubled) lands on its grid exactly.
+    eta_log2 : int
+        ``eta = 2**eta_log2`` (LNS-Madam uses ``2**-7``).  A step moves the weight's log by
+        ``eta * |g_hat|`` log2 units, i.e. ``2**(eta_log2 + weight.frac_bits) * |g_hat|`` LSBs.
+    beta, g_bound, p_scale : float
+        Second-moment decay, clamp of ``|g_hat|``, and the clip ``sigma* = p_scale * RMS(W0)``.
+    normaliser : {"rms", "sign"}
+        ``rms`` divides by the bias-corrected RMS as published; ``sign`` uses ``|g_hat| = 1``
+        (the bounded update ``exp(eta sign g)``) and needs no second-moment path.
+    rounding : {"nearest_even", "stochastic"}
+        Rounding of the step to whole weight LSBs.
+    table : {"direct", "interp"}
+        How the ``sb`` table of the second-moment adder is held.
+    step_frac_bits : int
+        Fractional bits kept of ``log2|g_hat|`` (the index width of the ``2**frac`` table).
+    exp_bits : int
+        Fractional bits of the ``2**frac`` table's entries.
+    name : str
+        A label (the preset's name); not part of the arithmetic.
+    """
+
+    weight: LNSFormat
+    grad: LNSFormat
+    moment: LNSFormat
+    eta_log2: int = -7
+    beta: float = 0.999
+    g_bound: float = 10.0
+    p_scale: float = 3.0
+    normaliser: str = "rms"
+    rounding: str = "nearest_even"
+    table: str = "direct"
+    step_frac_bits: int = 6
+    exp_bits: int = 10
+    name: str = field(default="custom", compare=False)
+
+    def __post_init__(self):
+        for role in ("weight", "grad", "moment"):
+            value = getattr(self, role)
+            if not isinstance(value, LNSFormat):
+                raise TypeError(f"{role} must be an LNSFormat, not {type(value).__name__}")
+        if not self.weight.signed:
+            raise ValueError(f"weight format must be signed, not {self.weight.name}")
+        if not self.grad.signed:
+            raise ValueError(f"grad format must be signed, not {self.grad.name}")
+        if not self.grad.has_zero:
+            raise ValueError(f"grad format must have a zero code, not {self.grad.name}")
+        if self.moment.signed:
+            raise ValueError(f"moment format must be unsigned, not {self.moment.name}")
+        if not self.moment.has_zero:
+            raise ValueError(f"moment format must have a zero code, not {self.moment.name}")
+        if self.moment.frac_bits < self.grad.frac_bits - 1:
+            raise ValueError(
+                f"moment frac_bits must be at least grad frac_bits - 1 = "
+                f"{self.grad.frac_bits - 1}, not {self.moment.frac_bits}")
+        _int_field("eta_log2", self.eta_log2, -24, 0)
+        _int_field("step_frac_bits", self.step_frac_bits, 0, 12)
+        _int_field("exp_bits", self.exp_bits, 1, 24)
+        for name, lo, hi in (("beta", 0.0, 1.0),):
+            v = self.beta
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo < v < hi:
+                raise ValueError(f"{name} must be strictly between {lo} and {hi}, not {v!r}")
+        for name in ("g_bound", "p_scale"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (
+                    math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive finite number, not {v!r}")
+        for name, value, choices in (("normaliser", self.normaliser, NORMALISERS),
+                                     ("rounding", self.rounding, ROUNDING_MODES),
+                                     ("table", self.table, TABLE_METHODS)):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+    # ---- derived hardware constants -----------------------------------------------------
+    @property
+    def eta(self) -> float:
+        return 2.0 ** self.eta_log2
+
+    @cached_property
+    def params(self) -> UpdateParams:
+        fg, fv, fs = self.grad.frac_bits, self.moment.frac_bits, self.step_frac_bits
+        fc = max(fg, fv + 1)
+        return UpdateParams(
+            w=self.weight.params, g=self.grad.params, v=self.moment.params,
+            rms=int(self.normaliser == "rms"), stochastic=int(self.rounding == "stochastic"),
+            c_beta=log2_constant_code(self.beta, fv),
+            c_one_minus_beta=log2_constant_code(1.0 - self.beta, fv),
+            g2_shift=fv - fg + 1,
+            norm_g_shift=fc - fg, norm_v_shift=fc - fv - 1, norm_round=fc - fs,
+            l_bound=log2_constant_code(float(self.g_bound), fs),
+            step_frac_bits=fs, exp_bits=self.exp_bits,
+            eta_shift=self.eta_log2 + self.weight.frac_bits,
+            shift_cap=self.exp_bits + RANDOM_BITS + 2, random_bits=RANDOM_BITS)
+
+    @property
+    def sb_table(self):
+        """The second moment's ``sb`` table (the adder of ``beta v + (1 - beta) g**2``)."""
+        return gauss_table("sb", self.moment.frac_bits, self.table)
+
+    @property
+    def exp_table(self) -> np.ndarray:
+        return exp2_table(self.step_frac_bits, self.exp_bits)
+
+    def bias_correction_code(self, t: int) -> int:
+        """``X_bc``: ``RNE(log2(1 - beta**t) * 2**Fv)``, correctly rounded, for step ``t >= 1``."""
+        if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or t < 1:
+            raise ValueError(f"t must be an int >= 1, not {t!r}")
+        with mpmath.workprec(160):
+            corr = 1 - mpmath.mpf(self.beta) ** int(t)
+            return int(mpmath.nint(mpmath.log(corr, 2) * 2 ** self.moment.frac_bits))
+
+    def clip_code(self, w0) -> int:
+        """The weight word of ``sigma* = p_scale * RMS(w0)`` (``w0`` floats), rounded to
+        nearest like any encode."""
+        from .codec import encode
+        w0 = np.asarray(w0, dtype=np.float64)
+        if w0.size == 0 or not np.all(np.isfinite(w0)):
+            raise ValueError("w0 must be a non-empty array of finite floats")
+        sigma = self.p_scale * float(np.sqrt(np.mean(w0 ** 2)))
+        if sigma == 0:
+            raise ValueError("w0 must not be all zeros (sigma* would be 0)")
+        return int(encode(self.weight, sigma))
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.to_dict() if isinstance(v, LNSFormat) else v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MadamConfig":
+        if not isinstance(data, dict):
+            raise TypeError(f"a Madam config must be a mapping, not {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config field {unknown[0]!r}")
+        kwargs = dict(data)
+        for role in ("weight", "grad", "moment"):
+            if role not in kwargs:
+                raise ValueError(f"config needs a {role} format")
+            try:
+                kwargs[role] = LNSFormat.from_dict(kwargs[role])
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{role} {exc}") from None
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MadamConfig":
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes) -> "MadamConfig":
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(changes)
+        return MadamConfig(**data)

@@ -1,0 +1,198 @@
+"""`LNSFormat`: the one description of an LNS word.
+
+A word holds an optional sign bit (the MSB) above an unsigned *log field* ``e`` of
+``int_bits + frac_bits`` bits.  The value it stands for is::
+
+    X  = e - bias * 2**frac_bits          # signed fixed-point log2|x|, in LSBs
+    x  = (-1)**sign * 2**(X / 2**frac_bits)
+
+``bias`` plays the part of an IEEE exponent bias: it slides the window of representable
+magnitudes so that a narrow word covers the range Madam uses (weights sit below their clip
+value sigma*, second moments are tiny).  With ``zero="reserved"`` the log field ``e = 0``
+encodes zero (any sign bit; outputs always use the word 0) and the smallest non-zero
+magnitude has ``e = 1``; with ``zero="none"`` every word is a non-zero value.
+
+Overflow always saturates to the largest magnitude (a log adder has nothing sensible to
+wrap to).  Underflow follows ``underflow``: ``"flush"`` gives zero (needs a zero code),
+``"saturate"`` gives the smallest non-zero magnitude.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+__all__ = ["LNSFormat", "FormatParams"]
+
+_ZERO_POLICIES = ("reserved", "none")
+_UNDERFLOW_POLICIES = ("flush", "saturate")
+
+
+class FormatParams(NamedTuple):
+    """Plain integers derived from an `LNSFormat`, for Numba kernels.
+
+    A frozen dataclass does not cross into nopython code; a NamedTuple of ints does.
+    """
+
+    log_bits: int      # width of the log field e
+    frac_bits: int     # F
+    offset: int        # bias * 2**F: X = e - offset
+    signed: int        # 1 if the word has a sign bit
+    has_zero: int      # 1 if e == 0 encodes zero
+    flush: int         # 1 if underflow gives zero, 0 if it saturates to the minimum
+    x_min: int         # smallest non-zero X
+    x_max: int         # largest X
+
+
+@dataclass(frozen=True)
+class LNSFormat:
+    """An immutable, validated LNS word format.
+
+    Parameters
+    ----------
+    int_bits : int
+        Integer bits of the (biased) log field, 1..12.
+    frac_bits : int
+        Fractional bits of the log field, 0..16.  One LSB of the log is a factor of
+        ``2**(2**-frac_bits)``.
+    bias : int or None
+        Log bias in whole log2 units (``X = e - bias * 2**frac_bits``).  ``None`` centres the
+        window like an IEEE bias: ``2**(int_bits - 1)``.
+    signed : bool
+        Whether the word carries a sign bit (weights and gradients do, a second moment
+        does not).
+    zero : {"reserved", "none"}
+        How zero is encoded: the all-zero log field, or not at all.
+    underflow : {"flush", "saturate"}
+        What a magnitude below the smallest non-zero one becomes.
+    """
+
+    int_bits: int
+    frac_bits: int
+    bias: int | None = None
+    signed: bool = True
+    zero: str = "reserved"
+    underflow: str = "flush"
+
+    def __post_init__(self):
+        for field, lo, hi in (("int_bits", 1, 12), ("frac_bits", 0, 16)):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{field} must be an int, not {value!r}")
+            if not lo <= value <= hi:
+                raise ValueError(f"{field} must be between {lo} and {hi}, not {value}")
+        if self.int_bits + self.frac_bits > 24:
+            raise ValueError(
+                f"int_bits + frac_bits must be at most 24, not {self.int_bits + self.frac_bits}")
+        if self.bias is None:
+            object.__setattr__(self, "bias", 1 << (self.int_bits - 1))
+        elif not isinstance(self.bias, int) or isinstance(self.bias, bool):
+            raise TypeError(f"bias must be an int or None, not {self.bias!r}")
+        elif not -4096 <= self.bias <= 4096:
+            raise ValueError(f"bias must be between -4096 and 4096, not {self.bias}")
+        if not isinstance(self.signed, bool):
+            raise TypeError(f"signed must be a bool, not {self.signed!r}")
+        if self.zero not in _ZERO_POLICIES:
+            raise ValueError(f"zero must be one of {', '.join(_ZERO_POLICIES)}, not {self.zero!r}")
+        if self.underflow not in _UNDERFLOW_POLICIES:
+            raise ValueError(
+                f"underflow must be one of {', '.join(_UNDERFLOW_POLICIES)}, not {self.underflow!r}")
+        if self.underflow == "flush" and self.zero == "none":
+            raise ValueError("underflow 'flush' needs a zero code, not zero='none'")
+
+    # ---- derived properties -------------------------------------------------------------
+    @property
+    def log_bits(self) -> int:
+        """Width of the log field ``e``."""
+        return self.int_bits + self.frac_bits
+
+    @property
+    def total_bits(self) -> int:
+        """Width of the whole word (sign bit included)."""
+        return self.log_bits + int(self.signed)
+
+    @property
+    def offset(self) -> int:
+        """``bias * 2**frac_bits``: the log field value of ``X = 0`` (magnitude 1)."""
+        return self.bias << self.frac_bits
+
+    @property
+    def has_zero(self) -> bool:
+        return self.zero == "reserved"
+
+    @property
+    def e_min(self) -> int:
+        """Smallest log field of a non-zero value."""
+        return 1 if self.has_zero else 0
+
+    @property
+    def e_max(self) -> int:
+        return (1 << self.log_bits) - 1
+
+    @property
+    def x_min(self) -> int:
+        """Smallest non-zero ``X`` (log2 of the smallest magnitude, in LSBs)."""
+        return self.e_min - self.offset
+
+    @property
+    def x_max(self) -> int:
+        return self.e_max - self.offset
+
+    @property
+    def min_value(self) -> float:
+        """Smallest non-zero magnitude."""
+        return 2.0 ** (self.x_min / (1 << self.frac_bits))
+
+    @property
+    def max_value(self) -> float:
+        """Largest magnitude."""
+        return 2.0 ** (self.x_max / (1 << self.frac_bits))
+
+    @property
+    def name(self) -> str:
+        """Short name such as ``lns8_i4f3`` (``ulns`` when unsigned; bias when not centred)."""
+        stem = "lns" if self.signed else "ulns"
+        name = f"{stem}{self.total_bits}_i{self.int_bits}f{self.frac_bits}"
+        if self.bias != 1 << (self.int_bits - 1):
+            name += f"_b{self.bias}" if self.bias >= 0 else f"_bm{-self.bias}"
+        if self.zero == "none":
+            name += "_nz"
+        if self.underflow == "saturate" and self.zero != "none":
+            name += "_us"
+        return name
+
+    @property
+    def params(self) -> FormatParams:
+        return FormatParams(self.log_bits, self.frac_bits, self.offset, int(self.signed),
+                            int(self.has_zero), int(self.underflow == "flush"),
+                            self.x_min, self.x_max)
+
+    # ---- words <-> fields ---------------------------------------------------------------
+    def word(self, sign: int, e: int) -> int:
+        """Pack a sign and a log field into a word."""
+        return (sign << self.log_bits) | e if self.signed else e
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LNSFormat":
+        if not isinstance(data, dict):
+            raise TypeError(f"an LNS format must be a JSON object, not {type(data).__name__}")
+        known = {"int_bits", "frac_bits", "bias", "signed", "zero", "underflow"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown LNS format field {unknown[0]!r}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LNSFormat":
+        return cls.from_dict(json.loads(text))
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,77 @@
+"""Numba building blocks shared by the arithmetic and update kernels.
+
+``p`` is a `lns.format.FormatParams`; a Gaussian table travels as the tuple
+``(near, nodes, seg_bits, guard, end)`` (see `lns.tables.GaussTable`), made by
+`table_tuple`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .rounding import round_shift_rne
+from .tables import GaussTable
+
+__all__ = ["unpack", "pack", "gauss_lookup", "log_add", "table_tuple"]
+
+
+def table_tuple(table: GaussTable):
+    return (np.asarray(table.near, dtype=np.int64), np.asarray(table.nodes, dtype=np.int64),
+            table.seg_bits, table.guard, table.end)
+
+
+@njit(cache=True, inline="always")
+def unpack(word, p):
+    """word -> (sign, X, is_zero)."""
+    e = word & ((1 << p.log_bits) - 1)
+    sign = (word >> p.log_bits) & 1 if p.signed == 1 else 0
+    zero = p.has_zero == 1 and e == 0
+    return sign, e - p.offset, zero
+
+
+@njit(cache=True, inline="always")
+def pack(sign, x, p):
+    """(sign, unbounded X) -> word: saturate above, underflow policy below."""
+    if x > p.x_max:
+        x = p.x_max
+    if x < p.x_min:
+        if p.flush == 1:
+            return 0
+        x = p.x_min
+    e = x + p.offset
+    if p.signed == 1:
+        return (sign << p.log_bits) | e
+    return e
+
+
+@njit(cache=True, inline="always")
+def gauss_lookup(z, table):
+    near, nodes, seg_bits, guard, end = table
+    if z >= end:
+        return 0
+    n = near.shape[0]
+    if z < n:
+        return near[z]
+    zi = z - n
+    j = zi >> seg_bits
+    lo = zi & ((1 << seg_bits) - 1)
+    t0 = nodes[j]
+    t1 = nodes[j + 1]
+    return round_shift_rne((t0 << seg_bits) + (t1 - t0) * lo, seg_bits + guard)
+
+
+@njit(cache=True, inline="always")
+def log_add(xa, xb, same_sign, sb, db):
+    """log2(2**xa +- 2**xb) in LSBs for non-zero operands (``+`` when ``same_sign``).
+
+    Returns (X, a_is_larger, exact_zero); exact_zero is set when the operands cancel.
+    """
+    a_big = xa >= xb
+    big = xa if a_big else xb
+    z = xa - xb if a_big else xb - xa
+    if same_sign:
+        return big + gauss_lookup(z, sb), a_big, False
+    if z == 0:
+        return 0, a_big, True
+    return big + gauss_lookup(z, db), a_big, False

@@ -1,0 +1,60 @@
+"""The random source of stochastic rounding: a 32-bit Galois LFSR the hardware reproduces.
+
+Polynomial x^32 + x^22 + x^2 + x + 1 (taps 32, 22, 2, 1 from Xilinx XAPP052, "Efficient
+Shift Registers, LFSR Counters, and Long Pseudo-Random Sequence Generators", table 3), in
+right-shifting Galois form: toggle mask 0x80200003.  Each update advances a lane's register
+`STEPS_PER_UPDATE` times (in hardware an unrolled XOR network, one clock) and uses its low
+`RANDOM_BITS` bits as ``r``.  Advancing by as many steps as bits drawn keeps successive
+draws from being shifted copies of each other.
+
+Element ``i`` of a tensor is updated by lane ``i % lanes``, which advances its own register
+once per element it takes, whether or not that element's rounding needs random bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["TAP_MASK", "RANDOM_BITS", "STEPS_PER_UPDATE", "lfsr_advance", "lfsr_advance_ref",
+           "lane_seeds"]
+
+TAP_MASK = 0x80200003
+WIDTH = 32
+RANDOM_BITS = 16
+STEPS_PER_UPDATE = 16
+
+
+def lfsr_advance_ref(state: int) -> int:
+    """One update's worth of LFSR steps, written bit by bit."""
+    for _ in range(STEPS_PER_UPDATE):
+        out = state & 1
+        state >>= 1
+        if out:
+            state ^= TAP_MASK
+    return state
+
+
+@njit(cache=True, inline="always")
+def lfsr_advance(state):
+    for _ in range(STEPS_PER_UPDATE):
+        if state & 1:
+            state = (state >> 1) ^ TAP_MASK
+        else:
+            state = state >> 1
+    return state
+
+
+def lane_seeds(seed: int, lanes: int) -> np.ndarray:
+    """Distinct non-zero starting states for ``lanes`` registers from one integer seed."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, not {seed!r}")
+    if not isinstance(lanes, (int, np.integer)) or lanes < 1:
+        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+    states = np.empty(lanes, dtype=np.int64)
+    for k in range(lanes):
+        # A golden-ratio stride spreads neighbouring seeds and lanes; zero is the one
+        # state an LFSR never leaves, so it is replaced.
+        s = (int(seed) * 0x9E3779B1 + (k + 1) * 0x85EBCA77) & 0xFFFFFFFF
+        states[k] = s if s else 1
+    return states
