@@ -55,7 +55,8 @@ def float_dtype(dtype):
         dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in _FLOAT_DTYPES:
+    # "is None" first: np.dtype("float64") == None is True (numpy coerces None to float64)
+    if dt is None or dt not in _FLOAT_DTYPES:
         shown = dt.name if dt is not None else repr(dtype)
         raise ValueError(f"dtype must be float32 or float64, not {shown}")
     return dt

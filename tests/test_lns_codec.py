@@ -1,0 +1,92 @@
+import math
+
+import numpy as np
+import pytest
+
+import lns
+from lns import LNSFormat
+
+FORMATS = [LNSFormat(4, 3), LNSFormat(4, 7, bias=14), LNSFormat(5, 10, bias=30),
+           LNSFormat(3, 2, zero="none", underflow="saturate"),
+           LNSFormat(6, 4, bias=40, signed=False, underflow="saturate")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_encode_matches_mpmath_reference(fmt):
+    rng = np.random.default_rng(1)
+    lo, hi = math.log2(fmt.min_value) - 2, math.log2(fmt.max_value) + 2
+    mags = np.exp2(rng.uniform(lo, hi, 3000))
+    signs = rng.choice([-1.0, 1.0], 3000) if fmt.signed else np.ones(3000)
+    x = np.concatenate([mags * signs, [0.0, fmt.min_value, fmt.max_value, 1.0, 2.0 ** -30]])
+    fast = lns.encode(fmt, x)
+    ref = np.array([lns.encode_ref(fmt, float(v)) for v in x])
+    assert np.array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_decode_encode_round_trip_every_word(fmt):
+    words = np.arange(1 << fmt.total_bits)
+    vals = lns.decode(fmt, words)
+    again = lns.encode(fmt, vals)
+    zero = (words & ((1 << fmt.log_bits) - 1) == 0) & fmt.has_zero
+    assert np.array_equal(again[~zero], words[~zero])
+    assert np.all(again[zero] == 0) and np.all(vals[zero] == 0)
+
+
+def test_decode_matches_reference_and_exact_powers():
+    fmt = LNSFormat(4, 3)
+    words = np.arange(256)
+    assert np.array_equal(lns.decode(fmt, words), [lns.decode_ref(fmt, int(w)) for w in words])
+    # X = 8 (one whole log unit above 1) is exactly 2.0; the sign bit negates.
+    assert lns.decode(fmt, fmt.offset + 8) == 2.0
+    assert lns.decode(fmt, (1 << 7) | (fmt.offset + 8)) == -2.0
+
+
+def test_encode_rounds_to_nearest_in_the_log_domain():
+    fmt = LNSFormat(4, 3)
+    # The boundary between X = 0 and X = 1 lies at 2**(1/16); just below and above it.
+    b = 2 ** (1 / 16)
+    assert lns.encode(fmt, b * (1 - 1e-12)) == fmt.offset
+    assert lns.encode(fmt, b * (1 + 1e-12)) == fmt.offset + 1
+
+
+def test_saturation_and_underflow_policies():
+    flush = LNSFormat(4, 3)
+    sat = LNSFormat(4, 3, underflow="saturate")
+    assert lns.encode(flush, 1e30) == flush.e_max
+    assert lns.encode(flush, -1e30) == (1 << 7) | flush.e_max
+    assert lns.encode(flush, 1e-30) == 0
+    assert lns.encode(sat, 1e-30) == sat.e_min
+    assert lns.encode(sat, -1e-30) == (1 << 7) | sat.e_min
+    assert lns.encode(flush, 0.0) == 0 and lns.encode(flush, -0.0) == 0
+    nz = LNSFormat(3, 2, zero="none", underflow="saturate")
+    assert lns.encode(nz, 0.0) == 0 and lns.decode(nz, 0) == nz.min_value
+
+
+@pytest.mark.parametrize("bad, exc, text", [
+    (float("nan"), ValueError, "x must be finite, not nan"),
+    ([1.0, float("inf")], ValueError, "x must be finite, not inf"),
+    ("abc", TypeError, "x must be real numbers, not str"),
+])
+def test_encode_errors_pinned(bad, exc, text):
+    with pytest.raises(exc) as info:
+        lns.encode(LNSFormat(4, 3), bad)
+    assert str(info.value) == text
+
+
+def test_encode_negative_in_unsigned_format():
+    with pytest.raises(ValueError) as info:
+        lns.encode(LNSFormat(4, 3, signed=False), [1.0, -2.0])
+    assert str(info.value) == "x must be non-negative for the unsigned format ulns7_i4f3, not -2.0"
+
+
+def test_decode_errors_pinned():
+    fmt = LNSFormat(4, 3)
+    with pytest.raises(ValueError) as info:
+        lns.decode(fmt, [1, 256])
+    assert str(info.value) == "codes must be codes of lns8_i4f3 (0..255), not 256"
+    with pytest.raises(TypeError) as info:
+        lns.decode(fmt, [1.5])
+    assert str(info.value) == "codes must be integer codes, not float64"
+    with pytest.raises(TypeError, match="fmt must be an LNSFormat, not str"):
+        lns.decode("lns8", [1])
