@@ -1,0 +1,92 @@
+"""How closely the bit-exact LNS update tracks base-2 float Madam on the same gradients.
+
+Both optimizers start from the same (LNS-representable) weights and see the same gradients
+(the LNS-quantised ones, so only the *update* arithmetic differs).  The float reference is
+`python_ref.Madam` with ``base=2`` and ``eta = 2**eta_log2``, clipped at the sigma* the LNS
+clip word stands for.  Errors are in weight LSBs of the log: ``|log2|w_lns| - log2|w_float||
+* 2**Fw``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import lns
+from lns import MadamConfig
+from python_ref import Madam
+
+__all__ = ["TrackingResult", "track"]
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    preset: str
+    steps: int
+    weights: int
+    max_lsb: float            # largest |log error| over all weights and steps
+    final_rms_lsb: float      # RMS log error after the last step
+    final_max_lsb: float      # largest log error after the last step
+    final_rel_err: float      # RMS relative weight error after the last step
+    mean_drift_lsb: float     # mean signed log error after the last step (bias)
+    step_rms_lsb: float       # RMS error of one step against the float step eta * g_hat
+    step_max_lsb: float       # its largest value
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int = 0,
+          grad_scale: float = 1e-3) -> TrackingResult:
+    """Run both updates ``steps`` times on seeded gradients; see the module docstring."""
+    if steps < 1 or weights < 1:
+        raise ValueError(f"steps and weights must be positive, not {steps} and {weights}")
+    rng = np.random.default_rng(seed)
+    W, G = cfg.weight, cfg.grad
+    w0 = rng.normal(0.0, 0.05, weights)
+    w0 = np.where(w0 == 0, 0.05, w0)
+    clip = cfg.clip_code(w0)
+    w_codes = lns.encode(W, w0)
+    # Weights start inside [floor, clip] (a tiny format would flush small ones to zero,
+    # and zero weights never move).
+    e = np.clip(w_codes & ((1 << W.log_bits) - 1), W.e_min, clip)
+    w_codes = e | (np.signbit(w0).astype(np.int64) << W.log_bits)
+    w_float = lns.decode(W, w_codes)
+    ref = Madam(w_float, eta=cfg.eta, beta=cfg.beta, g_bound=cfg.g_bound, base=2,
+                p_scale=float(lns.decode(W, clip)) / float(np.sqrt(np.mean(w_float ** 2))))
+    v_codes = np.zeros(weights, dtype=np.int64)
+    state = lns.lane_seeds(seed, 1) if cfg.rounding == "stochastic" else None
+    scale = grad_scale * np.exp2(rng.normal(0, 1, weights))     # per-weight gradient scale
+    max_err = step_max = 0.0
+    step_sq = step_n = 0.0
+    to_lsb = 2.0 ** W.frac_bits
+    eta_lsb = cfg.eta * to_lsb
+    for t in range(1, steps + 1):
+        g_codes = lns.encode(G, rng.normal(0.0, 1.0, weights) * scale)
+        g_float = lns.decode(G, g_codes)
+        if cfg.normaliser == "sign":
+            g_float = np.sign(g_float)          # |g_hat| = 1: feed the reference unit gradients
+        prev = w_codes & ((1 << W.log_bits) - 1)
+        w_codes, v_codes = lns.madam_update(cfg, w_codes, g_codes, v_codes, t, clip=clip,
+                                            lfsr_state=state)
+        w_float = ref.step(w_float, g_float)
+        # Per-step error: the LNS step against the float step eta * g_hat of the reference
+        # (its own second moment), away from the clip and the floor.
+        new = w_codes & ((1 << W.log_bits) - 1)
+        sgn = np.where(w_codes >> W.log_bits, -1.0, 1.0)
+        inside = (new < clip) & (new > W.e_min)
+        d_err = (new - prev)[inside] + eta_lsb * ref.g_hat[inside] * sgn[inside]
+        if d_err.size:
+            step_max = max(step_max, float(np.max(np.abs(d_err))))
+            step_sq += float(np.sum(d_err ** 2))
+            step_n += d_err.size
+        err = (np.log2(np.abs(lns.decode(W, w_codes))) - np.log2(np.abs(w_float))) * to_lsb
+        max_err = max(max_err, float(np.max(np.abs(err))))
+    w_lns = lns.decode(W, w_codes)
+    return TrackingResult(
+        preset=cfg.name, steps=steps, weights=weights, max_lsb=max_err,
+        final_rms_lsb=float(np.sqrt(np.mean(err ** 2))), final_max_lsb=float(np.max(np.abs(err))),
+        final_rel_err=float(np.sqrt(np.mean(((w_lns - w_float) / w_float) ** 2))),
+        mean_drift_lsb=float(np.mean(err)), step_rms_lsb=float(np.sqrt(step_sq / max(step_n, 1))),
+        step_max_lsb=step_max)
