@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .codec import _check_format, as_codes
+from .codec import _check_format, as_codes, fields_ref as _fields, store_ref as _result
 from .format import LNSFormat
 from .kernels import log_add, pack, table_tuple, unpack
 from .rounding import round_shift_rne, round_shift_rne_ref
@@ -29,25 +29,6 @@ _SQUARE, _SQRT = 0, 1
 
 
 # ---- scalar reference ---------------------------------------------------------------------
-def _fields(fmt: LNSFormat, word: int):
-    e = word & ((1 << fmt.log_bits) - 1)
-    sign = (word >> fmt.log_bits) & 1 if fmt.signed else 0
-    return sign, e - fmt.offset, fmt.has_zero and e == 0
-
-
-def _result(fmt: LNSFormat, sign: int, x: int | None) -> int:
-    """x None means an exact zero."""
-    if x is None:
-        return 0 if fmt.has_zero else fmt.word(0, fmt.e_min)
-    if x > fmt.x_max:
-        x = fmt.x_max
-    if x < fmt.x_min:
-        if fmt.underflow == "flush":
-            return 0
-        x = fmt.x_min
-    return fmt.word(sign, x + fmt.offset)
-
-
 def _binary_ref(op: int, fmt: LNSFormat, a: int, b: int, method: str) -> int:
     sa, xa, za = _fields(fmt, a)
     sb_, xb, zb = _fields(fmt, b)

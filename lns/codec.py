@@ -16,7 +16,8 @@ import numpy as np
 from .format import LNSFormat
 from .tables import decode_fractions, encode_boundaries
 
-__all__ = ["encode", "decode", "encode_ref", "decode_ref", "as_codes", "split", "join"]
+__all__ = ["encode", "decode", "encode_ref", "decode_ref", "as_codes", "split", "join",
+           "fields_ref", "store_ref"]
 
 
 def _check_format(fmt) -> LNSFormat:
@@ -142,3 +143,24 @@ def decode_ref(fmt: LNSFormat, code: int) -> float:
     with mpmath.workprec(200):
         mag = float(mpmath.power(2, mpmath.mpf(e - fmt.offset) / 2 ** fmt.frac_bits))
     return -mag if sign else mag
+
+
+def fields_ref(fmt: LNSFormat, word: int):
+    """Scalar word -> (sign, X, is_zero)."""
+    e = word & ((1 << fmt.log_bits) - 1)
+    sign = (word >> fmt.log_bits) & 1 if fmt.signed else 0
+    return sign, e - fmt.offset, fmt.has_zero and e == 0
+
+
+def store_ref(fmt: LNSFormat, sign: int, x: int | None) -> int:
+    """Scalar (sign, unbounded X) -> word with saturation and the underflow policy;
+    ``x=None`` is an exact zero (the smallest magnitude where the format has no zero)."""
+    if x is None:
+        return 0 if fmt.has_zero else fmt.word(0, fmt.e_min)
+    if x > fmt.x_max:
+        x = fmt.x_max
+    if x < fmt.x_min:
+        if fmt.underflow == "flush":
+            return 0
+        x = fmt.x_min
+    return fmt.word(sign, x + fmt.offset)

@@ -29,7 +29,7 @@ from fractions import Fraction
 import numpy as np
 from numba import njit
 
-from .codec import as_codes
+from .codec import as_codes, fields_ref as _fields, store_ref
 from .config import MadamConfig
 from .kernels import log_add, pack, table_tuple, unpack
 from .lfsr import lfsr_advance, lfsr_advance_ref
@@ -41,23 +41,6 @@ EVALUATORS = ("python", "numba")
 
 
 # ---- scalar reference ---------------------------------------------------------------------
-def _fields(fmt, word):
-    e = word & ((1 << fmt.log_bits) - 1)
-    sign = (word >> fmt.log_bits) & 1 if fmt.signed else 0
-    return sign, e - fmt.offset, fmt.has_zero and e == 0
-
-
-def _store(fmt, x):
-    """Unbounded X -> stored word (saturate, underflow policy)."""
-    if x > fmt.x_max:
-        x = fmt.x_max
-    if x < fmt.x_min:
-        if fmt.underflow == "flush":
-            return 0
-        x = fmt.x_min
-    return fmt.word(0, x + fmt.offset)
-
-
 def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int,
                      lfsr_state: int | None = None):
     """One update, written for reading.  Returns ``(w', v', lfsr_state')``."""
@@ -80,10 +63,10 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
         if not terms:
             v_new = 0
         elif len(terms) == 1:
-            v_new = _store(V, terms[0])
+            v_new = store_ref(V, 0, terms[0])
         else:
             a, b = terms
-            v_new = _store(V, max(a, b) + cfg.sb_table.lookup_ref(abs(a - b)))
+            v_new = store_ref(V, 0, max(a, b) + cfg.sb_table.lookup_ref(abs(a - b)))
     else:
         v_new = v
 
