@@ -127,9 +127,25 @@ def decode(fmt: LNSFormat, codes) -> np.ndarray:
     sign, xcode, zero = split(fmt, words)
     frac = xcode & ((1 << fmt.frac_bits) - 1)
     whole = xcode >> fmt.frac_bits
-    mag = np.ldexp(decode_fractions(fmt.frac_bits)[frac], whole)
+    with np.errstate(over="ignore"):                 # beyond float64's range is inf, as it should be
+        mag = np.ldexp(decode_fractions(fmt.frac_bits)[frac], whole)
+    # Below 2**-1022 ldexp would round a second time (the fraction is already rounded to 53
+    # bits): round those few once, on the 2**-1074 grid.
+    sub = np.flatnonzero((whole < -1022) & ~zero)
+    if sub.size:
+        mag = np.array(mag, dtype=np.float64, ndmin=1)
+        mag.reshape(-1)[sub] = [_subnormal(int(x), fmt.frac_bits)
+                                for x in np.ravel(xcode)[sub]]
+        mag = mag.reshape(np.shape(xcode))
     out = np.where(sign == 1, -mag, mag)
     return np.where(zero, 0.0, out)
+
+
+def _subnormal(xcode: int, frac_bits: int) -> float:
+    """2**(xcode / 2**F) rounded once to float64 where that is below 2**-1022."""
+    with mpmath.workprec(200):
+        exact = mpmath.power(2, mpmath.mpf(xcode) / 2 ** frac_bits)
+        return math.ldexp(int(mpmath.nint(exact * mpmath.mpf(2) ** 1074)), -1074)
 
 
 def decode_ref(fmt: LNSFormat, code: int) -> float:
@@ -140,8 +156,12 @@ def decode_ref(fmt: LNSFormat, code: int) -> float:
     sign = (code >> fmt.log_bits) & 1 if fmt.signed else 0
     if fmt.has_zero and e == 0:
         return 0.0
-    with mpmath.workprec(200):
-        mag = float(mpmath.power(2, mpmath.mpf(e - fmt.offset) / 2 ** fmt.frac_bits))
+    xcode = e - fmt.offset
+    if xcode >> fmt.frac_bits < -1022:
+        mag = _subnormal(xcode, fmt.frac_bits)
+    else:
+        with mpmath.workprec(200):
+            mag = float(mpmath.power(2, mpmath.mpf(xcode) / 2 ** fmt.frac_bits))
     return -mag if sign else mag
 
 

@@ -267,7 +267,9 @@ def exp2_table(index_bits: int, value_bits: int) -> np.ndarray:
     """``P[r] = RNE(2**(r / 2**index_bits) * 2**value_bits)`` for ``r < 2**index_bits``.
 
     The log-to-linear converter: ``2**(q + r / 2**index_bits)`` is ``P[r]`` shifted by ``q``.
-    Entries lie in ``[2**value_bits, 2**(value_bits + 1))``.
+    Entries lie in ``[2**value_bits, 2**(value_bits + 1)]``: the last can round up to the top
+    when ``index_bits`` is large against ``value_bits``, so a ROM needs ``value_bits + 2``
+    bits in that case (the RTL takes its width from the entries).
     """
     r = np.arange(1 << index_bits, dtype=np.int64)
     approx = np.exp2(r / 2.0 ** index_bits) * 2.0 ** value_bits
