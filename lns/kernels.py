@@ -1,8 +1,11 @@
 """Numba building blocks shared by the arithmetic and update kernels.
 
 ``p`` is a `lns.format.FormatParams`; a Gaussian table travels as the tuple
-``(near, nodes, seg_bits, guard, end)`` (see `lns.tables.GaussTable`), made by
-`table_tuple`.
+``(near, nodes, seg_bits, guard, end, flat)`` (see `lns.tables.GaussTable`), made by
+`table_tuple`.  ``near``/``nodes`` are the table as the hardware holds it (`gauss_lookup`,
+mirrored by the RTL); ``flat`` is the same function expanded to one entry per ``z`` for the
+software kernels (`flat_lookup`): one load instead of a range test, a near-or-node branch
+and an interpolation.
 """
 
 from __future__ import annotations
@@ -13,12 +16,26 @@ from numba import njit
 from .rounding import round_shift_rne
 from .tables import GaussTable
 
-__all__ = ["unpack", "pack", "gauss_lookup", "log_add", "table_tuple"]
+__all__ = ["unpack", "pack", "gauss_lookup", "flat_lookup", "log_add", "table_tuple",
+           "rne_shift_nb", "lfsr_advance_nb"]
+
+# GaussTable compares by identity (eq=False) and `gauss_table` caches its tables, so a
+# table's tuple (and the flat expansion, which costs a vectorised pass) is built once.
+_TUPLES: dict = {}
 
 
 def table_tuple(table: GaussTable):
-    return (np.asarray(table.near, dtype=np.int64), np.asarray(table.nodes, dtype=np.int64),
-            table.seg_bits, table.guard, table.end)
+    tt = _TUPLES.get(table)
+    if tt is None:
+        # lookup_all() is the table's value at every z < end by the same integer rule as
+        # lookup_ref/gauss_lookup (the oracle tests check it); the trailing 0 is f(z) for
+        # every z >= end, so ``flat[min(z, end)]`` is the whole lookup.
+        flat = np.append(np.asarray(table.lookup_all(), dtype=np.int64), np.int64(0))
+        flat.setflags(write=False)
+        tt = (np.asarray(table.near, dtype=np.int64), np.asarray(table.nodes, dtype=np.int64),
+              table.seg_bits, table.guard, table.end, flat)
+        _TUPLES[table] = tt
+    return tt
 
 
 @njit(cache=True, inline="always")
@@ -47,7 +64,7 @@ def pack(sign, x, p):
 
 @njit(cache=True, inline="always")
 def gauss_lookup(z, table):
-    near, nodes, seg_bits, guard, end = table
+    near, nodes, seg_bits, guard, end, _ = table
     if z >= end:
         return 0
     n = near.shape[0]
@@ -59,6 +76,50 @@ def gauss_lookup(z, table):
     t0 = nodes[j]
     t1 = nodes[j + 1]
     return round_shift_rne((t0 << seg_bits) + (t1 - t0) * lo, seg_bits + guard)
+
+
+@njit(cache=True, inline="always")
+def flat_lookup(z, table):
+    """`gauss_lookup` for ``z >= 0`` from the flat expansion: no data-dependent branch.
+
+    The index is unsigned so Numba emits no negative-index wraparound test."""
+    flat = table[5]
+    return flat[np.uint64(min(z, table[4]))]
+
+
+@njit(cache=True, inline="always")
+def rne_shift_nb(x, s):
+    """`lns.rounding.round_shift_rne` for ``s >= 0``, without branches.
+
+    Comparing ``2 rem`` with ``2**s`` instead of ``rem`` with ``2**(s-1)`` keeps ``s = 0``
+    exact (rem = 0, never a tie), so callers fold ``s <= 0`` into ``x << -s`` first.  On real
+    data the round-up decision is a coin flip; as a select it costs no misprediction."""
+    q = x >> s
+    rem2 = (x - (q << s)) << 1
+    one = np.int64(1) << s
+    return q + ((rem2 > one) | ((rem2 == one) & ((q & 1) == 1)))
+
+
+# 16 steps of the Galois LFSR (`lns.lfsr`) are linear over GF(2) and feed back only bits
+# that start in the low 16 (taps 0 and 1 re-enter the low bits; taps 22 and 32 reach bit 0
+# only after more than 16 shifts), so advance(s) = (s >> 16) ^ G(s & 0xFFFF), and G splits
+# into two 256-entry tables by linearity: two loads instead of 16 dependent coin-flip steps.
+def _lfsr_tables():
+    from .lfsr import STEPS_PER_UPDATE, lfsr_advance_ref
+    assert STEPS_PER_UPDATE == 16
+    lo = np.array([lfsr_advance_ref(b) for b in range(256)], dtype=np.int64)
+    hi = np.array([lfsr_advance_ref(b << 8) for b in range(256)], dtype=np.int64)
+    return lo, hi
+
+
+_LFSR_LO, _LFSR_HI = _lfsr_tables()
+
+
+@njit(cache=True, inline="always")
+def lfsr_advance_nb(state):
+    """`lns.lfsr.lfsr_advance` (one update's 16 steps) by table."""
+    return (state >> 16) ^ _LFSR_LO[np.uint64(state & 0xFF)] \
+        ^ _LFSR_HI[np.uint64((state >> 8) & 0xFF)]
 
 
 @njit(cache=True, inline="always")

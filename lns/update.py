@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
 from .codec import as_codes, fields_ref as _fields, store_ref
 from .config import MadamConfig
-from .kernels import log_add, pack, table_tuple, unpack
-from .lfsr import lfsr_advance, lfsr_advance_ref
-from .rounding import round_shift_rne, round_shift_stochastic
+from .kernels import flat_lookup, lfsr_advance_nb, rne_shift_nb, table_tuple
+from .lfsr import lfsr_advance_ref
 
 __all__ = ["madam_update", "madam_update_ref", "EVALUATORS"]
 
@@ -106,73 +106,143 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
 
 
 # ---- kernel -------------------------------------------------------------------------------
-@njit(cache=True)
-def _update_kernel(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v):
-    lanes = lfsr.shape[0]
-    fs_mask = (1 << p.step_frac_bits) - 1
-    no_db = sb  # the moment adder only adds positive terms; db is never read
-    for i in range(w.shape[0]):
-        sw, xw, zw = unpack(w[i], p.w)
-        sg, xg, zg = unpack(g[i], p.g)
-        rnd = 0
-        if p.stochastic == 1:
-            lane = i % lanes
-            lfsr[lane] = lfsr_advance(lfsr[lane])
-            rnd = lfsr[lane] & ((1 << p.random_bits) - 1)
+# The kernel computes exactly what `madam_update_ref` computes, but is written for the CPU:
+# on real data the moment adder's larger operand, the table's range, the rounding decisions
+# and the signs are coin flips, and a mispredicted branch costs more than the whole update's
+# arithmetic.  So every data-dependent choice is a select (max/min, 0/1 arithmetic, a
+# conditional expression LLVM turns into a cmov), the sb table is read from its flat
+# expansion (`flat_lookup`), and the configuration's switches (normaliser, rounding, one LFSR
+# lane) are compile-time constants of one specialised loop each (`_update_loop` is inlined
+# into `_update_kernel` with literal flags, so the dead paths vanish).
+_NEG = -(1 << 40)       # the log of a zero moment term: below every real term by far more
+                        # than the table's end, so max() picks the other term and sb adds 0
 
-        # 1. second moment
-        if p.rms == 1:
-            _, xv, zv = unpack(v[i], p.v)
-            a = xv + p.c_beta
-            b = (xg << p.g2_shift) + p.c_one_minus_beta
-            if zv and zg:
-                vn = 0
-            elif zg:
-                vn = pack(0, a, p.v)
-            elif zv:
-                vn = pack(0, b, p.v)
+
+@njit(cache=True, inline="always")
+def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                 rms, stochastic, one_lane):
+    pw, pg, pv = p.w, p.g, p.v
+    w_mask = (1 << pw.log_bits) - 1
+    g_mask = (1 << pg.log_bits) - 1
+    v_mask = (1 << pv.log_bits) - 1
+    # Any bit above a word's format (or a negative word) marks bad input; the caller raises.
+    w_top = pw.log_bits + pw.signed
+    g_top = pg.log_bits + pg.signed
+    v_top = pv.log_bits + pv.signed
+    fs = p.step_frac_bits
+    fs_mask = (1 << fs) - 1
+    eta = p.eta_shift << fs
+    rbits = p.random_bits
+    rnd_mask = (1 << rbits) - 1
+    x_hi = min(x_clip, pw.x_max)
+    flush_v = pv.flush == 1
+    # round_shift_rne(num, norm_round) with the s <= 0 case folded into the shifts
+    norm_left = max(-p.norm_round, 0)
+    norm_right = max(p.norm_round, 0)
+    lanes = lfsr.shape[0]
+    state = lfsr[0]                 # the one lane's register lives in a local
+    lane = 0
+    bad = 0
+    for i in range(w.shape[0]):
+        wi = np.int64(w[i])
+        gi = np.int64(g[i])
+        vi = np.int64(v[i])
+        bad |= (wi >> w_top) | (gi >> g_top) | (vi >> v_top)
+        ew = wi & w_mask
+        eg = gi & g_mask
+        sw = (wi >> pw.log_bits) & 1
+        sg = (gi >> pg.log_bits) & 1
+        zw = (ew == 0) & (pw.has_zero == 1)
+        zg = (eg == 0) & (pg.has_zero == 1)
+        xw = ew - pw.offset
+        xg = eg - pg.offset
+
+        rnd = 0
+        if stochastic:
+            if one_lane:
+                state = lfsr_advance_nb(state)
+                rnd = state & rnd_mask
             else:
-                x, _, _ = log_add(a, b, True, sb, no_db)
-                vn = pack(0, x, p.v)
+                st = lfsr_advance_nb(lfsr[lane])
+                lfsr[lane] = st
+                rnd = st & rnd_mask
+                lane += 1
+                lane = 0 if lane == lanes else lane
+
+        # 1. second moment: max + sb(|a - b|), a zero term replaced by _NEG (see above)
+        if rms:
+            ev = vi & v_mask
+            zv = (ev == 0) & (pv.has_zero == 1)
+            a = _NEG if zv else ev - pv.offset + p.c_beta
+            b = _NEG if zg else (xg << p.g2_shift) + p.c_one_minus_beta
+            x = max(a, b) + flat_lookup(abs(a - b), sb)
+            # store: saturate above; below the range flush to 0 or saturate (pack's rule)
+            x = min(x, pv.x_max)
+            vn = max(x, pv.x_min) + pv.offset
+            vn = 0 if ((zv & zg) | (flush_v & (x < pv.x_min))) else vn
         else:
-            vn = v[i]
+            vn = vi
         out_v[i] = vn
 
-        # 2-3. normalised gradient and step
-        delta = 0
-        if not (zg or zw):
-            if p.rms == 0:
-                L = 0
-            else:
-                _, xv2, zv2 = unpack(vn, p.v)
-                if zv2:
-                    L = p.l_bound
-                else:
-                    num = (xg << p.norm_g_shift) - ((xv2 - x_bc) << p.norm_v_shift)
-                    L = round_shift_rne(num, p.norm_round)
-                    if L > p.l_bound:
-                        L = p.l_bound
-            E = L + (p.eta_shift << p.step_frac_bits)
-            q = E >> p.step_frac_bits
-            P = exp_table[E & fs_mask]
-            s = p.exp_bits - q
-            if s > p.shift_cap:
-                s = p.shift_cap
-            if p.stochastic == 1:
-                delta = round_shift_stochastic(P, s, rnd, p.random_bits)
-            else:
-                delta = round_shift_rne(P, s)
-
-        # 4. weight
-        if zw:
-            out_w[i] = 0
+        # 2. log2|g_hat| (L) at step_frac_bits
+        if rms:
+            ev2 = vn & v_mask
+            num = (xg << p.norm_g_shift) - ((ev2 - pv.offset - x_bc) << p.norm_v_shift)
+            L = rne_shift_nb(num << norm_left, norm_right)
+            L = min(L, p.l_bound)
+            # v' = 0 with g != 0 (only after a flush) gives the bound
+            L = p.l_bound if ((ev2 == 0) & (pv.has_zero == 1)) else L
         else:
-            xn = xw - delta if sw == sg else xw + delta
-            if xn > x_clip:
-                xn = x_clip
-            if xn < p.w.x_min:
-                xn = p.w.x_min
-            out_w[i] = pack(sw, xn, p.w)
+            L = 0
+
+        # 3. Delta = round(P[r] / 2**s); s <= 0 is an exact left shift
+        E = L + eta
+        P = exp_table[np.uint64(E & fs_mask)]
+        s = min(p.exp_bits - (E >> fs), p.shift_cap)
+        if stochastic:
+            # round_shift_stochastic in one expression: for s <= rbits the sum is
+            # (P << (rbits - s)) + r (which for s <= 0 is exactly P << -s after the shift,
+            # as r < 2**rbits); above, bits under 2**-rbits are dropped first.
+            delta = (((P << max(rbits - s, 0)) >> max(s - rbits, 0)) + rnd) >> rbits
+        else:
+            delta = rne_shift_nb(P << max(-s, 0), max(s, 0))
+        delta = 0 if (zg | zw) else delta
+
+        # 4. weight: X_w - s_w s_g Delta, clamped; the sign never changes; zero stays zero
+        xn = xw + delta * ((sw ^ sg) * 2 - 1)
+        xn = max(min(xn, x_hi), pw.x_min)
+        e = xn + pw.offset
+        wn = (sw << pw.log_bits) | e if pw.signed == 1 else e
+        out_w[i] = 0 if zw else wn
+    if stochastic and one_lane:
+        lfsr[0] = state
+    return bad
+
+
+@njit(cache=True, error_model="numpy")
+def _update_kernel(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v):
+    """Write the updated words to ``out_w``/``out_v`` and advance ``lfsr`` in place.
+
+    Returns non-zero if any input word lies outside its format (the outputs are then
+    meaningless and the caller raises).  Works on any integer dtype of ``w``, ``g``, ``v``.
+    """
+    if p.rms == 1:
+        if p.stochastic == 1:
+            if lfsr.shape[0] == 1:
+                return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w,
+                                    out_v, True, True, True)
+            return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                                True, True, False)
+        return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                            True, False, False)
+    if p.stochastic == 1:
+        if lfsr.shape[0] == 1:
+            return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                                False, True, True)
+        return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                            False, True, False)
+    return _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
+                        False, False, False)
 
 
 # ---- public API ---------------------------------------------------------------------------
@@ -218,7 +288,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
-    x_bc = cfg.bias_correction_code(t)
+    x_bc = _bias_code(cfg, t)
     W = cfg.weight
     if clip is None:
         clip = W.e_max
@@ -226,8 +296,31 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
             or not W.e_min <= clip <= W.e_max:
         raise ValueError(f"clip must be a positive word of {W.name} "
                          f"({W.e_min}..{W.e_max}), not {clip!r}")
-    arrays = [as_codes(fmt, x, name) for fmt, x, name in
-              ((W, w, "w"), (cfg.grad, g, "g"), (cfg.moment, v, "v"))]
+    formats = ((W, w, "w"), (cfg.grad, g, "g"), (cfg.moment, v, "v"))
+
+    if evaluator == "numba" and _fast_inputs(w, g, v):
+        # Integer arrays of one shape go to the kernel as they are (any integer dtype, no
+        # int64 copy, no min/max passes): the kernel flags words outside their format, and
+        # only then are they checked here, for the error message.  It advances a copy of
+        # the LFSR state, so a rejected call leaves the caller's state untouched.
+        try:
+            state = _check_state(cfg, lfsr_state)
+        except (TypeError, ValueError):
+            _check_words(formats)           # a bad word is reported first, as below
+            raise
+        fw, fg, fv = (np.ascontiguousarray(x).ravel() for x in (w, g, v))
+        out_w = np.empty(fw.shape[0], dtype=np.int64)
+        out_v = np.empty(fw.shape[0], dtype=np.int64)
+        params, sb, exp_table = _kernel_constants(cfg)
+        lanes = state.copy()
+        if _update_kernel(fw, fg, fv, x_bc, int(clip) - W.offset, params, sb, exp_table,
+                          lanes, out_w, out_v):
+            _check_words(formats)
+            raise AssertionError("the kernel flagged a word that as_codes accepts")
+        state[:] = lanes
+        return out_w.reshape(w.shape), out_v.reshape(w.shape)
+
+    arrays = _check_words(formats)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise ValueError("w, g and v must have the same shape, not "
@@ -251,9 +344,39 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
     else:
         out_w = np.empty(fw.shape[0], dtype=np.int64)
         out_v = np.empty(fw.shape[0], dtype=np.int64)
-        _update_kernel(fw, fg, fv, x_bc, int(clip) - W.offset, cfg.params,
-                       table_tuple(cfg.sb_table), np.asarray(cfg.exp_table, dtype=np.int64),
+        params, sb, exp_table = _kernel_constants(cfg)
+        _update_kernel(fw, fg, fv, x_bc, int(clip) - W.offset, params, sb, exp_table,
                        state, out_w, out_v)
     if scalar:
         return int(out_w[0]), int(out_v[0])
     return out_w.reshape(shape), out_v.reshape(shape)
+
+
+def _fast_inputs(w, g, v) -> bool:
+    """True for three non-scalar integer (not bool) numpy arrays of one shape."""
+    for x in (w, g, v):
+        if not isinstance(x, np.ndarray) or x.dtype.kind not in "iu" or x.ndim == 0:
+            return False
+    return w.shape == g.shape == v.shape
+
+
+def _check_words(formats):
+    return [as_codes(fmt, x, name) for fmt, x, name in formats]
+
+
+# MadamConfig is a frozen (hashable) dataclass: its constants are derived once, not per call
+# (the bias-correction code is an mpmath logarithm, the sb table's tuple a dict look-up).
+@lru_cache(maxsize=None)
+def _kernel_constants(cfg: MadamConfig):
+    return cfg.params, table_tuple(cfg.sb_table), np.asarray(cfg.exp_table, dtype=np.int64)
+
+
+@lru_cache(maxsize=4096)
+def _bias_code_cached(cfg: MadamConfig, t: int) -> int:
+    return cfg.bias_correction_code(t)
+
+
+def _bias_code(cfg: MadamConfig, t) -> int:
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        return _bias_code_cached(cfg, int(t))
+    return cfg.bias_correction_code(t)          # raises the usual error
