@@ -56,7 +56,7 @@ class Outputs:
 
     @classmethod
     def full(cls, w, v) -> "Outputs":
-        w, v = np.asarray(w, dtype=np.int64), np.asarray(v, dtype=np.int64)
+        w, v = np.array(w, dtype=np.int64), np.array(v, dtype=np.int64)    # copies
         return cls(w, v, int(w.shape[0]))
 
     @classmethod

@@ -307,6 +307,25 @@ def _random_cases(cfg, rng, n, clip):
     return w.astype(np.int64), g.astype(np.int64), v.astype(np.int64)
 
 
+def _table_sweep(cfg, rng, n, clip):
+    """Cases whose second-moment terms are ``z`` apart for ``z`` uniform over the whole
+    ``sb`` table and a little past its end, so every ROM entry and interpolation segment
+    is read (rms only)."""
+    V, G, p = cfg.moment, cfg.grad, cfg.params
+    w, g, v = _random_cases(cfg, rng, n, clip)
+    if not p.rms or n == 0:
+        return w, g, v
+    end = cfg.sb_table.end
+    e_g = rng.integers(G.e_min, G.e_max + 1, n)
+    g = _words(G, rng.integers(0, 2, n), e_g)
+    b = ((e_g - G.offset) << p.g2_shift) + p.c_one_minus_beta
+    z = rng.integers(0, end + 8, n)
+    a = np.where(rng.integers(0, 2, n) == 1, b + z, b - z)
+    e_v = a - p.c_beta + V.offset
+    ok = (e_v >= V.e_min) & (e_v <= V.e_max)
+    return w[ok], g[ok], e_v[ok].astype(np.int64)
+
+
 def _pick_specials(cfg, rng, t, clip, quota, lanes_seed):
     """Cases from a random pool that hit a tie of a rounding, the g_bound clamp, the floor
     or the clip (found by running the model on the pool)."""
@@ -337,7 +356,7 @@ def _round_up(n, k):
 def generate(cfg: MadamConfig, n: int, seed: int = 1, *, lanes: int = 1) -> VectorSet:
     """About ``n`` cases (rounded up so each group is a multiple of ``lanes``): edge tables
     crossed (zero with either sign, min, max, clip - 1..clip + 1, floor, magnitude one),
-    ties of the roundings, the g_bound clamp, floor and clip hits picked from a seeded
+    ties of the roundings, a sweep over the ``sb`` table, the g_bound clamp, floor and clip hits picked from a seeded
     pool, and seeded random cases, over groups of ``(t, clip)`` with t in 1, 2, 3, 10,
     100, 1000, 10**6.  The same ``(cfg, n, seed, lanes)`` gives the same set."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
@@ -362,6 +381,8 @@ def generate(cfg: MadamConfig, n: int, seed: int = 1, *, lanes: int = 1) -> Vect
         n_edge = min(len(cross), (2 * size) // 5)
         cross = cross[rng.permutation(len(cross))[:n_edge]]
         sw, sg, sv = _pick_specials(cfg, rng, t, clip, size // 4, int(seed) + t)
+        tw, tg, tv = _table_sweep(cfg, rng, size // 8, clip)
+        sw, sg, sv = (np.concatenate(x) for x in ((sw, tw), (sg, tg), (sv, tv)))
         n_rand = size - n_edge - len(sw)
         rw, rg, rv = _random_cases(cfg, rng, n_rand, clip)
         w = np.concatenate([cross[:, 0], sw, rw])
