@@ -5,6 +5,13 @@ Both optimizers start from the same (LNS-representable) weights and see the same
 `python_ref.Madam` with ``base=2`` and ``eta = 2**eta_log2``, clipped at the sigma* the LNS
 clip word stands for.  Errors are in weight LSBs of the log: ``|log2|w_lns| - log2|w_float||
 * 2**Fw``.
+
+Per step, away from the clip and the floor, the LNS step ``X_w' - X_w`` (whole LSBs) is
+compared with the float step ``-eta g_hat sign(w)`` in LSBs (``g_hat`` the reference's, from
+its own float second moment): its error (RMS, max, mean), and how often it differs from the
+float step rounded half-even (``step_mismatch_share``; with nearest-even rounding only the
+quantised second moment, ``log2|g_hat|``'s rounding and the tables can cause a difference,
+with stochastic rounding most steps differ by design).  `sim.sweep` runs this across formats.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ class TrackingResult:
     mean_drift_lsb: float     # mean signed log error after the last step (bias)
     step_rms_lsb: float       # RMS error of one step against the float step eta * g_hat
     step_max_lsb: float       # its largest value
+    step_mean_lsb: float = 0.0        # its mean (signed): drift per step
+    step_mismatch_share: float = 0.0  # share of steps != the float step rounded half-even
+    steps_compared: int = 0           # weight-steps in the per-step statistics
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,7 +69,8 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
     state = lns.lane_seeds(seed, 1) if cfg.rounding == "stochastic" else None
     scale = grad_scale * np.exp2(rng.normal(0, 1, weights))     # per-weight gradient scale
     max_err = step_max = 0.0
-    step_sq = step_n = 0.0
+    step_sq = step_sum = 0.0
+    step_n = step_diff = 0
     to_lsb = 2.0 ** W.frac_bits
     eta_lsb = cfg.eta * to_lsb
     for t in range(1, steps + 1):
@@ -76,10 +87,14 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
         new = w_codes & ((1 << W.log_bits) - 1)
         sgn = np.where(w_codes >> W.log_bits, -1.0, 1.0)
         inside = (new < clip) & (new > W.e_min)
-        d_err = (new - prev)[inside] + eta_lsb * ref.g_hat[inside] * sgn[inside]
+        d_lns = (new - prev)[inside]
+        d_float = -eta_lsb * ref.g_hat[inside] * sgn[inside]
+        d_err = d_lns - d_float
         if d_err.size:
             step_max = max(step_max, float(np.max(np.abs(d_err))))
             step_sq += float(np.sum(d_err ** 2))
+            step_sum += float(np.sum(d_err))
+            step_diff += int(np.count_nonzero(d_lns != np.rint(d_float)))   # rint: half-even
             step_n += d_err.size
         err = (np.log2(np.abs(lns.decode(W, w_codes))) - np.log2(np.abs(w_float))) * to_lsb
         max_err = max(max_err, float(np.max(np.abs(err))))
@@ -89,4 +104,5 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
         final_rms_lsb=float(np.sqrt(np.mean(err ** 2))), final_max_lsb=float(np.max(np.abs(err))),
         final_rel_err=float(np.sqrt(np.mean(((w_lns - w_float) / w_float) ** 2))),
         mean_drift_lsb=float(np.mean(err)), step_rms_lsb=float(np.sqrt(step_sq / max(step_n, 1))),
-        step_max_lsb=step_max)
+        step_max_lsb=step_max, step_mean_lsb=step_sum / max(step_n, 1),
+        step_mismatch_share=step_diff / max(step_n, 1), steps_compared=step_n)

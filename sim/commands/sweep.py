@@ -1,0 +1,116 @@
+"""`lnsmadam sweep`: precision of the LNS update against float Madam across formats, and of
+its tables (`sim.sweep`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import UsageError
+
+NAME = "sweep"
+HELP = "precision of the LNS update against base-2 float Madam across weight bits, and of its tables"
+ORDER = 30
+
+
+def parse_bits(text: str, *, option: str = "--weight-bits", lo: int = 4, hi: int = 25) -> list[int]:
+    """``"6..16"``, ``"6-16"``, ``"8,12,16"`` or ``"12"`` as a sorted list of widths."""
+    try:
+        out = set()
+        for part in text.split(","):
+            part = part.strip()
+            for sep in ("..", "-"):
+                if sep in part:
+                    a, b = part.split(sep)
+                    out.update(range(int(a), int(b) + 1))
+                    break
+            else:
+                out.add(int(part))
+    except ValueError:
+        raise UsageError(f"{option} must be a width, a range A..B or a list A,B,C, "
+                         f"not {text!r}") from None
+    if not out or min(out) < lo or max(out) > hi:
+        raise UsageError(f"{option} must be between {lo} and {hi} bits, not {text!r}")
+    return sorted(out)
+
+
+def add_arguments(parser):
+    from lns import presets
+    from sim.sweep import SWEEP_PRESETS
+    parser.add_argument("--weight-bits", default="6..16", metavar="BITS",
+                        help="weight word widths: A..B or A,B,C (default 6..16)")
+    parser.add_argument("--base", default="lns12",
+                        help="preset the swept widths take grad, moment and eta from (default lns12)")
+    parser.add_argument("--presets", default=",".join(SWEEP_PRESETS), metavar="P,Q",
+                        help=f"presets to measure as they are, comma-separated "
+                             f"(of {', '.join(presets.names())}; '' for none)")
+    parser.add_argument("--variants-at", type=int, default=12, metavar="BITS",
+                        help="weight width of the table/moment/grad/rounding variants (0: none)")
+    parser.add_argument("--steps", type=int, default=1000, help="steps of each run (default 1000)")
+    parser.add_argument("--weights", type=int, default=2000, help="weights of each run (default 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the errors against weight bits")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args) -> int:
+    from lns import presets
+    from sim.sweep import plot_sweep, precision_sweep
+
+    bits = parse_bits(args.weight_bits)
+    if args.steps < 1 or args.weights < 1:
+        raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
+    names = [p.strip() for p in args.presets.split(",") if p.strip()]
+    for p in names + [args.base]:
+        presets.get(p)                       # ValueError naming the choices
+    if args.variants_at and not 4 <= args.variants_at <= 25:
+        raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), not {args.variants_at}")
+
+    def progress(i, n, name):
+        print(f"\r  sweep: {name} ({i + 1}/{n})   ", end="", file=sys.stderr, flush=True)
+
+    result = precision_sweep(bits, base=args.base, preset_names=tuple(names),
+                             variants_at=args.variants_at or None, steps=args.steps,
+                             weights=args.weights, seed=args.seed, progress=progress)
+    print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+    if args.plot:
+        result["plot"] = plot_sweep(result, args.plot)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_sweep(result))
+    return 0
+
+
+def format_sweep(result: dict) -> str:
+    """The two tables of `sim.sweep.precision_sweep` as text."""
+    lines = [f"LNS update against base-2 float Madam: {result['steps']} steps x "
+             f"{result['weights']} weights, seed {result['seed']} (errors in weight LSBs of log2|w|)"]
+    head = (f"{'config':<16} {'weight':<16} {'grad':<15} {'moment':<18} {'sb':<6} {'round':<5} "
+            f"{'eta LSB':>7} {'step rms':>8} {'step max':>8} {'!= rnd':>7} {'final rms':>9} "
+            f"{'drift':>6} {'rel err':>8}")
+    lines += [head, "-" * len(head)]
+    kind = None
+    for r in result["rows"]:
+        if kind is not None and r["kind"] != kind:
+            lines.append("")
+        kind = r["kind"]
+        lines.append(f"{r['name']:<16} {r['weight']:<16} {r['grad']:<15} {r['moment']:<18} "
+                     f"{r['table']:<6} {'stoch' if r['rounding'] == 'stochastic' else 'rne':<5} "
+                     f"{r['eta_lsb']:>7.3g} {r['step_rms_lsb']:>8.3f} {r['step_max_lsb']:>8.3f} "
+                     f"{r['step_mismatch_share']:>7.2%} {r['final_rms_lsb']:>9.2f} "
+                     f"{r['mean_drift_lsb']:>6.2f} {r['final_rel_err']:>8.2%}")
+    lines.append(f"(rounding alone: one step RMS 0.289 LSB; after {result['steps']} steps a random "
+                 f"walk of RMS {(result['steps'] / 12) ** 0.5:.1f} LSBs; '!= rnd': share of steps "
+                 f"whose integer step differs from the float step rounded half-even)")
+    lines += ["", "tables (error in ulps of the entry against the exact function):"]
+    head = (f"{'table':<6} {'F':>3} {'method':<7} {'entries':>8} {'bits':>9} {'direct bits':>11} "
+            f"{'max ulp':>8} {'mean ulp':>8} {'corr. rnd':>9} {'faithful':>8}  used by")
+    lines += [head, "-" * len(head)]
+    for t in result["tables"]:
+        used = ", ".join(t["used_by"][:4]) + (" ..." if len(t["used_by"]) > 4 else "")
+        f = f"{t['frac_bits']}" if t["table"] != "exp2" else f"{t['frac_bits']}"
+        lines.append(f"{t['table']:<6} {f:>3} {t['method']:<7} {t['entries']:>8} {t['bits']:>9,} "
+                     f"{t['direct_bits']:>11,} {t['max_err_ulp']:>8.3f} {t['mean_err_ulp']:>8.3f} "
+                     f"{t['correctly_rounded_share']:>9.2%} {'yes' if t['faithful'] else 'NO':>8}  {used}")
+    return "\n".join(lines)
