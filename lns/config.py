@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import mpmath
@@ -51,6 +51,14 @@ def _int_field(name, value, lo, hi):
         raise TypeError(f"{name} must be an int, not {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}, not {value}")
+
+
+@lru_cache(maxsize=4096)
+def _bias_correction_code(beta: float, frac_bits: int, t: int) -> int:
+    # Cached: the scalar reference asks once per element.
+    with mpmath.workprec(160):
+        corr = 1 - mpmath.mpf(beta) ** t
+        return int(mpmath.nint(mpmath.log(corr, 2) * 2 ** frac_bits))
 
 
 @dataclass(frozen=True)
@@ -169,9 +177,7 @@ class MadamConfig:
         """``X_bc``: ``RNE(log2(1 - beta**t) * 2**Fv)``, correctly rounded, for step ``t >= 1``."""
         if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or t < 1:
             raise ValueError(f"t must be an int >= 1, not {t!r}")
-        with mpmath.workprec(160):
-            corr = 1 - mpmath.mpf(self.beta) ** int(t)
-            return int(mpmath.nint(mpmath.log(corr, 2) * 2 ** self.moment.frac_bits))
+        return _bias_correction_code(float(self.beta), self.moment.frac_bits, int(t))
 
     def clip_code(self, w0) -> int:
         """The weight word of ``sigma* = p_scale * RMS(w0)`` (``w0`` floats), rounded to

@@ -16,8 +16,7 @@ from numba import njit
 from .rounding import round_shift_rne
 from .tables import GaussTable
 
-__all__ = ["unpack", "pack", "gauss_lookup", "flat_lookup", "log_add", "table_tuple",
-           "rne_shift_nb", "lfsr_advance_nb"]
+__all__ = ["unpack", "pack", "gauss_lookup", "flat_lookup", "log_add", "table_tuple"]
 
 # GaussTable compares by identity (eq=False) and `gauss_table` caches its tables, so a
 # table's tuple (and the flat expansion, which costs a vectorised pass) is built once.
@@ -85,41 +84,6 @@ def flat_lookup(z, table):
     The index is unsigned so Numba emits no negative-index wraparound test."""
     flat = table[5]
     return flat[np.uint64(min(z, table[4]))]
-
-
-@njit(cache=True, inline="always")
-def rne_shift_nb(x, s):
-    """`lns.rounding.round_shift_rne` for ``s >= 0``, without branches.
-
-    Comparing ``2 rem`` with ``2**s`` instead of ``rem`` with ``2**(s-1)`` keeps ``s = 0``
-    exact (rem = 0, never a tie), so callers fold ``s <= 0`` into ``x << -s`` first.  On real
-    data the round-up decision is a coin flip; as a select it costs no misprediction."""
-    q = x >> s
-    rem2 = (x - (q << s)) << 1
-    one = np.int64(1) << s
-    return q + ((rem2 > one) | ((rem2 == one) & ((q & 1) == 1)))
-
-
-# 16 steps of the Galois LFSR (`lns.lfsr`) are linear over GF(2) and feed back only bits
-# that start in the low 16 (taps 0 and 1 re-enter the low bits; taps 22 and 32 reach bit 0
-# only after more than 16 shifts), so advance(s) = (s >> 16) ^ G(s & 0xFFFF), and G splits
-# into two 256-entry tables by linearity: two loads instead of 16 dependent coin-flip steps.
-def _lfsr_tables():
-    from .lfsr import STEPS_PER_UPDATE, lfsr_advance_ref
-    assert STEPS_PER_UPDATE == 16
-    lo = np.array([lfsr_advance_ref(b) for b in range(256)], dtype=np.int64)
-    hi = np.array([lfsr_advance_ref(b << 8) for b in range(256)], dtype=np.int64)
-    return lo, hi
-
-
-_LFSR_LO, _LFSR_HI = _lfsr_tables()
-
-
-@njit(cache=True, inline="always")
-def lfsr_advance_nb(state):
-    """`lns.lfsr.lfsr_advance` (one update's 16 steps) by table."""
-    return (state >> 16) ^ _LFSR_LO[np.uint64(state & 0xFF)] \
-        ^ _LFSR_HI[np.uint64((state >> 8) & 0xFF)]
 
 
 @njit(cache=True, inline="always")

@@ -35,14 +35,20 @@ def lfsr_advance_ref(state: int) -> int:
     return state
 
 
+# 16 steps are linear over GF(2) and feed back only bits that start in the low 16 (taps 0 and
+# 1 re-enter the low bits; taps 22 and 32 reach bit 0 only after more than 16 shifts), so
+# advance(s) = (s >> 16) ^ G(s & 0xFFFF), and G splits into two 256-entry tables by
+# linearity: two loads instead of 16 dependent coin-flip steps.  Built from the reference.
+assert STEPS_PER_UPDATE == 16 and RANDOM_BITS <= 16
+_ADVANCE_LO = np.array([lfsr_advance_ref(b) for b in range(256)], dtype=np.int64)
+_ADVANCE_HI = np.array([lfsr_advance_ref(b << 8) for b in range(256)], dtype=np.int64)
+
+
 @njit(cache=True, inline="always")
 def lfsr_advance(state):
-    for _ in range(STEPS_PER_UPDATE):
-        if state & 1:
-            state = (state >> 1) ^ TAP_MASK
-        else:
-            state = state >> 1
-    return state
+    """`lfsr_advance_ref`, by table."""
+    return (state >> 16) ^ _ADVANCE_LO[np.uint64(state & 0xFF)] \
+        ^ _ADVANCE_HI[np.uint64((state >> 8) & 0xFF)]
 
 
 def lane_seeds(seed: int, lanes: int) -> np.ndarray:

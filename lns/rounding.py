@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 from numba import njit
 
 __all__ = [
@@ -46,14 +47,15 @@ def round_shift_stochastic_ref(x: int, s: int, r: int, rbits: int) -> int:
 # ---- kernels ------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def round_shift_rne(x, s):
-    if s <= 0:
-        return x << -s
+    # Written without branches: on real data the round-up decision is a coin flip, and as a
+    # select it costs no misprediction.  ``s <= 0`` folds into the left shift; comparing
+    # ``2 rem`` with ``2**s`` keeps ``s = 0`` exact (rem = 0, never a tie).
+    x = x << max(-s, 0)
+    s = max(s, 0)
     q = x >> s                              # floor
-    rem = x - (q << s)                      # 0 <= rem < 2**s
-    half = 1 << (s - 1)
-    if rem > half or (rem == half and (q & 1) == 1):
-        q += 1
-    return q
+    rem2 = (x - (q << s)) << 1              # 2 * (x mod 2**s)
+    one = np.int64(1) << s
+    return q + ((rem2 > one) | ((rem2 == one) & ((q & 1) == 1)))
 
 
 @njit(cache=True, inline="always")
@@ -67,9 +69,7 @@ def round_shift_rtz(x, s):
 
 @njit(cache=True, inline="always")
 def round_shift_stochastic(x, s, r, rbits):
-    if s <= 0:
-        return x << -s
-    if s <= rbits:
-        return ((x << (rbits - s)) + r) >> rbits
-    # Bits below 2**-rbits can never carry into the result once r is an integer.
-    return ((x >> (s - rbits)) + r) >> rbits
+    # One expression for every s: for s <= rbits the sum is (x << (rbits - s)) + r, which for
+    # s <= 0 is exactly x << -s after the final shift (r < 2**rbits); above rbits, the bits
+    # under 2**-rbits are dropped first, as they can never carry once r is an integer.
+    return (((x << max(rbits - s, 0)) >> max(s - rbits, 0)) + r) >> rbits

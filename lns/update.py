@@ -32,8 +32,9 @@ from numba import njit
 
 from .codec import as_codes, fields_ref as _fields, store_ref
 from .config import MadamConfig
-from .kernels import flat_lookup, lfsr_advance_nb, rne_shift_nb, table_tuple
-from .lfsr import lfsr_advance_ref
+from .kernels import flat_lookup, table_tuple
+from .lfsr import lfsr_advance, lfsr_advance_ref
+from .rounding import round_shift_rne, round_shift_stochastic
 
 __all__ = ["madam_update", "madam_update_ref", "EVALUATORS"]
 
@@ -136,9 +137,6 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
     rnd_mask = (1 << rbits) - 1
     x_hi = min(x_clip, pw.x_max)
     flush_v = pv.flush == 1
-    # round_shift_rne(num, norm_round) with the s <= 0 case folded into the shifts
-    norm_left = max(-p.norm_round, 0)
-    norm_right = max(p.norm_round, 0)
     lanes = lfsr.shape[0]
     state = lfsr[0]                 # the one lane's register lives in a local
     lane = 0
@@ -160,10 +158,10 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
         rnd = 0
         if stochastic:
             if one_lane:
-                state = lfsr_advance_nb(state)
+                state = lfsr_advance(state)
                 rnd = state & rnd_mask
             else:
-                st = lfsr_advance_nb(lfsr[lane])
+                st = lfsr_advance(lfsr[lane])
                 lfsr[lane] = st
                 rnd = st & rnd_mask
                 lane += 1
@@ -188,7 +186,7 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
         if rms:
             ev2 = vn & v_mask
             num = (xg << p.norm_g_shift) - ((ev2 - pv.offset - x_bc) << p.norm_v_shift)
-            L = rne_shift_nb(num << norm_left, norm_right)
+            L = round_shift_rne(num, p.norm_round)
             L = min(L, p.l_bound)
             # v' = 0 with g != 0 (only after a flush) gives the bound
             L = p.l_bound if ((ev2 == 0) & (pv.has_zero == 1)) else L
@@ -200,12 +198,9 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
         P = exp_table[np.uint64(E & fs_mask)]
         s = min(p.exp_bits - (E >> fs), p.shift_cap)
         if stochastic:
-            # round_shift_stochastic in one expression: for s <= rbits the sum is
-            # (P << (rbits - s)) + r (which for s <= 0 is exactly P << -s after the shift,
-            # as r < 2**rbits); above, bits under 2**-rbits are dropped first.
-            delta = (((P << max(rbits - s, 0)) >> max(s - rbits, 0)) + rnd) >> rbits
+            delta = round_shift_stochastic(P, s, rnd, rbits)
         else:
-            delta = rne_shift_nb(P << max(-s, 0), max(s, 0))
+            delta = round_shift_rne(P, s)
         delta = 0 if (zg | zw) else delta
 
         # 4. weight: X_w - s_w s_g Delta, clamped; the sign never changes; zero stays zero
