@@ -24,7 +24,7 @@ import lns
 from lns import MadamConfig
 from python_ref import Madam
 
-__all__ = ["TrackingResult", "track"]
+__all__ = ["TrackingResult", "track", "initial_codes"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ class TrackingResult:
         return asdict(self)
 
 
+def initial_codes(cfg: MadamConfig, w0: np.ndarray, clip: int) -> np.ndarray:
+    """Weight words of the floats ``w0`` (non-zero), raised to the format's floor and
+    lowered to ``clip``: a narrow format would flush small weights to zero, and a zero
+    weight never moves under Madam."""
+    W = cfg.weight
+    w_codes = lns.encode(W, w0)
+    e = np.clip(w_codes & ((1 << W.log_bits) - 1), W.e_min, clip)
+    return e | (np.signbit(w0).astype(np.int64) << W.log_bits)
+
+
 def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int = 0,
           grad_scale: float = 1e-3) -> TrackingResult:
     """Run both updates ``steps`` times on seeded gradients; see the module docstring."""
@@ -57,11 +67,7 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
     w0 = rng.normal(0.0, 0.05, weights)
     w0 = np.where(w0 == 0, 0.05, w0)
     clip = cfg.clip_code(w0)
-    w_codes = lns.encode(W, w0)
-    # Weights start inside [floor, clip] (a tiny format would flush small ones to zero,
-    # and zero weights never move).
-    e = np.clip(w_codes & ((1 << W.log_bits) - 1), W.e_min, clip)
-    w_codes = e | (np.signbit(w0).astype(np.int64) << W.log_bits)
+    w_codes = initial_codes(cfg, w0, clip)
     w_float = lns.decode(W, w_codes)
     ref = Madam(w_float, eta=cfg.eta, beta=cfg.beta, g_bound=cfg.g_bound, base=2,
                 p_scale=float(lns.decode(W, clip)) / float(np.sqrt(np.mean(w_float ** 2))))

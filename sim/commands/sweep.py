@@ -66,19 +66,25 @@ def run(args) -> int:
     if args.variants_at and not 4 <= args.variants_at <= 25:
         raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), not {args.variants_at}")
 
-    def progress(i, n, name):
-        print(f"\r  sweep: {name} ({i + 1}/{n})   ", end="", file=sys.stderr, flush=True)
-
     result = precision_sweep(bits, base=args.base, preset_names=tuple(names),
                              variants_at=args.variants_at or None, steps=args.steps,
-                             weights=args.weights, seed=args.seed, progress=progress)
-    print("\r" + " " * 60 + "\r", end="", file=sys.stderr)
+                             weights=args.weights, seed=args.seed, progress=progress_line("sweep"))
+    return finish(args, result, plot_sweep, format_sweep)
+
+
+def progress_line(tag: str):
+    """A ``progress(i, n, label)`` that rewrites one line on stderr."""
+    def progress(i, n, label):
+        end = "\n" if i + 1 == n else ""
+        print(f"\r  {tag}: {label} ({i + 1}/{n})" + " " * 20, end=end, file=sys.stderr, flush=True)
+    return progress
+
+
+def finish(args, result: dict, plot, fmt) -> int:
+    """Draw ``--plot`` with ``plot(result, path)``, then print JSON or ``fmt(result)``."""
     if args.plot:
-        result["plot"] = plot_sweep(result, args.plot)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(format_sweep(result))
+        result["plot"] = plot(result, args.plot)
+    print(json.dumps(result, indent=2) if args.json else fmt(result))
     return 0
 
 
