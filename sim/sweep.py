@@ -182,11 +182,11 @@ def update_sweep(bits=WEIGHT_BITS, *, base: str | MadamConfig = "lns12",
 
 
 # ---- table precision ------------------------------------------------------------------------
-def _mp_value(kind: str, frac_bits: int, z: int, extra: int = 0):
+def _mp_value(kind: str, frac_bits: int, z: int):
     with mpmath.workprec(160):
         x = mpmath.power(2, -mpmath.mpf(z) / 2 ** frac_bits)
         v = mpmath.log(1 + x, 2) if kind == "sb" else mpmath.log(1 - x, 2)
-        return v * 2 ** (frac_bits + extra)
+        return v * 2 ** frac_bits
 
 
 def _error_stats(values: np.ndarray, exact: np.ndarray, exact_mp) -> dict:

@@ -49,7 +49,7 @@ from .sweep import config_for_bits
 from .tracking import initial_codes
 
 __all__ = ["load_data", "init_params", "loss_and_grads", "error_rate", "LNSTensor",
-           "train_once", "run_training", "plot_training", "QUICK", "FULL"]
+           "train_once", "run_training", "claim_8bit", "plot_training", "QUICK", "FULL"]
 
 QUICK = {"seeds": (0, 1), "bits": (6, 8, 12, 16), "epochs": 20}
 FULL = {"seeds": (0, 1, 2), "bits": (6, 8, 10, 12, 16), "epochs": 40}
