@@ -78,12 +78,14 @@ def gauss_lookup(z, table):
 
 
 @njit(cache=True, inline="always")
-def flat_lookup(z, table):
-    """`gauss_lookup` for ``z >= 0`` from the flat expansion: no data-dependent branch.
+def flat_lookup(z, flat):
+    """`gauss_lookup` for ``z >= 0`` from the flat expansion ``table_tuple(t)[5]``: no
+    data-dependent branch.  Its last entry (index ``end``) is the 0 of every ``z >= end``.
 
-    The index is unsigned so Numba emits no negative-index wraparound test."""
-    flat = table[5]
-    return flat[np.uint64(min(z, table[4]))]
+    Takes the array, not the tuple, so a loop takes it out of the tuple once (inside a
+    loop, that costs reference counting per element).  The index is unsigned so Numba
+    emits no negative-index wraparound test."""
+    return flat[np.uint64(min(z, flat.shape[0] - 1))]
 
 
 @njit(cache=True, inline="always")
