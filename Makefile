@@ -10,8 +10,10 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 
 setup: $(VENV)/.installed
 
+# The main job on the default preset: a quick look, then the quick report in ./report/.
 demo: $(VENV)/.installed
 	$(VENV)/bin/lnsmadam demo
+	$(VENV)/bin/lnsmadam report --quick --out report
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 --dist loadfile

@@ -105,13 +105,13 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
             elif name == "precision":
                 res = sweep.precision_sweep(mode["bits"], steps=mode["steps"],
                                             weights=mode["weights"], seed=seed,
-                                            progress=lambda m: bar.say(f"precision: {m}"))
+                                            progress=lambda i, n, m: bar.say(f"precision {i + 1}/{n}: {m}"))
                 result["precision"] = res
                 result["plots"]["precision"] = os.path.basename(
                     sweep.plot_sweep(res, out / "precision.png"))
             elif name == "training":
                 res = train.run_training(quick=quick,
-                                         progress=lambda m: bar.say(f"training: {m}"))
+                                         progress=lambda i, n, m: bar.say(f"training {i + 1}/{n}: {m}"))
                 result["training"] = res
                 result["plots"]["training"] = os.path.basename(
                     train.plot_training(res, out / "training.png"))
@@ -126,7 +126,8 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                 rows = {}
                 for p in names:
                     bar.say(f"synthesis: {p}")
-                    rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr)
+                    rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr,
+                                                     progress=lambda m: bar.say(f"synthesis {p}: {m}"))
                 result["synthesis"] = rows
             elif name == "energy":
                 result["energy"] = {p: energy.energy_estimate(presets.get(p))

@@ -45,7 +45,9 @@ def _training(res) -> str:
                      f"{r['train_err_mean']:.2f} +- {r['train_err_std']:.2f}",
                      f"{r['test_err_mean']:.2f} +- {r['test_err_std']:.2f}"])
     claim = res.get("claim_8bit", {})
-    return (f"{res['dataset']}, {res['model']}, {res['epochs']} epochs, seeds {res['seeds']}. "
+    ds = res["dataset"]
+    data = f"{ds['name']}, {ds['train']} train / {ds['test']} test" if isinstance(ds, dict) else ds
+    return (f"{data}; {res['model']}, {res['epochs']} epochs, seeds {res['seeds']}. "
             "Classification error in %, mean +- std over seeds (the shape of the Madam "
             "paper's FP32 table).\n\n"
             + table(["optimizer", "weights", "train error %", "test error %"], body)
