@@ -1,0 +1,99 @@
+"""`lnsmadam sim`: cycle-level simulation of a whole tensor through the update array."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from . import UsageError, add_config_arguments, load_config
+
+NAME = "sim"
+HELP = "cycle-level simulation of a tensor through the update unit (verilator, amaranth, model)"
+ORDER = 45
+
+
+def add_arguments(parser):
+    add_config_arguments(parser)
+    parser.add_argument("--weights", type=int, required=True, metavar="N",
+                        help="weights in the tensor")
+    parser.add_argument("--lanes", type=int, default=1, help="lanes of the unit (default 1)")
+    parser.add_argument("--engine", default="model", choices=("verilator", "amaranth", "model"),
+                        help="verilator (compiled Verilog), amaranth (Amaranth's simulator) or "
+                             "model (cycle-accurate performance model); default model")
+    parser.add_argument("--steps", type=int, default=1, metavar="T", help="steps (default 1)")
+    parser.add_argument("--stall-prob", type=float, default=0.0, metavar="P",
+                        help="probability that the memory stalls in a cycle, in [0, 1) "
+                             "(default 0)")
+    parser.add_argument("--mem-bytes-per-cycle", type=float, default=None, metavar="B",
+                        help="memory bandwidth limit in bytes a cycle (read + write; "
+                             "default none)")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seeds the data, the stall PRNG and the LFSRs (default 1)")
+    parser.add_argument("--vcd", metavar="FILE", help="write a waveform of the first cycles")
+    parser.add_argument("--vcd-cycles", type=int, default=1000, metavar="K",
+                        help="cycles in the waveform (default 1000)")
+    parser.add_argument("--json", action="store_true", help="print every figure as JSON")
+
+
+def _check(args):
+    if args.weights <= 0:
+        raise UsageError(f"--weights must be a positive number, not {args.weights}")
+    if args.lanes < 1:
+        raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
+    if args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, not {args.steps}")
+    if not 0.0 <= args.stall_prob < 1.0:
+        raise UsageError(f"--stall-prob must be in [0, 1), not {args.stall_prob}")
+    b = args.mem_bytes_per_cycle
+    if b is not None and (math.isnan(b) or math.isinf(b) or round(8 * b) < 1):
+        raise UsageError(f"--mem-bytes-per-cycle must be at least 0.0625 (one bit a cycle), "
+                         f"not {b}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be non-negative, not {args.seed}")
+    if args.vcd_cycles < 1:
+        raise UsageError(f"--vcd-cycles must be at least 1, not {args.vcd_cycles}")
+    if args.vcd is not None and args.engine == "model":
+        raise UsageError("--vcd needs --engine verilator or amaranth, not model")
+
+
+def run(args) -> int:
+    from sim.cycle import simulate
+    from testbench.tools import MissingSimulator, SimulatorError
+    _check(args)
+    cfg = load_config(args)
+    try:
+        r = simulate(cfg, args.weights, args.lanes, args.engine, steps=args.steps,
+                     stall_prob=args.stall_prob, bytes_per_cycle=args.mem_bytes_per_cycle,
+                     seed=args.seed, vcd=args.vcd, vcd_cycles=args.vcd_cycles)
+    except MissingSimulator as exc:
+        raise UsageError(str(exc)) from None
+    except SimulatorError as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if args.json:
+        print(json.dumps(r, indent=2, sort_keys=True))
+    else:
+        mem = r["memory"]
+        limit = (f"{mem['bytes_per_cycle']} B/cycle" if mem["bytes_per_cycle"] is not None
+                 else "no bandwidth limit")
+        print(f"{r['engine']}: {r['preset']}, {r['weights']:,} weights x {r['steps']} steps "
+              f"on {r['lanes']} lanes ({r['beats_per_step']:,} beats a step, "
+              f"{r['padding']} padding), stall p = {mem['stall_prob']}, {limit}")
+        print(f"cycles               {r['cycles']:,}")
+        print(f"updates per cycle    {r['updates_per_cycle']:.3f} (peak {r['lanes']})")
+        print(f"utilisation          {100 * r['utilisation']:.1f} % of cycles accept a beat")
+        print(f"pipeline latency     {r['pipeline_latency']} (measured {r['latency_min']}.."
+              f"{r['latency_max']})")
+        print(f"stall cycles         {r['stall_cycles']:,}; waiting for bandwidth "
+              f"{r['bandwidth_wait_cycles']:,}")
+        print(f"bytes per update     {r['bytes_per_update']:.3f} ({r['bytes_per_beat']:g} a beat)")
+        if r["checked"]:
+            verdict = ("bit-exact against lns.madam_update" if not r["mismatches"]
+                       else f"{r['mismatches']} MISMATCHES against lns.madam_update, first "
+                            f"{r['first_mismatch']}")
+            print(f"outputs              {verdict}")
+        print(f"simulation           {r['sim_seconds']:.3f} s, {r['cycles_per_second']:,.0f} "
+              f"cycles/s, {r['weights_per_second']:,.0f} weights/s"
+              + (f" (build {r['build_seconds']:.1f} s)" if r["build_seconds"] else ""))
+        if r["vcd"]:
+            print(f"wrote {r['vcd']}")
+    return 1 if r["mismatches"] else 0
