@@ -9,7 +9,7 @@ need=()
 command -v iverilog >/dev/null 2>&1 || need+=(iverilog)
 command -v g++ >/dev/null 2>&1 || need+=(build-essential)
 command -v make >/dev/null 2>&1 || need+=(build-essential)
-perl -MData::Dumper -e1 >/dev/null 2>&1 || need+=(perl)
+perl -MData::Dumper -MPod::Usage -MGetopt::Long -MFindBin -e1 >/dev/null 2>&1 || need+=(perl)
 if [ ${#need[@]} -gt 0 ]; then
     # de-duplicate
     mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
