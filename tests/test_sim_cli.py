@@ -1,0 +1,132 @@
+"""`lnsmadam sim`: error texts, JSON figures, VCD files from both RTL engines."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from sim.cli import main
+
+JSON_KEYS = {
+    "engine", "preset", "weights", "lanes", "steps", "beats_per_step", "padding",
+    "pipeline_latency", "memory", "cycles", "accepted", "delivered", "stall_cycles",
+    "bandwidth_wait_cycles", "latency_min", "latency_max", "updates", "updates_per_cycle",
+    "utilisation", "bytes_moved", "bytes_per_update", "bytes_per_beat", "checked",
+    "mismatches", "first_mismatch", "sim_seconds", "build_seconds", "cycles_per_second",
+    "weights_per_second", "vcd",
+}
+
+
+def _run(capsys, *argv):
+    code = main(["sim", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--weights", "0"], "--weights must be a positive number, not 0"),
+    (["--weights", "-3"], "--weights must be a positive number, not -3"),
+    (["--weights", "8", "--lanes", "0"], "--lanes must be at least 1, not 0"),
+    (["--weights", "8", "--steps", "0"], "--steps must be at least 1, not 0"),
+    (["--weights", "8", "--stall-prob", "1"], "--stall-prob must be in [0, 1), not 1.0"),
+    (["--weights", "8", "--stall-prob", "-0.1"], "--stall-prob must be in [0, 1), not -0.1"),
+    (["--weights", "8", "--mem-bytes-per-cycle", "0.01"],
+     "--mem-bytes-per-cycle must be at least 0.0625 (one bit a cycle), not 0.01"),
+    (["--weights", "8", "--mem-bytes-per-cycle", "-2"],
+     "--mem-bytes-per-cycle must be at least 0.0625 (one bit a cycle), not -2.0"),
+    (["--weights", "8", "--vcd", "x.vcd"],
+     "--vcd needs --engine verilator or amaranth, not model"),
+    (["--weights", "8", "--engine", "amaranth", "--vcd-cycles", "0", "--vcd", "x.vcd"],
+     "--vcd-cycles must be at least 1, not 0"),
+    (["--weights", "8", "--engine", "gates"],
+     "argument --engine: invalid choice: 'gates' (choose from 'verilator', 'amaranth', "
+     "'model')"),
+    (["--weights", "8", "--preset", "nope"],
+     "preset must be one of tiny, lns8_sign, lns8, lns12, lns16, not 'nope'"),
+])
+def test_errors(capsys, argv, msg):
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err == f"lnsmadam: error: {msg}\n"
+
+
+def test_unwritable_vcd(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    path = locked / "w.vcd"
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that ignores directory permissions")
+        code, out, err = _run(capsys, "--weights", "8", "--engine", "amaranth", "--vcd",
+                              str(path))
+    finally:
+        os.chmod(locked, 0o700)
+    assert code == 2
+    assert err == f"lnsmadam: error: cannot write VCD file {path}: Permission denied\n"
+
+
+def test_missing_vcd_dir(capsys, tmp_path):
+    path = tmp_path / "no" / "w.vcd"
+    code, out, err = _run(capsys, "--weights", "8", "--engine", "amaranth", "--vcd", str(path))
+    assert code == 2
+    assert err == f"lnsmadam: error: cannot write VCD file {path}: No such file or directory\n"
+
+
+def test_vcd_under_a_file(capsys, tmp_path):
+    (tmp_path / "f").write_text("")
+    path = tmp_path / "f" / "w.vcd"
+    code, out, err = _run(capsys, "--weights", "8", "--engine", "verilator", "--vcd",
+                          str(path))
+    assert code == 2
+    assert err == f"lnsmadam: error: cannot write VCD file {path}: Not a directory\n"
+
+
+def test_json_model(capsys):
+    code, out, err = _run(capsys, "--weights", "1001", "--lanes", "4", "--steps", "2",
+                          "--stall-prob", "0.1", "--mem-bytes-per-cycle", "20", "--json")
+    assert code == 0
+    r = json.loads(out)
+    assert set(r) == JSON_KEYS
+    assert r["engine"] == "model" and r["checked"] is None
+    assert r["beats_per_step"] == 251 and r["padding"] == 3
+    assert r["accepted"] == 502
+    assert set(r["memory"]) == {"stall_prob", "seed", "bytes_per_cycle", "rate_bits",
+                                "bucket_bits", "read_bits_per_beat", "write_bits_per_beat"}
+    assert r["memory"]["rate_bits"] == 160
+
+
+def test_text_amaranth(capsys):
+    code, out, err = _run(capsys, "--weights", "9", "--lanes", "2", "--engine", "amaranth",
+                          "--steps", "2", "--stall-prob", "0.2")
+    assert code == 0
+    assert "bit-exact against lns.madam_update" in out
+    assert re.search(r"^cycles\s+\d+", out, re.M)
+
+
+def _vcd_ok(path, cycles):
+    text = path.read_text()
+    head = text.split("$enddefinitions", 1)[0]
+    assert "$timescale" in head
+    names = re.findall(r"^\s*\$var\s+\S+\s+\d+\s+\S+\s+(\S+)", head, re.M)
+    for port in ("clk", "in_valid", "in_ready", "out_valid", "out_ready", "out_w"):
+        assert port in names, port
+    stamps = [int(x) for x in re.findall(r"^#(\d+)$", text, re.M)]
+    assert stamps == sorted(stamps) and len(stamps) >= cycles
+
+
+@pytest.mark.parametrize("engine", ["amaranth", "verilator"])
+def test_vcd(capsys, tmp_path, engine):
+    path = tmp_path / f"{engine}.vcd"
+    code, out, err = _run(capsys, "--preset", "lns8_sign", "--weights", "40", "--engine",
+                          engine, "--vcd", str(path), "--vcd-cycles", "30", "--json",
+                          "--stall-prob", "0.2")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["vcd"] == str(path) and r["mismatches"] == 0
+    _vcd_ok(path, 30)
+    if engine == "verilator":       # exactly the reset edge and K cycles, two dumps each
+        assert len(re.findall(r"^#\d+$", path.read_text(), re.M)) == 2 * (30 + 1)
