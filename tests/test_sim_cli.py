@@ -58,9 +58,11 @@ def test_unwritable_vcd(capsys, tmp_path):
     locked.mkdir()
     os.chmod(locked, 0o500)
     path = locked / "w.vcd"
+    if os.access(locked, os.W_OK):
+        # root ignores directory permissions (CI runs as root); sysfs refuses new files even
+        # to root, so it stands in for a write-protected place.
+        path = "/sys/lnsmadam-test.vcd"
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user that ignores directory permissions")
         code, out, err = _run(capsys, "--weights", "8", "--engine", "amaranth", "--vcd",
                               str(path))
     finally:
