@@ -7,11 +7,63 @@ constant of its own.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux, Shape, Value
+from amaranth.hdl import Const, Mux, Shape, Signal, Value
 from amaranth.lib.memory import Memory
 
 __all__ = ["range_shape", "shape_range", "word_fields", "rne_shift", "rom_read", "clamp_hi",
-           "clamp_lo"]
+           "clamp_lo", "Pipe"]
+
+
+class Pipe:
+    """Pipeline bookkeeping for a datapath written once and built either combinationally
+    (the components, ``en=None``) or with register stages (the unit).
+
+    ``put(name=value)`` records a value made in the current stage; ``cut()`` ends the stage
+    (a register boundary); ``get(name)`` returns the value as seen in the current stage,
+    i.e. delayed through one register (loaded when ``en`` is high) per boundary crossed
+    since it was made.  Delays are shared: two ``get``s of one name in one stage read the
+    same register.  Every value that crosses a boundary goes through ``put``/``get``, so
+    all paths into a stage carry the same beat.  Without ``en`` no register is built and
+    ``get`` returns the value itself (``cut`` only counts).  ``put`` gives each value a
+    named wire, so that its expression is built once however often it is read.  Call ``get`` outside
+    ``m.If``/``m.Switch`` blocks: a register it creates there would load conditionally.
+    """
+
+    def __init__(self, m, en=None, prefix: str = ""):
+        self.m, self.en, self.prefix = m, en, prefix
+        self.stage = 0
+        self._chains = {}
+
+    def cut(self):
+        self.stage += 1
+
+    def put(self, **values):
+        for name, value in values.items():
+            if name in self._chains:
+                raise ValueError(f"pipeline value {name!r} is already defined")
+            value = Value.cast(value)
+            if not isinstance(value, Signal):
+                # A named wire: every use reads it, instead of repeating the expression.
+                wire = Signal(value.shape(), name=f"{self.prefix}{name}")
+                self.m.d.comb += wire.eq(value)
+                value = wire
+            self._chains[name] = {self.stage: value}
+
+    def get(self, name: str) -> Value:
+        chain = self._chains[name]
+        if self.en is None:
+            return chain[min(chain)]
+        top = max(chain)
+        value = chain[top]
+        for s in range(top + 1, self.stage + 1):
+            reg = Signal(value.shape(), name=f"{self.prefix}p{s}_{name}", reset_less=True)
+            with self.m.If(self.en):
+                self.m.d.sync += reg.eq(value)
+            chain[s] = value = reg
+        return value
+
+    def __getitem__(self, name: str) -> Value:
+        return self.get(name)
 
 
 def range_shape(lo: int, hi: int) -> Shape:

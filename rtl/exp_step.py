@@ -13,6 +13,11 @@ nearest-even looks at its fraction, stochastic adds ``r`` at weight ``2**-rbits`
 truncates (``floor(P / 2**s + r / 2**rbits)``, the same integer as the kernel's two-branch
 shift).  ``s < 0`` (only possible when ``l_max`` allows ``q > exp_bits``) is the exact left
 shift ``P << -s``; that path is built only when it can occur.
+
+The arithmetic is written once (`exp_step`) on a `Pipe`: combinational in the component,
+with `EXP_CUTS` register boundaries in the unit (ROM + shift amount | alignment shift +
+round-up decision | increment).  ``E & (2**Fs - 1) = L & (2**Fs - 1)`` and ``q = (L >> Fs) + eta_shift``: the
+constant never needs an adder.
 """
 
 from __future__ import annotations
@@ -21,9 +26,67 @@ from amaranth.hdl import Const, Module, Mux, Shape, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._common import range_shape, rom_read
+from ._common import Pipe, range_shape, rom_read
 
-__all__ = ["ExpStep"]
+__all__ = ["ExpStep", "exp_step", "EXP_CUTS"]
+
+EXP_CUTS = 2
+
+
+def _limits(cfg, l_max):
+    p = cfg.params
+    fs = p.step_frac_bits
+    q_max = (int(l_max) + (p.eta_shift << fs)) >> fs
+    s_min = p.exp_bits - q_max
+    p_max = int(max(cfg.exp_table))
+    left = max(0, -s_min)
+    return s_min, max((p_max << left), p_max + 1)
+
+
+def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
+    """``Delta`` from ``L`` (and the random bits ``r``, stochastic only), built on ``pipe``
+    (`EXP_CUTS` boundaries)."""
+    p = cfg.params
+    fs, cap, rb = p.step_frac_bits, p.shift_cap, p.random_bits
+    assert cap >= rb, "the aligned word needs shift_cap >= random_bits"
+    s_min, _ = _limits(cfg, l_max)
+    if fs:
+        (pv,) = rom_read(m, "exp2", cfg.exp_table, l[:fs])
+    else:
+        pv = Const(int(cfg.exp_table[0]))
+    s = (p.exp_bits - p.eta_shift) - (l >> fs)         # exp_bits - q
+    s_bits = Shape.cast(range(cap + 1)).width
+    if p.stochastic:
+        pipe.put(ex_r=r)
+    pipe.put(ex_p=pv, ex_s=Mux(s > cap, cap, Mux(s < 0, 0, s))[:s_bits])
+    if s_min < 0:
+        l_bits = Shape.cast(range(-s_min + 1)).width
+        pipe.put(ex_neg=s < 0, ex_left=(-s)[:l_bits])
+    pipe.cut()
+    pv = pipe.get("ex_p")
+    # P / 2**s with cap fraction bits; s >= s_min, so the bits above the largest value's
+    # are zero and are not built
+    p_max = int(max(cfg.exp_table))
+    pext = ((pv << cap) >> pipe.get("ex_s"))[:((p_max << cap) >> max(s_min, 0)).bit_length()]
+    if p.stochastic:
+        # floor(Pext + r << (cap - rb)) >> cap: the low cap - rb bits of Pext cannot carry
+        pipe.put(ex_top=pext >> (cap - rb))
+    else:
+        # nearest even: the round-up decision here, its increment after the boundary
+        whole = pext >> cap
+        frac = pext[:cap]
+        half = 1 << (cap - 1)
+        pipe.put(ex_whole=whole, ex_up=(frac > half) | ((frac == half) & whole[0]))
+    if s_min < 0:
+        pipe.put(ex_dleft=pv << pipe.get("ex_left"))
+    pipe.cut()
+    if p.stochastic:
+        d_right = (pipe.get("ex_top") + pipe.get("ex_r")) >> rb
+    else:
+        d_right = pipe.get("ex_whole") + pipe.get("ex_up")
+    if s_min < 0:
+        return Mux(pipe.get("ex_neg"), pipe.get("ex_dleft"), d_right)
+    return d_right
 
 
 class ExpStep(wiring.Component):
@@ -49,12 +112,7 @@ class ExpStep(wiring.Component):
         self.cfg = cfg
         p = cfg.params
         self.l_max = int(l_max)
-        fs = p.step_frac_bits
-        q_max = (self.l_max + (p.eta_shift << fs)) >> fs
-        self.s_min = p.exp_bits - q_max
-        p_max = int(max(cfg.exp_table))
-        left = max(0, -self.s_min)
-        delta_max = max((p_max << left), p_max + 1)
+        self.s_min, delta_max = _limits(cfg, self.l_max)
         ports = {"l": In(l_shape), "delta": Out(range_shape(0, delta_max))}
         if p.stochastic:
             ports["r"] = In(unsigned(p.random_bits))
@@ -62,30 +120,6 @@ class ExpStep(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p = self.cfg.params
-        fs, cap, rb = p.step_frac_bits, p.shift_cap, p.random_bits
-        assert cap >= rb, "the aligned word needs shift_cap >= random_bits"
-        e = self.l + (p.eta_shift << fs)
-        q = e >> fs
-        if fs:
-            (pv,) = rom_read(m, "exp2", self.cfg.exp_table, e[:fs])
-        else:
-            pv = Const(int(self.cfg.exp_table[0]))
-        s = p.exp_bits - q
-        s_bits = Shape.cast(range(cap + 1)).width
-        s_right = Mux(s > cap, cap, Mux(s < 0, 0, s))[:s_bits]
-        pext = (pv << cap) >> s_right                  # P / 2**s with cap fraction bits
-        if p.stochastic:
-            d_right = (pext + (self.r << (cap - rb))) >> cap
-        else:
-            whole = pext >> cap
-            frac = pext[:cap]
-            half = 1 << (cap - 1)
-            d_right = whole + ((frac > half) | ((frac == half) & whole[0]))
-        if self.s_min < 0:
-            l_bits = Shape.cast(range(-self.s_min + 1)).width
-            d_left = pv << (-s)[:l_bits]
-            m.d.comb += self.delta.eq(Mux(s < 0, d_left, d_right))
-        else:
-            m.d.comb += self.delta.eq(d_right)
+        r = self.r if self.cfg.params.stochastic else None
+        m.d.comb += self.delta.eq(exp_step(m, Pipe(m), self.cfg, self.l, r, self.l_max))
         return m

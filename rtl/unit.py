@@ -3,10 +3,20 @@
 
 Pipeline (register stages; every register loads when the global enable ``en`` is high)::
 
-    rms:   R0 inputs (+ r) | A second moment -> R1 | B normaliser -> R2 | C exp step -> R3
-           | D weight update -> R4 outputs                        5 stages, latency 4
-    sign:  R0 inputs (+ r) | C exp step + D weight update -> R1 outputs
+    rms:   R0 inputs (+ r)
+           | a, b (moment adder operands), k (normaliser's input part)
+           | |a - b|, max                                      (log_add)
+           | sb: address + ROM [| diff, partial products | adder tree | tree + RNE] (interp)
+           | max + sb | pack v'                                (second_moment)
+           | num = k - (e_v' << vs) | RNE + clamp -> L          (normaliser)
+           | 2**frac ROM + shift amount | align | round -> Delta (exp_step)
+           | X_w -+ Delta | clamps -> out                      (weight_update)
+                                 16 stages, latency 15 (interp sb); 13 / 12 (direct sb)
+    sign:  R0 inputs (+ r) | exp step + weight update -> R1 outputs
                                                                   2 stages, latency 1
+
+Values cross stage boundaries through a `Pipe`, which delays each one by exactly the
+boundaries it crosses, so every stage sees a single beat.
 
 Latency ``L = stages - 1``: a beat accepted at clock edge ``k`` (``in_valid & in_ready``
 sampled high) is on ``out_valid``/``out_w``/``out_v`` right after edge ``k + L`` when
@@ -19,16 +29,17 @@ between beats.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, Value, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 
-from ._common import range_shape, word_fields
-from .exp_step import ExpStep
+from ._common import Pipe, range_shape, word_fields
+from .exp_step import EXP_CUTS, exp_step
 from .lfsr import LaneLFSR
-from .update import Normaliser, SecondMoment, WeightUpdate
+from .update import (NORM_CUTS, WEIGHT_CUTS, l_shape, moment_cuts, normaliser,
+                     normaliser_prep, second_moment, weight_update)
 
 __all__ = ["MadamUpdateUnit", "MadamUpdateArray", "xbc_shape", "pipeline_stages"]
 
@@ -40,26 +51,11 @@ def xbc_shape(cfg):
 
 
 def pipeline_stages(cfg) -> int:
-    """Register stages of one lane (the latency is one less)."""
-    return 5 if cfg.normaliser == "rms" else 2
-
-
-class _Stages:
-    """Pipeline registers sharing one enable; ``reg(value)`` returns the registered copy."""
-
-    def __init__(self, m, en):
-        self.m, self.en, self.index = m, en, -1
-
-    def next(self, **values):
-        self.index += 1
-        out = {}
-        for name, value in values.items():
-            value = Value.cast(value)
-            reg = Signal(value.shape(), name=f"r{self.index}_{name}", reset_less=True)
-            with self.m.If(self.en):
-                self.m.d.sync += reg.eq(value)
-            out[name] = reg
-        return out
+    """Register stages of one lane (the latency is one less): the input registers, the
+    boundaries inside each step, one between steps, and the output registers."""
+    if cfg.normaliser != "rms":
+        return 2
+    return 1 + moment_cuts(cfg) + 1 + NORM_CUTS + 1 + EXP_CUTS + 1 + WEIGHT_CUTS + 1
 
 
 class MadamUpdateUnit(wiring.Component):
@@ -104,7 +100,7 @@ class MadamUpdateUnit(wiring.Component):
         m = Module()
         cfg = self.cfg
         p = cfg.params
-        st = _Stages(m, self.en)
+        pipe = Pipe(m, self.en)
         rnd = {}
         if p.stochastic:
             m.submodules.lfsr = lfsr = LaneLFSR(self.lfsr_init)
@@ -113,41 +109,37 @@ class MadamUpdateUnit(wiring.Component):
             rnd = {"r": lfsr.r}
         assert RANDOM_BITS == p.random_bits
 
+        pipe.put(w=self.w, g=self.g, v=self.v, clip=self.clip, **rnd)
         if p.rms:
-            s0 = st.next(w=self.w, g=self.g, v=self.v, x_bc=self.x_bc, clip=self.clip, **rnd)
-            m.submodules.moment = moment = SecondMoment(cfg)
-            m.d.comb += [moment.g.eq(s0["g"]), moment.v.eq(s0["v"])]
-            s1 = st.next(w=s0["w"], g=s0["g"], vn=moment.v_out, x_bc=s0["x_bc"],
-                         clip=s0["clip"], **{k: s0[k] for k in rnd})
-            m.submodules.norm = norm = Normaliser(cfg, xbc_shape(cfg))
-            m.d.comb += [norm.g.eq(s1["g"]), norm.v.eq(s1["vn"]), norm.x_bc.eq(s1["x_bc"])]
-            g_sign, _, g_zero = word_fields(s1["g"], p.g)
-            s2 = st.next(w=s1["w"], g_sign=g_sign, g_zero=g_zero, vn=s1["vn"], l=norm.l,
-                         clip=s1["clip"], **{k: s1[k] for k in rnd})
-            m.submodules.step = step = ExpStep(cfg, norm.l.shape(), p.l_bound)
-            m.d.comb += step.l.eq(s2["l"])
-            if p.stochastic:
-                m.d.comb += step.r.eq(s2["r"])
-            s3 = st.next(w=s2["w"], g_sign=s2["g_sign"], g_zero=s2["g_zero"], vn=s2["vn"],
-                         delta=step.delta, clip=s2["clip"])
-            last = s3
+            pipe.put(x_bc=self.x_bc)
+        pipe.cut()                                              # R0: the inputs
+        g_sign, _, g_zero = word_fields(pipe.get("g"), p.g)
+        pipe.put(g_sign=g_sign, g_zero=g_zero)
+        r = pipe.get("r") if p.stochastic else None
+        if p.rms:
+            normaliser_prep(pipe, cfg, pipe.get("g"), pipe.get("x_bc"))
+            pipe.put(vn=second_moment(m, pipe, cfg, pipe.get("g"), pipe.get("v")))
+            pipe.cut()
+            pipe.put(l=normaliser(m, pipe, cfg, pipe.get("vn"), l_shape(cfg, xbc_shape(cfg))))
+            pipe.cut()
+            delta = exp_step(m, pipe, cfg, pipe.get("l"), pipe.get("r") if p.stochastic
+                             else None, p.l_bound)
+            pipe.put(delta=delta)
+            pipe.cut()
+            wpipe = pipe
         else:
-            # |g_hat| = 1: the step is a constant (plus the random bits) and v passes through.
-            s0 = st.next(w=self.w, g=self.g, vn=self.v, clip=self.clip, **rnd)
-            m.submodules.step = step = ExpStep(cfg, signed(1), 0)
-            m.d.comb += step.l.eq(0)
-            if p.stochastic:
-                m.d.comb += step.r.eq(s0["r"])
-            g_sign, _, g_zero = word_fields(s0["g"], p.g)
-            last = dict(s0, g_sign=g_sign, g_zero=g_zero, delta=step.delta)
-
-        m.submodules.weight = wu = WeightUpdate(cfg, step.delta.shape())
-        m.d.comb += [wu.w.eq(last["w"]), wu.g_sign.eq(last["g_sign"]),
-                     wu.g_zero.eq(last["g_zero"]), wu.delta.eq(last["delta"]),
-                     wu.clip.eq(last["clip"])]
-        out = st.next(w_out=wu.w_out, v_out=last["vn"])
-        m.d.comb += [self.w_out.eq(out["w_out"]), self.v_out.eq(out["v_out"])]
-        assert st.index + 1 == self.stages
+            # |g_hat| = 1: the step is a constant (plus the random bits), v passes through,
+            # and the step and the weight update share one stage (no boundary inside).
+            pipe.put(vn=pipe.get("v"))
+            comb = Pipe(m)
+            pipe.put(delta=exp_step(m, comb, cfg, Const(0, signed(1)), r, 0))
+            wpipe = comb
+        w_new = weight_update(m, wpipe, cfg, pipe.get("w"), pipe.get("g_sign"),
+                              pipe.get("g_zero"), pipe.get("delta"), pipe.get("clip"))
+        pipe.put(w_out=w_new)
+        pipe.cut()                                              # the output registers
+        m.d.comb += [self.w_out.eq(pipe.get("w_out")), self.v_out.eq(pipe.get("vn"))]
+        assert pipe.stage == self.stages, (pipe.stage, self.stages)
         return m
 
 

@@ -8,19 +8,34 @@
 `WeightUpdate`  step 4: ``X_w' = clamp(X_w -+ Delta, x_min, X_clip)``, no step for a zero
                 gradient, zero weights pass through as the word 0.
 
-All widths follow from the formats; every constant is read from ``cfg.params``.
+All widths follow from the formats; every constant is read from ``cfg.params``.  As in
+`log_adder`, the arithmetic is written once (`second_moment`, `normaliser_prep` +
+`normaliser`, `weight_update`) on a `Pipe`: combinational in the components, with register
+stages in the unit.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._common import range_shape, rne_shift, shape_range, word_fields
-from .log_adder import LogAdder
+from lns.rounding import round_shift_rne_ref
 
-__all__ = ["SecondMoment", "Normaliser", "WeightUpdate", "pack_moment"]
+from ._common import Pipe, range_shape, rne_shift, shape_range, word_fields
+from .log_adder import adder_cuts, log_add
+
+__all__ = ["SecondMoment", "Normaliser", "WeightUpdate", "pack_moment", "second_moment",
+           "normaliser_prep", "normaliser", "weight_update", "moment_cuts", "NORM_CUTS",
+           "WEIGHT_CUTS", "l_shape"]
+
+NORM_CUTS = 1           # num | round + clamp
+WEIGHT_CUTS = 1         # X_w -+ Delta | clamps
+
+
+def moment_cuts(cfg) -> int:
+    """Register boundaries inside `second_moment`: operands | adder | pack."""
+    return 2 + adder_cuts(cfg.sb_table)
 
 
 def pack_moment(m, x, zero, vp, out):
@@ -34,6 +49,91 @@ def pack_moment(m, x, zero, vp, out):
         m.d.comb += out.eq(0 if vp.flush else vp.x_min + vp.offset)
     with m.Else():
         m.d.comb += out.eq(x + vp.offset)
+
+
+def second_moment(m, pipe: Pipe, cfg, g, v):
+    """The moment word ``v'`` from the words ``g`` and ``v`` (`moment_cuts` boundaries)."""
+    p = cfg.params
+    _, eg, zg = word_fields(g, p.g)
+    _, ev, zv = word_fields(v, p.v)
+    # a = X_v + c_beta, b = (X_g << g2_shift) + c_one_minus_beta, offsets folded in
+    a = ev + (p.c_beta - p.v.offset)
+    b = (eg << p.g2_shift) + (p.c_one_minus_beta - (p.g.offset << p.g2_shift))
+    pipe.put(sm_a=a, sm_b=b, sm_za=zv, sm_zb=zg)
+    pipe.cut()
+    x, zero = log_add(m, pipe, cfg.sb_table, pipe.get("sm_a"), pipe.get("sm_b"),
+                      pipe.get("sm_za"), pipe.get("sm_zb"))
+    pipe.put(sm_x=x, sm_zero=zero)
+    pipe.cut()
+    out = Signal(cfg.moment.total_bits, name="v_packed")
+    pack_moment(m, pipe.get("sm_x"), pipe.get("sm_zero"), p.v, out)
+    return out
+
+
+def normaliser_prep(pipe: Pipe, cfg, g, x_bc):
+    """The part of ``num`` known from the inputs: ``(X_g << gs) + ((X_bc + offset_v) << vs)``
+    (so that ``num = k - (e_v' << vs)`` is one subtraction once ``v'`` exists)."""
+    p = cfg.params
+    _, eg, _ = word_fields(g, p.g)
+    pipe.put(nm_k=((eg - p.g.offset) << p.norm_g_shift)
+             + ((x_bc + p.v.offset) << p.norm_v_shift))
+
+
+def l_shape(cfg, xbc_shape):
+    """Shape of ``L``: from the most negative value (the smallest gradient over the largest
+    moment and the most negative bias correction the port can carry) to ``l_bound``."""
+    p = cfg.params
+    n_lo = (-p.g.offset << p.norm_g_shift) - (
+        ((1 << p.v.log_bits) - 1 - p.v.offset - shape_range(xbc_shape)[0]) << p.norm_v_shift)
+    l_lo = n_lo >> p.norm_round if p.norm_round > 0 else n_lo << -p.norm_round
+    return range_shape(min(l_lo, p.l_bound, 0), max(p.l_bound, 0))
+
+
+def _over_threshold(p) -> int:
+    """The smallest ``num`` with ``RNE(num >> norm_round) > l_bound`` (RNE is monotone)."""
+    lo, hi = -(1 << 64), 1 << 64
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if round_shift_rne_ref(mid, p.norm_round) > p.l_bound:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def normaliser(m, pipe: Pipe, cfg, v, l_shape):
+    """``L`` from the new moment word ``v`` and `normaliser_prep`'s value (`NORM_CUTS`)."""
+    p = cfg.params
+    _, ev, zv = word_fields(v, p.v)
+    pipe.put(nm_num=pipe.get("nm_k") - (ev << p.norm_v_shift), nm_zv=zv)
+    pipe.cut()
+    num = pipe.get("nm_num")
+    lv = rne_shift(num, p.norm_round)
+    l = Signal(l_shape, name="l_norm")
+    # lv > l_bound decided on num, beside the rounding's adder
+    m.d.comb += l.eq(Mux(pipe.get("nm_zv") | (num >= _over_threshold(p)), p.l_bound, lv))
+    return l
+
+
+def weight_update(m, pipe: Pipe, cfg, w, g_sign, g_zero, delta, clip):
+    """The new weight word (`WEIGHT_CUTS` boundaries)."""
+    wp = cfg.params.w
+    sw, ew, zw = word_fields(w, wp)
+    # Work on the biased field e = X + offset: the clamps X_clip = clip - offset and
+    # x_min = e_min - offset move by the same offset, so no subtractor is needed.
+    step = Mux(g_zero, 0, delta)
+    e_min = wp.x_min + wp.offset
+    pipe.put(wu_en=Mux(sw == g_sign, ew - step, ew + step), wu_sw=sw, wu_zw=zw,
+             wu_clip=clip, wu_clip_low=clip < e_min)
+    pipe.cut()
+    en, clip = pipe.get("wu_en"), pipe.get("wu_clip")
+    # Same result as the kernel's order (the clip first, then the floor: the floor wins
+    # when a clip field lies below it), with both compares on en side by side.  The result
+    # is inside [x_min, x_max], so the word's own saturation never acts.
+    floored = Mux(en > clip, Mux(pipe.get("wu_clip_low"), e_min, clip),
+                  Mux(en < e_min, e_min, en))
+    word = floored[:wp.log_bits] | (pipe.get("wu_sw") << wp.log_bits)
+    return Mux(pipe.get("wu_zw"), 0, word)
 
 
 class SecondMoment(wiring.Component):
@@ -54,14 +154,7 @@ class SecondMoment(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p = self.cfg.params
-        _, eg, zg = word_fields(self.g, p.g)
-        _, ev, zv = word_fields(self.v, p.v)
-        a = (ev - p.v.offset) + p.c_beta
-        b = ((eg - p.g.offset) << p.g2_shift) + p.c_one_minus_beta
-        m.submodules.adder = adder = LogAdder(self.cfg.sb_table, a.shape(), b.shape())
-        m.d.comb += [adder.a.eq(a), adder.b.eq(b), adder.a_zero.eq(zv), adder.b_zero.eq(zg)]
-        pack_moment(m, adder.x, adder.zero, p.v, self.v_out)
+        m.d.comb += self.v_out.eq(second_moment(m, Pipe(m), self.cfg, self.g, self.v))
         return m
 
 
@@ -82,29 +175,14 @@ class Normaliser(wiring.Component):
 
     def __init__(self, cfg, xbc_shape):
         self.cfg = cfg
-        p = cfg.params
-        # The most negative L: the smallest gradient over the largest moment and the
-        # most negative bias correction the port can carry.
-        n_lo = (-p.g.offset << p.norm_g_shift) - (
-            ((1 << p.v.log_bits) - 1 - p.v.offset - shape_range(xbc_shape)[0]) << p.norm_v_shift)
-        l_lo = n_lo >> p.norm_round if p.norm_round > 0 else n_lo << -p.norm_round
         super().__init__({"g": In(cfg.grad.total_bits), "v": In(cfg.moment.total_bits),
-                          "x_bc": In(xbc_shape),
-                          "l": Out(range_shape(min(l_lo, p.l_bound, 0), max(p.l_bound, 0)))})
+                          "x_bc": In(xbc_shape), "l": Out(l_shape(cfg, xbc_shape))})
 
     def elaborate(self, platform):
         m = Module()
-        p = self.cfg.params
-        _, eg, _ = word_fields(self.g, p.g)
-        _, ev, zv = word_fields(self.v, p.v)
-        xg = eg - p.g.offset
-        xv = ev - p.v.offset
-        num = (xg << p.norm_g_shift) - ((xv - self.x_bc) << p.norm_v_shift)
-        lv = rne_shift(num, p.norm_round)
-        with m.If(zv | (lv > p.l_bound)):
-            m.d.comb += self.l.eq(p.l_bound)
-        with m.Else():
-            m.d.comb += self.l.eq(lv)
+        pipe = Pipe(m)
+        normaliser_prep(pipe, self.cfg, self.g, self.x_bc)
+        m.d.comb += self.l.eq(normaliser(m, pipe, self.cfg, self.v, self.l.shape()))
         return m
 
 
@@ -127,21 +205,6 @@ class WeightUpdate(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        wp = self.cfg.params.w
-        sw, ew, zw = word_fields(self.w, wp)
-        # Work on the biased field e = X + offset: the clamps X_clip = clip - offset and
-        # x_min = e_min - offset move by the same offset, so no subtractor is needed.
-        step = Mux(self.g_zero, 0, self.delta)
-        en = Mux(sw == self.g_sign, ew - step, ew + step)
-        e_min = wp.x_min + wp.offset
-        # Same order as the kernel: the clip first, then the floor (the floor wins when a
-        # clip field lies below it).  The result is inside [x_min, x_max], so the word's
-        # own saturation never acts.
-        clipped = Mux(en > self.clip, self.clip, en)
-        floored = Mux(clipped < e_min, e_min, clipped)
-        with m.If(zw):
-            m.d.comb += self.w_out.eq(0)
-        with m.Else():
-            m.d.comb += self.w_out.eq(floored[:wp.log_bits] | (sw << wp.log_bits))
+        m.d.comb += self.w_out.eq(weight_update(m, Pipe(m), self.cfg, self.w, self.g_sign,
+                                                self.g_zero, self.delta, self.clip))
         return m
-

@@ -95,7 +95,8 @@ def test_sign_has_fewer_luts_than_rms_of_the_same_weight(cache):
     rms = sign.replace(normaliser="rms", name="lns8_sign_rms")     # same formats, direct sb
     a = cost.synthesis_report(sign, pnr=False)
     b = cost.synthesis_report(rms, pnr=False)
-    assert b["pipeline_stages"] == 5 and b["rom_bits"]["sb"] == rms.sb_table.bits > 0
+    assert b["pipeline_stages"] == rtl.pipeline_stages(rms) == b["latency"] + 1 > 2
+    assert b["rom_bits"]["sb"] == rms.sb_table.bits > 0
     assert a["ice40"]["luts"] < b["ice40"]["luts"]
     assert a["ice40"]["ffs"] < b["ice40"]["ffs"]
     assert a["generic"]["cells"] < b["generic"]["cells"]
