@@ -111,13 +111,7 @@ def encode_ref(fmt: LNSFormat, x: float) -> int:
         return fmt.word(0, fmt.e_min)
     with mpmath.workprec(200):
         xcode = int(mpmath.nint(mpmath.log(abs(mpmath.mpf(x)), 2) * 2 ** fmt.frac_bits))
-    if xcode > fmt.x_max:
-        xcode = fmt.x_max
-    if xcode < fmt.x_min:
-        if fmt.underflow == "flush":
-            return 0
-        xcode = fmt.x_min
-    return fmt.word(sign, xcode + fmt.offset)
+    return store_ref(fmt, sign, xcode)
 
 
 def decode(fmt: LNSFormat, codes) -> np.ndarray:

@@ -33,11 +33,8 @@ _TIMING_RE = re.compile(r"^RESULT (.*)$", re.M)
 
 def sim_cache_dir(*parts: str) -> Path:
     """``.cache/sim/...`` of the project (or of ``$LNSMADAM_CACHE``), created."""
-    root = os.environ.get("LNSMADAM_CACHE")
-    base = Path(root) if root else Path(__file__).resolve().parent.parent / ".cache"
-    d = base.joinpath("sim", *parts)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    from testbench.tools import project_cache
+    return project_cache("sim", *parts)
 
 
 def _sources_digest() -> str:
@@ -280,33 +277,20 @@ def build(design, trace: bool = False) -> tuple[Path, float]:
     """Build (or reuse) the harness of ``design``; ``(executable, seconds spent building,
     0 when cached)``."""
     from testbench.fastpath import VERILATOR_FLAGS
-    from testbench.tools import digest, require, run
+    from testbench.tools import cached_build, digest, require, run
     require("verilator")
     main = harness_text(design, trace)
     flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
     key = digest("sim-harness", design.verilog, main, " ".join(flags))
     d = sim_cache_dir("builds", f"verilator-{design.module}{'-trace' if trace else ''}-{key}")
-    exe = d / "obj" / "Vsim"
-    if exe.exists():
-        return exe, 0.0
-    t0 = time.perf_counter()
-    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    shutil.copy(design.verilog, tmp / "dut.v")
-    (tmp / "sim_main.cpp").write_text(main)
-    run(["verilator", "--cc", "--exe", "--build", *flags, "--top-module", design.module,
-         "--Mdir", tmp / "obj", "-o", "Vsim", tmp / "dut.v", tmp / "sim_main.cpp"], cwd=tmp)
-    # A concurrent build of the same key may have finished first: keep one of them.
-    if exe.exists():
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        shutil.rmtree(d, ignore_errors=True)
-        try:
-            tmp.rename(d)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return exe, time.perf_counter() - t0
+
+    def populate(tmp: Path):
+        shutil.copy(design.verilog, tmp / "dut.v")
+        (tmp / "sim_main.cpp").write_text(main)
+        run(["verilator", "--cc", "--exe", "--build", *flags, "--top-module", design.module,
+             "--Mdir", tmp / "obj", "-o", "Vsim", tmp / "dut.v", tmp / "sim_main.cpp"], cwd=tmp)
+
+    return cached_build(d, "obj/Vsim", populate)
 
 
 def run_harness(design, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v0, g, clip: int,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import hdl_tb
 from .design import Design
-from .tools import SimulatorError, cache_dir, digest, require, run
+from .tools import SimulatorError, cache_dir, cached_build, digest, require, run
 from .vectors import VectorSet
 
 __all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS"]
@@ -67,34 +67,21 @@ def build(sim: str, design: Design, depth: int, *, verilog: Path | None = None):
         top = hdl_tb.verilator_main_text()
         key = digest("verilator", verilog, tb, top, str(depth), " ".join(VERILATOR_FLAGS))
     d = cache_dir("builds", f"{sim}-{design.module}-{key}")
-    exe = d / ("sim.vvp" if sim == "icarus" else "obj/Vtb")
-    if exe.exists():
-        return exe, 0.0
-    t0 = time.perf_counter()
-    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "tb.sv").write_text(tb)
-    shutil.copy(verilog, tmp / "dut.v")
-    if sim == "icarus":
-        (tmp / "top.sv").write_text(top)
-        run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{hdl_tb.TB_MODULE}_top",
-             tmp / "dut.v", tmp / "tb.sv", tmp / "top.sv"], cwd=tmp)
-    else:
-        (tmp / "main.cpp").write_text(top)
-        run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
-             "--top-module", hdl_tb.TB_MODULE, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
-             "-o", "Vtb", tmp / "dut.v", tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
-    # Another process may have built the same key meanwhile: keep whichever came first.
-    try:
-        tmp.rename(d) if not exe.exists() else shutil.rmtree(tmp, ignore_errors=True)
-    except OSError:
-        if not exe.exists():
-            shutil.rmtree(d, ignore_errors=True)
-            tmp.rename(d)
+
+    def populate(tmp: Path):
+        (tmp / "tb.sv").write_text(tb)
+        shutil.copy(verilog, tmp / "dut.v")
+        if sim == "icarus":
+            (tmp / "top.sv").write_text(top)
+            run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{hdl_tb.TB_MODULE}_top",
+                 tmp / "dut.v", tmp / "tb.sv", tmp / "top.sv"], cwd=tmp)
         else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return exe, time.perf_counter() - t0
+            (tmp / "main.cpp").write_text(top)
+            run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
+                 "--top-module", hdl_tb.TB_MODULE, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
+                 "-o", "Vtb", tmp / "dut.v", tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
+
+    return cached_build(d, "sim.vvp" if sim == "icarus" else "obj/Vtb", populate)
 
 
 def run_vectors(sim: str, design: Design, vs: VectorSet, *, gap: int = 0, bp: int = 0,

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 __all__ = ["MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
-           "verilator_bin_dir", "sim_env", "require", "cache_dir", "digest", "run"]
+           "verilator_bin_dir", "sim_env", "require", "cache_dir", "project_cache",
+           "cached_build", "digest", "run"]
 
 HDL_SIMULATORS = ("icarus", "verilator")
 SIMULATORS = ("icarus", "verilator", "amaranth")
@@ -88,14 +90,49 @@ def require(name: str) -> None:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
 
 
-def cache_dir(*parts: str) -> Path:
-    """A folder under the ignored ``.cache/testbench`` of the project (or of
-    ``$LNSMADAM_CACHE``)."""
+def project_cache(*parts: str) -> Path:
+    """A folder under the project's ignored ``.cache`` (or ``$LNSMADAM_CACHE``), created."""
     root = os.environ.get("LNSMADAM_CACHE")
     base = Path(root) if root else Path(__file__).resolve().parent.parent / ".cache"
-    d = base.joinpath("testbench", *parts)
+    d = base.joinpath(*parts)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under ``.cache/testbench``."""
+    return project_cache("testbench", *parts)
+
+
+def cached_build(d: Path, exe_rel: str, populate) -> tuple[Path, float]:
+    """Build once into the cache folder ``d`` (named by a digest of everything that goes in).
+
+    ``populate(tmp)`` writes the sources into a private temporary folder and runs the tools
+    there; the folder then replaces ``d`` in one rename, so an interrupted or concurrent
+    build never leaves half a build behind.  Returns ``(d / exe_rel, seconds spent
+    building)``, with 0 seconds when the build was cached.
+    """
+    exe = d / exe_rel
+    if exe.exists():
+        return exe, 0.0
+    t0 = time.perf_counter()
+    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        populate(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if exe.exists():                  # another process finished the same key first
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+        try:
+            tmp.rename(d)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return exe, time.perf_counter() - t0
 
 
 def digest(*items) -> str:
