@@ -16,7 +16,7 @@ import numpy as np
 from .format import LNSFormat
 from .lfsr import RANDOM_BITS
 from .rounding import ROUNDING_MODES
-from .tables import exp2_table, gauss_table, log2_constant_code
+from .tables import exp2_table, gauss_table, log2_constant_code, rom_bits
 
 __all__ = ["MadamConfig", "UpdateParams", "NORMALISERS", "TABLE_METHODS"]
 
@@ -172,6 +172,16 @@ class MadamConfig:
     @property
     def exp_table(self) -> np.ndarray:
         return exp2_table(self.step_frac_bits, self.exp_bits)
+
+    @property
+    def exp_table_width(self) -> int:
+        """Bits of one ``2**frac`` ROM word (``exp_bits + 1``, or one more when the last
+        entry rounds up to the top)."""
+        return int(self.exp_table.max()).bit_length()
+
+    @property
+    def exp_table_bits(self) -> int:
+        return rom_bits(self.exp_table)
 
     def bias_correction_code(self, t: int) -> int:
         """``X_bc``: ``RNE(log2(1 - beta**t) * 2**Fv)``, correctly rounded, for step ``t >= 1``."""

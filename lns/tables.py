@@ -34,7 +34,7 @@ from .rounding import round_shift_rne_ref
 
 __all__ = [
     "GaussTable", "gauss_table", "sb_exact", "db_exact", "exp2_table", "log2_constant_code",
-    "encode_boundaries", "decode_fractions", "table_bits",
+    "encode_boundaries", "decode_fractions", "table_bits", "rom_bits",
 ]
 
 _TIE_GUARD = 1e-6
@@ -96,6 +96,13 @@ def _db_codes(z: np.ndarray, frac_bits: int, extra_bits: int = 0) -> np.ndarray:
                               z)
 
 
+def rom_bits(values) -> int:
+    """Bits of a ROM holding ``values``: entries times the width the widest one needs
+    (two's complement if any is negative).  The one rule every size report uses."""
+    values = np.asarray(values)
+    return int(values.size) * _signed_width(values) if values.size else 0
+
+
 def _signed_width(values: np.ndarray) -> int:
     """Bits to hold every value: unsigned if none is negative, two's complement otherwise."""
     lo, hi = int(values.min()), int(values.max())
@@ -145,7 +152,7 @@ class GaussTable:
     @property
     def bits(self) -> int:
         """ROM bits: entries times the width each needs."""
-        return len(self.near) * self.near_width + len(self.nodes) * self.node_width
+        return rom_bits(self.near) + rom_bits(self.nodes)
 
     def lookup_ref(self, z: int) -> int:
         """The table's value at distance ``z >= 0`` (scalar reference)."""

@@ -26,16 +26,14 @@ def module_name(cfg, lanes: int = 1) -> str:
 
 def table_summary(cfg) -> dict:
     """ROM contents the hardware holds (the ``sb`` table only with the rms normaliser)."""
-    exp = [int(x) for x in cfg.exp_table]
-    exp_width = max(exp).bit_length()
     if cfg.normaliser == "rms":
         t = cfg.sb_table
         sb = {"method": t.method, "entries_near": len(t.near), "entries_nodes": len(t.nodes),
               "bits": int(t.bits)}
     else:
         sb = {"method": "none", "entries_near": 0, "entries_nodes": 0, "bits": 0}
-    return {"sb": sb, "exp2": {"entries": len(exp), "width": exp_width,
-                               "bits": len(exp) * exp_width}}
+    return {"sb": sb, "exp2": {"entries": len(cfg.exp_table), "width": cfg.exp_table_width,
+                               "bits": cfg.exp_table_bits}}
 
 
 def sidecar(cfg, lanes: int, top: MadamUpdateArray) -> dict:

@@ -155,13 +155,13 @@ def operation_counts(cfg) -> dict:
         wl = 2
 
     # -- 3. Delta = round(P[r] / 2**s) ---------------------------------------------------------
-    pw = cfg.exp_bits + 1
+    pw = cfg.exp_table_width
     wext = pw + p.shift_cap                                   # the aligned word P << cap >> s
     if p.rms:
         c.add("3 exp step", "E = L + (eta_shift << Fs)", "int_add", wl + 1)
         if fs:
             c.add("3 exp step", "P = exp2[E mod 2**Fs]", "table_read", pw, table="exp2",
-                  rom_bits=int(len(cfg.exp_table) * pw))
+                  rom_bits=cfg.exp_table_bits)
         c.add("3 exp step", "s = exp_bits - (E >> Fs)", "int_add", wl - fs + 2)
         c.add("3 exp step", "s = min(s, shift_cap)", "compare_select", wl - fs + 2)
         c.add("3 exp step", "s = max(s, 0)", "compare_select", wl - fs + 2)

@@ -55,14 +55,9 @@ def _training(res) -> str:
 
 
 def _ops(ops) -> str:
-    def totals(o):
-        out = {}
-        for e in o.get("entries", []):
-            out[e["kind"]] = out.get(e["kind"], 0) + e["count"]
-        return out
-    columns = {f"LNS {k}": totals(v) for k, v in ops["lns"].items()}
-    columns["float32 Madam"] = totals(ops["float32_madam"])
-    columns["float32 Adam"] = totals(ops["float32_adam"])
+    columns = {f"LNS {k}": v["totals"] for k, v in ops["lns"].items()}
+    columns["float32 Madam"] = ops["float32_madam"]["totals"]
+    columns["float32 Adam"] = ops["float32_adam"]["totals"]
     kinds = sorted({k for c in columns.values() for k in c})
     body = [[k] + [c.get(k, 0) for c in columns.values()] for k in kinds]
     return table(["operation"] + list(columns), body)

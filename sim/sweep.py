@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 
 from lns import LNSFormat, MadamConfig, presets
-from lns.tables import db_exact, exp2_table, gauss_table, sb_exact
+from lns.tables import db_exact, exp2_table, gauss_table, rom_bits, sb_exact
 
 from .tracking import track
 
@@ -243,8 +243,7 @@ def exp2_precision(index_bits: int, value_bits: int) -> dict:
         return mpmath.power(2, mpmath.mpf(i) / 2 ** index_bits + value_bits)
 
     stats = _error_stats(values, exact, exact_mp)
-    width = int(values.max()).bit_length()
-    bits = int(values.size * width)
+    bits = rom_bits(values)
     return {"table": "exp2", "frac_bits": index_bits, "value_bits": value_bits,
             "method": "direct", **stats, "bits": bits, "direct_bits": bits,
             "rom_words": int(values.size)}

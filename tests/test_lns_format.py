@@ -134,3 +134,14 @@ def test_constants_match_their_definitions():
     assert cfg.bias_correction_code(10 ** 6) == 0
     with pytest.raises(ValueError, match="t must be an int >= 1, not 0"):
         cfg.bias_correction_code(0)
+
+
+def test_exp_table_width_follows_its_entries():
+    # Usually exp_bits + 1 bits; when the last entry rounds up to 2**(exp_bits + 1) the ROM
+    # needs one more (here 2**(7/8) * 2 = 3.67 rounds to 4).
+    wide = _cfg(step_frac_bits=3, exp_bits=1)
+    assert int(wide.exp_table[-1]) == 4 and wide.exp_table_width == 3
+    assert wide.exp_table_bits == 8 * 3
+    lns12 = presets.get("lns12")
+    assert lns12.exp_table_width == lns12.exp_bits + 1
+    assert lns12.exp_table_bits == 64 * 11

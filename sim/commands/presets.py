@@ -17,7 +17,7 @@ def describe(cfg) -> dict:
     out = {"name": cfg.name, "normaliser": cfg.normaliser, "rounding": cfg.rounding,
            "table": cfg.table, "eta": cfg.eta, "beta": cfg.beta, "g_bound": cfg.g_bound,
            "sb_table_bits": cfg.sb_table.bits if cfg.normaliser == "rms" else 0,
-           "exp2_table_bits": len(cfg.exp_table) * (cfg.exp_bits + 1)}
+           "exp2_table_bits": cfg.exp_table_bits}
     for role in ("weight", "grad", "moment"):
         f = getattr(cfg, role)
         out[role] = {"format": f.name, "bits": f.total_bits, "int_bits": f.int_bits,
