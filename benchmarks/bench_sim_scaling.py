@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import lns  # noqa: E402
 from sim.cycle import simulate  # noqa: E402
-from sim.memory import beat_bits  # noqa: E402
+from sim.cycle.memory import beat_bits  # noqa: E402
 
 
 def _ints(text):

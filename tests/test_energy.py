@@ -1,11 +1,11 @@
-"""Energy estimate (`sim.energy`): the scaling rules, the float baselines, the LNS ratios."""
+"""Energy estimate (`sim.analysis.energy`): the scaling rules, the float baselines, the LNS ratios."""
 
 import json
 
 import pytest
 
 from lns import presets
-from sim.energy import (ASSUMPTIONS, FIGURES_PJ, energy_estimate, int_add_pj, int_mul_pj,
+from sim.analysis.energy import (ASSUMPTIONS, FIGURES_PJ, energy_estimate, int_add_pj, int_mul_pj,
                         rom_read_pj)
 
 

@@ -1,4 +1,4 @@
-"""Operations per update (`sim.ops`): the LNS counts follow the config; float counts pinned."""
+"""Operations per update (`sim.analysis.ops`): the LNS counts follow the config; float counts pinned."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 
 import rtl
 from lns import presets
-from sim.ops import LNS_KINDS, adam_ops, float_madam_ops, operation_counts
+from sim.analysis.ops import LNS_KINDS, adam_ops, float_madam_ops, operation_counts
 
 
 def _reads(ops, table):

@@ -1,5 +1,5 @@
 """sim.cycle: the three engines agree on every cycle count, the RTL engines' outputs are
-bit-exact against lns.madam_update, and the memory side is the one sim.memory defines."""
+bit-exact against lns.madam_update, and the memory side is the one sim.cycle.memory defines."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import lns
-from sim import memory
+from sim.cycle import memory
 from sim.cycle import expected_outputs, make_tensor, simulate
-from sim.cycle_model import TIMING_KEYS, model_cycles
-from sim.memory import MemorySide, MemoryState, beat_bits, cpp_constants
+from sim.cycle.model_engine import TIMING_KEYS, model_cycles
+from sim.cycle.memory import MemorySide, MemoryState, beat_bits, cpp_constants
 
 TIMING = TIMING_KEYS
 

@@ -1,4 +1,4 @@
-"""sim.sweep: update precision across weight bits against float Madam, table precision, the
+"""sim.analysis.sweep: update precision across weight bits against float Madam, table precision, the
 `lnsmadam sweep` command."""
 
 import dataclasses
@@ -9,9 +9,9 @@ import pytest
 
 from lns import presets
 from lns.tables import exp2_table, gauss_table
-from sim import sweep
+from sim.analysis import sweep
 from sim.cli import main
-from sim.sweep import (config_for_bits, exp2_precision, table_precision, table_sweep,
+from sim.analysis.sweep import (config_for_bits, exp2_precision, table_precision, table_sweep,
                        update_sweep)
 
 

@@ -10,7 +10,7 @@ import math
 import pytest
 
 from lns import LNSFormat, presets
-from sim.tracking import track
+from sim.analysis.tracking import track
 
 WIDE = presets.get("lns16").replace(
     grad=LNSFormat(6, 12, bias=40), moment=LNSFormat(8, 16, bias=200, signed=False),
@@ -32,7 +32,7 @@ def test_tracks_float_madam_for_1000_steps(cfg):
 def test_tracking_detects_a_wrong_eta():
     """The same measurement flags a float reference whose step is off (half the eta)."""
     from python_ref import Madam
-    from sim import tracking
+    from sim.analysis import tracking
 
     class HalfEta(Madam):
         def __init__(self, *a, eta, **k):

@@ -1,4 +1,4 @@
-"""sim.train: the MLP's gradients, the LNS tensor, training on digits (LNS Madam beside float
+"""sim.analysis.training: the MLP's gradients, the LNS tensor, training on digits (LNS Madam beside float
 Madam, Adam, SGD), the 8-bit verdict, `lnsmadam train`."""
 
 import json
@@ -8,8 +8,8 @@ import pytest
 
 import lns
 from sim.cli import main
-from sim.sweep import config_for_bits
-from sim.train import (LNSTensor, claim_8bit, init_params, load_data, loss_and_grads,
+from sim.analysis.sweep import config_for_bits
+from sim.analysis.training import (LNSTensor, claim_8bit, init_params, load_data, loss_and_grads,
                        plot_training, run_training, train_once)
 
 

@@ -15,7 +15,7 @@ Optimizers, one object per tensor with ``step(w, g) -> new w``:
     weight matrices, with the exact float gradient.
 ``lns``
     the bit-exact `lns.madam_update` on both weight matrices, held as LNS words of
-    `sim.sweep.config_for_bits` (``bits``-bit weight, the base preset's gradient and moment
+    `sim.analysis.sweep.config_for_bits` (``bits``-bit weight, the base preset's gradient and moment
     formats unless ``grad_bits``; the same eta as float Madam, so stochastic rounding of the
     step below 12 bits where eta is under one LSB).  Each tensor has its own second-moment
     words, its clip word ``cfg.clip_code(w0)`` and one LFSR lane.  The forward and backward
@@ -26,7 +26,7 @@ Optimizers, one object per tensor with ``step(w, g) -> new w``:
     below.  A constant power of two changes neither ``g_hat`` (scale invariant when the
     scale is fixed: the second moment scales with it) nor any code but the gradient's
     exponent; only underflow could differ.  Initial weights below the format's floor are
-    raised to the floor (a zero weight would never move), as in `sim.tracking`.
+    raised to the floor (a zero weight would never move), as in `sim.analysis.tracking`.
 
 Biases: Madam cannot move a zero weight and never changes a weight's sign, so in the
 ``madam`` and ``lns`` runs the two bias vectors (74 numbers) stay float64 and are trained by

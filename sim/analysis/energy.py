@@ -4,7 +4,7 @@ Source of every figure: M. Horowitz, "Computing's energy problem (and what we ca
 it)", ISSCC 2014, 45 nm, per operation: 8-bit integer add 0.03 pJ, 32-bit integer add
 0.1 pJ, 16-bit float add 0.4 pJ, 32-bit float add 0.9 pJ, 8-bit integer multiply 0.2 pJ,
 32-bit integer multiply 3.1 pJ, 16-bit float multiply 1.1 pJ, 32-bit float multiply 3.7 pJ;
-64-bit read from an 8 KB SRAM 10 pJ.  The counts come from `sim.ops`; every scaling rule
+64-bit read from an 8 KB SRAM 10 pJ.  The counts come from `sim.analysis.ops`; every scaling rule
 that turns a count into picojoules is listed in ``ASSUMPTIONS`` and in each result.
 
 `energy_estimate(cfg)` prices LNS Madam under ``cfg`` beside float32 Madam and float32

@@ -1,5 +1,5 @@
 """The ``amaranth`` engine: `rtl.MadamUpdateArray` in Amaranth's simulator, driven by the
-memory side of `sim.memory` (the same loop as the Verilator harness, in Python).
+memory side of `sim.cycle.memory` (the same loop as the Verilator harness, in Python).
 
 Slow (a few thousand cycles a second): small runs and debugging.  The Amaranth simulator
 starts in the reset state, so there is no reset edge; cycle 0 is its first edge, as in the
@@ -21,7 +21,7 @@ _PERIOD = 1e-8
 
 def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v0, g,
                  clip: int, vcd=None, vcd_cycles: int = 0, progress=None):
-    """Same contract as `sim.cycle_verilator.run_harness` (build seconds are 0).
+    """Same contract as `sim.cycle.verilator_engine.run_harness` (build seconds are 0).
 
     ``progress``: called as ``progress(done_beats, total_beats, cycle)`` now and then.
     """

@@ -34,7 +34,7 @@ def run(args) -> int:
     if args.json:
         print((__import__("pathlib").Path(args.out) / "report.json").read_text())
         return 0
-    from sim.report_md import render
+    from sim.report import render
     # The main table of the report, then where the rest is.
     if "training" in res:
         claim = res["training"].get("claim_8bit", {})

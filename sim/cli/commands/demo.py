@@ -31,7 +31,7 @@ def run(args) -> int:
 
     import lns
     from lns import presets
-    from sim.tracking import track
+    from sim.analysis.tracking import track
     from .presets import describe
 
     if args.steps < 1 or args.weights < 1:

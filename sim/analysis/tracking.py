@@ -11,7 +11,7 @@ compared with the float step ``-eta g_hat sign(w)`` in LSBs (``g_hat`` the refer
 its own float second moment): its error (RMS, max, mean), and how often it differs from the
 float step rounded half-even (``step_mismatch_share``; with nearest-even rounding only the
 quantised second moment, ``log2|g_hat|``'s rounding and the tables can cause a difference,
-with stochastic rounding most steps differ by design).  `sim.sweep` runs this across formats.
+with stochastic rounding most steps differ by design).  `sim.analysis.sweep` runs this across formats.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`lnsmadam train`: training emulation on the digits data set, LNS Madam at several weight
-widths beside float Madam, Adam and SGD (`sim.train`)."""
+widths beside float Madam, Adam and SGD (`sim.analysis.training`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from sim.train import plot_training, run_training
+    from sim.analysis.training import plot_training, run_training
 
     bits = parse_bits(args.bits, option="--bits") if args.bits else None
     if args.seeds is not None and args.seeds < 1:

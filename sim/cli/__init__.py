@@ -1,6 +1,6 @@
 """The `lnsmadam` command line.
 
-Each sub-command is a module in `sim.commands` with ``NAME``, ``HELP``,
+Each sub-command is a module in `sim.cli.commands` with ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``.  Any ValueError, TypeError or
 `UsageError` a command raises becomes one line on stderr and exit status 2: bad input never
 shows a traceback.

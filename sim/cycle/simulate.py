@@ -2,14 +2,14 @@
 
 `simulate` streams a tensor of ``N`` weights (with gradients and second moments) through a
 ``lanes``-wide `rtl.MadamUpdateArray` for ``T`` steps, with the memory side of
-`sim.memory`, on one of three engines:
+`sim.cycle.memory`, on one of three engines:
 
 ``verilator``
-    the generated Verilog in a compiled C++ harness (`sim.cycle_verilator`);
+    the generated Verilog in a compiled C++ harness (`sim.cycle.verilator_engine`);
 ``amaranth``
-    the same design in Amaranth's simulator (`sim.cycle_amaranth`);
+    the same design in Amaranth's simulator (`sim.cycle.amaranth_engine`);
 ``model``
-    the cycle-accurate performance model (`sim.cycle_model`): the timing only, no data.
+    the cycle-accurate performance model (`sim.cycle.model_engine`): the timing only, no data.
 
 The two RTL engines' outputs of every step are compared with `lns.madam_update` run on the
 same padded tensor (bit-exact; with stochastic rounding the model's lane states start at the
@@ -145,7 +145,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     steps : int >= 1
         ``T``; step ``t`` uses ``x_bc = cfg.bias_correction_code(t)``.
     stall_prob, bytes_per_cycle, seed
-        The memory side (`sim.memory.MemorySide`); ``seed`` also seeds the data and the
+        The memory side (`sim.cycle.memory.MemorySide`); ``seed`` also seeds the data and the
         LFSR seeds ``lns.lane_seeds(seed, lanes)`` loaded at cycle 0.
     vcd, vcd_cycles
         Write a waveform of the first ``vcd_cycles`` cycles (RTL engines only).
@@ -191,7 +191,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     build_s = 0.0
     checked, mismatches, first = None, None, None
     if engine == "model":
-        from .cycle_model import model_cycles
+        from .model_engine import model_cycles
         t0 = time.perf_counter()
         timing = model_cycles(beats, steps, stages, memory)
         sim_s = time.perf_counter() - t0
@@ -207,13 +207,13 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         kw = dict(x_bc=x_bc, lfsr_seeds=seeds, w0=tensor.w0, v0=tensor.v0, g=tensor.g,
                   clip=tensor.clip, vcd=vcd, vcd_cycles=vcd_cycles)
         if engine == "verilator":
-            from .cycle_verilator import design_for, run_harness
+            from .verilator_engine import design_for, run_harness
             design = design_for(cfg, lanes)
             if design.latency != stages - 1:
                 raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
             out, timing, sim_s, build_s = run_harness(design, memory, progress=show, **kw)
         else:
-            from .cycle_amaranth import run_amaranth
+            from .amaranth_engine import run_amaranth
             out, timing, sim_s, build_s = run_amaranth(
                 cfg, lanes, memory, progress=_progress_bar("sim") if show else None, **kw)
         exp = expected_outputs(cfg, tensor, seed)

@@ -1,7 +1,7 @@
 """The ``verilator`` engine: the generated Verilog in a compiled C++ harness.
 
-The harness (`harness_text`) implements the memory side of `sim.memory` cycle by cycle
-(its PRNG is `sim.memory.cpp_constants`), feeds the tensor from a binary file, writes every
+The harness (`harness_text`) implements the memory side of `sim.cycle.memory` cycle by cycle
+(its PRNG is `sim.cycle.memory.cpp_constants`), feeds the tensor from a binary file, writes every
 step's output words to another and prints its timing on one ``RESULT`` line.  It is built
 once per (design, harness, trace) with ``verilator --cc --exe --build`` and cached under
 ``.cache/sim/`` keyed by a hash of the Verilog and the harness text.
@@ -330,6 +330,6 @@ def run_harness(design, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v0, g, clip
     return out, timing, seconds, build_s
 
 
-if __name__ == "__main__":      # print the harness of a preset: python -m sim.cycle_verilator lns12 2
+if __name__ == "__main__":      # print the harness of a preset: python -m sim.cycle.verilator_engine lns12 2
     import lns
     print(harness_text(design_for(lns.presets.get(sys.argv[1]), int(sys.argv[2]))))

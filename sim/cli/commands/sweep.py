@@ -1,5 +1,5 @@
 """`lnsmadam sweep`: precision of the LNS update against float Madam across formats, and of
-its tables (`sim.sweep`)."""
+its tables (`sim.analysis.sweep`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def parse_bits(text: str, *, option: str = "--weight-bits", lo: int = 4, hi: int
 
 def add_arguments(parser):
     from lns import presets
-    from sim.sweep import SWEEP_PRESETS
+    from sim.analysis.sweep import SWEEP_PRESETS
     parser.add_argument("--weight-bits", default="6..16", metavar="BITS",
                         help="weight word widths: A..B or A,B,C (default 6..16)")
     parser.add_argument("--base", default="lns12",
@@ -55,7 +55,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from lns import presets
-    from sim.sweep import plot_sweep, precision_sweep
+    from sim.analysis.sweep import plot_sweep, precision_sweep
 
     bits = parse_bits(args.weight_bits)
     if args.steps < 1 or args.weights < 1:
@@ -89,7 +89,7 @@ def finish(args, result: dict, plot, fmt) -> int:
 
 
 def format_sweep(result: dict) -> str:
-    """The two tables of `sim.sweep.precision_sweep` as text."""
+    """The two tables of `sim.analysis.sweep.precision_sweep` as text."""
     lines = [f"LNS update against base-2 float Madam: {result['steps']} steps x "
              f"{result['weights']} weights, seed {result['seed']} (errors in weight LSBs of log2|w|)"]
     head = (f"{'config':<16} {'weight':<16} {'grad':<15} {'moment':<18} {'sb':<6} {'round':<5} "

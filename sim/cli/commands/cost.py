@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from sim.analysis.cost import cost_report
+
 from . import UsageError, add_config_arguments, load_config
 
 NAME = "cost"
@@ -23,22 +25,6 @@ def add_arguments(parser):
 
 def _progress(line: str):
     print(f"lnsmadam cost: {line} ...", file=sys.stderr, flush=True)
-
-
-def report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None) -> dict:
-    """``{"ops": {...}, "synthesis": {...}, "energy": {...}}`` for one configuration."""
-    from rtl.cost import synthesis_report
-
-    from ..energy import energy_estimate
-    from ..ops import adam_ops, float_madam_ops, operation_counts
-    try:
-        synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress)
-    except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
-        raise UsageError(str(exc)) from None
-    return {"config": cfg.name, "lanes": lanes,
-            "ops": {"lns": operation_counts(cfg), "float32_madam": float_madam_ops(),
-                    "float32_adam": adam_ops()},
-            "synthesis": synth, "energy": energy_estimate(cfg)}
 
 
 def _fmt(v):
@@ -108,7 +94,10 @@ def run(args) -> int:
     cfg = load_config(args)
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
-    r = report(cfg, args.lanes, pnr=not args.no_pnr, progress=_progress)
+    try:
+        r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=_progress)
+    except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
+        raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps(r, indent=2, sort_keys=True))
     else:

@@ -7,7 +7,7 @@ the report):
     For weight words of 6..16 bits (`config_for_bits`), the presets, and variants of the
     gradient / second-moment formats, the table method and the rounding at one width, the
     same seeded gradient streams go to the bit-exact update and to base-2 float Madam
-    (`sim.tracking.track`, the one implementation of the comparison).  Per row: the error of
+    (`sim.analysis.tracking.track`, the one implementation of the comparison).  Per row: the error of
     one step in weight LSBs (RMS, max, mean), the share of steps whose integer step differs
     from the float step rounded half-even, and after ``steps`` steps the RMS / max log error
     in LSBs, the relative weight error and the drift (mean signed log error).

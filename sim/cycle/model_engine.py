@@ -1,6 +1,6 @@
 """The ``model`` engine: a cycle-accurate performance model of the update array.
 
-It simulates no gates, only what decides the timing: the memory side of `sim.memory`
+It simulates no gates, only what decides the timing: the memory side of `sim.cycle.memory`
 (stall PRNG, token bucket, source, sink) and the array's valid shift register with its one
 enable ``en = ~out_valid | out_ready`` (`rtl.unit.MadamUpdateArray`: every stage register,
 valids included, loads when ``en`` is high; ``in_ready = en``).  The data never changes
