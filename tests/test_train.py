@@ -8,7 +8,7 @@ import pytest
 
 import lns
 from sim.cli import main
-from sim.analysis.sweep import config_for_bits
+from lns.presets import config_for_bits
 from sim.analysis.training import (LNSTensor, claim_8bit, init_params, load_data, loss_and_grads,
                        plot_training, run_training, train_once)
 

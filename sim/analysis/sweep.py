@@ -30,122 +30,19 @@ import math
 import mpmath
 import numpy as np
 
-from lns import LNSFormat, MadamConfig, presets
+from lns import MadamConfig, presets
+from lns.presets import config_for_bits, describe_config, variant_configs
 from lns.tables import db_exact, exp2_table, gauss_table, rom_bits, sb_exact
 
 from .tracking import track
 
-__all__ = ["WEIGHT_BITS", "config_for_bits", "variant_configs", "update_sweep",
+__all__ = ["WEIGHT_BITS", "update_sweep",
            "table_precision", "exp2_precision", "table_sweep", "precision_sweep",
            "plot_sweep"]
 
 WEIGHT_BITS = tuple(range(6, 17))
 SWEEP_PRESETS = ("lns8_sign", "lns8", "lns12", "lns16")
 _TIE_EPS = 1e-9
-
-
-# ---- configurations -------------------------------------------------------------------------
-def _int_bits_for(bits: int) -> int:
-    # Octaves of weight range: 8 below 4 for 6-7 bit words, 16 up to 13 bits, 32 above; the
-    # presets' choices (tiny i3, lns8/lns12 i4, lns16 i5).
-    return 3 if bits <= 7 else 4 if bits <= 13 else 5
-
-
-def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: int | None = None,
-                    rounding: str | None = None, grad_bits: int | None = None,
-                    moment_frac_bits: int | None = None, table: str | None = None,
-                    int_bits: int | None = None) -> MadamConfig:
-    """A `MadamConfig` with a ``bits``-bit weight word, the rest from ``base``.
-
-    Weight format: one sign bit, ``int_bits`` (3 for 6-7 bits, 4 up to 13, 5 above: 8, 16 or
-    32 octaves) and ``frac_bits = bits - 1 - int_bits``; ``bias = 2**int_bits - 2``, so the
-    largest magnitude is 4 (above any clip sigma*) and the window reaches 2**-(bias) below.
-    This reproduces the weight formats of the presets lns8, lns12 and lns16.
-
-    eta: ``base``'s (LNS-Madam's 2**-7) unless given, the same at every width, so the float
-    reference is the same optimizer at every width.  One unit of ``|g_hat|`` is then
-    ``eta_lsb = 2**(eta_log2 + frac_bits)`` weight LSBs; where that is below 1, nearest
-    rounding would drop most steps (a systematic error), so the step is rounded
-    stochastically (unbiased) unless ``rounding`` says otherwise.
-
-    Step datapath: ``step_frac_bits = clip(eta_log2 + frac_bits + 6, 6, 12)`` bits of
-    ``log2|g_hat|`` keep the largest step (``eta_lsb * g_bound``) within about 0.05 LSB and
-    the expected stochastic step within 1 %; the ``2**frac`` table has 4 bits more.
-
-    Second moment: ``base``'s, with ``max(Fv, min(10 + eta_log2 + frac_bits, 12))``
-    fractional bits unless ``moment_frac_bits`` is given.  A step of ``eta_lsb |g_hat|``
-    LSBs needs ``log2|g_hat|`` (so ``log2 v``) the more precise the more LSBs one unit is:
-    with lns12's moment (Fv = 10) a 16-bit weight (8 LSBs a unit) is off the rounded float
-    step in about a fifth of the steps, with Fv = 12 in about 1 %.
-
-    grad_bits: a ``grad_bits``-bit gradient word ``i5`` with bias 24 (2**-24..2**8) instead
-    of ``base``'s.  table: the ``sb`` method.
-    """
-    if isinstance(base, str):
-        base = presets.get(base)
-    if not isinstance(base, MadamConfig):
-        raise TypeError(f"base must be a preset name or a MadamConfig, not {type(base).__name__}")
-    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
-        raise TypeError(f"bits must be an int, not {bits!r}")
-    bits = int(bits)
-    ib = _int_bits_for(bits) if int_bits is None else int(int_bits)
-    if not 4 <= bits <= 25 or not 0 <= bits - 1 - ib <= 16:
-        raise ValueError(f"weight bits must be between 4 and 25, not {bits}")
-    fw = bits - 1 - ib
-    weight = LNSFormat(ib, fw, bias=(1 << ib) - 2)
-    grad = base.grad
-    if grad_bits is not None:
-        if not 7 <= grad_bits <= 22:
-            raise ValueError(f"grad bits must be between 7 and 22, not {grad_bits}")
-        grad = LNSFormat(5, grad_bits - 6, bias=24)
-    eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
-    eta_shift = eta + fw
-    moment = base.moment
-    fv = moment_frac_bits
-    if fv is None:
-        fv = max(moment.frac_bits, min(10 + eta_shift, 12))
-    fv = max(fv, grad.frac_bits - 1)            # the update needs g**2 on the moment grid
-    if fv != moment.frac_bits:
-        moment = LNSFormat(moment.int_bits, fv, bias=moment.bias, signed=False)
-    if rounding is None:
-        rounding = base.rounding if eta_shift >= 0 else "stochastic"
-    fs = min(max(eta_shift + 6, 6), 12)
-    name = f"w{bits}"
-    if grad_bits is not None:
-        name += f"_g{grad_bits}"
-    if moment_frac_bits is not None:
-        name += f"_vf{moment_frac_bits}"
-    return base.replace(weight=weight, grad=grad, moment=moment, eta_log2=eta,
-                        rounding=rounding, table=table or base.table, step_frac_bits=fs,
-                        exp_bits=fs + 4, name=name)
-
-
-def variant_configs(bits: int = 12, base: str | MadamConfig = "lns12") -> list[MadamConfig]:
-    """The datapath choices that matter at one weight width: the ``sb`` table held direct or
-    interpolated, the second moment's fractional bits, the gradient's width, and the
-    rounding of the step."""
-    ref = config_for_bits(bits, base)
-    out = []
-    other = "direct" if ref.table == "interp" else "interp"
-    out.append(config_for_bits(bits, base, table=other).replace(name=f"w{bits}_{other}"))
-    for fv in (4, 6, 8, 12):
-        if fv != ref.moment.frac_bits:
-            out.append(config_for_bits(bits, base, moment_frac_bits=fv))
-    for gb in (8, 9, 14):
-        out.append(config_for_bits(bits, base, grad_bits=gb))
-    rnd = "stochastic" if ref.rounding == "nearest_even" else "nearest_even"
-    out.append(config_for_bits(bits, base, rounding=rnd).replace(name=f"w{bits}_{rnd}"))
-    return out
-
-
-def describe_config(cfg: MadamConfig) -> dict:
-    """The fields of a configuration a precision row needs (JSON)."""
-    return {"name": cfg.name, "weight_bits": cfg.weight.total_bits, "weight": cfg.weight.name,
-            "weight_frac_bits": cfg.weight.frac_bits, "grad": cfg.grad.name,
-            "moment": cfg.moment.name, "table": cfg.table, "rounding": cfg.rounding,
-            "normaliser": cfg.normaliser, "eta_log2": cfg.eta_log2,
-            "eta_lsb": 2.0 ** (cfg.eta_log2 + cfg.weight.frac_bits),
-            "step_frac_bits": cfg.step_frac_bits, "exp_bits": cfg.exp_bits}
 
 
 # ---- update precision -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ Optimizers, one object per tensor with ``step(w, g) -> new w``:
     weight matrices, with the exact float gradient.
 ``lns``
     the bit-exact `lns.madam_update` on both weight matrices, held as LNS words of
-    `sim.analysis.sweep.config_for_bits` (``bits``-bit weight, the base preset's gradient and moment
+    `lns.presets.config_for_bits` (``bits``-bit weight, the base preset's gradient and moment
     formats unless ``grad_bits``; the same eta as float Madam, so stochastic rounding of the
     step below 12 bits where eta is under one LSB).  Each tensor has its own second-moment
     words, its clip word ``cfg.clip_code(w0)`` and one LFSR lane.  The forward and backward
@@ -43,9 +43,9 @@ from functools import lru_cache
 import numpy as np
 
 import lns
+from lns.presets import config_for_bits
 from python_ref import SGD, Adam, Madam
 
-from .sweep import config_for_bits
 from .tracking import initial_codes
 
 __all__ = ["load_data", "init_params", "loss_and_grads", "error_rate", "LNSTensor",
