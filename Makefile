@@ -21,5 +21,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_update.py
 
+# The caches live in the user cache directory (~/.cache/lnsmadam, or $LNSMADAM_CACHE; see
+# rtl/cache.py), not in the checkout: this removes only what the checkout holds.
 clean:
-	rm -rf $(VENV) build .cache *.egg-info
+	rm -rf $(VENV) build *.egg-info

@@ -7,7 +7,7 @@ without a memory bandwidth limit: throughput scales with the lanes until the mem
 
 Prints one table row a run (cycles, updates per cycle, utilisation, wall time of the
 simulation, cycles/s, weights/s) and writes ``sim_scaling.png`` (matplotlib, Agg) into
-``--out``.  Verilator builds (one per lanes) are cached under ``.cache/sim``; their build
+``--out``.  Verilator builds (one per lanes) are cached in the user cache directory (`rtl.cache`); their build
 time is not in the wall time.  Wall times on a shared machine are noisy: compare rows of
 one run.
 """

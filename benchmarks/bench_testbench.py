@@ -3,7 +3,7 @@
 Prints the wall time of each part (vector generation with the Numba model, the memory
 file, the simulation with checking), vectors/s, and the ratio to a raw Verilator run of the
 same design (a C++ main driving the bare DUT, no vectors, no checks) measured in the same
-run.  Builds are cached (.cache/testbench); a first run adds their time, reported apart.
+run.  Builds are cached in the user cache directory (`rtl.cache`); a first run adds their time, reported apart.
 Also measures Icarus on 100,000 vectors and the cocotb stream path on 1,000.
 
     python benchmarks/bench_testbench.py [--preset lns12] [--vectors 1000000]

@@ -1,7 +1,8 @@
 """lns: LNS number formats, bit-exact LNS arithmetic and the bit-exact Madam update.
 
 Imports without Amaranth, cocotb or a simulator.  The tables and constants the hardware
-holds are computed here (`lns.tables`, `MadamConfig.params`) and nowhere else.
+holds are computed here (`lns.tables`, `MadamConfig.params`) and nowhere else; the modes
+are the enums of `lns.modes`; words are packed and unpacked only by `lns.word`.
 """
 
 from . import presets
@@ -10,8 +11,10 @@ from .codec import decode, decode_ref, encode, encode_ref
 from .config import MadamConfig
 from .format import LNSFormat
 from .lfsr import lane_seeds
+from .modes import Normaliser, Rounding, TableMethod, Underflow, Zero
 from .update import madam_update, madam_update_ref
 
 __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_ref",
            "decode_ref", "mul", "div", "square", "sqrt", "add", "sub", "madam_update",
-           "madam_update_ref", "lane_seeds"]
+           "madam_update_ref", "lane_seeds", "Normaliser", "Rounding", "TableMethod",
+           "Underflow", "Zero"]

@@ -14,16 +14,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .codec import _check_format, as_codes, fields_ref as _fields, store_ref as _result
+from .codec import _check_format, as_codes, fields_ref as _fields, split, store_ref as _result
 from .format import LNSFormat
-from .kernels import log_add, pack, table_tuple, unpack
+from .kernels import log_add, table_tuple
+from .modes import TableMethod, parse
 from .rounding import round_shift_rne, round_shift_rne_ref
 from .tables import gauss_table
+from .word import pack, unpack, zero_word as _zero_word
 
-__all__ = ["mul", "div", "square", "sqrt", "add", "sub", "EVALUATORS", "METHODS"]
+__all__ = ["mul", "div", "square", "sqrt", "add", "sub", "EVALUATORS"]
 
 EVALUATORS = ("python", "numba")
-METHODS = ("direct", "interp")
 _MUL, _DIV, _ADD, _SUB = 0, 1, 2, 3
 _SQUARE, _SQRT = 0, 1
 
@@ -62,11 +63,6 @@ def _unary_ref(op: int, fmt: LNSFormat, a: int) -> int:
 
 
 # ---- kernels ------------------------------------------------------------------------------
-@njit(cache=True)
-def _zero_word(p):
-    return 0 if p.has_zero == 1 else pack(0, p.x_min, p)
-
-
 @njit(cache=True)
 def _binary_kernel(op, a, b, p, sb, db, out):
     for i in range(a.shape[0]):
@@ -126,15 +122,13 @@ def _finish(out, shape, scalar):
 
 def _binary(op, fmt, a, b, method, evaluator):
     fmt = _check_format(fmt)
-    _check_choice("method", method, METHODS)
+    method = parse(TableMethod, "method", method)
     _check_choice("evaluator", evaluator, EVALUATORS)
     (fa, fb), shape, scalar = _operands(fmt, a=a, b=b)
     if op == _SUB and not fmt.signed:
         raise ValueError(f"sub needs a signed format, not {fmt.name}")
-    if op == _DIV and fmt.has_zero:
-        e = fb & ((1 << fmt.log_bits) - 1)
-        if np.any(e == 0):
-            raise ValueError("division by zero: b holds a zero code")
+    if op == _DIV and np.any(split(fmt, fb)[2]):
+        raise ValueError("division by zero: b holds a zero code")
     if evaluator == "python":
         out = np.array([_binary_ref(op, fmt, int(x), int(y), method) for x, y in zip(fa, fb)],
                        dtype=np.int64)
@@ -150,10 +144,9 @@ def _unary(op, fmt, a, evaluator):
     fmt = _check_format(fmt)
     _check_choice("evaluator", evaluator, EVALUATORS)
     (fa,), shape, scalar = _operands(fmt, a=a)
-    if op == _SQRT and fmt.signed:
-        sign = (fa >> fmt.log_bits) & 1
-        e = fa & ((1 << fmt.log_bits) - 1)
-        if np.any((sign == 1) & ~((e == 0) & fmt.has_zero)):
+    if op == _SQRT:
+        sign, _, zero = split(fmt, fa)
+        if np.any((sign == 1) & ~zero):
             raise ValueError("sqrt of a negative value: a holds a negative code")
     if evaluator == "python":
         out = np.array([_unary_ref(op, fmt, int(x)) for x in fa], dtype=np.int64)
@@ -165,12 +158,12 @@ def _unary(op, fmt, a, evaluator):
 
 def mul(fmt: LNSFormat, a, b, evaluator: str = "numba"):
     """``a * b``: add the logs, xor the signs."""
-    return _binary(_MUL, fmt, a, b, "direct", evaluator)
+    return _binary(_MUL, fmt, a, b, TableMethod.DIRECT, evaluator)
 
 
 def div(fmt: LNSFormat, a, b, evaluator: str = "numba"):
     """``a / b``: subtract the logs.  A zero divisor is a ValueError."""
-    return _binary(_DIV, fmt, a, b, "direct", evaluator)
+    return _binary(_DIV, fmt, a, b, TableMethod.DIRECT, evaluator)
 
 
 def square(fmt: LNSFormat, a, evaluator: str = "numba"):

@@ -4,6 +4,9 @@
 rounding boundary is irrational, so it is never an exact tie; see
 `lns.tables.encode_boundaries`), then saturates overflow and applies the underflow policy.
 `decode` gives the float64 nearest to the word's exact value.
+
+Words are taken apart and put together only by `lns.word` (``split``/``join`` over arrays,
+``fields_ref``/``store_ref`` on one word are its names for the codec's callers).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from .format import LNSFormat
 from .tables import decode_fractions, encode_boundaries
+from .word import pack, pack_all, unpack, unpack_all, zero_word
 
 __all__ = ["encode", "decode", "encode_ref", "decode_ref", "as_codes", "split", "join",
            "fields_ref", "store_ref"]
@@ -42,26 +46,16 @@ def as_codes(fmt: LNSFormat, codes, name: str = "codes") -> np.ndarray:
 
 
 def split(fmt: LNSFormat, words: np.ndarray):
-    """Words -> (sign, X, is_zero) arrays."""
-    e = words & ((1 << fmt.log_bits) - 1)
-    sign = (words >> fmt.log_bits) & 1 if fmt.signed else np.zeros_like(words)
-    zero = (e == 0) if fmt.has_zero else np.zeros(words.shape, dtype=bool)
-    return sign, e - fmt.offset, zero
+    """Words -> (sign, X, is_zero) arrays (`lns.word.unpack` of each)."""
+    return unpack_all(fmt.params, words)
 
 
 def join(fmt: LNSFormat, sign, x, zero=None) -> np.ndarray:
-    """(sign, unbounded X[, is_zero]) -> words, with saturation and the underflow policy."""
-    sign = np.asarray(sign, dtype=np.int64)
-    x = np.asarray(x, dtype=np.int64)
-    under = x < fmt.x_min
-    x = np.clip(x, fmt.x_min, fmt.x_max)
-    words = x + fmt.offset
-    if fmt.signed:
-        words = words | (sign << fmt.log_bits)
-    if fmt.underflow == "flush":
-        words = np.where(under, 0, words)
+    """(sign, unbounded X[, is_zero]) -> words (`lns.word.pack` of each; an ``is_zero``
+    element gives the zero word)."""
+    words = pack_all(fmt.params, sign, x)
     if zero is not None:
-        words = np.where(zero, 0, words)
+        words = np.where(zero, zero_word(fmt.params), words)
     return words
 
 
@@ -89,11 +83,7 @@ def encode(fmt: LNSFormat, x) -> np.ndarray:
     m, exp = m * 2.0, exp.astype(np.int64) - 1   # exact: m in [1, 2)
     frac = np.searchsorted(encode_boundaries(fmt.frac_bits), m, side="right")
     xcode = (exp << fmt.frac_bits) + frac
-    zero = mag == 0
-    if not fmt.has_zero:
-        xcode = np.where(zero, fmt.x_min, xcode)
-        zero = None
-    return join(fmt, sign, xcode, zero)
+    return join(fmt, sign, xcode, mag == 0)
 
 
 def encode_ref(fmt: LNSFormat, x: float) -> int:
@@ -106,9 +96,7 @@ def encode_ref(fmt: LNSFormat, x: float) -> int:
         raise ValueError(f"x must be non-negative for the unsigned format {fmt.name}, not {x}")
     sign = 1 if x < 0 else 0
     if x == 0:
-        if fmt.has_zero:
-            return 0
-        return fmt.word(0, fmt.e_min)
+        return store_ref(fmt, 0, None)
     with mpmath.workprec(200):
         xcode = int(mpmath.nint(mpmath.log(abs(mpmath.mpf(x)), 2) * 2 ** fmt.frac_bits))
     return store_ref(fmt, sign, xcode)
@@ -146,11 +134,9 @@ def decode_ref(fmt: LNSFormat, code: int) -> float:
     """Scalar reference of `decode`, through mpmath."""
     fmt = _check_format(fmt)
     code = int(as_codes(fmt, code))
-    e = code & ((1 << fmt.log_bits) - 1)
-    sign = (code >> fmt.log_bits) & 1 if fmt.signed else 0
-    if fmt.has_zero and e == 0:
+    sign, xcode, zero = fields_ref(fmt, code)
+    if zero:
         return 0.0
-    xcode = e - fmt.offset
     if xcode >> fmt.frac_bits < -1022:
         mag = _subnormal(xcode, fmt.frac_bits)
     else:
@@ -160,21 +146,15 @@ def decode_ref(fmt: LNSFormat, code: int) -> float:
 
 
 def fields_ref(fmt: LNSFormat, word: int):
-    """Scalar word -> (sign, X, is_zero)."""
-    e = word & ((1 << fmt.log_bits) - 1)
-    sign = (word >> fmt.log_bits) & 1 if fmt.signed else 0
-    return sign, e - fmt.offset, fmt.has_zero and e == 0
+    """Scalar word -> (sign, X, is_zero): `lns.word.unpack`, called from Python."""
+    sign, x, zero = unpack(int(word), fmt.params)
+    return sign, x, bool(zero)
 
 
 def store_ref(fmt: LNSFormat, sign: int, x: int | None) -> int:
-    """Scalar (sign, unbounded X) -> word with saturation and the underflow policy;
-    ``x=None`` is an exact zero (the smallest magnitude where the format has no zero)."""
+    """Scalar (sign, unbounded X) -> word with saturation and the underflow policy
+    (`lns.word.pack`, called from Python); ``x=None`` is an exact zero (the smallest
+    magnitude where the format has no zero)."""
     if x is None:
-        return 0 if fmt.has_zero else fmt.word(0, fmt.e_min)
-    if x > fmt.x_max:
-        x = fmt.x_max
-    if x < fmt.x_min:
-        if fmt.underflow == "flush":
-            return 0
-        x = fmt.x_min
-    return fmt.word(sign, x + fmt.offset)
+        return zero_word(fmt.params)
+    return pack(int(sign), int(x), fmt.params)

@@ -4,24 +4,21 @@ constants derived from it (computed here, once, for the model, the RTL and the r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, fields
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import NamedTuple
 
-import mpmath
 import numpy as np
 
 from .format import LNSFormat
 from .lfsr import RANDOM_BITS
-from .rounding import ROUNDING_MODES
-from .tables import exp2_table, gauss_table, log2_constant_code, rom_bits
+from .modes import Normaliser, Rounding, TableMethod, parse, plain
+from .tables import bias_correction_code, exp2_table, gauss_table, log2_constant_code, rom_bits
 
-__all__ = ["MadamConfig", "UpdateParams", "NORMALISERS", "TABLE_METHODS"]
-
-NORMALISERS = ("rms", "sign")
-TABLE_METHODS = ("direct", "interp")
+__all__ = ["MadamConfig", "UpdateParams"]
 
 
 class UpdateParams(NamedTuple):
@@ -51,14 +48,6 @@ def _int_field(name, value, lo, hi):
         raise TypeError(f"{name} must be an int, not {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}, not {value}")
-
-
-@lru_cache(maxsize=4096)
-def _bias_correction_code(beta: float, frac_bits: int, t: int) -> int:
-    # Cached: the scalar reference asks once per element.
-    with mpmath.workprec(160):
-        corr = 1 - mpmath.mpf(beta) ** t
-        return int(mpmath.nint(mpmath.log(corr, 2) * 2 ** frac_bits))
 
 
 @dataclass(frozen=True)
@@ -99,9 +88,9 @@ class MadamConfig:
     beta: float = 0.999
     g_bound: float = 10.0
     p_scale: float = 3.0
-    normaliser: str = "rms"
-    rounding: str = "nearest_even"
-    table: str = "direct"
+    normaliser: Normaliser = Normaliser.RMS
+    rounding: Rounding = Rounding.NEAREST_EVEN
+    table: TableMethod = TableMethod.DIRECT
     step_frac_bits: int = 6
     exp_bits: int = 10
     name: str = field(default="custom", compare=False)
@@ -128,20 +117,49 @@ class MadamConfig:
         _int_field("eta_log2", self.eta_log2, -24, 0)
         _int_field("step_frac_bits", self.step_frac_bits, 0, 12)
         _int_field("exp_bits", self.exp_bits, 1, 24)
-        for name, lo, hi in (("beta", 0.0, 1.0),):
-            v = self.beta
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not lo < v < hi:
-                raise ValueError(f"{name} must be strictly between {lo} and {hi}, not {v!r}")
+        v = self.beta
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v < 1.0:
+            raise ValueError(f"beta must be strictly between 0.0 and 1.0, not {v!r}")
         for name in ("g_bound", "p_scale"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (
                     math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive finite number, not {v!r}")
-        for name, value, choices in (("normaliser", self.normaliser, NORMALISERS),
-                                     ("rounding", self.rounding, ROUNDING_MODES),
-                                     ("table", self.table, TABLE_METHODS)):
-            if value not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        for name, mode in (("normaliser", Normaliser), ("rounding", Rounding),
+                           ("table", TableMethod)):
+            object.__setattr__(self, name, parse(mode, name, getattr(self, name)))
+
+    # ---- facts of the configuration -----------------------------------------------------
+    @property
+    def has_second_moment(self) -> bool:
+        """Whether the datapath keeps ``v`` (the rms normaliser); with ``sign`` it passes
+        through untouched, unread and unwritten by the hardware."""
+        return self.normaliser is Normaliser.RMS
+
+    @property
+    def is_stochastic(self) -> bool:
+        """Whether the step is rounded stochastically (each lane then holds an LFSR)."""
+        return self.rounding is Rounding.STOCHASTIC
+
+    @property
+    def update_words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(read, written)``: the words one lane-update moves (``v`` only with a second
+        moment)."""
+        v = ("v",) if self.has_second_moment else ()
+        return ("w", "g") + v, ("w",) + v
+
+    @property
+    def word_bits(self) -> dict[str, int]:
+        """Bits of each word kind: ``{"w", "g", "v"}`` -> total bits of its format."""
+        return {"w": self.weight.total_bits, "g": self.grad.total_bits,
+                "v": self.moment.total_bits}
+
+    @property
+    def update_bits(self) -> tuple[int, int]:
+        """``(bits read, bits written)`` by one lane-update (`update_words`)."""
+        size = self.word_bits
+        read, write = self.update_words
+        return sum(size[k] for k in read), sum(size[k] for k in write)
 
     # ---- derived hardware constants -----------------------------------------------------
     @property
@@ -154,7 +172,7 @@ class MadamConfig:
         fc = max(fg, fv + 1)
         return UpdateParams(
             w=self.weight.params, g=self.grad.params, v=self.moment.params,
-            rms=int(self.normaliser == "rms"), stochastic=int(self.rounding == "stochastic"),
+            rms=int(self.has_second_moment), stochastic=int(self.is_stochastic),
             c_beta=log2_constant_code(self.beta, fv),
             c_one_minus_beta=log2_constant_code(1.0 - self.beta, fv),
             g2_shift=fv - fg + 1,
@@ -166,7 +184,10 @@ class MadamConfig:
 
     @property
     def sb_table(self):
-        """The second moment's ``sb`` table (the adder of ``beta v + (1 - beta) g**2``)."""
+        """The second moment's ``sb`` table (the adder of ``beta v + (1 - beta) g**2``), or
+        None without a second moment (the sign normaliser holds no such table)."""
+        if not self.has_second_moment:
+            return None
         return gauss_table("sb", self.moment.frac_bits, self.table)
 
     @property
@@ -187,7 +208,7 @@ class MadamConfig:
         """``X_bc``: ``RNE(log2(1 - beta**t) * 2**Fv)``, correctly rounded, for step ``t >= 1``."""
         if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or t < 1:
             raise ValueError(f"t must be an int >= 1, not {t!r}")
-        return _bias_correction_code(float(self.beta), self.moment.frac_bits, int(t))
+        return bias_correction_code(float(self.beta), self.moment.frac_bits, int(t))
 
     def clip_code(self, w0) -> int:
         """The weight word of ``sigma* = p_scale * RMS(w0)`` (``w0`` floats), rounded to
@@ -206,7 +227,7 @@ class MadamConfig:
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v.to_dict() if isinstance(v, LNSFormat) else v
+            out[f.name] = v.to_dict() if isinstance(v, LNSFormat) else plain(v)
         return out
 
     @classmethod
@@ -235,6 +256,4 @@ class MadamConfig:
         return cls.from_dict(json.loads(text))
 
     def replace(self, **changes) -> "MadamConfig":
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(changes)
-        return MadamConfig(**data)
+        return dataclasses.replace(self, **changes)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import NamedTuple
 
-__all__ = ["LNSFormat", "FormatParams"]
+from .modes import Underflow, Zero, parse, plain
 
-_ZERO_POLICIES = ("reserved", "none")
-_UNDERFLOW_POLICIES = ("flush", "saturate")
+__all__ = ["LNSFormat", "FormatParams"]
 
 
 class FormatParams(NamedTuple):
@@ -72,8 +72,8 @@ class LNSFormat:
     frac_bits: int
     bias: int | None = None
     signed: bool = True
-    zero: str = "reserved"
-    underflow: str = "flush"
+    zero: Zero = Zero.RESERVED
+    underflow: Underflow = Underflow.FLUSH
 
     def __post_init__(self):
         for field, lo, hi in (("int_bits", 1, 12), ("frac_bits", 0, 16)):
@@ -93,12 +93,9 @@ class LNSFormat:
             raise ValueError(f"bias must be between -4096 and 4096, not {self.bias}")
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be a bool, not {self.signed!r}")
-        if self.zero not in _ZERO_POLICIES:
-            raise ValueError(f"zero must be one of {', '.join(_ZERO_POLICIES)}, not {self.zero!r}")
-        if self.underflow not in _UNDERFLOW_POLICIES:
-            raise ValueError(
-                f"underflow must be one of {', '.join(_UNDERFLOW_POLICIES)}, not {self.underflow!r}")
-        if self.underflow == "flush" and self.zero == "none":
+        object.__setattr__(self, "zero", parse(Zero, "zero", self.zero))
+        object.__setattr__(self, "underflow", parse(Underflow, "underflow", self.underflow))
+        if self.underflow is Underflow.FLUSH and self.zero is Zero.NONE:
             raise ValueError("underflow 'flush' needs a zero code, not zero='none'")
 
     # ---- derived properties -------------------------------------------------------------
@@ -119,7 +116,7 @@ class LNSFormat:
 
     @property
     def has_zero(self) -> bool:
-        return self.zero == "reserved"
+        return self.zero is Zero.RESERVED
 
     @property
     def e_min(self) -> int:
@@ -156,16 +153,16 @@ class LNSFormat:
         name = f"{stem}{self.total_bits}_i{self.int_bits}f{self.frac_bits}"
         if self.bias != 1 << (self.int_bits - 1):
             name += f"_b{self.bias}" if self.bias >= 0 else f"_bm{-self.bias}"
-        if self.zero == "none":
+        if self.zero is Zero.NONE:
             name += "_nz"
-        if self.underflow == "saturate" and self.zero != "none":
+        if self.underflow is Underflow.SATURATE and self.zero is not Zero.NONE:
             name += "_us"
         return name
 
-    @property
+    @cached_property
     def params(self) -> FormatParams:
         return FormatParams(self.log_bits, self.frac_bits, self.offset, int(self.signed),
-                            int(self.has_zero), int(self.underflow == "flush"),
+                            int(self.has_zero), int(self.underflow is Underflow.FLUSH),
                             self.x_min, self.x_max)
 
     # ---- words <-> fields ---------------------------------------------------------------
@@ -175,7 +172,7 @@ class LNSFormat:
 
     # ---- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: plain(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: dict) -> "LNSFormat":

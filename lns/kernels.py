@@ -1,4 +1,5 @@
-"""Numba building blocks shared by the arithmetic and update kernels.
+"""Numba building blocks shared by the arithmetic and update kernels (words are packed and
+unpacked by `lns.word`).
 
 ``p`` is a `lns.format.FormatParams`; a Gaussian table travels as the tuple
 ``(near, nodes, seg_bits, guard, end, flat)`` (see `lns.tables.GaussTable`), made by
@@ -16,14 +17,28 @@ from numba import njit
 from .rounding import round_shift_rne
 from .tables import GaussTable
 
-__all__ = ["unpack", "pack", "gauss_lookup", "flat_lookup", "log_add", "table_tuple"]
+__all__ = ["gauss_lookup", "flat_lookup", "log_add", "table_tuple", "NO_TABLE"]
 
 # GaussTable compares by identity (eq=False) and `gauss_table` caches its tables, so a
 # table's tuple (and the flat expansion, which costs a vectorised pass) is built once.
 _TUPLES: dict = {}
 
 
-def table_tuple(table: GaussTable):
+def _frozen_zeros(n: int) -> np.ndarray:
+    a = np.zeros(n, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+# The table argument of a kernel whose configuration holds no table (the sign normaliser):
+# the same Numba types as a real table's tuple (read-only int64 arrays), so no new compile.
+NO_TABLE = (_frozen_zeros(0), _frozen_zeros(0), 0, 0, 0, _frozen_zeros(1))
+
+
+def table_tuple(table: GaussTable | None):
+    """The kernels' tuple of ``table``; `NO_TABLE` for None."""
+    if table is None:
+        return NO_TABLE
     tt = _TUPLES.get(table)
     if tt is None:
         # lookup_all() is the table's value at every z < end by the same integer rule as
@@ -35,30 +50,6 @@ def table_tuple(table: GaussTable):
               table.seg_bits, table.guard, table.end, flat)
         _TUPLES[table] = tt
     return tt
-
-
-@njit(cache=True, inline="always")
-def unpack(word, p):
-    """word -> (sign, X, is_zero)."""
-    e = word & ((1 << p.log_bits) - 1)
-    sign = (word >> p.log_bits) & 1 if p.signed == 1 else 0
-    zero = p.has_zero == 1 and e == 0
-    return sign, e - p.offset, zero
-
-
-@njit(cache=True, inline="always")
-def pack(sign, x, p):
-    """(sign, unbounded X) -> word: saturate above, underflow policy below."""
-    if x > p.x_max:
-        x = p.x_max
-    if x < p.x_min:
-        if p.flush == 1:
-            return 0
-        x = p.x_min
-    e = x + p.offset
-    if p.signed == 1:
-        return (sign << p.log_bits) | e
-    return e
 
 
 @njit(cache=True, inline="always")

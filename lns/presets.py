@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import MadamConfig
 from .format import LNSFormat
+from .modes import Normaliser, Rounding, TableMethod
 
 __all__ = ["PRESETS", "get", "names", "DEFAULT", "config_for_bits", "variant_configs",
            "describe_config"]
@@ -38,24 +39,24 @@ PRESETS: dict[str, MadamConfig] = {
     "lns8_sign": _cfg("lns8_sign",
                       LNSFormat(4, 3, bias=14), LNSFormat(4, 3, bias=12),
                       LNSFormat(5, 2, bias=24, signed=False),
-                      eta_log2=-5, normaliser="sign", rounding="stochastic",
+                      eta_log2=-5, normaliser=Normaliser.SIGN, rounding=Rounding.STOCHASTIC,
                       step_frac_bits=3, exp_bits=8),
     # 8-bit weights, published rms normaliser, stochastic rounding of the step.
     "lns8": _cfg("lns8",
                  LNSFormat(4, 3, bias=14), LNSFormat(5, 3, bias=24),
                  LNSFormat(7, 10, bias=100, signed=False),
-                 eta_log2=-5, rounding="stochastic", table="interp",
+                 eta_log2=-5, rounding=Rounding.STOCHASTIC, table=TableMethod.INTERP,
                  step_frac_bits=4, exp_bits=8),
     # 12-bit weights: eta = 2**-7 with 7 fractional bits is LNS-Madam's one LSB per |g_hat|.
     "lns12": _cfg("lns12",
                   LNSFormat(4, 7, bias=14), LNSFormat(5, 5, bias=24),
                   LNSFormat(7, 10, bias=100, signed=False),
-                  eta_log2=-7, table="interp", step_frac_bits=6, exp_bits=10),
+                  eta_log2=-7, table=TableMethod.INTERP, step_frac_bits=6, exp_bits=10),
     # 16-bit weights: eta = 2**-7 is 8 LSBs per |g_hat|.
     "lns16": _cfg("lns16",
                   LNSFormat(5, 10, bias=30), LNSFormat(6, 8, bias=40),
                   LNSFormat(8, 12, bias=200, signed=False),
-                  eta_log2=-7, table="interp", step_frac_bits=8, exp_bits=12),
+                  eta_log2=-7, table=TableMethod.INTERP, step_frac_bits=8, exp_bits=12),
 }
 
 
@@ -71,7 +72,7 @@ def get(name: str) -> MadamConfig:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}") from None
 
 
-# ---- families: one weight width, and the variants around it -------------------------------------------------------------------------
+# ---- families: one weight width, and the variants around it --------------------------
 def _int_bits_for(bits: int) -> int:
     # Octaves of weight range: 8 below 4 for 6-7 bit words, 16 up to 13 bits, 32 above; the
     # presets' choices (tiny i3, lns8/lns12 i4, lns16 i5).
@@ -135,7 +136,7 @@ def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: i
     if fv != moment.frac_bits:
         moment = LNSFormat(moment.int_bits, fv, bias=moment.bias, signed=False)
     if rounding is None:
-        rounding = base.rounding if eta_shift >= 0 else "stochastic"
+        rounding = base.rounding if eta_shift >= 0 else Rounding.STOCHASTIC
     fs = min(max(eta_shift + 6, 6), 12)
     name = f"w{bits}"
     if grad_bits is not None:
@@ -153,14 +154,14 @@ def variant_configs(bits: int = 12, base: str | MadamConfig = "lns12") -> list[M
     rounding of the step."""
     ref = config_for_bits(bits, base)
     out = []
-    other = "direct" if ref.table == "interp" else "interp"
+    other = TableMethod.DIRECT if ref.table is TableMethod.INTERP else TableMethod.INTERP
     out.append(config_for_bits(bits, base, table=other).replace(name=f"w{bits}_{other}"))
     for fv in (4, 6, 8, 12):
         if fv != ref.moment.frac_bits:
             out.append(config_for_bits(bits, base, moment_frac_bits=fv))
     for gb in (8, 9, 14):
         out.append(config_for_bits(bits, base, grad_bits=gb))
-    rnd = "stochastic" if ref.rounding == "nearest_even" else "nearest_even"
+    rnd = Rounding.STOCHASTIC if ref.rounding is Rounding.NEAREST_EVEN else Rounding.NEAREST_EVEN
     out.append(config_for_bits(bits, base, rounding=rnd).replace(name=f"w{bits}_{rnd}"))
     return out
 

@@ -3,7 +3,8 @@
 Integer in, integer out: ``x / 2**s`` rounded by one rule.  Each rule exists twice, as an
 obviously-correct Python reference built on `fractions.Fraction` (``*_ref``) and as a
 Numba function used inside the kernels and, through them, mirrored by the RTL.  The tests
-run both over the same inputs.
+run both over the same inputs.  ``round_shift_rne_array`` runs the kernel's own body (its
+``py_func``) on a numpy array with one shift, for the vectorised table builders.
 
 Rules
 -----
@@ -23,12 +24,9 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "ROUNDING_MODES",
-    "round_shift_rne", "round_shift_rtz", "round_shift_stochastic",
+    "round_shift_rne", "round_shift_rtz", "round_shift_stochastic", "round_shift_rne_array",
     "round_shift_rne_ref", "round_shift_rtz_ref", "round_shift_stochastic_ref",
 ]
-
-ROUNDING_MODES = ("nearest_even", "stochastic")
 
 
 # ---- references ---------------------------------------------------------------------------
@@ -73,3 +71,11 @@ def round_shift_stochastic(x, s, r, rbits):
     # s <= 0 is exactly x << -s after the final shift (r < 2**rbits); above rbits, the bits
     # under 2**-rbits are dropped first, as they can never carry once r is an integer.
     return (((x << max(rbits - s, 0)) >> max(s - rbits, 0)) + r) >> rbits
+
+
+def round_shift_rne_array(x, s: int) -> np.ndarray:
+    """`round_shift_rne` of every element of an integer array ``x`` by one shift ``s``.
+
+    The kernel is branch-free, so its plain-Python body (``py_func``) is already a numpy
+    expression: one definition serves both, not a numpy copy of the rule."""
+    return round_shift_rne.py_func(np.asarray(x, dtype=np.int64), int(s))

@@ -2,7 +2,7 @@
 
 Every entry is *correctly rounded* (to nearest; no entry is an exact tie, because the
 functions take irrational values at every non-trivial point): it is computed in float64,
-and any entry whose scaled value lies within `_TIE_GUARD` of a rounding boundary is
+and any entry whose scaled value lies within `TIE_GUARD` of a rounding boundary is
 recomputed with mpmath at 160 bits.  The tests check every entry against mpmath.
 
 Gaussian logarithms, for ``z >= 0`` the distance ``|a - b|`` of two log codes in LSBs::
@@ -19,6 +19,12 @@ Two ways to hold them (`method`):
             linear interpolation between neighbouring nodes with one final rounding
             (`lns.rounding.round_shift_rne`).  The parameters are the smallest (in ROM bits)
             that keep every result *faithful* (error < 1 LSB), found by an exhaustive search.
+
+Log constants (``c_beta``, ``c_one_minus_beta``, ``l_bound`` through `log2_constant_code`,
+the bias correction ``X_bc`` through `bias_correction_code`) are rounded by one function,
+`_log2_code`; the bias correction, asked for every step, is cached here and nowhere else.
+The mpmath oracles (`gauss_exact_mp`, `exp2_exact_mp`) decide near-ties here and in the
+precision sweep.
 """
 
 from __future__ import annotations
@@ -30,25 +36,27 @@ from functools import lru_cache
 import mpmath
 import numpy as np
 
-from .rounding import round_shift_rne_ref
+from .modes import TableMethod
+from .rounding import round_shift_rne_array, round_shift_rne_ref
 
 __all__ = [
-    "GaussTable", "gauss_table", "sb_exact", "db_exact", "exp2_table", "log2_constant_code",
-    "encode_boundaries", "decode_fractions", "table_bits", "rom_bits",
+    "GaussTable", "gauss_table", "gauss_exact_mp", "sb_exact", "db_exact", "exp2_table",
+    "exp2_exact_mp", "log2_constant_code", "bias_correction_code", "encode_boundaries",
+    "decode_fractions", "rom_bits", "TIE_GUARD", "MP_PREC",
 ]
 
-_TIE_GUARD = 1e-6
-_MP_PREC = 160
+TIE_GUARD = 1e-6        # float64 values this close to a rounding boundary are redone in mpmath
+MP_PREC = 160           # bits of every mpmath evaluation
 
 
-def _mp_sb(z: int, frac_bits: int) -> mpmath.mpf:
-    with mpmath.workprec(_MP_PREC):
-        return mpmath.log(1 + mpmath.power(2, -mpmath.mpf(z) / 2 ** frac_bits), 2)
-
-
-def _mp_db(z: int, frac_bits: int) -> mpmath.mpf:
-    with mpmath.workprec(_MP_PREC):
-        return mpmath.log(1 - mpmath.power(2, -mpmath.mpf(z) / 2 ** frac_bits), 2)
+def gauss_exact_mp(kind: str, frac_bits: int, z: int) -> mpmath.mpf:
+    """``sb(z)`` or ``db(z)`` in log LSBs (scaled by ``2**frac_bits``) with mpmath at
+    `MP_PREC` bits: the one high-precision oracle of the Gaussian logarithms (the tables'
+    near-tie decisions and the precision sweep use it)."""
+    with mpmath.workprec(MP_PREC):
+        u = mpmath.power(2, -mpmath.mpf(int(z)) / 2 ** frac_bits)
+        v = mpmath.log(1 + u, 2) if kind == "sb" else mpmath.log(1 - u, 2)
+        return v * 2 ** frac_bits
 
 
 def sb_exact(z: np.ndarray, frac_bits: int) -> np.ndarray:
@@ -72,9 +80,9 @@ def _correctly_rounded(approx: np.ndarray, exact_mp, args) -> np.ndarray:
     """
     out = np.rint(approx).astype(np.int64)
     frac = approx - np.floor(approx)
-    near = np.nonzero(np.abs(frac - 0.5) < _TIE_GUARD)[0]
+    near = np.nonzero(np.abs(frac - 0.5) < TIE_GUARD)[0]
     for i in near:
-        with mpmath.workprec(_MP_PREC):
+        with mpmath.workprec(MP_PREC):
             v = exact_mp(args[i])
             out[i] = int(mpmath.nint(v))
             if abs(v - mpmath.nint(v)) == mpmath.mpf("0.5"):   # pragma: no cover - cannot occur
@@ -82,17 +90,11 @@ def _correctly_rounded(approx: np.ndarray, exact_mp, args) -> np.ndarray:
     return out
 
 
-def _sb_codes(z: np.ndarray, frac_bits: int, extra_bits: int = 0) -> np.ndarray:
-    scale = 2.0 ** extra_bits
-    return _correctly_rounded(sb_exact(z, frac_bits) * scale,
-                              lambda zi: _mp_sb(int(zi), frac_bits) * 2 ** (frac_bits + extra_bits),
-                              z)
-
-
-def _db_codes(z: np.ndarray, frac_bits: int, extra_bits: int = 0) -> np.ndarray:
-    scale = 2.0 ** extra_bits
-    return _correctly_rounded(db_exact(z, frac_bits) * scale,
-                              lambda zi: _mp_db(int(zi), frac_bits) * 2 ** (frac_bits + extra_bits),
+def _gauss_codes(kind: str, z: np.ndarray, frac_bits: int, extra_bits: int = 0) -> np.ndarray:
+    """Correctly rounded ``f(z) * 2**extra_bits`` in log LSBs, ``f`` = sb or db."""
+    approx = sb_exact(z, frac_bits) if kind == "sb" else db_exact(z, frac_bits)
+    return _correctly_rounded(approx * 2.0 ** extra_bits,
+                              lambda zi: gauss_exact_mp(kind, frac_bits, zi) * 2 ** extra_bits,
                               z)
 
 
@@ -175,18 +177,9 @@ class GaussTable:
             zi = z[n:] - n
             j, lo = zi >> self.seg_bits, zi & ((1 << self.seg_bits) - 1)
             t0, t1 = self.nodes[j], self.nodes[j + 1]
-            out[n:] = _rne_shift_vec((t0 << self.seg_bits) + (t1 - t0) * lo,
-                                     self.seg_bits + self.guard)
+            out[n:] = round_shift_rne_array((t0 << self.seg_bits) + (t1 - t0) * lo,
+                                            self.seg_bits + self.guard)
         return out
-
-
-def _rne_shift_vec(x: np.ndarray, s: int) -> np.ndarray:
-    if s <= 0:
-        return x << -s
-    q = x >> s
-    rem = x - (q << s)
-    half = 1 << (s - 1)
-    return q + ((rem > half) | ((rem == half) & ((q & 1) == 1)))
 
 
 def _exact_values(kind: str, frac_bits: int, n: int) -> np.ndarray:
@@ -204,10 +197,10 @@ def _direct(kind: str, frac_bits: int) -> np.ndarray:
     n = (frac_bits + 3) << frac_bits
     z = np.arange(n, dtype=np.int64)
     if kind == "sb":
-        codes = _sb_codes(z, frac_bits)
+        codes = _gauss_codes(kind, z, frac_bits)
     else:
         codes = np.zeros(n, dtype=np.int64)
-        codes[1:] = _db_codes(z[1:], frac_bits)
+        codes[1:] = _gauss_codes(kind, z[1:], frac_bits)
     nonzero = np.nonzero(codes)[0]
     end = int(nonzero[-1]) + 1
     assert np.all(codes[end:] == 0)
@@ -220,26 +213,24 @@ def _build_interp(kind: str, frac_bits: int, seg_bits: int, guard: int, near_len
     near = direct[:near_len].copy()
     count = -(-(end - near_len) // (1 << seg_bits)) + 1      # ceil, plus the closing node
     z = near_len + (np.arange(count, dtype=np.int64) << seg_bits)
-    if kind == "sb":
-        nodes = _sb_codes(z, frac_bits, guard)
-    else:
-        nodes = _db_codes(z, frac_bits, guard)
-    return GaussTable(kind, frac_bits, "interp", near, nodes, seg_bits, guard, end)
+    nodes = _gauss_codes(kind, z, frac_bits, guard)
+    return GaussTable(kind, frac_bits, TableMethod.INTERP, near, nodes, seg_bits, guard, end)
 
 
 @lru_cache(maxsize=None)
-def gauss_table(kind: str, frac_bits: int, method: str = "direct") -> GaussTable:
+def gauss_table(kind: str, frac_bits: int,
+                method: TableMethod = TableMethod.DIRECT) -> GaussTable:
     """The ``sb`` or ``db`` table of ``frac_bits`` fractional bits, by ``method``."""
     if kind not in ("sb", "db"):
         raise ValueError(f"kind must be 'sb' or 'db', not {kind!r}")
-    if method not in ("direct", "interp"):
+    if method not in tuple(TableMethod):
         raise ValueError(f"method must be 'direct' or 'interp', not {method!r}")
     direct = _direct(kind, frac_bits)
     end = len(direct)
-    if method == "direct":
-        for arr in (direct,):
-            arr.setflags(write=False)
-        return GaussTable(kind, frac_bits, "direct", direct, np.zeros(0, np.int64), 0, 0, end)
+    if method == TableMethod.DIRECT:
+        direct.setflags(write=False)
+        return GaussTable(kind, frac_bits, TableMethod.DIRECT, direct, np.zeros(0, np.int64),
+                          0, 0, end)
 
     exact = _exact_values(kind, frac_bits, end)
     best = None
@@ -265,10 +256,6 @@ def gauss_table(kind: str, frac_bits: int, method: str = "direct") -> GaussTable
     return best
 
 
-def table_bits(kind: str, frac_bits: int, method: str) -> int:
-    return gauss_table(kind, frac_bits, method).bits
-
-
 @lru_cache(maxsize=None)
 def exp2_table(index_bits: int, value_bits: int) -> np.ndarray:
     """``P[r] = RNE(2**(r / 2**index_bits) * 2**value_bits)`` for ``r < 2**index_bits``.
@@ -280,14 +267,16 @@ def exp2_table(index_bits: int, value_bits: int) -> np.ndarray:
     """
     r = np.arange(1 << index_bits, dtype=np.int64)
     approx = np.exp2(r / 2.0 ** index_bits) * 2.0 ** value_bits
-
-    def exact(ri):
-        with mpmath.workprec(_MP_PREC):
-            return mpmath.power(2, mpmath.mpf(int(ri)) / 2 ** index_bits + value_bits)
-
-    out = _correctly_rounded(approx, exact, r)
+    out = _correctly_rounded(approx, lambda ri: exp2_exact_mp(index_bits, value_bits, ri), r)
     out.setflags(write=False)
     return out
+
+
+def exp2_exact_mp(index_bits: int, value_bits: int, r: int) -> mpmath.mpf:
+    """``2**(r / 2**index_bits + value_bits)`` with mpmath at `MP_PREC` bits: the oracle of
+    `exp2_table` (its near-tie decisions and the precision sweep)."""
+    with mpmath.workprec(MP_PREC):
+        return mpmath.power(2, mpmath.mpf(int(r)) / 2 ** index_bits + value_bits)
 
 
 def log2_constant_code(value: float, frac_bits: int) -> int:
@@ -295,8 +284,24 @@ def log2_constant_code(value: float, frac_bits: int) -> int:
     (log2 of beta, of 1 - beta, of g_bound, of a bias correction) enters the datapath."""
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"a log constant needs a finite positive value, not {value!r}")
-    with mpmath.workprec(_MP_PREC):
-        return int(mpmath.nint(mpmath.log(mpmath.mpf(value), 2) * 2 ** frac_bits))
+    return _log2_code(mpmath.mpf(value), frac_bits)
+
+
+@lru_cache(maxsize=4096)
+def bias_correction_code(beta: float, frac_bits: int, t: int) -> int:
+    """``X_bc = RNE(log2(1 - beta**t) * 2**frac_bits)``, correctly rounded, for ``t >= 1``.
+
+    ``1 - beta**t`` is formed in mpmath, not float64 (where it cancels for small ``t``).
+    Cached: the scalar reference asks once per element, and a run asks once per step."""
+    with mpmath.workprec(MP_PREC):
+        return _log2_code(1 - mpmath.mpf(beta) ** t, frac_bits)
+
+
+def _log2_code(value: mpmath.mpf, frac_bits: int) -> int:
+    """``nint(log2(value) * 2**frac_bits)`` at `MP_PREC` bits: the rounding of every log
+    constant."""
+    with mpmath.workprec(MP_PREC):
+        return int(mpmath.nint(mpmath.log(value, 2) * 2 ** frac_bits))
 
 
 def _float_ceil_of(v: mpmath.mpf) -> float:
@@ -315,7 +320,7 @@ def encode_boundaries(frac_bits: int) -> np.ndarray:
     A mantissa ``m`` in [1, 2) rounds to fraction ``#{j : m >= B[j]}``, correctly, because
     a boundary is irrational and so never a float64 itself.
     """
-    with mpmath.workprec(_MP_PREC):
+    with mpmath.workprec(MP_PREC):
         out = np.array([_float_ceil_of(mpmath.power(2, mpmath.mpf(2 * j + 1) / 2 ** (frac_bits + 1)))
                         for j in range(1 << frac_bits)], dtype=np.float64)
     out.setflags(write=False)
@@ -325,7 +330,7 @@ def encode_boundaries(frac_bits: int) -> np.ndarray:
 @lru_cache(maxsize=None)
 def decode_fractions(frac_bits: int) -> np.ndarray:
     """``D[j] = RN(2**(j / 2**F))`` as float64, correctly rounded, for ``j < 2**F``."""
-    with mpmath.workprec(_MP_PREC):
+    with mpmath.workprec(MP_PREC):
         out = np.array([float(mpmath.power(2, mpmath.mpf(j) / 2 ** frac_bits))
                         for j in range(1 << frac_bits)], dtype=np.float64)
     out.setflags(write=False)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -35,6 +34,7 @@ from .config import MadamConfig
 from .kernels import flat_lookup, table_tuple
 from .lfsr import lfsr_advance, lfsr_advance_ref
 from .rounding import round_shift_rne, round_shift_stochastic
+from .word import pack, unpack
 
 __all__ = ["madam_update", "madam_update_ref", "EVALUATORS"]
 
@@ -49,11 +49,11 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
     W, G, V = cfg.weight, cfg.grad, cfg.moment
     sw, xw, zw = _fields(W, w)
     sg, xg, zg = _fields(G, g)
-    if p.stochastic:
+    if cfg.is_stochastic:
         lfsr_state = lfsr_advance_ref(lfsr_state)
 
     # 1. second moment
-    if p.rms:
+    if cfg.has_second_moment:
         _, xv, zv = _fields(V, v)
         terms = []
         if not zv:
@@ -75,7 +75,7 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
     if zg or zw:
         delta = 0
     else:
-        if not p.rms:
+        if not cfg.has_second_moment:
             L = 0
         else:
             _, xv2, zv2 = _fields(V, v_new)
@@ -90,7 +90,7 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
         q, r = divmod(E, 2 ** cfg.step_frac_bits)                    # floor division
         P = int(cfg.exp_table[r])
         value = Fraction(P * 2 ** max(q, 0), 2 ** (cfg.exp_bits + max(-q, 0)))
-        if p.stochastic:
+        if cfg.is_stochastic:
             rnd = lfsr_state & ((1 << p.random_bits) - 1)
             delta = math.floor(value + Fraction(rnd, 2 ** p.random_bits))
         else:
@@ -102,7 +102,7 @@ def madam_update_ref(cfg: MadamConfig, w: int, g: int, v: int, t: int, clip: int
     else:
         xw_new = xw - delta if sw == sg else xw + delta
         xw_new = max(W.x_min, min(xw_new, clip - W.offset))
-        w_new = W.word(sw, xw_new + W.offset)
+        w_new = store_ref(W, sw, xw_new)              # in range: packing only sets the sign
     return w_new, v_new, lfsr_state
 
 
@@ -126,18 +126,13 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
                  rms, stochastic, one_lane):
     # Every constant is read into a local before the loops (LLVM broadcasts each once into
     # a vector register), and the sb array is taken out of its tuple once, not per element.
-    w_log, w_off, w_signed, w_zero = p.w.log_bits, p.w.offset, p.w.signed, p.w.has_zero
-    g_log, g_off, g_signed, g_zero = p.g.log_bits, p.g.offset, p.g.signed, p.g.has_zero
-    v_log, v_off, v_signed, v_zero = p.v.log_bits, p.v.offset, p.v.signed, p.v.has_zero
-    w_xmin = p.w.x_min
-    v_xmin, v_xmax = p.v.x_min, p.v.x_max
-    w_mask = (1 << w_log) - 1
-    g_mask = (1 << g_log) - 1
-    v_mask = (1 << v_log) - 1
+    # Words are taken apart and stored by `lns.word` (branch-free, so the passes vectorise).
+    pw, pg, pv = p.w, p.g, p.v
+    w_xmin = pw.x_min
     # Any bit above a word's format (or a negative word) marks bad input; the caller raises.
-    w_top = w_log + w_signed
-    g_top = g_log + g_signed
-    v_top = v_log + v_signed
+    w_top = pw.log_bits + pw.signed
+    g_top = pg.log_bits + pg.signed
+    v_top = pv.log_bits + pv.signed
     c_beta, c_omb, g2_shift = p.c_beta, p.c_one_minus_beta, p.g2_shift
     norm_g_shift, norm_v_shift, norm_round = p.norm_g_shift, p.norm_v_shift, p.norm_round
     l_bound, exp_bits, shift_cap = p.l_bound, p.exp_bits, p.shift_cap
@@ -146,8 +141,7 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
     eta = p.eta_shift << fs
     rbits = p.random_bits
     rnd_mask = (1 << rbits) - 1
-    x_hi = min(x_clip, p.w.x_max)
-    flush_v = p.v.flush == 1
+    x_hi = min(x_clip, pw.x_max)
     flat = sb[5]
     e_sign = eta                                    # E and P[r] of the sign normaliser (L = 0)
     p_sign = exp_table[np.uint64(e_sign & fs_mask)]
@@ -190,35 +184,28 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
         if rms:
             # 1. second moment: max + sb(|a - b|), a zero term replaced by _NEG (see above)
             for j in range(m):      # vector: the adder's operands
-                gi = np.int64(gc[j])
-                vi = np.int64(vc[j])
-                ev = vi & v_mask
-                eg = gi & g_mask
-                a = _NEG if (ev == 0) & (v_zero == 1) else ev - v_off + c_beta
-                b = _NEG if (eg == 0) & (g_zero == 1) else ((eg - g_off) << g2_shift) + c_omb
+                _, xv, zv = unpack(np.int64(vc[j]), pv)
+                _, xg, zg = unpack(np.int64(gc[j]), pg)
+                a = _NEG if zv else xv + c_beta
+                b = _NEG if zg else (xg << g2_shift) + c_omb
                 big[j] = max(a, b)
                 tab[j] = abs(a - b)
             for j in range(m):      # scalar: the sb table
                 tab[j] = flat_lookup(tab[j], flat)
             for j in range(m):      # vector: store v', then 2. log2|g_hat| (L), E
-                gi = np.int64(gc[j])
-                vi = np.int64(vc[j])
-                eg = gi & g_mask
-                zg = (eg == 0) & (g_zero == 1)
-                zv = ((vi & v_mask) == 0) & (v_zero == 1)
-                x = big[j] + tab[j]
-                # store: saturate above; below the range flush to 0 or saturate (pack's rule)
-                x = min(x, v_xmax)
-                vn = max(x, v_xmin) + v_off
-                vn = 0 if ((zv & zg) | (flush_v & (x < v_xmin))) else vn
+                _, xv, zv = unpack(np.int64(vc[j]), pv)
+                _, xg, zg = unpack(np.int64(gc[j]), pg)
+                # store: saturate above; below the range flush to 0 or saturate
+                vn = pack(0, big[j] + tab[j], pv)
+                vn = 0 if (zv & zg) else vn
                 ov[j] = vn
                 # L at step_frac_bits from the stored v'
-                ev2 = vn & v_mask
-                num = ((eg - g_off) << norm_g_shift) - ((ev2 - v_off - x_bc) << norm_v_shift)
+                _, xv2, zv2 = unpack(vn, pv)
+                num = (xg << norm_g_shift) - ((xv2 - x_bc) << norm_v_shift)
                 L = round_shift_rne(num, norm_round)
                 L = min(L, l_bound)
                 # v' = 0 with g != 0 (only after a flush) gives the bound
-                L = l_bound if ((ev2 == 0) & (v_zero == 1)) else L
+                L = l_bound if zv2 else L
                 E = L + eta
                 big[j] = E
                 tab[j] = E & fs_mask
@@ -230,12 +217,8 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
             gi = np.int64(gc[j])
             vi = np.int64(vc[j])
             bad |= (wi >> w_top) | (gi >> g_top) | (vi >> v_top)
-            ew = wi & w_mask
-            eg = gi & g_mask
-            sw = (wi >> w_log) & 1
-            sg = (gi >> g_log) & 1
-            zw = (ew == 0) & (w_zero == 1)
-            zg = (eg == 0) & (g_zero == 1)
+            sw, xw, zw = unpack(wi, pw)
+            sg, _, zg = unpack(gi, pg)
             if rms:
                 E = big[j]
                 P = tab[j]
@@ -251,11 +234,9 @@ def _update_loop(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v,
                 delta = round_shift_rne(P, s)
             delta = 0 if (zg | zw) else delta
             # 4. weight: X_w - s_w s_g Delta, clamped; the sign never changes; zero stays 0
-            xn = (ew - w_off) + delta * ((sw ^ sg) * 2 - 1)
+            xn = xw + delta * ((sw ^ sg) * 2 - 1)
             xn = max(min(xn, x_hi), w_xmin)
-            e = xn + w_off
-            wn = (sw << w_log) | e if w_signed == 1 else e
-            ow[j] = 0 if zw else wn
+            ow[j] = 0 if zw else pack(sw, xn, pw)   # in range: packing only sets the sign
     if stochastic and one_lane:
         lfsr[0] = state
     return bad
@@ -289,7 +270,7 @@ def _update_kernel(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v):
 
 # ---- public API ---------------------------------------------------------------------------
 def _check_state(cfg, lfsr_state):
-    if cfg.rounding != "stochastic":
+    if not cfg.is_stochastic:
         if lfsr_state is not None:
             raise ValueError("lfsr_state is only used with rounding='stochastic'")
         return np.ones(1, dtype=np.int64)
@@ -330,7 +311,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if evaluator not in EVALUATORS:
         raise ValueError(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
-    x_bc = _bias_code(cfg, t)
+    x_bc = cfg.bias_correction_code(t)
     W = cfg.weight
     if clip is None:
         clip = W.e_max
@@ -378,7 +359,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         lanes = state.shape[0]
         for i in range(fw.shape[0]):
             lane = i % lanes
-            st = int(state[lane]) if cfg.rounding == "stochastic" else None
+            st = int(state[lane]) if cfg.is_stochastic else None
             out_w[i], out_v[i], st = madam_update_ref(cfg, int(fw[i]), int(fg[i]), int(fv[i]),
                                                       t, int(clip), st)
             if st is not None:
@@ -406,19 +387,7 @@ def _check_words(formats):
     return [as_codes(fmt, x, name) for fmt, x, name in formats]
 
 
-# MadamConfig is a frozen (hashable) dataclass: its constants are derived once, not per call
-# (the bias-correction code is an mpmath logarithm, the sb table's tuple a dict look-up).
-@lru_cache(maxsize=None)
 def _kernel_constants(cfg: MadamConfig):
-    return cfg.params, table_tuple(cfg.sb_table), np.asarray(cfg.exp_table, dtype=np.int64)
-
-
-@lru_cache(maxsize=4096)
-def _bias_code_cached(cfg: MadamConfig, t: int) -> int:
-    return cfg.bias_correction_code(t)
-
-
-def _bias_code(cfg: MadamConfig, t) -> int:
-    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        return _bias_code_cached(cfg, int(t))
-    return cfg.bias_correction_code(t)          # raises the usual error
+    # Each is computed once and cached where it is defined (``params`` on the config, the
+    # tables by `lns.tables`, their tuples by `lns.kernels.table_tuple`).
+    return cfg.params, table_tuple(cfg.sb_table), cfg.exp_table

@@ -82,7 +82,7 @@ def shape_range(shape) -> tuple[int, int]:
 def word_fields(word: Value, fp):
     """A word of `lns.format.FormatParams` ``fp`` -> ``(sign, e, is_zero)`` as expressions.
 
-    ``e`` is the unsigned biased log field (``X = e - fp.offset``), as `lns.kernels.unpack`.
+    ``e`` is the unsigned biased log field (``X = e - fp.offset``), as `lns.word.unpack`.
     """
     e = word[:fp.log_bits]
     sign = word[fp.log_bits] if fp.signed else Const(0, 1)

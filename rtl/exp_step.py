@@ -15,7 +15,7 @@ shift).  ``s < 0`` (only possible when ``l_max`` allows ``q > exp_bits``) is the
 shift ``P << -s``; that path is built only when it can occur.
 
 The arithmetic is written once (`exp_step`) on a `Pipe`: combinational in the component,
-with `EXP_CUTS` register boundaries in the unit (ROM + shift amount | alignment shift +
+with two register boundaries in the unit (ROM + shift amount | alignment shift +
 round-up decision | increment).  ``E & (2**Fs - 1) = L & (2**Fs - 1)`` and ``q = (L >> Fs) + eta_shift``: the
 constant never needs an adder.
 """
@@ -28,9 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from ._common import Pipe, range_shape, rom_read
 
-__all__ = ["ExpStep", "exp_step", "EXP_CUTS"]
-
-EXP_CUTS = 2
+__all__ = ["ExpStep", "exp_step"]
 
 
 def _limits(cfg, l_max):
@@ -45,7 +43,7 @@ def _limits(cfg, l_max):
 
 def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
     """``Delta`` from ``L`` (and the random bits ``r``, stochastic only), built on ``pipe``
-    (`EXP_CUTS` boundaries)."""
+    (two boundaries)."""
     p = cfg.params
     fs, cap, rb = p.step_frac_bits, p.shift_cap, p.random_bits
     assert cap >= rb, "the aligned word needs shift_cap >= random_bits"
@@ -56,7 +54,7 @@ def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
         pv = Const(int(cfg.exp_table[0]))
     s = (p.exp_bits - p.eta_shift) - (l >> fs)         # exp_bits - q
     s_bits = Shape.cast(range(cap + 1)).width
-    if p.stochastic:
+    if cfg.is_stochastic:
         pipe.put(ex_r=r)
     pipe.put(ex_p=pv, ex_s=Mux(s > cap, cap, Mux(s < 0, 0, s))[:s_bits])
     if s_min < 0:
@@ -68,7 +66,7 @@ def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
     # are zero and are not built
     p_max = int(max(cfg.exp_table))
     pext = ((pv << cap) >> pipe.get("ex_s"))[:((p_max << cap) >> max(s_min, 0)).bit_length()]
-    if p.stochastic:
+    if cfg.is_stochastic:
         # floor(Pext + r << (cap - rb)) >> cap: the low cap - rb bits of Pext cannot carry
         pipe.put(ex_top=pext >> (cap - rb))
     else:
@@ -80,7 +78,7 @@ def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
     if s_min < 0:
         pipe.put(ex_dleft=pv << pipe.get("ex_left"))
     pipe.cut()
-    if p.stochastic:
+    if cfg.is_stochastic:
         d_right = (pipe.get("ex_top") + pipe.get("ex_r")) >> rb
     else:
         d_right = pipe.get("ex_whole") + pipe.get("ex_up")
@@ -114,12 +112,12 @@ class ExpStep(wiring.Component):
         self.l_max = int(l_max)
         self.s_min, delta_max = _limits(cfg, self.l_max)
         ports = {"l": In(l_shape), "delta": Out(range_shape(0, delta_max))}
-        if p.stochastic:
+        if cfg.is_stochastic:
             ports["r"] = In(unsigned(p.random_bits))
         super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        r = self.r if self.cfg.params.stochastic else None
+        r = self.r if self.cfg.is_stochastic else None
         m.d.comb += self.delta.eq(exp_step(m, Pipe(m), self.cfg, self.l, r, self.l_max))
         return m

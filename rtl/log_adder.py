@@ -13,8 +13,9 @@ operand contributes nothing, two zero operands give zero.
 
 The arithmetic is written once, in `gauss_lookup` and `log_add`, on a `Pipe`: the
 components build it combinationally (their tests), the unit with its register stages
-(`LOOKUP_CUTS` and `ADDER_CUTS` boundaries).  The interpolation's multiply is a tree of
-shifted partial products ``lo[i] ? diff << i : 0`` (two adder levels a stage).
+(three boundaries inside an interpolated look-up, two more around it in the adder).  The
+interpolation's multiply is a tree of shifted partial products ``lo[i] ? diff << i : 0``
+(two adder levels a stage).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from ._common import Pipe, range_shape, rne_shift, rom_read, shape_range
 
-__all__ = ["GaussLookup", "LogAdder", "gauss_lookup", "log_add", "lookup_cuts", "adder_cuts"]
+__all__ = ["GaussLookup", "LogAdder", "gauss_lookup", "log_add"]
 
 
 def _table_range(table) -> tuple[int, int]:
@@ -40,26 +41,15 @@ def _table_range(table) -> tuple[int, int]:
 
 
 
-
-def lookup_cuts(table) -> int:
-    """Register boundaries inside `gauss_lookup`: address + ROM | diff + first adder level |
-    two adder levels | the rest + rounding (interp); none for a direct table."""
-    return 3 if len(table.nodes) else 0
-
-
-def adder_cuts(table) -> int:
-    """Register boundaries inside `log_add`: |a - b| | lookup | max + sb."""
-    return 2 + lookup_cuts(table)
-
-
 def _sum_level(terms):
     return [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
             for i in range(0, len(terms), 2)]
 
 
 def gauss_lookup(m, pipe: Pipe, table, z, name: str = "lk"):
-    """``table.lookup_ref(z)``, built on ``pipe`` (`lookup_cuts` boundaries); ``z`` is a
-    value of the current stage, the result one of the stage the call ends in."""
+    """``table.lookup_ref(z)``, built on ``pipe`` (boundaries, interp only: address + ROM |
+    diff + first adder level | two adder levels | the rest + rounding); ``z`` is a value of
+    the current stage, the result one of the stage the call ends in."""
     t = table
     n = len(t.near)
     near = None
@@ -99,7 +89,7 @@ def gauss_lookup(m, pipe: Pipe, table, z, name: str = "lk"):
 def log_add(m, pipe: Pipe, table, a, b, a_zero, b_zero, name: str = "la"):
     """``(x, zero)``: ``max(a, b) + sb(|a - b|)`` with the zero cases exact (``a_zero``
     gives ``b``, else ``b_zero`` gives ``a``; both give ``zero``), built on ``pipe``
-    (`adder_cuts` boundaries)."""
+    (boundaries: |a - b| | lookup | max + sb)."""
     a_big = a >= b
     z = Mux(a_big, a - b, b - a).as_unsigned()
     # A zero operand: the other one plus nothing (the lookup is forced to 0 below).

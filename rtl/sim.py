@@ -1,22 +1,160 @@
-"""The ``amaranth`` evaluator: tensors through `MadamUpdateArray` in Amaranth's simulator.
+"""The one Amaranth simulator driver of `MadamUpdateArray`, and the ``amaranth`` evaluator.
 
-`simulate_update` drives the handshake like a real producer and consumer (optional random
-gaps in ``in_valid`` and random ``out_ready`` backpressure, both seeded) and returns the
-outputs in element order, the same shape as `lns.madam_update`'s, plus what it observed
-about the timing.
+`drive` runs steps of packed beats through the array with a valid/ready handshake decided
+each cycle by a `Handshake` (a producer's gaps and a consumer's back-pressure).  Both users
+drive the array through it, so they load the LFSRs, sample and count cycles the same way:
+`simulate_update` (the testbench's ``amaranth`` evaluator: one step, seeded random gaps and
+stalls) and `sim.cycle.amaranth_engine` (several steps, the memory side of
+`sim.cycle.memory`).
+
+Cycle convention (the Verilator harness of `sim.cycle` uses the same): the simulator starts
+in the reset state, cycle 0 is its first edge; with stochastic rounding ``lfsr_load`` is
+high in cycle 0 only (a load at the edge that accepts a beat loads first, so the first beat
+already advances from the seeds).  In each cycle the inputs are set, then an output is
+taken if ``out_valid & out_ready`` and an input counted as accepted if ``in_valid &
+in_ready`` (both sampled before the edge), then the clock ticks.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.sim import Simulator
 
-from .unit import MadamUpdateArray
+from .lanes import LFSR_WIDTH, pack_beats, pack_lanes, unpack_beats
 
-__all__ = ["simulate_update", "SimResult"]
+__all__ = ["simulate_update", "SimResult", "drive", "Drive", "Handshake",
+           "RandomHandshake", "PERIOD"]
+
+PERIOD = 1e-8                 # simulated clock period (only VCD times depend on it)
+
+
+class Handshake:
+    """Decides the handshake of each cycle: override `cycle` (and `accept`)."""
+
+    def cycle(self, pending: bool) -> tuple[bool, bool]:
+        """``(in_valid, out_ready)`` of this cycle; ``pending``: a beat is waiting."""
+        return pending, True
+
+    def accept(self) -> None:
+        """Called when the array accepted the beat offered this cycle."""
+
+
+class RandomHandshake(Handshake):
+    """Seeded idle input cycles (probability ``gap``) and ``out_ready`` low (``stall``)."""
+
+    def __init__(self, gap: float = 0.0, stall: float = 0.0, seed: int = 0):
+        self.gap, self.stall = gap, stall
+        self.rng = random.Random(seed)
+
+    def cycle(self, pending):
+        # The order of the draws is part of the seed's meaning: valid first, then ready.
+        valid = pending and (self.gap == 0.0 or self.rng.random() >= self.gap)
+        ready = self.stall == 0.0 or self.rng.random() >= self.stall
+        return valid, ready
+
+
+@dataclass
+class Drive:
+    """What `drive` observed."""
+
+    out_w: list = field(default_factory=list)     # per step: output bus words, beat order
+    out_v: list = field(default_factory=list)
+    cycles: int = 0                               # clock edges simulated
+    accepted: int = 0                             # beats accepted
+    delivered: int = 0                            # beats delivered (out_valid & out_ready)
+    latencies: list = field(default_factory=list)  # per beat: edges from acceptance to the
+    seconds: float = 0.0                           # delivering edge; wall time of the run
+
+
+def drive(dut, *, beats: int, steps: int, x_bc, clip: int, inputs, handshake: Handshake,
+          lfsr_state=None, max_cycles: int | None = None, max_idle: int | None = None,
+          vcd=None, vcd_cycles: int = 0, progress=None) -> Drive:
+    """Run ``steps`` steps of ``beats`` beats each through ``dut`` (a `MadamUpdateArray`).
+
+    Parameters
+    ----------
+    x_bc : sequence of int
+        ``x_bc`` of each step (held for the whole step).
+    inputs : callable(step, previous) -> (in_w, in_g, in_v)
+        The packed input words of a step, one a beat; ``previous`` is ``(out_w, out_v)``
+        of the step before (``None`` for the first), so a step can read what the last wrote.
+    handshake : Handshake
+    lfsr_state : one start state a lane, required when the array has ``lfsr_seed``.
+    max_cycles, max_idle : raise RuntimeError past this many cycles in all / without any
+        valid input or output.
+    vcd, vcd_cycles : write the first ``vcd_cycles`` cycles as a waveform.
+    progress : callable(done_beats, total_beats, cycle), called every 2000 cycles.
+    """
+    from amaranth.sim import Simulator
+
+    stochastic = hasattr(dut, "lfsr_seed")
+    if stochastic and (lfsr_state is None or len(lfsr_state) != dut.lanes):
+        raise ValueError("stochastic rounding needs one lfsr_state a lane")
+    r = Drive()
+
+    async def bench(ctx):
+        cycle = idle = 0
+        inflight = deque()
+        ctx.set(dut.clip, clip)
+        if stochastic:
+            ctx.set(dut.lfsr_seed, pack_lanes(lfsr_state, LFSR_WIDTH))
+        previous = None
+        for s in range(steps):
+            in_w, in_g, in_v = inputs(s, previous)
+            ow, ov = [], []
+            ctx.set(dut.x_bc, int(x_bc[s]))
+            sent = 0
+            while len(ow) < beats:
+                if max_cycles is not None and cycle > max_cycles:
+                    raise RuntimeError(f"no progress after {cycle} cycles "
+                                       f"({r.accepted + sent} accepted, "
+                                       f"{r.delivered + len(ow)} delivered)")
+                in_valid, out_ready = handshake.cycle(sent < beats)
+                ctx.set(dut.in_valid, in_valid)
+                if in_valid:
+                    ctx.set(dut.in_w, in_w[sent])
+                    ctx.set(dut.in_g, in_g[sent])
+                    ctx.set(dut.in_v, in_v[sent])
+                ctx.set(dut.out_ready, out_ready)
+                if stochastic:
+                    ctx.set(dut.lfsr_load, cycle == 0)
+                out_valid = ctx.get(dut.out_valid)
+                if out_ready and out_valid:
+                    ow.append(ctx.get(dut.out_w))
+                    ov.append(ctx.get(dut.out_v))
+                    r.latencies.append(cycle - inflight.popleft())
+                if in_valid and ctx.get(dut.in_ready):
+                    inflight.append(cycle)
+                    sent += 1
+                    handshake.accept()
+                idle = 0 if in_valid or out_valid else idle + 1
+                if max_idle is not None and idle > max_idle:
+                    raise RuntimeError(f"no progress for {idle} cycles at cycle {cycle}")
+                await ctx.tick()
+                cycle += 1
+                if progress is not None and cycle % 2000 == 0:
+                    progress(r.delivered + len(ow), beats * steps, cycle)
+            r.accepted += sent
+            r.delivered += len(ow)
+            r.out_w.append(ow)
+            r.out_v.append(ov)
+            previous = (ow, ov)
+        r.cycles = cycle
+
+    sim = Simulator(dut)
+    sim.add_clock(PERIOD)
+    sim.add_testbench(bench)
+    t0 = time.perf_counter()
+    if vcd is not None:
+        with sim.write_vcd(str(vcd)):
+            sim.run_until(PERIOD * vcd_cycles)
+    sim.run()
+    r.seconds = time.perf_counter() - t0
+    return r
 
 
 @dataclass
@@ -32,83 +170,25 @@ class SimResult:
 def simulate_update(cfg, w, g, v, t: int, *, clip: int | None = None, lanes: int = 1,
                     lfsr_state=None, gap: float = 0.0, stall: float = 0.0, seed: int = 0,
                     max_cycles: int | None = None) -> SimResult:
-    """Run ``len(w)`` elements through a ``lanes``-wide array.
+    """Run ``len(w)`` elements through a ``lanes``-wide array (the ``amaranth`` evaluator).
 
     Parameters mirror `lns.madam_update` (``lfsr_state``: one start state a lane, loaded
-    through ``lfsr_seed``/``lfsr_load`` before the first beat; it is not advanced in
-    place).  ``gap`` and ``stall`` are the probabilities of an idle input cycle and of
-    ``out_ready`` low.
+    through ``lfsr_seed``/``lfsr_load`` in the first cycle; it is not advanced in place).
+    ``gap`` and ``stall`` are the probabilities of an idle input cycle and of ``out_ready``
+    low (`RandomHandshake`).  Returns the outputs in element order, the same shape as
+    `lns.madam_update`'s, and what the driver observed about the timing.
     """
+    from .unit import MadamUpdateArray
     w, g, v = (np.asarray(a, dtype=np.int64).ravel() for a in (w, g, v))
     n = len(w)
     beats = -(-n // lanes)
-    pad = beats * lanes - n
-    w, g, v = (np.concatenate([a, np.zeros(pad, np.int64)]) for a in (w, g, v))
-    W = cfg.weight
-    clip = W.e_max if clip is None else int(clip)
+    clip = cfg.weight.e_max if clip is None else int(clip)
+    ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
+    words = (pack_beats(w, ww, lanes), pack_beats(g, wg, lanes), pack_beats(v, wv, lanes))
     dut = MadamUpdateArray(cfg, lanes)
-    ww, wg, wv = W.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
-
-    def pack(arr, width, b):
-        word = 0
-        for k in range(lanes):
-            word |= int(arr[b * lanes + k]) << (k * width)
-        return word
-
-    in_w = [pack(w, ww, b) for b in range(beats)]
-    in_g = [pack(g, wg, b) for b in range(beats)]
-    in_v = [pack(v, wv, b) for b in range(beats)]
-    rng = random.Random(seed)
-    out_w, out_v, acc_cycle, latencies = [], [], [], []
-    counters = {"cycles": 0}
-    limit = max_cycles or (beats * 20 + 100)
-    stochastic = cfg.rounding == "stochastic"
-
-    async def bench(ctx):
-        ctx.set(dut.x_bc, cfg.bias_correction_code(t))
-        ctx.set(dut.clip, clip)
-        cycle = 0
-        if stochastic:
-            if lfsr_state is None or len(lfsr_state) != lanes:
-                raise ValueError("stochastic rounding needs one lfsr_state a lane")
-            ctx.set(dut.lfsr_seed, sum(int(s) << (32 * k) for k, s in enumerate(lfsr_state)))
-            ctx.set(dut.lfsr_load, 1)
-            await ctx.tick()
-            ctx.set(dut.lfsr_load, 0)
-            cycle += 1
-        beat = 0
-        while len(out_w) < beats:
-            if cycle > limit:
-                raise RuntimeError(f"no progress after {cycle} cycles "
-                                   f"({beat} accepted, {len(out_w)} delivered)")
-            valid = beat < beats and (gap == 0.0 or rng.random() >= gap)
-            ready = stall == 0.0 or rng.random() >= stall
-            ctx.set(dut.in_valid, valid)
-            if valid:
-                ctx.set(dut.in_w, in_w[beat])
-                ctx.set(dut.in_g, in_g[beat])
-                ctx.set(dut.in_v, in_v[beat])
-            ctx.set(dut.out_ready, ready)
-            if ready and ctx.get(dut.out_valid):
-                out_w.append(ctx.get(dut.out_w))
-                out_v.append(ctx.get(dut.out_v))
-                latencies.append(cycle - acc_cycle[len(out_w) - 1])
-            if valid and ctx.get(dut.in_ready):
-                acc_cycle.append(cycle)
-                beat += 1
-            await ctx.tick()
-            cycle += 1
-        counters["cycles"] = cycle
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-
-    def unpack(words, width):
-        mask = (1 << width) - 1
-        flat = [(word >> (k * width)) & mask for word in words for k in range(lanes)]
-        return np.array(flat[:n], dtype=np.int64)
-
-    return SimResult(unpack(out_w, ww), unpack(out_v, wv), counters["cycles"],
-                     len(acc_cycle), len(out_w), latencies)
+    r = drive(dut, beats=beats, steps=1, x_bc=[cfg.bias_correction_code(t)], clip=clip,
+              inputs=lambda s, previous: words, handshake=RandomHandshake(gap, stall, seed),
+              lfsr_state=lfsr_state if cfg.is_stochastic else None,
+              max_cycles=max_cycles or (beats * 20 + 100))
+    return SimResult(unpack_beats(r.out_w[0], ww, lanes, n), unpack_beats(r.out_v[0], wv, lanes, n),
+                     r.cycles, r.accepted, r.delivered, r.latencies)

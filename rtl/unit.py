@@ -11,9 +11,10 @@ Pipeline (register stages; every register loads when the global enable ``en`` is
            | num = k - (e_v' << vs) | RNE + clamp -> L          (normaliser)
            | 2**frac ROM + shift amount | align | round -> Delta (exp_step)
            | X_w -+ Delta | clamps -> out                      (weight_update)
-                                 16 stages, latency 15 (interp sb); 13 / 12 (direct sb)
     sign:  R0 inputs (+ r) | exp step + weight update -> R1 outputs
-                                                                  2 stages, latency 1
+
+The number of stages is what the datapath builds: `pipeline_stages` counts the boundaries
+by running the same builder (`_datapath`) on a `Pipe` without registers.
 
 Values cross stage boundaries through a `Pipe`, which delays each one by exactly the
 boundaries it crosses, so every stage sees a single beat.
@@ -29,17 +30,19 @@ between beats.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, signed, unsigned
+from functools import lru_cache
+
+from amaranth.hdl import Const, Fragment, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 
 from ._common import Pipe, range_shape, word_fields
-from .exp_step import EXP_CUTS, exp_step
+from .exp_step import exp_step
+from .lanes import lane_bits
 from .lfsr import LaneLFSR
-from .update import (NORM_CUTS, WEIGHT_CUTS, l_shape, moment_cuts, normaliser,
-                     normaliser_prep, second_moment, weight_update)
+from .update import l_shape, normaliser, normaliser_prep, second_moment, weight_update
 
 __all__ = ["MadamUpdateUnit", "MadamUpdateArray", "xbc_shape", "pipeline_stages"]
 
@@ -50,12 +53,67 @@ def xbc_shape(cfg):
     return range_shape(cfg.bias_correction_code(1), 0)
 
 
+@lru_cache(maxsize=None)
 def pipeline_stages(cfg) -> int:
-    """Register stages of one lane (the latency is one less): the input registers, the
-    boundaries inside each step, one between steps, and the output registers."""
-    if cfg.normaliser != "rms":
-        return 2
-    return 1 + moment_cuts(cfg) + 1 + NORM_CUTS + 1 + EXP_CUTS + 1 + WEIGHT_CUTS + 1
+    """Register stages of one lane (the latency is one less): the boundaries `_datapath`
+    builds, counted by building it once on a `Pipe` without registers (``en=None``: each
+    ``cut`` only counts) in a scratch module."""
+    m = Module()
+    pipe = Pipe(m)
+    _datapath(m, pipe, cfg, _inputs(cfg))
+    # Elaborated (and dropped) so that Amaranth does not warn that the scratch module and its
+    # ROMs were built and never used.
+    Fragment.get(m, None)
+    return pipe.stage
+
+
+def _inputs(cfg) -> dict:
+    """Free signals of the lane's input shapes, for `pipeline_stages`'s counting build."""
+    ins = {"w": Signal(cfg.weight.total_bits), "g": Signal(cfg.grad.total_bits),
+           "v": Signal(cfg.moment.total_bits), "x_bc": Signal(xbc_shape(cfg)),
+           "clip": Signal(unsigned(cfg.weight.log_bits))}
+    if cfg.is_stochastic:
+        ins["r"] = Signal(unsigned(RANDOM_BITS))
+    return ins
+
+
+def _datapath(m, pipe: Pipe, cfg, ins: dict):
+    """One lane's datapath on ``pipe`` from the input values ``ins`` (``w``, ``g``, ``v``,
+    ``x_bc``, ``clip`` and, stochastic only, the random bits ``r``): the input registers,
+    the steps with their boundaries, and the output registers.  Returns ``(w_out, v_out)``
+    as seen after the last boundary."""
+    p = cfg.params
+    rnd = {"r": ins["r"]} if cfg.is_stochastic else {}
+    pipe.put(w=ins["w"], g=ins["g"], v=ins["v"], clip=ins["clip"], **rnd)
+    if cfg.has_second_moment:
+        pipe.put(x_bc=ins["x_bc"])
+    pipe.cut()                                              # R0: the inputs
+    g_sign, _, g_zero = word_fields(pipe.get("g"), p.g)
+    pipe.put(g_sign=g_sign, g_zero=g_zero)
+    r = pipe.get("r") if cfg.is_stochastic else None
+    if cfg.has_second_moment:
+        normaliser_prep(pipe, cfg, pipe.get("g"), pipe.get("x_bc"))
+        pipe.put(vn=second_moment(m, pipe, cfg, pipe.get("g"), pipe.get("v")))
+        pipe.cut()
+        pipe.put(l=normaliser(m, pipe, cfg, pipe.get("vn"), l_shape(cfg, xbc_shape(cfg))))
+        pipe.cut()
+        delta = exp_step(m, pipe, cfg, pipe.get("l"), pipe.get("r") if cfg.is_stochastic
+                         else None, p.l_bound)
+        pipe.put(delta=delta)
+        pipe.cut()
+        wpipe = pipe
+    else:
+        # |g_hat| = 1: the step is a constant (plus the random bits), v passes through,
+        # and the step and the weight update share one stage (no boundary inside).
+        pipe.put(vn=pipe.get("v"))
+        comb = Pipe(m)
+        pipe.put(delta=exp_step(m, comb, cfg, Const(0, signed(1)), r, 0))
+        wpipe = comb
+    w_new = weight_update(m, wpipe, cfg, pipe.get("w"), pipe.get("g_sign"),
+                          pipe.get("g_zero"), pipe.get("delta"), pipe.get("clip"))
+    pipe.put(w_out=w_new)
+    pipe.cut()                                              # the output registers
+    return pipe.get("w_out"), pipe.get("vn")
 
 
 class MadamUpdateUnit(wiring.Component):
@@ -91,7 +149,7 @@ class MadamUpdateUnit(wiring.Component):
             "clip": In(unsigned(cfg.weight.log_bits)),
             "w_out": Out(cfg.weight.total_bits), "v_out": Out(cfg.moment.total_bits),
         }
-        if cfg.rounding == "stochastic":
+        if cfg.is_stochastic:
             ports["lfsr_seed"] = In(unsigned(WIDTH))
             ports["lfsr_load"] = In(1)
         super().__init__(ports)
@@ -99,46 +157,16 @@ class MadamUpdateUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        p = cfg.params
         pipe = Pipe(m, self.en)
-        rnd = {}
-        if p.stochastic:
+        ins = {"w": self.w, "g": self.g, "v": self.v, "x_bc": self.x_bc, "clip": self.clip}
+        if cfg.is_stochastic:
             m.submodules.lfsr = lfsr = LaneLFSR(self.lfsr_init)
             m.d.comb += [lfsr.seed.eq(self.lfsr_seed), lfsr.load.eq(self.lfsr_load),
                          lfsr.advance.eq(self.accept)]
-            rnd = {"r": lfsr.r}
-        assert RANDOM_BITS == p.random_bits
-
-        pipe.put(w=self.w, g=self.g, v=self.v, clip=self.clip, **rnd)
-        if p.rms:
-            pipe.put(x_bc=self.x_bc)
-        pipe.cut()                                              # R0: the inputs
-        g_sign, _, g_zero = word_fields(pipe.get("g"), p.g)
-        pipe.put(g_sign=g_sign, g_zero=g_zero)
-        r = pipe.get("r") if p.stochastic else None
-        if p.rms:
-            normaliser_prep(pipe, cfg, pipe.get("g"), pipe.get("x_bc"))
-            pipe.put(vn=second_moment(m, pipe, cfg, pipe.get("g"), pipe.get("v")))
-            pipe.cut()
-            pipe.put(l=normaliser(m, pipe, cfg, pipe.get("vn"), l_shape(cfg, xbc_shape(cfg))))
-            pipe.cut()
-            delta = exp_step(m, pipe, cfg, pipe.get("l"), pipe.get("r") if p.stochastic
-                             else None, p.l_bound)
-            pipe.put(delta=delta)
-            pipe.cut()
-            wpipe = pipe
-        else:
-            # |g_hat| = 1: the step is a constant (plus the random bits), v passes through,
-            # and the step and the weight update share one stage (no boundary inside).
-            pipe.put(vn=pipe.get("v"))
-            comb = Pipe(m)
-            pipe.put(delta=exp_step(m, comb, cfg, Const(0, signed(1)), r, 0))
-            wpipe = comb
-        w_new = weight_update(m, wpipe, cfg, pipe.get("w"), pipe.get("g_sign"),
-                              pipe.get("g_zero"), pipe.get("delta"), pipe.get("clip"))
-        pipe.put(w_out=w_new)
-        pipe.cut()                                              # the output registers
-        m.d.comb += [self.w_out.eq(pipe.get("w_out")), self.v_out.eq(pipe.get("vn"))]
+            ins["r"] = lfsr.r
+        assert RANDOM_BITS == cfg.params.random_bits
+        w_out, v_out = _datapath(m, pipe, cfg, ins)
+        m.d.comb += [self.w_out.eq(w_out), self.v_out.eq(v_out)]
         assert pipe.stage == self.stages, (pipe.stage, self.stages)
         return m
 
@@ -167,7 +195,7 @@ class MadamUpdateArray(wiring.Component):
             "in_v": In(n * cfg.moment.total_bits),
             "x_bc": In(xbc_shape(cfg)), "clip": In(unsigned(cfg.weight.log_bits)),
         }
-        if cfg.rounding == "stochastic":
+        if cfg.is_stochastic:
             ports["lfsr_seed"] = In(unsigned(n * WIDTH))
             ports["lfsr_load"] = In(1)
         ports.update({"out_valid": Out(1), "out_ready": In(1),
@@ -195,16 +223,19 @@ class MadamUpdateArray(wiring.Component):
         for k in range(self.lanes):
             unit = MadamUpdateUnit(cfg, int(seeds[k]))
             m.submodules[f"lane{k}"] = unit
+
+            def lane(width, k=k):         # the one lane layout (rtl.lanes)
+                return slice(*lane_bits(k, width))
             m.d.comb += [
                 unit.en.eq(en), unit.accept.eq(accept),
-                unit.w.eq(self.in_w[k * ww:(k + 1) * ww]),
-                unit.g.eq(self.in_g[k * wg:(k + 1) * wg]),
-                unit.v.eq(self.in_v[k * wv:(k + 1) * wv]),
+                unit.w.eq(self.in_w[lane(ww)]),
+                unit.g.eq(self.in_g[lane(wg)]),
+                unit.v.eq(self.in_v[lane(wv)]),
                 unit.x_bc.eq(self.x_bc), unit.clip.eq(self.clip),
-                self.out_w[k * ww:(k + 1) * ww].eq(unit.w_out),
-                self.out_v[k * wv:(k + 1) * wv].eq(unit.v_out),
+                self.out_w[lane(ww)].eq(unit.w_out),
+                self.out_v[lane(wv)].eq(unit.v_out),
             ]
-            if cfg.rounding == "stochastic":
-                m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[k * WIDTH:(k + 1) * WIDTH]),
+            if cfg.is_stochastic:
+                m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[lane(WIDTH)]),
                              unit.lfsr_load.eq(self.lfsr_load)]
         return m

@@ -2,7 +2,8 @@
 `lns.update._update_kernel`:
 
 `SecondMoment`  step 1: ``v' = beta v + (1 - beta) g**2`` through `LogAdder`, then the
-                moment's saturating / flushing pack.  Only built for ``normaliser == "rms"``.
+                moment's saturating / flushing pack.  Only built with a second moment
+                (``cfg.has_second_moment``, the rms normaliser).
 `Normaliser`    step 2: ``L = min(RNE(((X_g << gs) - ((X_v' - X_bc) << vs)) / 2**nr), l_bound)``,
                 ``l_bound`` when ``v'`` is zero.
 `WeightUpdate`  step 4: ``X_w' = clamp(X_w -+ Delta, x_min, X_clip)``, no step for a zero
@@ -23,23 +24,14 @@ from amaranth.lib.wiring import In, Out
 from lns.rounding import round_shift_rne_ref
 
 from ._common import Pipe, range_shape, rne_shift, shape_range, word_fields
-from .log_adder import adder_cuts, log_add
+from .log_adder import log_add
 
 __all__ = ["SecondMoment", "Normaliser", "WeightUpdate", "pack_moment", "second_moment",
-           "normaliser_prep", "normaliser", "weight_update", "moment_cuts", "NORM_CUTS",
-           "WEIGHT_CUTS", "l_shape"]
-
-NORM_CUTS = 1           # num | round + clamp
-WEIGHT_CUTS = 1         # X_w -+ Delta | clamps
-
-
-def moment_cuts(cfg) -> int:
-    """Register boundaries inside `second_moment`: operands | adder | pack."""
-    return 2 + adder_cuts(cfg.sb_table)
+           "normaliser_prep", "normaliser", "weight_update", "l_shape"]
 
 
 def pack_moment(m, x, zero, vp, out):
-    """`lns.kernels.pack` of an unsigned moment word: saturate above, flush or saturate
+    """`lns.word.pack` of an unsigned moment word: saturate above, flush or saturate
     below; ``zero`` gives the word 0."""
     with m.If(zero):
         m.d.comb += out.eq(0)
@@ -52,7 +44,8 @@ def pack_moment(m, x, zero, vp, out):
 
 
 def second_moment(m, pipe: Pipe, cfg, g, v):
-    """The moment word ``v'`` from the words ``g`` and ``v`` (`moment_cuts` boundaries)."""
+    """The moment word ``v'`` from the words ``g`` and ``v`` (boundaries: operands | the
+    adder's own | pack)."""
     p = cfg.params
     _, eg, zg = word_fields(g, p.g)
     _, ev, zv = word_fields(v, p.v)
@@ -102,7 +95,8 @@ def _over_threshold(p) -> int:
 
 
 def normaliser(m, pipe: Pipe, cfg, v, l_shape):
-    """``L`` from the new moment word ``v`` and `normaliser_prep`'s value (`NORM_CUTS`)."""
+    """``L`` from the new moment word ``v`` and `normaliser_prep`'s value (one boundary:
+    num | round + clamp)."""
     p = cfg.params
     _, ev, zv = word_fields(v, p.v)
     pipe.put(nm_num=pipe.get("nm_k") - (ev << p.norm_v_shift), nm_zv=zv)
@@ -116,7 +110,7 @@ def normaliser(m, pipe: Pipe, cfg, v, l_shape):
 
 
 def weight_update(m, pipe: Pipe, cfg, w, g_sign, g_zero, delta, clip):
-    """The new weight word (`WEIGHT_CUTS` boundaries)."""
+    """The new weight word (one boundary: X_w -+ Delta | clamps)."""
     wp = cfg.params.w
     sw, ew, zw = word_fields(w, wp)
     # Work on the biased field e = X + offset: the clamps X_clip = clip - offset and
@@ -146,7 +140,7 @@ class SecondMoment(wiring.Component):
     """
 
     def __init__(self, cfg):
-        if cfg.normaliser != "rms":
+        if not cfg.has_second_moment:
             raise ValueError(f"the second-moment path needs normaliser 'rms', not {cfg.normaliser!r}")
         self.cfg = cfg
         super().__init__({"g": In(cfg.grad.total_bits), "v": In(cfg.moment.total_bits),

@@ -23,19 +23,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from rtl.lanes import LFSR_WIDTH, pack_lanes, unpack_lanes
 from testbench.vectors import expected_outputs, read
-
-
-def _pack(values, width):
-    word = 0
-    for k, x in enumerate(values):
-        word |= int(x) << (k * width)
-    return word
-
-
-def _unpack(word, width, lanes):
-    mask = (1 << width) - 1
-    return [(word >> (k * width)) & mask for k in range(lanes)]
 
 
 def _value(handle):
@@ -69,7 +58,7 @@ async def stream(dut):
         getattr(dut, name).value = 0
     if stochastic:
         dut.lfsr_load.value = 0
-        dut.lfsr_seed.value = _pack(vs.lfsr_seed, 32)
+        dut.lfsr_seed.value = pack_lanes(vs.lfsr_seed, LFSR_WIDTH)
     for _ in range(3):
         await FallingEdge(dut.clk)
     dut.rst.value = 0
@@ -103,9 +92,9 @@ async def stream(dut):
                 hold -= 1
             elif rng.random() >= gap:
                 valid = True
-                dut.in_w.value = _pack(vs.w[i:i + L], ww)
-                dut.in_g.value = _pack(vs.g[i:i + L], wg)
-                dut.in_v.value = _pack(vs.v[i:i + L], wv)
+                dut.in_w.value = pack_lanes(vs.w[i:i + L], ww)
+                dut.in_g.value = pack_lanes(vs.g[i:i + L], wg)
+                dut.in_v.value = pack_lanes(vs.v[i:i + L], wv)
         dut.in_valid.value = int(valid)
         ready = finishing or rng.random() >= bp
         dut.out_ready.value = int(ready)
@@ -122,8 +111,8 @@ async def stream(dut):
             if recv >= nbeats:
                 protocol.append(f"EXTRA output beat {recv} after the last")
             else:
-                lw = _unpack(ow, ww, L) if ow >= 0 else [-1] * L
-                lv = _unpack(ov, wv, L) if ov >= 0 else [-1] * L
+                lw = unpack_lanes(ow, ww, L) if ow >= 0 else [-1] * L
+                lv = unpack_lanes(ov, wv, L) if ov >= 0 else [-1] * L
                 got_w += lw
                 got_v += lv
             recv += 1

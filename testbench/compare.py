@@ -32,10 +32,9 @@ from lns import MadamConfig
 from .tools import digest
 from .vectors import VectorSet, expected_outputs
 
-__all__ = ["Outputs", "compare", "save_case", "load_case", "UNKNOWN", "FAILURES_DIR"]
+__all__ = ["Outputs", "compare", "save_case", "load_case", "UNKNOWN"]
 
 UNKNOWN = -1
-FAILURES_DIR = Path(__file__).resolve().parent.parent / "tests" / "failures"
 
 
 @dataclass
@@ -182,9 +181,11 @@ def _case_report(vs, i, names, wvals, vvals) -> str:
 
 
 # ---- saved cases ------------------------------------------------------------------------
-def save_case(vs: VectorSet, i: int, folder, *, observed=None, note: str = "") -> Path:
+def save_case(vs: VectorSet, i: int, folder, *, observed=None, note: str = "",
+              fault: dict | None = None) -> Path:
     """Write case ``i`` of ``vs`` as a self-contained JSON file in ``folder``; the name is
-    a hash of its inputs, so saving the same case twice writes one file."""
+    a hash of its inputs, so saving the same case twice writes one file.  ``fault``
+    (JSON-able) records the injected fault a case was made with (`faults.save_corpus`)."""
     case = {"config": vs.cfg.to_dict(), "lanes": 1, "t": int(vs.t[i]),
             "clip": int(vs.clip[i]), "w": int(vs.w[i]), "g": int(vs.g[i]), "v": int(vs.v[i]),
             "lfsr_state": vs.lfsr_states_before(i)}
@@ -192,6 +193,8 @@ def save_case(vs: VectorSet, i: int, folder, *, observed=None, note: str = "") -
     data = dict(case, expected={"w": int(vs.exp_w[i]), "v": int(vs.exp_v[i])},
                 observed=observed or {}, origin={"case": i, "lanes": vs.lanes,
                                                  "seed": vs.seed}, note=note)
+    if fault is not None:
+        data["fault"] = fault
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{vs.cfg.name}_{key}.json"
@@ -209,7 +212,7 @@ def load_case(path) -> VectorSet:
     cfg = MadamConfig.from_dict(data["config"])
     one = {k: np.array([int(data[k])], dtype=np.int64) for k in ("t", "clip", "w", "g", "v")}
     lfsr = None
-    if cfg.rounding == "stochastic":
+    if cfg.is_stochastic:
         if not data.get("lfsr_state"):
             raise ValueError(f"saved case {path} of a stochastic config needs lfsr_state")
         lfsr = np.array([int(data["lfsr_state"])], dtype=np.int64)

@@ -1,5 +1,5 @@
 """The fast path: the plain Verilog vector testbench built once per design and simulator
-(cached under ``.cache/testbench/builds/<hash of Verilog + harness>``) and run over a
+(cached under ``<cache>/testbench/builds/<hash of Verilog + harness>``, `rtl.cache`) and run over a
 `VectorSet`.
 
 Icarus: ``iverilog -g2012`` then ``vvp -n``.  Verilator: ``--cc --exe --build`` with a C++
@@ -14,6 +14,8 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rtl.lanes import LFSR_WIDTH, pack_lanes
 
 from . import hdl_tb
 from .design import Design
@@ -81,7 +83,9 @@ def build(sim: str, design: Design, depth: int, *, verilog: Path | None = None):
                  "--top-module", hdl_tb.TB_MODULE, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
                  "-o", "Vtb", tmp / "dut.v", tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
 
-    return cached_build(d, "sim.vvp" if sim == "icarus" else "obj/Vtb", populate)
+    return cached_build(d, "sim.vvp" if sim == "icarus" else "obj/Vtb", populate,
+                        what=f"the {design.module} testbench with "
+                             f"{'Icarus' if sim == 'icarus' else 'Verilator'}")
 
 
 def run_vectors(sim: str, design: Design, vs: VectorSet, *, gap: int = 0, bp: int = 0,
@@ -105,10 +109,7 @@ def run_vectors(sim: str, design: Design, vs: VectorSet, *, gap: int = 0, bp: in
     args = [f"+vectors={mem}", f"+n={n}", f"+maxerr={maxerr}", f"+gap={gap}", f"+bp={bp}",
             f"+rng={rng_seed & 0xFFFFFFFF or 1}"]
     if design.stochastic:
-        bus = 0
-        for k, s in enumerate(vs.lfsr_seed):
-            bus |= int(s) << (32 * k)
-        args.append(f"+lfsr_seed={bus:x}")
+        args.append(f"+lfsr_seed={pack_lanes(vs.lfsr_seed, LFSR_WIDTH):x}")
     cmd = ["vvp", "-n", exe, *args] if sim == "icarus" else [exe, *args]
     try:
         proc = run(cmd, cwd=wd, timeout=timeout, check=False)

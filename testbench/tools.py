@@ -6,13 +6,15 @@ skips silently.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from rtl.cache import cache_dir as _cache_dir
+from rtl.cache import digest
 
 __all__ = ["MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
            "verilator_bin_dir", "sim_env", "require", "cache_dir", "project_cache",
@@ -91,27 +93,29 @@ def require(name: str) -> None:
 
 
 def project_cache(*parts: str) -> Path:
-    """A folder under the project's ignored ``.cache`` (or ``$LNSMADAM_CACHE``), created."""
-    root = os.environ.get("LNSMADAM_CACHE")
-    base = Path(root) if root else Path(__file__).resolve().parent.parent / ".cache"
-    d = base.joinpath(*parts)
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """A folder of the user's cache directory (`rtl.cache.cache_dir`), created; kept for
+    callers of the old name."""
+    return _cache_dir(*parts)
 
 
 def cache_dir(*parts: str) -> Path:
-    """A folder under ``.cache/testbench``."""
-    return project_cache("testbench", *parts)
+    """A folder under ``<cache>/testbench`` (`rtl.cache`: the user's cache directory or
+    ``$LNSMADAM_CACHE``), created."""
+    return _cache_dir("testbench", *parts)
 
 
-def cached_build(d: Path, exe_rel: str, populate) -> tuple[Path, float]:
+def cached_build(d: Path, exe_rel: str, populate, what: str | None = None
+                 ) -> tuple[Path, float]:
     """Build once into the cache folder ``d`` (named by a digest of everything that goes in).
 
     ``populate(tmp)`` writes the sources into a private temporary folder and runs the tools
     there; the folder then replaces ``d`` in one rename, so an interrupted or concurrent
     build never leaves half a build behind.  Returns ``(d / exe_rel, seconds spent
-    building)``, with 0 seconds when the build was cached.
+    building)``, with 0 seconds when the build was cached.  A build that runs is one stage
+    of `testbench.progress` on stderr: ``"building <what>"`` (default: the folder's name)
+    and its time.
     """
+    from .progress import stage
     exe = d / exe_rel
     if exe.exists():
         return exe, 0.0
@@ -120,7 +124,8 @@ def cached_build(d: Path, exe_rel: str, populate) -> tuple[Path, float]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        populate(tmp)
+        with stage(f"building {what or d.name}"):
+            populate(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -133,19 +138,6 @@ def cached_build(d: Path, exe_rel: str, populate) -> tuple[Path, float]:
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
     return exe, time.perf_counter() - t0
-
-
-def digest(*items) -> str:
-    """A short hash of strings/bytes/paths (file contents), the key of a cached build."""
-    h = hashlib.sha256()
-    for item in items:
-        if isinstance(item, Path):
-            item = item.read_bytes()
-        if isinstance(item, str):
-            item = item.encode()
-        h.update(len(item).to_bytes(8, "little"))
-        h.update(item)
-    return h.hexdigest()[:16]
 
 
 def run(cmd, *, cwd=None, timeout=None, check=True) -> subprocess.CompletedProcess:

@@ -45,6 +45,7 @@ import lns
 from lns import MadamConfig
 from lns.codec import split
 from lns.lfsr import lfsr_advance
+from lns.rounding import round_shift_rne_array
 
 __all__ = ["VectorSet", "generate", "exhaustive", "expected_outputs", "tie_flags",
            "read", "parse", "group_bounds", "HEX_T_DIGITS"]
@@ -80,7 +81,7 @@ class VectorSet:
 
     @property
     def stochastic(self) -> bool:
-        return self.cfg.rounding == "stochastic"
+        return self.cfg.is_stochastic
 
     def groups(self):
         """``[(start, stop, t, clip), ...]``: the runs of constant ``(t, clip)``."""
@@ -192,7 +193,7 @@ def expected_outputs(cfg, t, clip, w, g, v, *, lanes=1, lfsr_seed=None, evaluato
     out_w = np.empty(len(w), dtype=np.int64)
     out_v = np.empty(len(w), dtype=np.int64)
     state = None
-    if cfg.rounding == "stochastic":
+    if cfg.is_stochastic:
         state = np.array(lfsr_seed, dtype=np.int64).copy()
         if state.shape != (lanes,):
             raise ValueError(f"lfsr_seed must hold {lanes} lane states, not {state.shape}")
@@ -221,15 +222,11 @@ def tie_flags(cfg, t, w, g, v_new):
         _, xv2, zv2 = split(cfg.moment, v_new)
         num = (xg << p.norm_g_shift) - ((xv2 - xbc) << p.norm_v_shift)
         nr = p.norm_round
-        if nr > 0:
-            rem = num & ((1 << nr) - 1)
-            q = num >> nr
-            half = 1 << (nr - 1)
-            norm_tie = active & ~zv2 & (rem == half)
-            L = q + ((rem > half) | ((rem == half) & (q & 1 == 1)))
+        L = round_shift_rne_array(num, nr)
+        if nr > 0:      # a tie: the bits shifted out are exactly one half
+            norm_tie = active & ~zv2 & ((num & ((1 << nr) - 1)) == 1 << (nr - 1))
         else:
             norm_tie = np.zeros(len(w), dtype=bool)
-            L = num << -nr
         bound = active & (zv2 | (L >= p.l_bound))
         L = np.where(zv2, p.l_bound, np.minimum(L, p.l_bound))
     else:
@@ -331,7 +328,7 @@ def _pick_specials(cfg, rng, t, clip, quota, lanes_seed):
     or the clip (found by running the model on the pool)."""
     pool = max(4 * quota, 2048)
     w, g, v = _random_cases(cfg, rng, pool, clip)
-    state = lns.lane_seeds(lanes_seed, 1) if cfg.rounding == "stochastic" else None
+    state = lns.lane_seeds(lanes_seed, 1) if cfg.is_stochastic else None
     ow, ov = lns.madam_update(cfg, w, g, v, t, clip=clip, lfsr_state=state)
     norm_tie, step_tie, bound = tie_flags(cfg, np.full(pool, t), w, g, ov)
     _, xw, zw = split(cfg.weight, w)
@@ -422,7 +419,7 @@ def exhaustive(cfg: MadamConfig, *, lanes: int = 1, seed: int = 1) -> VectorSet:
 
 
 def _finish(cfg, lanes, a, seed) -> VectorSet:
-    lfsr_seed = lns.lane_seeds(int(seed), lanes) if cfg.rounding == "stochastic" else None
+    lfsr_seed = lns.lane_seeds(int(seed), lanes) if cfg.is_stochastic else None
     exp_w, exp_v = expected_outputs(cfg, a["t"], a["clip"], a["w"], a["g"], a["v"],
                                     lanes=lanes, lfsr_seed=lfsr_seed)
     return VectorSet(cfg, lanes, a["t"], a["clip"], a["w"], a["g"], a["v"], exp_w, exp_v,

@@ -5,6 +5,8 @@ import pytest
 
 import lns
 from lns import LNSFormat
+from lns.codec import fields_ref, join, split, store_ref
+from lns.word import pack, unpack
 
 FORMATS = [LNSFormat(4, 3), LNSFormat(4, 7, bias=14), LNSFormat(5, 10, bias=30),
            LNSFormat(3, 2, zero="none", underflow="saturate"),
@@ -90,3 +92,30 @@ def test_decode_errors_pinned():
     assert str(info.value) == "codes must be integer codes, not float64"
     with pytest.raises(TypeError, match="fmt must be an LNSFormat, not str"):
         lns.decode("lns8", [1])
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_one_pack_and_unpack_for_scalars_and_arrays(fmt):
+    """`lns.word` called from Python, over arrays (`split`/`join`) and by the scalar
+    references gives one answer, and it is the documented rule."""
+    p = fmt.params
+    xs = np.arange(fmt.x_min - 5, fmt.x_max + 6, dtype=np.int64)
+    for sign in ((0, 1) if fmt.signed else (0,)):
+        words = join(fmt, np.full(xs.shape, sign), xs)
+        for x, word in zip(xs.tolist(), words.tolist()):
+            assert pack(sign, x, p) == store_ref(fmt, sign, x) == word
+            if x > fmt.x_max:
+                expect = fmt.word(sign, fmt.e_max)
+            elif x < fmt.x_min:
+                expect = 0 if fmt.underflow == "flush" else fmt.word(sign, fmt.e_min)
+            else:
+                expect = fmt.word(sign, x + fmt.offset)
+            assert word == expect, (sign, x)
+    every = np.arange(1 << fmt.total_bits, dtype=np.int64)
+    sign, x, zero = split(fmt, every)
+    for w in every.tolist():
+        s, xx, z = unpack(w, p)
+        assert (s, xx, bool(z)) == fields_ref(fmt, w) == (sign[w], x[w], zero[w])
+        e = w & ((1 << fmt.log_bits) - 1)
+        assert xx == e - fmt.offset and bool(z) == (fmt.has_zero and e == 0)
+    assert store_ref(fmt, 1, None) == (0 if fmt.has_zero else fmt.word(0, fmt.e_min))

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+import lns
 from lns import LNSFormat, MadamConfig, presets
 
 
@@ -145,3 +146,36 @@ def test_exp_table_width_follows_its_entries():
     lns12 = presets.get("lns12")
     assert lns12.exp_table_width == lns12.exp_bits + 1
     assert lns12.exp_table_bits == 64 * 11
+
+
+def test_modes_are_enums_that_serialise_as_their_strings():
+    cfg = _cfg(normaliser="sign", rounding="stochastic", table="interp")
+    assert cfg.normaliser is lns.Normaliser.SIGN and cfg.rounding is lns.Rounding.STOCHASTIC
+    assert cfg.table is lns.TableMethod.INTERP
+    fmt = LNSFormat(3, 2, zero="none", underflow="saturate")
+    assert fmt.zero is lns.Zero.NONE and fmt.underflow is lns.Underflow.SATURATE
+    d = cfg.to_dict()
+    # plain strings at the edge: the same JSON as before the enums
+    assert type(d["normaliser"]) is str and d["normaliser"] == "sign"
+    assert type(d["weight"]["zero"]) is str
+    assert json.loads(cfg.to_json())["rounding"] == "stochastic"
+    assert f"{cfg.table}" == "interp" and json.dumps(cfg.table) == '"interp"'
+    assert MadamConfig.from_json(cfg.to_json()) == cfg
+
+
+def test_facts_of_the_config():
+    rms, sign = presets.get("lns12"), presets.get("lns8_sign")
+    assert rms.has_second_moment and not sign.has_second_moment
+    assert not rms.is_stochastic and sign.is_stochastic
+    assert rms.sb_table is not None and sign.sb_table is None
+    assert rms.update_words == (("w", "g", "v"), ("w", "v"))
+    assert sign.update_words == (("w", "g"), ("w",))
+    assert rms.update_bits == (12 + 11 + 17, 12 + 17)
+    assert sign.update_bits == (8 + 8, 8)
+
+
+def test_replace_validates_like_the_constructor():
+    cfg = _cfg()
+    assert cfg.replace(beta=0.9).beta == 0.9 and cfg.replace(name="x").name == "x"
+    with pytest.raises(ValueError, match="beta must be strictly between 0.0 and 1.0, not 1.5"):
+        cfg.replace(beta=1.5)

@@ -3,8 +3,8 @@ import pytest
 
 from lns.lfsr import (RANDOM_BITS, STEPS_PER_UPDATE, TAP_MASK, lane_seeds, lfsr_advance,
                       lfsr_advance_ref)
-from lns.rounding import (round_shift_rne, round_shift_rne_ref, round_shift_rtz,
-                          round_shift_rtz_ref, round_shift_stochastic,
+from lns.rounding import (round_shift_rne, round_shift_rne_array, round_shift_rne_ref,
+                          round_shift_rtz, round_shift_rtz_ref, round_shift_stochastic,
                           round_shift_stochastic_ref)
 
 RULES = {
@@ -81,3 +81,11 @@ def test_lane_seeds():
     assert not np.array_equal(s, lane_seeds(8, 4))
     with pytest.raises(ValueError, match="lanes must be a positive int, not 0"):
         lane_seeds(1, 0)
+
+
+def test_rne_array_is_the_kernel_over_an_array():
+    x = np.arange(-300, 301, dtype=np.int64)
+    for s in range(-3, 9):
+        out = round_shift_rne_array(x, s)
+        assert out.dtype == np.int64
+        assert out.tolist() == [round_shift_rne_ref(int(v), s) for v in x], s

@@ -138,3 +138,13 @@ def test_reset_clears_valids():
     sim.run()
     assert seen[0] == (1, 0)                  # full and stalled
     assert all(s == (0, 1) for s in seen[1:])  # emptied by the reset, nothing comes out
+
+
+def test_pipeline_stages_are_counted_from_the_datapath():
+    # 1 input + 2 moment operands/adder + 3 interpolation + 1 pack + 1 + 1 normaliser + 1
+    # + 2 exp step + 1 + 1 weight + 1 output = 16 with an interpolated sb table, 3 fewer
+    # with a direct one; the sign normaliser has the input and output registers only.
+    expected = {"tiny": 13, "lns8_sign": 2, "lns8": 16, "lns12": 16, "lns16": 16}
+    assert {n: pipeline_stages(presets.get(n)) for n in presets.names()} == expected
+    direct = presets.get("lns12").replace(table="direct")
+    assert pipeline_stages(direct) == 13

@@ -179,3 +179,27 @@ def test_simulate_errors(tmp_path):
     with pytest.raises(ValueError, match=r"^a VCD needs the verilator or amaranth engine, "
                                          r"not model$"):
         simulate(cfg, 10, 1, "model", vcd=tmp_path / "x.vcd")
+
+
+@pytest.mark.parametrize("preset,lanes", [("lns8", 2), ("lns12", 1)])
+def test_one_amaranth_driver_for_testbench_and_engine(preset, lanes):
+    """The testbench's amaranth evaluator (`rtl.sim.simulate_update`) and the amaranth
+    engine go through the one driver: on one step without gaps or stalls they give the same
+    words and the same cycle count (LFSRs loaded in cycle 0 by both)."""
+    from rtl.sim import simulate_update
+    from sim.cycle.amaranth_engine import run_amaranth
+    from sim.cycle.simulate import lfsr_seeds
+    cfg = lns.presets.get(preset)
+    n = 23
+    t = make_tensor(cfg, n, lanes, 1, seed=4)
+    seeds = lfsr_seeds(cfg, lanes, 4)
+    out, timing, _, _ = run_amaranth(cfg, lanes, MemorySide(beat_bits=8), x_bc=[
+        cfg.bias_correction_code(1)], lfsr_seeds=seeds, w0=t.w0, v0=t.v0, g=t.g, clip=t.clip)
+    r = simulate_update(cfg, t.w0[:n], t.g[0, :n], t.v0[:n], 1, clip=t.clip, lanes=lanes,
+                        lfsr_state=seeds)
+    assert np.array_equal(out[0, 0, :n], r.w) and np.array_equal(out[0, 1, :n], r.v)
+    assert timing["cycles"] == r.cycles
+    assert timing["accepted"] == r.accepted == -(-n // lanes)
+    assert timing["latency_min"] == min(r.latencies) - 1
+    exp = expected_outputs(cfg, t, 4)
+    assert np.array_equal(out, exp)

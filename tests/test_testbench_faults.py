@@ -1,8 +1,6 @@
 """Fault injection: single faults in copies of the generated Verilog must be reported by the
 vector testbench (table bit flips, datapath constants, the rounding's tie rule, handshake)."""
 
-import pytest
-
 from lns import presets
 from testbench import design, faults, fastpath, vectors
 

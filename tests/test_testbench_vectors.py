@@ -6,7 +6,6 @@ import io
 import numpy as np
 import pytest
 
-import lns
 from lns import presets
 from lns.codec import split
 from testbench import vectors as V

@@ -23,6 +23,7 @@ Every result is a JSON-serialisable dict::
 from __future__ import annotations
 
 from lns.lfsr import RANDOM_BITS, STEPS_PER_UPDATE, WIDTH
+from lns.tables import rom_bits
 
 __all__ = ["operation_counts", "float_madam_ops", "adam_ops", "LNS_KINDS", "FLOAT_KINDS"]
 
@@ -71,16 +72,17 @@ def operation_counts(cfg) -> dict:
     # -- 0. unpack (masks and sign bits are wiring) ------------------------------------------
     c.add("0 unpack", "zw = (ew == 0): zero weight", "compare_select", ww)
     c.add("0 unpack", "zg = (eg == 0): zero gradient", "compare_select", wg)
-    if p.stochastic:
+    if cfg.is_stochastic:
         # state = lfsr_advance(state): STEPS_PER_UPDATE Galois steps, one XOR network
         c.add("0 unpack", f"lfsr advance ({STEPS_PER_UPDATE} Galois steps, unrolled XOR)",
               "logic", WIDTH)
         # rnd = state & rnd_mask: wiring
-    if p.rms:
+    t = cfg.sb_table                    # None without a second moment
+    if cfg.has_second_moment:
         c.add("0 unpack", "zv = (ev == 0): zero moment", "compare_select", wv)
 
     # -- 1. second moment: v' = beta v + (1 - beta) g**2 = max(a, b) + sb(|a - b|) ------------
-    if p.rms:
+    if cfg.has_second_moment:
         wa = max(wv, wg + p.g2_shift) + 2          # width of the operands a, b
         c.add("1 moment", "a = ev - offset_v + c_beta (constants folded)", "int_add", wa)
         c.add("1 moment", "a = NEG if zv", "compare_select", wa)
@@ -92,13 +94,12 @@ def operation_counts(cfg) -> dict:
         c.add("1 moment", "max(a, b)", "compare_select", wa)
         c.add("1 moment", "a - b and b - a", "int_add", wa, 2)
         c.add("1 moment", "z = |a - b| (select)", "compare_select", wa)
-        t = cfg.sb_table
         zw_ = max(1, int(t.end).bit_length())
         c.add("1 moment", "sb: z >= end", "compare_select", zw_ + 1)
         n = len(t.near)
         if n:
             c.add("1 moment", "sb: near[z]", "table_read", t.near_width, table="sb_near",
-                  rom_bits=int(len(t.near) * t.near_width))
+                  rom_bits=rom_bits(t.near))
         if len(t.nodes):
             nw = t.node_width
             if n:
@@ -107,7 +108,7 @@ def operation_counts(cfg) -> dict:
                   variable=False)
             c.add("1 moment", "sb: j + 1", "int_add", zw_)
             c.add("1 moment", "sb: nodes[j], nodes[j + 1] (two read ports)", "table_read",
-                  nw, 2, table="sb_nodes", rom_bits=int(len(t.nodes) * nw))
+                  nw, 2, table="sb_nodes", rom_bits=rom_bits(t.nodes))
             c.add("1 moment", "sb: t1 - t0", "int_add", nw + 1)
             c.add("1 moment", "sb: (t1 - t0) * lo", "int_mul", nw + 1 + t.seg_bits,
                   operand_bits=[nw + 1, t.seg_bits])
@@ -134,7 +135,7 @@ def operation_counts(cfg) -> dict:
                      "no sb table, no v traffic")
 
     # -- 2. log2|g_hat| = L ----------------------------------------------------------------------
-    if p.rms:
+    if cfg.has_second_moment:
         wn = max(wg + p.norm_g_shift, wv + 1 + p.norm_v_shift) + 3   # width of num
         c.add("2 normalise", "zero test of v'", "compare_select", wv)
         c.add("2 normalise", "xv = ev' - offset_v", "int_add", wv + 1)
@@ -157,7 +158,7 @@ def operation_counts(cfg) -> dict:
     # -- 3. Delta = round(P[r] / 2**s) ---------------------------------------------------------
     pw = cfg.exp_table_width
     wext = pw + p.shift_cap                                   # the aligned word P << cap >> s
-    if p.rms:
+    if cfg.has_second_moment:
         c.add("3 exp step", "E = L + (eta_shift << Fs)", "int_add", wl + 1)
         if fs:
             c.add("3 exp step", "P = exp2[E mod 2**Fs]", "table_read", pw, table="exp2",
@@ -166,7 +167,7 @@ def operation_counts(cfg) -> dict:
         c.add("3 exp step", "s = min(s, shift_cap)", "compare_select", wl - fs + 2)
         c.add("3 exp step", "s = max(s, 0)", "compare_select", wl - fs + 2)
         c.add("3 exp step", "(P << cap) >> s", "shift", wext, variable=True)
-        if p.stochastic:
+        if cfg.is_stochastic:
             c.add("3 exp step", "+ (r << (cap - rbits)), then >> cap", "int_add", wext)
         else:
             c.add("3 exp step", "RNE: whole + round increment", "int_add", pw)
@@ -177,7 +178,7 @@ def operation_counts(cfg) -> dict:
             c.add("3 exp step", "P << -s (a left shift is possible)", "shift", wext,
                   variable=True)
             c.add("3 exp step", "select left / right", "compare_select", wext)
-    elif p.stochastic:
+    elif cfg.is_stochastic:
         c.add("3 exp step", "Delta = (const + r) >> rbits (stochastic rounding)", "int_add",
               RANDOM_BITS + 2)
     else:
@@ -193,15 +194,13 @@ def operation_counts(cfg) -> dict:
     c.add("4 weight", "max(e, e_min)", "compare_select", ww + 1)
     c.add("4 weight", "0 if zero weight (select)", "compare_select", ww)
 
-    words = {"read": ["w", "g"] + (["v"] if p.rms else []),
-             "write": ["w"] + (["v"] if p.rms else [])}
-    size = {"w": W.total_bits, "g": G.total_bits, "v": V.total_bits}
-    memory = {"words": words, "word_bits": {k: size[k] for k in ("w", "g", "v")},
-              "read_bits": sum(size[k] for k in words["read"]),
-              "write_bits": sum(size[k] for k in words["write"])}
+    read, write = cfg.update_words
+    read_bits, write_bits = cfg.update_bits
+    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
+              "read_bits": read_bits, "write_bits": write_bits}
     return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns",
                     normaliser=cfg.normaliser, rounding=cfg.rounding,
-                    table=cfg.sb_table.method if p.rms else "none",
+                    table=t.method if t is not None else "none",
                     source="lns/update.py _update_loop (sb as lns/kernels.py gauss_lookup)",
                     memory=memory, notes=notes)
 

@@ -16,8 +16,9 @@ the report):
     Every table the configurations use (the moment's ``sb``; ``db`` beside it at the same
     fractional bits, as `lns.sub` uses it; the ``2**frac`` table of the step): error in ulps
     (units of the table's last bit) against float64 values (``lns.tables.sb_exact`` /
-    ``db_exact``, about 1e-13 ulp off; entries within 1e-9 of a rounding boundary are decided
-    with mpmath), share correctly rounded, faithful (every error < 1 ulp) or not, and ROM bits
+    ``db_exact``, about 1e-13 ulp off; entries within `lns.tables.TIE_GUARD` of a rounding
+    boundary are decided by the tables' own mpmath oracles, `lns.tables.gauss_exact_mp` and
+    `exp2_exact_mp`), share correctly rounded, faithful (every error < 1 ulp) or not, and ROM bits
     beside the direct ROM's.
 
 `plot_sweep` draws the errors against weight bits (matplotlib, Agg).
@@ -31,8 +32,10 @@ import mpmath
 import numpy as np
 
 from lns import MadamConfig, presets
+from lns.modes import TableMethod
 from lns.presets import config_for_bits, describe_config, variant_configs
-from lns.tables import db_exact, exp2_table, gauss_table, rom_bits, sb_exact
+from lns.tables import (MP_PREC, TIE_GUARD, db_exact, exp2_exact_mp, exp2_table, gauss_exact_mp,
+                        gauss_table, rom_bits, sb_exact)
 
 from .tracking import track
 
@@ -42,7 +45,6 @@ __all__ = ["WEIGHT_BITS", "update_sweep",
 
 WEIGHT_BITS = tuple(range(6, 17))
 SWEEP_PRESETS = ("lns8_sign", "lns8", "lns12", "lns16")
-_TIE_EPS = 1e-9
 
 
 # ---- update precision -----------------------------------------------------------------------
@@ -79,22 +81,16 @@ def update_sweep(bits=WEIGHT_BITS, *, base: str | MadamConfig = "lns12",
 
 
 # ---- table precision ------------------------------------------------------------------------
-def _mp_value(kind: str, frac_bits: int, z: int):
-    with mpmath.workprec(160):
-        x = mpmath.power(2, -mpmath.mpf(z) / 2 ** frac_bits)
-        v = mpmath.log(1 + x, 2) if kind == "sb" else mpmath.log(1 - x, 2)
-        return v * 2 ** frac_bits
-
-
 def _error_stats(values: np.ndarray, exact: np.ndarray, exact_mp) -> dict:
     """ulp errors of integer ``values`` against float64 ``exact``; ``exact_mp(i)`` decides
-    entries too close to a rounding boundary for float64."""
+    entries too close to a rounding boundary for float64 (the tables' own guard and
+    oracles, `lns.tables.TIE_GUARD`)."""
     err = values - exact
     aerr = np.abs(err)
     correct = aerr < 0.5
-    near = np.nonzero(np.abs(aerr - 0.5) < _TIE_EPS)[0]
+    near = np.nonzero(np.abs(aerr - 0.5) < TIE_GUARD)[0]
     for i in near:
-        with mpmath.workprec(160):
+        with mpmath.workprec(MP_PREC):
             correct[i] = abs(mpmath.mpf(int(values[i])) - exact_mp(int(i))) < mpmath.mpf(0.5)
     return {"entries": int(values.size), "max_err_ulp": float(aerr.max()),
             "mean_err_ulp": float(aerr.mean()), "rms_err_ulp": float(np.sqrt(np.mean(err ** 2))),
@@ -118,9 +114,10 @@ def table_precision(kind: str, frac_bits: int, method: str) -> dict:
     exact = sb_exact(z, frac_bits) if kind == "sb" else db_exact(z, frac_bits)
     lo = 1 if kind == "db" else 0
     stats = _error_stats(values[lo:], exact[lo:],
-                         lambda i: _mp_value(kind, frac_bits, i + lo))
+                         lambda i: gauss_exact_mp(kind, frac_bits, i + lo))
     return {"table": kind, "frac_bits": frac_bits, "method": method, **stats,
-            "bits": int(tab.bits), "direct_bits": int(gauss_table(kind, frac_bits, "direct").bits),
+            "bits": int(tab.bits),
+            "direct_bits": int(gauss_table(kind, frac_bits, TableMethod.DIRECT).bits),
             "rom_words": int(len(tab.near) + len(tab.nodes))}
 
 
@@ -135,25 +132,21 @@ def exp2_precision(index_bits: int, value_bits: int) -> dict:
     values = np.asarray(exp2_table(index_bits, value_bits), dtype=np.int64)
     r = np.arange(values.size, dtype=np.float64)
     exact = np.exp2(r / 2.0 ** index_bits + value_bits)
-
-    def exact_mp(i):
-        return mpmath.power(2, mpmath.mpf(i) / 2 ** index_bits + value_bits)
-
-    stats = _error_stats(values, exact, exact_mp)
+    stats = _error_stats(values, exact, lambda i: exp2_exact_mp(index_bits, value_bits, i))
     bits = rom_bits(values)
     return {"table": "exp2", "frac_bits": index_bits, "value_bits": value_bits,
             "method": "direct", **stats, "bits": bits, "direct_bits": bits,
             "rom_words": int(values.size)}
 
 
-def table_sweep(configs, *, methods=("direct", "interp")) -> list[dict]:
+def table_sweep(configs, *, methods=tuple(TableMethod)) -> list[dict]:
     """`table_precision` of ``sb`` and ``db`` by every method at each moment frac_bits the
     ``configs`` use (rms normaliser only), and `exp2_precision` of each ``2**frac`` table.
     Each row has ``used_by``: the names of the configurations that hold that table."""
     gauss: dict = {}
     exp2: dict = {}
     for cfg in configs:
-        if cfg.normaliser == "rms":
+        if cfg.sb_table is not None:
             fv = cfg.moment.frac_bits
             for kind in ("sb", "db"):
                 for m in methods:

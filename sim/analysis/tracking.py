@@ -72,7 +72,7 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
     ref = Madam(w_float, eta=cfg.eta, beta=cfg.beta, g_bound=cfg.g_bound, base=2,
                 p_scale=float(lns.decode(W, clip)) / float(np.sqrt(np.mean(w_float ** 2))))
     v_codes = np.zeros(weights, dtype=np.int64)
-    state = lns.lane_seeds(seed, 1) if cfg.rounding == "stochastic" else None
+    state = lns.lane_seeds(seed, 1) if cfg.is_stochastic else None
     scale = grad_scale * np.exp2(rng.normal(0, 1, weights))     # per-weight gradient scale
     max_err = step_max = 0.0
     step_sq = step_sum = 0.0
@@ -82,7 +82,7 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
     for t in range(1, steps + 1):
         g_codes = lns.encode(G, rng.normal(0.0, 1.0, weights) * scale)
         g_float = lns.decode(G, g_codes)
-        if cfg.normaliser == "sign":
+        if not cfg.has_second_moment:
             g_float = np.sign(g_float)          # |g_hat| = 1: feed the reference unit gradients
         prev = w_codes & ((1 << W.log_bits) - 1)
         w_codes, v_codes = lns.madam_update(cfg, w_codes, g_codes, v_codes, t, clip=clip,

@@ -125,7 +125,7 @@ class LNSTensor:
         self.clip = cfg.clip_code(w0)
         self.codes = initial_codes(cfg, w0.ravel(), self.clip)
         self.v = np.zeros(self.codes.shape, dtype=np.int64)
-        self.state = lns.lane_seeds(seed, 1) if cfg.rounding == "stochastic" else None
+        self.state = lns.lane_seeds(seed, 1) if cfg.is_stochastic else None
         self.t = 0
         self.scale = None
 

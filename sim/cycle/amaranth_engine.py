@@ -1,5 +1,6 @@
-"""The ``amaranth`` engine: `rtl.MadamUpdateArray` in Amaranth's simulator, driven by the
-memory side of `sim.cycle.memory` (the same loop as the Verilator harness, in Python).
+"""The ``amaranth`` engine: `rtl.MadamUpdateArray` in Amaranth's simulator through the one
+driver `rtl.sim.drive`, its handshake decided by the memory side of `sim.cycle.memory` (the
+same loop as the Verilator harness).
 
 Slow (a few thousand cycles a second): small runs and debugging.  The Amaranth simulator
 starts in the reset state, so there is no reset edge; cycle 0 is its first edge, as in the
@@ -8,15 +9,11 @@ harness.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from .memory import MemorySide, MemoryState
 
 __all__ = ["run_amaranth"]
-
-_PERIOD = 1e-8
 
 
 def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v0, g,
@@ -25,80 +22,41 @@ def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v
 
     ``progress``: called as ``progress(done_beats, total_beats, cycle)`` now and then.
     """
-    from amaranth.sim import Simulator
     from rtl import MadamUpdateArray
+    from rtl.lanes import pack_beats, unpack_beats
+    from rtl.sim import Handshake, drive
 
-    dut = MadamUpdateArray(cfg, lanes)
     steps, P = g.shape
     beats = P // lanes
-    widths = (cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits)
+    ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
+    mem = MemoryState(memory)
 
-    def pack(arr, width):          # [beats*lanes] -> one int a beat
-        a = np.asarray(arr, dtype=object).reshape(beats, lanes)
-        return [sum(int(x) << (k * width) for k, x in enumerate(row)) for row in a]
+    class MemoryHandshake(Handshake):
+        def cycle(self, pending):
+            stall, in_valid = mem.cycle(pending)
+            return in_valid, not stall
 
+        def accept(self):
+            mem.accept()
+
+    def inputs(s, previous):
+        # Step s + 1 reads what step s wrote (the array's own output words, still packed).
+        in_w, in_v = previous if previous is not None else (pack_beats(w0, ww, lanes),
+                                                            pack_beats(v0, wv, lanes))
+        return in_w, pack_beats(g[s], wg, lanes), in_v
+
+    r = drive(MadamUpdateArray(cfg, lanes), beats=beats, steps=steps, x_bc=x_bc, clip=clip,
+              inputs=inputs, handshake=MemoryHandshake(),
+              lfsr_state=lfsr_seeds if cfg.is_stochastic else None,
+              max_idle=1_000_000, vcd=vcd, vcd_cycles=vcd_cycles, progress=progress)
     out = np.zeros((steps, 2, P), dtype=np.int64)
-    timing = {}
-    stochastic = cfg.rounding == "stochastic"
-
-    async def bench(ctx):
-        mem = MemoryState(memory)
-        cycle = accepted = delivered = idle = 0
-        lat_min, lat_max = 1 << 62, 0
-        inflight = []
-        ctx.set(dut.clip, clip)
-        if stochastic:
-            ctx.set(dut.lfsr_seed, sum(int(s) << (32 * k) for k, s in enumerate(lfsr_seeds)))
-        cw, cv = w0, v0
-        for s in range(steps):
-            in_w, in_g, in_v = pack(cw, widths[0]), pack(g[s], widths[1]), pack(cv, widths[2])
-            ow, ov = [], []
-            ctx.set(dut.x_bc, int(x_bc[s]))
-            sent = got = 0
-            while got < beats:
-                stall, in_valid = mem.cycle(sent < beats)
-                ctx.set(dut.in_valid, in_valid)
-                if in_valid:
-                    ctx.set(dut.in_w, in_w[sent])
-                    ctx.set(dut.in_g, in_g[sent])
-                    ctx.set(dut.in_v, in_v[sent])
-                ctx.set(dut.out_ready, not stall)
-                if stochastic:
-                    ctx.set(dut.lfsr_load, cycle == 0)
-                if ctx.get(dut.out_valid) and not stall:
-                    ow.append(ctx.get(dut.out_w))
-                    ov.append(ctx.get(dut.out_v))
-                    lat = cycle - inflight.pop(0) - 1
-                    lat_min, lat_max = min(lat_min, lat), max(lat_max, lat)
-                    got += 1
-                if in_valid and ctx.get(dut.in_ready):
-                    inflight.append(cycle)
-                    sent += 1
-                    mem.accept()
-                idle = 0 if in_valid or ctx.get(dut.out_valid) else idle + 1
-                if idle > 1_000_000:
-                    raise RuntimeError(f"no progress for {idle} cycles at cycle {cycle}")
-                await ctx.tick()
-                cycle += 1
-                if progress is not None and cycle % 2000 == 0:
-                    progress(delivered + got, beats * steps, cycle)
-            accepted += sent
-            delivered += got
-            for i, (words, width) in enumerate(((ow, widths[0]), (ov, widths[2]))):
-                mask = (1 << width) - 1
-                out[s, i] = [(wd >> (k * width)) & mask for wd in words for k in range(lanes)]
-            cw, cv = out[s, 0], out[s, 1]
-        timing.update(cycles=cycle, accepted=accepted, delivered=delivered,
-                      stall_cycles=mem.stalls, bandwidth_wait_cycles=mem.bandwidth_waits,
-                      latency_min=lat_min, latency_max=lat_max)
-
-    sim = Simulator(dut)
-    sim.add_clock(_PERIOD)
-    sim.add_testbench(bench)
-    t0 = time.perf_counter()
-    if vcd is not None:
-        with sim.write_vcd(str(vcd)):
-            sim.run_until(_PERIOD * vcd_cycles)
-    sim.run()
-    seconds = time.perf_counter() - t0
-    return out, timing, seconds, 0.0
+    for s in range(steps):
+        out[s, 0] = unpack_beats(r.out_w[s], ww, lanes)
+        out[s, 1] = unpack_beats(r.out_v[s], wv, lanes)
+    # The harness's latency is one less than the driver's (edges from acceptance to the
+    # delivering edge): the pipeline's register stages between input and output.
+    lat = [x - 1 for x in r.latencies]
+    timing = dict(cycles=r.cycles, accepted=r.accepted, delivered=r.delivered,
+                  stall_cycles=mem.stalls, bandwidth_wait_cycles=mem.bandwidth_waits,
+                  latency_min=min(lat, default=1 << 62), latency_max=max(lat, default=0))
+    return out, timing, r.seconds, 0.0

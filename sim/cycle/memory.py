@@ -82,10 +82,8 @@ def beat_bits(cfg, lanes: int) -> tuple[int, int]:
 
     The widths are the words' total bits, the same as the sidecar's port widths / lanes.
     """
-    ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
-    if cfg.normaliser != "rms":
-        wv = 0
-    return lanes * (ww + wg + wv), lanes * (ww + wv)
+    read, write = cfg.update_bits
+    return lanes * read, lanes * write
 
 
 @dataclass(frozen=True)

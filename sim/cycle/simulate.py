@@ -77,7 +77,7 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
     if cfg.weight.has_zero:
         w[rng.random(n) < 0.01] = 0
     scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
-    if cfg.normaliser == "rms":
+    if cfg.has_second_moment:
         v = lns.encode(cfg.moment, (scale * rng.normal(0.0, 1.0, n)) ** 2)
     else:
         v = np.zeros(n, dtype=np.int64)
@@ -89,7 +89,7 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
 def lfsr_seeds(cfg, lanes: int, seed: int) -> np.ndarray:
     """The lane states the engines load at cycle 0 (stochastic rounding), zeros otherwise."""
     import lns
-    if cfg.rounding != "stochastic":
+    if not cfg.is_stochastic:
         return np.zeros(lanes, dtype=np.int64)
     return lns.lane_seeds(int(seed), lanes)
 
@@ -99,7 +99,7 @@ def expected_outputs(cfg, tensor: Tensor, seed: int = 1) -> np.ndarray:
     import lns
     steps, P = tensor.g.shape
     out = np.empty((steps, 2, P), dtype=np.int64)
-    state = lfsr_seeds(cfg, tensor.lanes, seed) if cfg.rounding == "stochastic" else None
+    state = lfsr_seeds(cfg, tensor.lanes, seed) if cfg.is_stochastic else None
     w, v = tensor.w0, tensor.v0
     for s in range(steps):
         w, v = lns.madam_update(cfg, w, tensor.g[s], v, s + 1, clip=tensor.clip,
@@ -116,17 +116,6 @@ def _check_vcd_path(vcd) -> Path:
     except OSError as exc:
         raise ValueError(f"cannot write VCD file {path}: {exc.strerror}") from None
     return path
-
-
-def _progress_bar(label: str):
-    """A stderr progress callback ``(done, total, cycle)``."""
-    def show(done, total, cycle):
-        frac = done / total if total else 1.0
-        bar = "#" * int(40 * frac)
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{label} [{bar:<40}] {100 * frac:3.0f}% {cycle} cycles{end}")
-        sys.stderr.flush()
-    return show
 
 
 def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int = 1,
@@ -150,7 +139,8 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     vcd, vcd_cycles
         Write a waveform of the first ``vcd_cycles`` cycles (RTL engines only).
     progress : bool or None
-        A stderr progress bar; None: only on long runs.
+        Progress on stderr (`testbench.progress`: a bar on a terminal, a line every 10 %
+        in a log); None: only on long runs.
     tensor : Tensor, optional
         The data (default `make_tensor` with ``seed``).
 
@@ -206,16 +196,21 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         show = long_run if progress is None else progress
         kw = dict(x_bc=x_bc, lfsr_seeds=seeds, w0=tensor.w0, v0=tensor.v0, g=tensor.g,
                   clip=tensor.clip, vcd=vcd, vcd_cycles=vcd_cycles)
-        if engine == "verilator":
-            from .verilator_engine import design_for, run_harness
-            design = design_for(cfg, lanes)
-            if design.latency != stages - 1:
-                raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
-            out, timing, sim_s, build_s = run_harness(design, memory, progress=show, **kw)
-        else:
-            from .amaranth_engine import run_amaranth
-            out, timing, sim_s, build_s = run_amaranth(
-                cfg, lanes, memory, progress=_progress_bar("sim") if show else None, **kw)
+        from testbench.progress import Progress
+        with Progress("sim", beats * steps, unit="beat", enabled=show) as bar:
+            def progress(done, total, cycle):
+                bar.update(done, total, f"{cycle} cycles")
+            if engine == "verilator":
+                from .verilator_engine import design_for, run_harness
+                design = design_for(cfg, lanes)
+                if design.latency != stages - 1:
+                    raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
+                out, timing, sim_s, build_s = run_harness(
+                    design, memory, progress=progress if show else None, **kw)
+            else:
+                from .amaranth_engine import run_amaranth
+                out, timing, sim_s, build_s = run_amaranth(
+                    cfg, lanes, memory, progress=progress if show else None, **kw)
         exp = expected_outputs(cfg, tensor, seed)
         bad = out != exp
         mismatches = int(bad.sum())

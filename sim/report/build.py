@@ -14,12 +14,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-import lns
 from lns import presets
+from testbench.progress import Progress
 
 __all__ = ["build_report", "SECTIONS"]
 
@@ -33,32 +32,6 @@ _MODES = {
     False: dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
                 synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000),
 }
-
-
-class _Progress:
-    """One status line on stderr: section k of n, its name, elapsed time."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.k, self.t0 = total, enabled, 0, time.perf_counter()
-        self.tty = sys.stderr.isatty()       # a log file gets one line a message
-
-    def section(self, name: str):
-        self.k += 1
-        self.say(f"[{self.k}/{self.total}] {name}")
-
-    def say(self, msg: str):
-        if self.enabled:
-            el = time.perf_counter() - self.t0
-            bar = "#" * self.k + "." * (self.total - self.k)
-            line = f"report [{bar}] {el:6.0f}s  {msg}"
-            if self.tty:
-                print(f"\r\x1b[2K{line[:160]}", end="", file=sys.stderr, flush=True)
-            else:
-                print(line, file=sys.stderr, flush=True)
-
-    def done(self):
-        if self.enabled and self.tty:
-            print(file=sys.stderr)
 
 
 def _verification(cfg, vectors: int, seed: int, say) -> dict:
@@ -91,13 +64,13 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
     except OSError as exc:
         raise OSError(f"cannot write the report to {out}: {exc.strerror}") from None
     mode = _MODES[bool(quick)]
-    bar = _Progress(len(sections), progress)
+    bar = Progress("report", len(sections), unit="section", enabled=progress)
     result: dict = {"preset": preset, "quick": bool(quick), "seed": seed,
                     "config": cfg.to_dict(), "timing_s": {}, "plots": {}}
     started = time.perf_counter()
-    try:
-        for name in sections:
-            bar.section(name)
+    with bar:
+        for k, name in enumerate(sections):
+            bar.item(k, len(sections), name)
             t0 = time.perf_counter()
             if name == "tables":
                 cfgs = [presets.get(p) for p in presets.names()]
@@ -105,13 +78,13 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
             elif name == "precision":
                 res = sweep.precision_sweep(mode["bits"], steps=mode["steps"],
                                             weights=mode["weights"], seed=seed,
-                                            progress=lambda i, n, m: bar.say(f"precision {i + 1}/{n}: {m}"))
+                                            progress=lambda i, n, m: bar.note(f"precision {i + 1}/{n}: {m}"))
                 result["precision"] = res
                 result["plots"]["precision"] = os.path.basename(
                     sweep.plot_sweep(res, out / "precision.png"))
             elif name == "training":
                 res = train.run_training(quick=quick,
-                                         progress=lambda i, n, m: bar.say(f"training {i + 1}/{n}: {m}"))
+                                         progress=lambda i, n, m: bar.note(f"training {i + 1}/{n}: {m}"))
                 result["training"] = res
                 result["plots"]["training"] = os.path.basename(
                     train.plot_training(res, out / "training.png"))
@@ -125,18 +98,16 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                 names = mode["synth_presets"] or (preset,)
                 rows = {}
                 for p in names:
-                    bar.say(f"synthesis: {p}")
+                    bar.note(f"synthesis: {p}")
                     rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr,
-                                                     progress=lambda m: bar.say(f"synthesis {p}: {m}"))
+                                                     progress=lambda m: bar.note(f"synthesis {p}: {m}"))
                 result["synthesis"] = rows
             elif name == "energy":
                 result["energy"] = {p: energy.energy_estimate(presets.get(p))
                                     for p in presets.names() if p != "tiny"}
             elif name == "verification":
-                result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.say)
+                result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.note)
             result["timing_s"][name] = round(time.perf_counter() - t0, 1)
-    finally:
-        bar.done()
     result["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     (out / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=_jsonable))
     from .markdown import render

@@ -41,7 +41,6 @@ def load_config(args):
                 base[key] = {**base[key], **value}
             else:
                 base[key] = value
-        base.setdefault("name", path.stem)
         if "name" not in data:
             base["name"] = f"{cfg.name}_{path.stem}"
         cfg = MadamConfig.from_dict(base)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from sim.analysis.cost import cost_report
+from testbench.progress import Progress
 
 from . import UsageError, add_config_arguments, load_config
 
@@ -21,10 +21,6 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-pnr", action="store_true",
                         help="skip place and route (no Fmax; Yosys only)")
-
-
-def _progress(line: str):
-    print(f"lnsmadam cost: {line} ...", file=sys.stderr, flush=True)
 
 
 def _fmt(v):
@@ -95,7 +91,8 @@ def run(args) -> int:
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     try:
-        r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=_progress)
+        with Progress("lnsmadam cost", unit="stage") as bar:
+            r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=bar.note)
     except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
         raise UsageError(str(exc)) from None
     if args.json:

@@ -13,21 +13,9 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def describe(cfg) -> dict:
-    out = {"name": cfg.name, "normaliser": cfg.normaliser, "rounding": cfg.rounding,
-           "table": cfg.table, "eta": cfg.eta, "beta": cfg.beta, "g_bound": cfg.g_bound,
-           "sb_table_bits": cfg.sb_table.bits if cfg.normaliser == "rms" else 0,
-           "exp2_table_bits": cfg.exp_table_bits}
-    for role in ("weight", "grad", "moment"):
-        f = getattr(cfg, role)
-        out[role] = {"format": f.name, "bits": f.total_bits, "int_bits": f.int_bits,
-                     "frac_bits": f.frac_bits, "bias": f.bias,
-                     "min": f.min_value, "max": f.max_value}
-    return out
-
-
 def run(args) -> int:
     from lns import presets
+    from sim.analysis.demo import describe
     rows = [describe(presets.get(n)) for n in presets.names()]
     if args.json:
         print(json.dumps(rows, indent=2))

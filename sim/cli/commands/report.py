@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 NAME = "report"
 HELP = "write report.md, report.json and plots: precision, training, costs, energy, verification"
 ORDER = 70
@@ -23,8 +25,6 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    import json
-
     from lns import presets
     from sim.report import build_report
     presets.get(args.preset)                       # a clear error before anything runs
@@ -32,9 +32,8 @@ def run(args) -> int:
     res = build_report(args.out, quick=args.quick, preset=args.preset, seed=args.seed,
                        sections=sections, pnr=not args.no_pnr)
     if args.json:
-        print((__import__("pathlib").Path(args.out) / "report.json").read_text())
+        print((Path(args.out) / "report.json").read_text())
         return 0
-    from sim.report import render
     # The main table of the report, then where the rest is.
     if "training" in res:
         claim = res["training"].get("claim_8bit", {})

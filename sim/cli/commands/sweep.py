@@ -4,7 +4,6 @@ its tables (`sim.analysis.sweep`)."""
 from __future__ import annotations
 
 import json
-import sys
 
 from . import UsageError
 
@@ -56,6 +55,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from lns import presets
     from sim.analysis.sweep import plot_sweep, precision_sweep
+    from testbench.progress import Progress
 
     bits = parse_bits(args.weight_bits)
     if args.steps < 1 or args.weights < 1:
@@ -66,18 +66,11 @@ def run(args) -> int:
     if args.variants_at and not 4 <= args.variants_at <= 25:
         raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), not {args.variants_at}")
 
-    result = precision_sweep(bits, base=args.base, preset_names=tuple(names),
-                             variants_at=args.variants_at or None, steps=args.steps,
-                             weights=args.weights, seed=args.seed, progress=progress_line("sweep"))
+    with Progress("sweep", unit="row") as bar:
+        result = precision_sweep(bits, base=args.base, preset_names=tuple(names),
+                                 variants_at=args.variants_at or None, steps=args.steps,
+                                 weights=args.weights, seed=args.seed, progress=bar.item)
     return finish(args, result, plot_sweep, format_sweep)
-
-
-def progress_line(tag: str):
-    """A ``progress(i, n, label)`` that rewrites one line on stderr."""
-    def progress(i, n, label):
-        end = "\n" if i + 1 == n else ""
-        print(f"\r  {tag}: {label} ({i + 1}/{n})" + " " * 20, end=end, file=sys.stderr, flush=True)
-    return progress
 
 
 def finish(args, result: dict, plot, fmt) -> int:
@@ -115,8 +108,7 @@ def format_sweep(result: dict) -> str:
     lines += [head, "-" * len(head)]
     for t in result["tables"]:
         used = ", ".join(t["used_by"][:4]) + (" ..." if len(t["used_by"]) > 4 else "")
-        f = f"{t['frac_bits']}" if t["table"] != "exp2" else f"{t['frac_bits']}"
-        lines.append(f"{t['table']:<6} {f:>3} {t['method']:<7} {t['entries']:>8} {t['bits']:>9,} "
+        lines.append(f"{t['table']:<6} {t['frac_bits']:>3} {t['method']:<7} {t['entries']:>8} {t['bits']:>9,} "
                      f"{t['direct_bits']:>11,} {t['max_err_ulp']:>8.3f} {t['mean_err_ulp']:>8.3f} "
                      f"{t['correctly_rounded_share']:>9.2%} {'yes' if t['faithful'] else 'NO':>8}  {used}")
     return "\n".join(lines)

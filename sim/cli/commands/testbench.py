@@ -32,14 +32,17 @@ def add_arguments(parser):
                         help="stop reporting after N mismatching cases (default 10)")
     parser.add_argument("--write-vectors", metavar="FILE",
                         help="also write the vectors in the hex line format")
-    parser.add_argument("--failures", metavar="DIR", default="tests/failures",
-                        help="save failing cases as JSON here (default tests/failures; "
-                             "'' to not save)")
+    parser.add_argument("--failures", metavar="DIR", default=None,
+                        help="save failing cases as JSON here (default the 'failures' folder "
+                             "of the lnsmadam cache directory, $LNSMADAM_CACHE to move it; "
+                             "'' to not save); copy one into tests/failures/ to replay it "
+                             "in the test suite")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def run(args) -> int:
     from testbench import evaluate, tools, vectors
+    from testbench.progress import say
     from testbench.design import RTLMissing
 
     if args.vectors < 1:
@@ -59,8 +62,8 @@ def run(args) -> int:
         print(f"lnsmadam: error: {exc}", file=sys.stderr)
         return 2
 
-    def progress(msg):
-        print(f"testbench: {msg}", file=sys.stderr, flush=True)
+    def progress(msg):                    # one line a stage (kept clear of a build's bar)
+        say(f"testbench: {msg}")
 
     progress(f"{'exhaustive' if args.exhaustive else args.vectors} vectors for {cfg.name}")
     vs = vectors.exhaustive(cfg, lanes=args.lanes, seed=args.seed) if args.exhaustive \
@@ -68,16 +71,22 @@ def run(args) -> int:
     if args.write_vectors:
         vs.write(args.write_vectors)
     report = sys.stderr if args.json else sys.stdout
+    failures = args.failures
+    if failures is None:                  # never a path relative to the current directory
+        from rtl.cache import cache_dir
+        failures = cache_dir("failures")
     try:
         result = evaluate.evaluate(vs, sims, gap=args.gap, bp=args.backpressure,
                                    rng_seed=args.seed, max_report=args.max_report,
-                                   out=report, failures_dir=args.failures or None,
+                                   out=report, failures_dir=failures or None,
                                    progress=progress)
     except (RTLMissing, tools.SimulatorError) as exc:
         print(f"lnsmadam: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(result["evaluators"], indent=2))
+        for path in result["saved"]:
+            print(f"saved failing case {path}", file=sys.stderr)
     else:
         print(f"{'evaluator':<10} {'vectors':>9} {'mismatches':>10}")
         for name, s in result["evaluators"].items():

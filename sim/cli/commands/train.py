@@ -4,7 +4,7 @@ widths beside float Madam, Adam and SGD (`sim.analysis.training`)."""
 from __future__ import annotations
 
 from . import UsageError
-from .sweep import finish, parse_bits, progress_line
+from .sweep import finish, parse_bits
 
 NAME = "train"
 HELP = "train a small MLP on sklearn digits: LNS Madam across weight bits vs float Madam, Adam, SGD"
@@ -25,6 +25,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from sim.analysis.training import plot_training, run_training
+    from testbench.progress import Progress
 
     bits = parse_bits(args.bits, option="--bits") if args.bits else None
     if args.seeds is not None and args.seeds < 1:
@@ -35,8 +36,9 @@ def run(args) -> int:
         raise UsageError(f"--grad-bits must be between 7 and 22, not {args.grad_bits}")
     seeds = range(args.seeds) if args.seeds else None
 
-    result = run_training(args.quick, seeds, bits, epochs=args.epochs, grad_bits=args.grad_bits,
-                          progress=progress_line("train"))
+    with Progress("train", unit="run") as bar:
+        result = run_training(args.quick, seeds, bits, epochs=args.epochs,
+                              grad_bits=args.grad_bits, progress=bar.item)
     return finish(args, result, plot_training, format_training)
 
 

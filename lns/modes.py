@@ -1,0 +1,64 @@
+"""The datapath's modes, each an enum defined once.
+
+Strings are accepted only at the edges (the API's keyword arguments, JSON, TOML, the command
+line): `parse` converts them, and the config objects call it in their ``__post_init__``.
+The enums are `enum.StrEnum`, so a member equals, hashes, prints and JSON-serialises as its
+string value: a sidecar or report written from a config holds exactly the strings it held
+before these enums existed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["Normaliser", "Rounding", "TableMethod", "Zero", "Underflow", "parse", "plain"]
+
+
+class Normaliser(StrEnum):
+    """How the gradient is normalised: by the bias-corrected RMS as published, or ``|g| = 1``."""
+
+    RMS = "rms"
+    SIGN = "sign"
+
+
+class Rounding(StrEnum):
+    """Rounding of the step to whole weight LSBs."""
+
+    NEAREST_EVEN = "nearest_even"
+    STOCHASTIC = "stochastic"
+
+
+class TableMethod(StrEnum):
+    """How a Gaussian-logarithm table is held (`lns.tables.gauss_table`)."""
+
+    DIRECT = "direct"
+    INTERP = "interp"
+
+
+class Zero(StrEnum):
+    """How an LNS word encodes zero: the all-zero log field, or not at all."""
+
+    RESERVED = "reserved"
+    NONE = "none"
+
+
+class Underflow(StrEnum):
+    """What a magnitude below a format's smallest becomes: zero, or the smallest."""
+
+    FLUSH = "flush"
+    SATURATE = "saturate"
+
+
+def parse(mode: type[StrEnum], name: str, value) -> StrEnum:
+    """``value`` (a member or its string) as a member of ``mode``; otherwise ValueError
+    ``"<name> must be one of a, b, not 'x'"``."""
+    try:
+        return mode(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be one of {', '.join(mode)}, not {value!r}") from None
+
+
+def plain(value):
+    """A mode as its plain ``str`` (anything else unchanged): what a dict for JSON or TOML
+    holds, so a writer that checks ``type(v) is str`` sees what it always saw."""
+    return value.value if isinstance(value, StrEnum) else value
