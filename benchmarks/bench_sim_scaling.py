@@ -29,6 +29,12 @@ def _ints(text):
     return [int(x) for x in text.split(",") if x]
 
 
+def _mega(rate) -> str:
+    """A rate in millions, or "closed" where the model used its closed form (no loop ran,
+    so there is no rate to report)."""
+    return "closed" if rate is None else f"{rate / 1e6:.1f}"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="lns12")
@@ -67,8 +73,8 @@ def main(argv=None):
                     print(f"{engine:<9} {label:<14} {n:>9,} {lanes:>5} {r['cycles']:>11,} "
                           f"{r['updates_per_cycle']:>7.3f} {r['utilisation']:>5.2f} "
                           f"{r['bytes_per_update']:>6.2f} {r['sim_seconds']:>8.4f} "
-                          f"{r['cycles_per_second'] / 1e6:>8.1f} "
-                          f"{r['weights_per_second'] / 1e6:>8.1f} {ok:>3}", flush=True)
+                          f"{_mega(r['cycles_per_second']):>8} "
+                          f"{_mega(r['weights_per_second']):>8} {ok:>3}", flush=True)
 
     import matplotlib
     matplotlib.use("Agg")

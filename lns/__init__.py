@@ -2,13 +2,15 @@
 
 Imports without Amaranth, cocotb or a simulator.  The tables and constants the hardware
 holds are computed here (`lns.tables`, `MadamConfig.params`) and nowhere else; the modes
-are the enums of `lns.modes`; words are packed and unpacked only by `lns.word`.
+are the enums of `lns.modes`; words are packed and unpacked only by `lns.word`; bad input
+raises the errors of `lns.errors` (`ValueError` / `TypeError` subclasses).
 """
 
 from . import presets
 from .arith import add, div, mul, sqrt, square, sub
 from .codec import decode, decode_ref, encode, encode_ref
 from .config import MadamConfig
+from .errors import InputError, InvalidType, InvalidValue
 from .format import LNSFormat
 from .lfsr import lane_seeds
 from .modes import Normaliser, Rounding, TableMethod, Underflow, Zero
@@ -17,4 +19,12 @@ from .update import madam_update, madam_update_ref
 __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_ref",
            "decode_ref", "mul", "div", "square", "sqrt", "add", "sub", "madam_update",
            "madam_update_ref", "lane_seeds", "Normaliser", "Rounding", "TableMethod",
-           "Underflow", "Zero"]
+           "Underflow", "Zero", "InputError", "InvalidValue", "InvalidType"]
+
+# The additive rules on the same datapath (lns.additive): LNS Adam and SGD with momentum.
+from .adam import AdamConfig, adam_update, adam_update_ref          # noqa: E402
+from .optimizers import Optimizer                                   # noqa: E402
+from .sgd import SGDConfig, sgd_update, sgd_update_ref              # noqa: E402
+
+__all__ += ["AdamConfig", "adam_update", "adam_update_ref", "SGDConfig", "sgd_update",
+            "sgd_update_ref", "Optimizer"]

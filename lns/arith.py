@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .errors import InvalidType, InvalidValue
 from .codec import _check_format, as_codes, fields_ref as _fields, split, store_ref as _result
 from .format import LNSFormat
 from .kernels import log_add, table_tuple
@@ -101,7 +102,7 @@ def _unary_kernel(op, a, p, out):
 # ---- public API ---------------------------------------------------------------------------
 def _check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+        raise InvalidValue(f"{name} must be one of {', '.join(choices)}, not {value!r}")
 
 
 def _operands(fmt, **named):
@@ -110,7 +111,7 @@ def _operands(fmt, **named):
         bcast = np.broadcast_arrays(*arrays.values())
     except ValueError:
         shapes = " and ".join(str(a.shape) for a in arrays.values())
-        raise ValueError(f"{' and '.join(arrays)} must have the same shape, not {shapes}") from None
+        raise InvalidValue(f"{' and '.join(arrays)} must have the same shape, not {shapes}") from None
     scalar = all(np.ndim(v) == 0 for v in named.values())
     return [np.ascontiguousarray(x).ravel() for x in bcast], bcast[0].shape, scalar
 
@@ -126,9 +127,9 @@ def _binary(op, fmt, a, b, method, evaluator):
     _check_choice("evaluator", evaluator, EVALUATORS)
     (fa, fb), shape, scalar = _operands(fmt, a=a, b=b)
     if op == _SUB and not fmt.signed:
-        raise ValueError(f"sub needs a signed format, not {fmt.name}")
+        raise InvalidValue(f"sub needs a signed format, not {fmt.name}")
     if op == _DIV and np.any(split(fmt, fb)[2]):
-        raise ValueError("division by zero: b holds a zero code")
+        raise InvalidValue("division by zero: b holds a zero code")
     if evaluator == "python":
         out = np.array([_binary_ref(op, fmt, int(x), int(y), method) for x, y in zip(fa, fb)],
                        dtype=np.int64)
@@ -147,7 +148,7 @@ def _unary(op, fmt, a, evaluator):
     if op == _SQRT:
         sign, _, zero = split(fmt, fa)
         if np.any((sign == 1) & ~zero):
-            raise ValueError("sqrt of a negative value: a holds a negative code")
+            raise InvalidValue("sqrt of a negative value: a holds a negative code")
     if evaluator == "python":
         out = np.array([_unary_ref(op, fmt, int(x)) for x in fa], dtype=np.int64)
     else:

@@ -16,6 +16,7 @@ import math
 import mpmath
 import numpy as np
 
+from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .tables import decode_fractions, encode_boundaries
 from .word import pack, pack_all, unpack, unpack_all, zero_word
@@ -26,7 +27,7 @@ __all__ = ["encode", "decode", "encode_ref", "decode_ref", "as_codes", "split", 
 
 def _check_format(fmt) -> LNSFormat:
     if not isinstance(fmt, LNSFormat):
-        raise TypeError(f"fmt must be an LNSFormat, not {type(fmt).__name__}")
+        raise InvalidType(f"fmt must be an LNSFormat, not {type(fmt).__name__}")
     return fmt
 
 
@@ -34,15 +35,15 @@ def as_codes(fmt: LNSFormat, codes, name: str = "codes") -> np.ndarray:
     """``codes`` as an int64 array, checked to be words of ``fmt``."""
     arr = np.asarray(codes)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{name} must be integer codes, not {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
+        raise InvalidType(f"{name} must be integer codes, not {arr.dtype}")
     if arr.size:
+        # Checked in the array's own dtype (a uint64 above 2**63 would wrap in int64).
         lo, hi = int(arr.min()), int(arr.max())
         top = (1 << fmt.total_bits) - 1
         if lo < 0 or hi > top:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{name} must be codes of {fmt.name} (0..{top}), not {bad}")
-    return arr
+            raise InvalidValue(f"{name} must be codes of {fmt.name} (0..{top}), not {bad}")
+    return arr.astype(np.int64, copy=False)
 
 
 def split(fmt: LNSFormat, words: np.ndarray):
@@ -59,24 +60,42 @@ def join(fmt: LNSFormat, sign, x, zero=None) -> np.ndarray:
     return words
 
 
+def _real_array(x) -> np.ndarray:
+    """``x`` as a float64 array; InvalidType unless it holds integers or floats (a bool,
+    None, a string or a complex number is not a magnitude to encode)."""
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is not None and raw.dtype == object and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.flat):
+        return raw.astype(np.float64)            # Python ints beyond int64 (they saturate)
+    if raw is None or not (np.issubdtype(raw.dtype, np.integer)
+                           or np.issubdtype(raw.dtype, np.floating)):
+        if raw is None or raw.dtype == object or raw.ndim == 0:
+            kind = type(x).__name__
+        else:
+            kind = f"an array of {'str' if raw.dtype.kind in 'US' else raw.dtype}"
+        raise InvalidType(f"x must be real numbers, not {kind}")
+    return raw.astype(np.float64)
+
+
 def encode(fmt: LNSFormat, x) -> np.ndarray:
     """Encode floats as words of ``fmt`` (vectorised; int64 array of the input's shape).
 
-    Raises ValueError for NaN or infinity, and for a negative value in an unsigned format.
+    Raises ValueError for NaN or infinity, and for a negative value in an unsigned format;
+    TypeError for anything but integers and floats (None, bools, strings, complex).
     ``0`` encodes as the word 0 where the format has a zero code; otherwise it follows the
     underflow policy (the smallest magnitude).
     """
     fmt = _check_format(fmt)
-    try:
-        arr = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"x must be real numbers, not {type(x).__name__}") from None
+    arr = _real_array(x)
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].flat[0]
-        raise ValueError(f"x must be finite, not {bad}")
+        raise InvalidValue(f"x must be finite, not {bad}")
     if not fmt.signed and np.any(arr < 0):
-        raise ValueError(f"x must be non-negative for the unsigned format {fmt.name}, "
-                         f"not {arr[arr < 0].flat[0]}")
+        raise InvalidValue(f"x must be non-negative for the unsigned format {fmt.name}, "
+                           f"not {arr[arr < 0].flat[0]}")
     sign = np.signbit(arr).astype(np.int64) & (arr != 0)
     mag = np.abs(arr)
     m, exp = np.frexp(mag)                       # mag = m * 2**exp, m in [0.5, 1)
@@ -89,11 +108,11 @@ def encode(fmt: LNSFormat, x) -> np.ndarray:
 def encode_ref(fmt: LNSFormat, x: float) -> int:
     """Scalar reference of `encode`: ``nint(log2|x| * 2**F)`` with mpmath at 200 bits."""
     fmt = _check_format(fmt)
-    x = float(x)
+    x = float(_real_array(x))
     if not math.isfinite(x):
-        raise ValueError(f"x must be finite, not {x}")
+        raise InvalidValue(f"x must be finite, not {x}")
     if not fmt.signed and x < 0:
-        raise ValueError(f"x must be non-negative for the unsigned format {fmt.name}, not {x}")
+        raise InvalidValue(f"x must be non-negative for the unsigned format {fmt.name}, not {x}")
     sign = 1 if x < 0 else 0
     if x == 0:
         return store_ref(fmt, 0, None)
@@ -109,7 +128,7 @@ def decode(fmt: LNSFormat, codes) -> np.ndarray:
     sign, xcode, zero = split(fmt, words)
     frac = xcode & ((1 << fmt.frac_bits) - 1)
     whole = xcode >> fmt.frac_bits
-    with np.errstate(over="ignore"):                 # beyond float64's range is inf, as it should be
+    with np.errstate(over="ignore"):     # never overflows: LNSFormat keeps to float64's range
         mag = np.ldexp(decode_fractions(fmt.frac_bits)[frac], whole)
     # Below 2**-1022 ldexp would round a second time (the fraction is already rounded to 53
     # bits): round those few once, on the 2**-1074 grid.

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .lfsr import RANDOM_BITS
 from .modes import Normaliser, Rounding, TableMethod, parse, plain
@@ -45,9 +46,9 @@ class UpdateParams(NamedTuple):
 
 def _int_field(name, value, lo, hi):
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {value!r}")
+        raise InvalidType(f"{name} must be an int, not {value!r}")
     if not lo <= value <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}, not {value}")
+        raise InvalidValue(f"{name} must be between {lo} and {hi}, not {value}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,14 @@ class MadamConfig:
         Fractional bits of the ``2**frac`` table's entries.
     name : str
         A label (the preset's name); not part of the arithmetic.
+
+    Raises
+    ------
+    lns.errors.InvalidType, lns.errors.InvalidValue
+        (a `TypeError` / `ValueError`) for a field outside its range, and for
+        hyperparameters whose datapath cannot be built: see `_check_datapath` for the two
+        limits (``beta`` against the bias correction's port, ``g_bound`` and ``eta``
+        against the step's range); the message names the limit.
     """
 
     weight: LNSFormat
@@ -99,19 +108,19 @@ class MadamConfig:
         for role in ("weight", "grad", "moment"):
             value = getattr(self, role)
             if not isinstance(value, LNSFormat):
-                raise TypeError(f"{role} must be an LNSFormat, not {type(value).__name__}")
+                raise InvalidType(f"{role} must be an LNSFormat, not {type(value).__name__}")
         if not self.weight.signed:
-            raise ValueError(f"weight format must be signed, not {self.weight.name}")
+            raise InvalidValue(f"weight format must be signed, not {self.weight.name}")
         if not self.grad.signed:
-            raise ValueError(f"grad format must be signed, not {self.grad.name}")
+            raise InvalidValue(f"grad format must be signed, not {self.grad.name}")
         if not self.grad.has_zero:
-            raise ValueError(f"grad format must have a zero code, not {self.grad.name}")
+            raise InvalidValue(f"grad format must have a zero code, not {self.grad.name}")
         if self.moment.signed:
-            raise ValueError(f"moment format must be unsigned, not {self.moment.name}")
+            raise InvalidValue(f"moment format must be unsigned, not {self.moment.name}")
         if not self.moment.has_zero:
-            raise ValueError(f"moment format must have a zero code, not {self.moment.name}")
+            raise InvalidValue(f"moment format must have a zero code, not {self.moment.name}")
         if self.moment.frac_bits < self.grad.frac_bits - 1:
-            raise ValueError(
+            raise InvalidValue(
                 f"moment frac_bits must be at least grad frac_bits - 1 = "
                 f"{self.grad.frac_bits - 1}, not {self.moment.frac_bits}")
         _int_field("eta_log2", self.eta_log2, -24, 0)
@@ -119,15 +128,72 @@ class MadamConfig:
         _int_field("exp_bits", self.exp_bits, 1, 24)
         v = self.beta
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 < v < 1.0:
-            raise ValueError(f"beta must be strictly between 0.0 and 1.0, not {v!r}")
+            raise InvalidValue(f"beta must be strictly between 0.0 and 1.0, not {v!r}")
         for name in ("g_bound", "p_scale"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (
                     math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a positive finite number, not {v!r}")
+                raise InvalidValue(f"{name} must be a positive finite number, not {v!r}")
         for name, mode in (("normaliser", Normaliser), ("rounding", Rounding),
                            ("table", TableMethod)):
             object.__setattr__(self, name, parse(mode, name, getattr(self, name)))
+        if not isinstance(self.name, str):
+            raise InvalidType(f"name must be a string, not {self.name!r}")
+        self._check_datapath()
+
+    def _check_datapath(self):
+        """Reject the hyperparameters whose datapath cannot be built or computed.
+
+        Two limits follow from the datapath itself (`lns.update._update_kernel`, mirrored by
+        the RTL):
+
+        * the bias correction ``X_bc = RNE(log2(1 - beta**t) * 2**Fv)`` is negative at
+          ``t = 1``, or the ``x_bc`` port would have no bits: ``beta`` must exceed
+          ``1 - 2**(-2**-(Fv + 1))``;
+        * the largest step ``eta * |g_hat|`` (``|g_hat| <= g_bound`` with ``rms``, ``= 1``
+          with ``sign``), ``2**q`` to ``2**(q + 1)`` weight LSBs with
+          ``q = floor(L_max / 2**Fs) + eta_shift``, must be at least ``2**q_lo`` weight LSBs
+          with ``q_lo = exp_bits + 1 - shift_cap - exp_table_width`` (below, the step's
+          shifter, which saturates at ``shift_cap``, holds no bit of it), and below
+          ``2**(q_hi + 1)`` with ``q_hi = 62 - exp_table_width - random_bits + exp_bits``
+          (above, the model's 64-bit step, stochastic rounding's random bits included,
+          would overflow).
+        """
+        fv, fw, fs = self.moment.frac_bits, self.weight.frac_bits, self.step_frac_bits
+        if bias_correction_code(float(self.beta), fv, 1) >= 0:
+            limit = -math.expm1(-math.log(2) * 2.0 ** -(fv + 1))
+            raise InvalidValue(
+                f"beta must be above {limit:.4g} for a moment of {fv} fractional bits "
+                f"(below, log2(1 - beta) rounds to 0 and the bias correction x_bc has no "
+                f"bits), not {self.beta!r}")
+        p = self.params
+        width = self.exp_table_width
+        q_lo = p.exp_bits + 1 - p.shift_cap - width
+        q_hi = 62 - width - p.random_bits + p.exp_bits
+        if not self.has_second_moment:
+            if p.eta_shift < q_lo:           # q = eta_shift, never above q_hi (eta <= 1)
+                raise InvalidValue(
+                    f"eta_log2 must be at least {q_lo - fw} for a weight of {fw} fractional "
+                    f"bits with normaliser 'sign' (the step, eta, must be at least "
+                    f"2**{q_lo} weight LSBs, the smallest the step's shifter holds), "
+                    f"not {self.eta_log2}")
+            return
+        q = (p.l_bound >> fs) + p.eta_shift
+        if q < q_lo:
+            # l_bound = RNE(log2(g_bound) * 2**Fs) >= (q_lo - eta_shift) * 2**Fs
+            limit = 2.0 ** (q_lo - p.eta_shift - 2.0 ** -(fs + 1))
+            raise InvalidValue(
+                f"g_bound must be above {limit:.4g} for eta 2**{self.eta_log2} and a weight "
+                f"of {fw} fractional bits (the largest step, eta * g_bound, must be at least "
+                f"2**{q_lo} weight LSBs, the smallest the step's shifter holds), "
+                f"not {self.g_bound!r}")
+        if q > q_hi:
+            # l_bound < (q_hi + 1 - eta_shift) * 2**Fs
+            limit = 2.0 ** (q_hi + 1 - p.eta_shift - 2.0 ** -(fs + 1))
+            raise InvalidValue(
+                f"g_bound must be below {limit:.4g} for eta 2**{self.eta_log2} and a weight "
+                f"of {fw} fractional bits (the largest step, eta * g_bound, must be below "
+                f"2**{q_hi + 1} weight LSBs, the model's 64-bit step), not {self.g_bound!r}")
 
     # ---- facts of the configuration -----------------------------------------------------
     @property
@@ -207,7 +273,7 @@ class MadamConfig:
     def bias_correction_code(self, t: int) -> int:
         """``X_bc``: ``RNE(log2(1 - beta**t) * 2**Fv)``, correctly rounded, for step ``t >= 1``."""
         if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or t < 1:
-            raise ValueError(f"t must be an int >= 1, not {t!r}")
+            raise InvalidValue(f"t must be an int >= 1, not {t!r}")
         return bias_correction_code(float(self.beta), self.moment.frac_bits, int(t))
 
     def clip_code(self, w0) -> int:
@@ -216,10 +282,10 @@ class MadamConfig:
         from .codec import encode
         w0 = np.asarray(w0, dtype=np.float64)
         if w0.size == 0 or not np.all(np.isfinite(w0)):
-            raise ValueError("w0 must be a non-empty array of finite floats")
+            raise InvalidValue("w0 must be a non-empty array of finite floats")
         sigma = self.p_scale * float(np.sqrt(np.mean(w0 ** 2)))
         if sigma == 0:
-            raise ValueError("w0 must not be all zeros (sigma* would be 0)")
+            raise InvalidValue("w0 must not be all zeros (sigma* would be 0)")
         return int(encode(self.weight, sigma))
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -233,15 +299,15 @@ class MadamConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "MadamConfig":
         if not isinstance(data, dict):
-            raise TypeError(f"a Madam config must be a mapping, not {type(data).__name__}")
+            raise InvalidType(f"a Madam config must be a mapping, not {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config field {unknown[0]!r}")
+            raise InvalidValue(f"unknown config field {unknown[0]!r}")
         kwargs = dict(data)
         for role in ("weight", "grad", "moment"):
             if role not in kwargs:
-                raise ValueError(f"config needs a {role} format")
+                raise InvalidValue(f"config needs a {role} format")
             try:
                 kwargs[role] = LNSFormat.from_dict(kwargs[role])
             except (TypeError, ValueError) as exc:

@@ -24,9 +24,15 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import NamedTuple
 
+from .errors import InvalidType, InvalidValue
 from .modes import Underflow, Zero, parse, plain
 
-__all__ = ["LNSFormat", "FormatParams"]
+__all__ = ["LNSFormat", "FormatParams", "FLOAT64_LOG2_MIN", "FLOAT64_LOG2_LIMIT"]
+
+# The magnitudes a float64 holds, as log2: 2**-1074 (the smallest subnormal) up to, not
+# including, 2**1024 (the largest finite float64 is 2**1024 * (1 - 2**-53)).
+FLOAT64_LOG2_MIN = -1074
+FLOAT64_LOG2_LIMIT = 1024
 
 
 class FormatParams(NamedTuple):
@@ -52,7 +58,8 @@ class LNSFormat:
     Parameters
     ----------
     int_bits : int
-        Integer bits of the (biased) log field, 1..12.
+        Integer bits of the (biased) log field, 1..12 (11 and 12 need a bias that keeps
+        every magnitude within float64's range; see Raises).
     frac_bits : int
         Fractional bits of the log field, 0..16.  One LSB of the log is a factor of
         ``2**(2**-frac_bits)``.
@@ -66,6 +73,14 @@ class LNSFormat:
         How zero is encoded: the all-zero log field, or not at all.
     underflow : {"flush", "saturate"}
         What a magnitude below the smallest non-zero one becomes.
+
+    Raises
+    ------
+    lns.errors.InvalidType, lns.errors.InvalidValue
+        (a `TypeError` / `ValueError`) for a field outside its range, and for a format one
+        of whose non-zero words is not a float64: every magnitude must lie in
+        ``[2**-1074, 2**1024)`` (subnormals included), i.e. ``x_min >= -1074 * 2**frac_bits``
+        and ``x_max < 1024 * 2**frac_bits``.
     """
 
     int_bits: int
@@ -79,24 +94,33 @@ class LNSFormat:
         for field, lo, hi in (("int_bits", 1, 12), ("frac_bits", 0, 16)):
             value = getattr(self, field)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{field} must be an int, not {value!r}")
+                raise InvalidType(f"{field} must be an int, not {value!r}")
             if not lo <= value <= hi:
-                raise ValueError(f"{field} must be between {lo} and {hi}, not {value}")
+                raise InvalidValue(f"{field} must be between {lo} and {hi}, not {value}")
         if self.int_bits + self.frac_bits > 24:
-            raise ValueError(
+            raise InvalidValue(
                 f"int_bits + frac_bits must be at most 24, not {self.int_bits + self.frac_bits}")
         if self.bias is None:
             object.__setattr__(self, "bias", 1 << (self.int_bits - 1))
         elif not isinstance(self.bias, int) or isinstance(self.bias, bool):
-            raise TypeError(f"bias must be an int or None, not {self.bias!r}")
+            raise InvalidType(f"bias must be an int or None, not {self.bias!r}")
         elif not -4096 <= self.bias <= 4096:
-            raise ValueError(f"bias must be between -4096 and 4096, not {self.bias}")
+            raise InvalidValue(f"bias must be between -4096 and 4096, not {self.bias}")
         if not isinstance(self.signed, bool):
-            raise TypeError(f"signed must be a bool, not {self.signed!r}")
+            raise InvalidType(f"signed must be a bool, not {self.signed!r}")
         object.__setattr__(self, "zero", parse(Zero, "zero", self.zero))
         object.__setattr__(self, "underflow", parse(Underflow, "underflow", self.underflow))
         if self.underflow is Underflow.FLUSH and self.zero is Zero.NONE:
-            raise ValueError("underflow 'flush' needs a zero code, not zero='none'")
+            raise InvalidValue("underflow 'flush' needs a zero code, not zero='none'")
+        # Every non-zero word must stand for a float64 (normal or subnormal): decode, encode
+        # and the reports work in float64, and a word beyond its range would decode to inf
+        # or 0 and could never be the result of an encode.
+        one = 1 << self.frac_bits
+        if self.x_min < FLOAT64_LOG2_MIN * one or self.x_max >= FLOAT64_LOG2_LIMIT * one:
+            raise InvalidValue(
+                f"bias must keep every non-zero magnitude within float64's range, "
+                f"2**{FLOAT64_LOG2_MIN} up to below 2**{FLOAT64_LOG2_LIMIT}, not {self.bias} "
+                f"(magnitudes 2**{self.x_min / one:g} .. 2**{self.x_max / one:g})")
 
     # ---- derived properties -------------------------------------------------------------
     @property
@@ -177,11 +201,14 @@ class LNSFormat:
     @classmethod
     def from_dict(cls, data: dict) -> "LNSFormat":
         if not isinstance(data, dict):
-            raise TypeError(f"an LNS format must be a JSON object, not {type(data).__name__}")
+            raise InvalidType(f"an LNS format must be a JSON object, not {type(data).__name__}")
         known = {"int_bits", "frac_bits", "bias", "signed", "zero", "underflow"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown LNS format field {unknown[0]!r}")
+            raise InvalidValue(f"unknown LNS format field {unknown[0]!r}")
+        for name in ("int_bits", "frac_bits"):
+            if name not in data:
+                raise InvalidValue(f"an LNS format needs {name}")
         return cls(**data)
 
     def to_json(self) -> str:

@@ -14,6 +14,8 @@ once per element it takes, whether or not that element's rounding needs random b
 from __future__ import annotations
 
 import numpy as np
+
+from .errors import InvalidType, InvalidValue
 from numba import njit
 
 __all__ = ["TAP_MASK", "RANDOM_BITS", "STEPS_PER_UPDATE", "lfsr_advance", "lfsr_advance_ref",
@@ -54,9 +56,9 @@ def lfsr_advance(state):
 def lane_seeds(seed: int, lanes: int) -> np.ndarray:
     """Distinct non-zero starting states for ``lanes`` registers from one integer seed."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, not {seed!r}")
+        raise InvalidType(f"seed must be an int, not {seed!r}")
     if not isinstance(lanes, (int, np.integer)) or lanes < 1:
-        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+        raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     states = np.empty(lanes, dtype=np.int64)
     for k in range(lanes):
         # A golden-ratio stride spreads neighbouring seeds and lanes; zero is the one

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from .errors import InvalidValue
+
 __all__ = ["Normaliser", "Rounding", "TableMethod", "Zero", "Underflow", "parse", "plain"]
 
 
@@ -55,7 +57,7 @@ def parse(mode: type[StrEnum], name: str, value) -> StrEnum:
     try:
         return mode(value)
     except (ValueError, TypeError):
-        raise ValueError(f"{name} must be one of {', '.join(mode)}, not {value!r}") from None
+        raise InvalidValue(f"{name} must be one of {', '.join(mode)}, not {value!r}") from None
 
 
 def plain(value):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import MadamConfig
+from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .modes import Normaliser, Rounding, TableMethod
 
@@ -69,7 +70,7 @@ def get(name: str) -> MadamConfig:
     try:
         return PRESETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}") from None
+        raise InvalidValue(f"preset must be one of {', '.join(PRESETS)}, not {name!r}") from None
 
 
 # ---- families: one weight width, and the variants around it --------------------------
@@ -112,19 +113,19 @@ def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: i
     if isinstance(base, str):
         base = get(base)
     if not isinstance(base, MadamConfig):
-        raise TypeError(f"base must be a preset name or a MadamConfig, not {type(base).__name__}")
+        raise InvalidType(f"base must be a preset name or a MadamConfig, not {type(base).__name__}")
     if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
-        raise TypeError(f"bits must be an int, not {bits!r}")
+        raise InvalidType(f"bits must be an int, not {bits!r}")
     bits = int(bits)
     ib = _int_bits_for(bits) if int_bits is None else int(int_bits)
     if not 4 <= bits <= 25 or not 0 <= bits - 1 - ib <= 16:
-        raise ValueError(f"weight bits must be between 4 and 25, not {bits}")
+        raise InvalidValue(f"weight bits must be between 4 and 25, not {bits}")
     fw = bits - 1 - ib
     weight = LNSFormat(ib, fw, bias=(1 << ib) - 2)
     grad = base.grad
     if grad_bits is not None:
         if not 7 <= grad_bits <= 22:
-            raise ValueError(f"grad bits must be between 7 and 22, not {grad_bits}")
+            raise InvalidValue(f"grad bits must be between 7 and 22, not {grad_bits}")
         grad = LNSFormat(5, grad_bits - 6, bias=24)
     eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
     eta_shift = eta + fw
@@ -174,3 +175,61 @@ def describe_config(cfg: MadamConfig) -> dict:
             "normaliser": cfg.normaliser, "eta_log2": cfg.eta_log2,
             "eta_lsb": 2.0 ** (cfg.eta_log2 + cfg.weight.frac_bits),
             "step_frac_bits": cfg.step_frac_bits, "exp_bits": cfg.exp_bits}
+
+
+# ---- the additive rules (Adam, SGD with momentum) ------------------------------------------
+# Kept apart from `PRESETS`, which every hardware command assumes is Madam, until their RTL
+# lands.  Weight formats are the Madam presets' of the same width; gradients too.  The first
+# moment (signed, zero) keeps two more fractional bits than the gradient (g lands on its grid
+# exactly, and m' = beta1 m + (1 - beta1) g is summed a little finer than g is stored); the
+# second moment is Madam's.  eta = 2**-10 (Adam's 1e-3), beta1 0.9, beta2 0.999, eps 1e-8 as
+# a floor of sqrt(v_hat); SGD eta = 2**-3 (the seed's 0.1), mu 0.9, its momentum window four
+# octaves higher (m ~ g / (1 - mu)).  guard_bits put the step's log and the weight adder at
+# Fa = 7, 11, 13 bits; every table is interpolated (faithful), as the Madam presets' sb.
+# Rounding: an additive step near convergence is a fraction of a weight LSB, which nearest
+# rounding drops (swamping); on a noisy quadratic (2000 weights, 2000 steps) lns12_adam with
+# nearest-even stalls at rms(w - target) 0.014 where float Adam reaches 0.0030, and with
+# stochastic rounding reaches 0.0029; lns16_adam reaches 0.0030 either way, so it keeps
+# nearest-even (no LFSR).
+from .adam import AdamConfig as _AdamConfig          # noqa: E402
+from .errors import InvalidValue as _InvalidValue  # noqa: E402
+from .sgd import SGDConfig as _SGDConfig            # noqa: E402
+
+OPTIMIZER_PRESETS: dict = {
+    "lns8_adam": _AdamConfig(
+        weight=LNSFormat(4, 3, bias=14), grad=LNSFormat(5, 3, bias=24),
+        first_moment=LNSFormat(5, 5, bias=24), second_moment=LNSFormat(7, 10, bias=100,
+                                                                       signed=False),
+        eta_log2=-10, rounding=Rounding.STOCHASTIC, table=TableMethod.INTERP, guard_bits=4,
+        name="lns8_adam"),
+    "lns12_adam": _AdamConfig(
+        weight=LNSFormat(4, 7, bias=14), grad=LNSFormat(5, 5, bias=24),
+        first_moment=LNSFormat(5, 7, bias=24), second_moment=LNSFormat(7, 10, bias=100,
+                                                                       signed=False),
+        eta_log2=-10, rounding=Rounding.STOCHASTIC, table=TableMethod.INTERP, guard_bits=4,
+        name="lns12_adam"),
+    "lns16_adam": _AdamConfig(
+        weight=LNSFormat(5, 10, bias=30), grad=LNSFormat(6, 8, bias=40),
+        first_moment=LNSFormat(6, 10, bias=40), second_moment=LNSFormat(8, 12, bias=200,
+                                                                        signed=False),
+        eta_log2=-10, table=TableMethod.INTERP, guard_bits=3, name="lns16_adam"),
+    "lns12_sgd": _SGDConfig(
+        weight=LNSFormat(4, 7, bias=14), grad=LNSFormat(5, 5, bias=24),
+        momentum=LNSFormat(5, 7, bias=20), eta_log2=-3, mu=0.9, table=TableMethod.INTERP,
+        guard_bits=4, name="lns12_sgd"),
+}
+
+
+def optimizer_names() -> list[str]:
+    """The presets of the additive rules (`OPTIMIZER_PRESETS`)."""
+    return list(OPTIMIZER_PRESETS)
+
+
+def get_any(name: str):
+    """The preset called ``name`` of any rule (Madam's `PRESETS` or `OPTIMIZER_PRESETS`)."""
+    if isinstance(name, str) and name in OPTIMIZER_PRESETS:
+        return OPTIMIZER_PRESETS[name]
+    if isinstance(name, str) and name in PRESETS:
+        return PRESETS[name]
+    choices = ", ".join(list(PRESETS) + list(OPTIMIZER_PRESETS))
+    raise _InvalidValue(f"preset must be one of {choices}, not {name!r}")

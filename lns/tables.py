@@ -37,6 +37,7 @@ import mpmath
 import numpy as np
 
 from .modes import TableMethod
+from .errors import InvalidValue
 from .rounding import round_shift_rne_array, round_shift_rne_ref
 
 __all__ = [
@@ -222,9 +223,9 @@ def gauss_table(kind: str, frac_bits: int,
                 method: TableMethod = TableMethod.DIRECT) -> GaussTable:
     """The ``sb`` or ``db`` table of ``frac_bits`` fractional bits, by ``method``."""
     if kind not in ("sb", "db"):
-        raise ValueError(f"kind must be 'sb' or 'db', not {kind!r}")
+        raise InvalidValue(f"kind must be 'sb' or 'db', not {kind!r}")
     if method not in tuple(TableMethod):
-        raise ValueError(f"method must be 'direct' or 'interp', not {method!r}")
+        raise InvalidValue(f"method must be 'direct' or 'interp', not {method!r}")
     direct = _direct(kind, frac_bits)
     end = len(direct)
     if method == TableMethod.DIRECT:
@@ -283,7 +284,7 @@ def log2_constant_code(value: float, frac_bits: int) -> int:
     """``RNE(log2(value) * 2**frac_bits)``, correctly rounded (mpmath): how every constant
     (log2 of beta, of 1 - beta, of g_bound, of a bias correction) enters the datapath."""
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"a log constant needs a finite positive value, not {value!r}")
+        raise InvalidValue(f"a log constant needs a finite positive value, not {value!r}")
     return _log2_code(mpmath.mpf(value), frac_bits)
 
 

@@ -31,6 +31,7 @@ from numba import njit
 
 from .codec import as_codes, fields_ref as _fields, store_ref
 from .config import MadamConfig
+from .errors import InvalidType, InvalidValue
 from .kernels import flat_lookup, table_tuple
 from .lfsr import lfsr_advance, lfsr_advance_ref
 from .rounding import round_shift_rne, round_shift_stochastic
@@ -272,20 +273,21 @@ def _update_kernel(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v):
 def _check_state(cfg, lfsr_state):
     if not cfg.is_stochastic:
         if lfsr_state is not None:
-            raise ValueError("lfsr_state is only used with rounding='stochastic'")
+            raise InvalidValue("lfsr_state is only used with rounding='stochastic'")
         return np.ones(1, dtype=np.int64)
     if lfsr_state is None:
-        raise ValueError("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
+        raise InvalidValue("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
     if not isinstance(lfsr_state, np.ndarray) or lfsr_state.dtype != np.int64 \
             or lfsr_state.ndim != 1 or lfsr_state.size == 0:
-        raise TypeError("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
+        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
     if np.any((lfsr_state <= 0) | (lfsr_state > 0xFFFFFFFF)):
-        raise ValueError("lfsr_state must hold non-zero 32-bit states")
+        raise InvalidValue("lfsr_state must hold non-zero 32-bit states")
     return lfsr_state
 
 
 def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
-                 lfsr_state: np.ndarray | None = None, evaluator: str = "numba"):
+                 lfsr_state: np.ndarray | None = None, evaluator: str = "numba",
+                 out=None):
     """Apply one bit-exact LNS Madam step to a tensor.
 
     Parameters
@@ -302,22 +304,26 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         The lanes' LFSR registers, for ``rounding="stochastic"``; advanced in place.  Element
         ``i`` is taken by lane ``i % len(lfsr_state)`` (in flattened order).
     evaluator : {"numba", "python"}
+    out : (out_w, out_v), optional
+        Two C-contiguous integer arrays of the input's shape (any integer dtype wide enough
+        for the words, e.g. uint16/uint32) that receive the results (array input only);
+        they are returned.  Without it the results are new int64 arrays.
 
     Returns
     -------
-    (w_new, v_new) : int64 arrays of the input shape (ints for scalar input).
+    (w_new, v_new) : int64 arrays of the input shape (ints for scalar input), or ``out``.
     """
     if not isinstance(cfg, MadamConfig):
-        raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+        raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if evaluator not in EVALUATORS:
-        raise ValueError(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
+        raise InvalidValue(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
     x_bc = cfg.bias_correction_code(t)
     W = cfg.weight
     if clip is None:
         clip = W.e_max
     if not isinstance(clip, (int, np.integer)) or isinstance(clip, bool) \
             or not W.e_min <= clip <= W.e_max:
-        raise ValueError(f"clip must be a positive word of {W.name} "
+        raise InvalidValue(f"clip must be a positive word of {W.name} "
                          f"({W.e_min}..{W.e_max}), not {clip!r}")
     formats = ((W, w, "w"), (cfg.grad, g, "g"), (cfg.moment, v, "v"))
 
@@ -332,8 +338,11 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
             _check_words(formats)           # a bad word is reported first, as below
             raise
         fw, fg, fv = (np.ascontiguousarray(x).ravel() for x in (w, g, v))
-        out_w = np.empty(fw.shape[0], dtype=np.int64)
-        out_v = np.empty(fw.shape[0], dtype=np.int64)
+        if out is not None:
+            out_w, out_v = _check_out(cfg, out, w.shape)
+        else:
+            out_w = np.empty(fw.shape[0], dtype=np.int64)
+            out_v = np.empty(fw.shape[0], dtype=np.int64)
         params, sb, exp_table = _kernel_constants(cfg)
         lanes = state.copy()
         if _update_kernel(fw, fg, fv, x_bc, int(clip) - W.offset, params, sb, exp_table,
@@ -341,12 +350,14 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
             _check_words(formats)
             raise AssertionError("the kernel flagged a word that as_codes accepts")
         state[:] = lanes
+        if out is not None:
+            return out
         return out_w.reshape(w.shape), out_v.reshape(w.shape)
 
     arrays = _check_words(formats)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
-        raise ValueError("w, g and v must have the same shape, not "
+        raise InvalidValue("w, g and v must have the same shape, not "
                          + ", ".join(str(a.shape) for a in arrays))
     shape = arrays[0].shape
     scalar = all(np.ndim(x) == 0 for x in (w, g, v))
@@ -371,8 +382,35 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         _update_kernel(fw, fg, fv, x_bc, int(clip) - W.offset, params, sb, exp_table,
                        state, out_w, out_v)
     if scalar:
+        if out is not None:
+            raise InvalidType("out must be None for scalar input")
         return int(out_w[0]), int(out_v[0])
+    if out is not None:
+        ow, ov = _check_out(cfg, out, shape)
+        ow[:], ov[:] = out_w, out_v
+        return out
     return out_w.reshape(shape), out_v.reshape(shape)
+
+
+def _check_out(cfg, out, shape):
+    """The flat views of ``out = (out_w, out_v)``, checked (shape, integer dtype wide enough
+    for the words, C-contiguous)."""
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise InvalidType("out must be a tuple (out_w, out_v) of numpy arrays")
+    flat = []
+    for arr, fmt, name in ((out[0], cfg.weight, "out_w"), (out[1], cfg.moment, "out_v")):
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "iu":
+            raise InvalidType(f"{name} must be an integer numpy array, not "
+                            f"{type(arr).__name__}")
+        if arr.shape != tuple(shape):
+            raise InvalidValue(f"{name} must have shape {tuple(shape)}, not {arr.shape}")
+        bits = arr.dtype.itemsize * 8 - (arr.dtype.kind == "i")
+        if bits < fmt.total_bits:
+            raise InvalidValue(f"{name} must hold {fmt.total_bits}-bit words, not {arr.dtype}")
+        if not arr.flags.c_contiguous or not arr.flags.writeable:
+            raise InvalidValue(f"{name} must be a writeable C-contiguous array")
+        flat.append(arr.reshape(-1))
+    return flat
 
 
 def _fast_inputs(w, g, v) -> bool:

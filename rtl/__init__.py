@@ -35,7 +35,9 @@ def generate_verilog(cfg, out_dir, lanes: int = 1) -> tuple[Path, Path]:
 
     The files are those of `rtl.design.design` (generated once, cached), copied byte for
     byte: the same config gives byte-identical files.  Both are written to temporary files
-    in ``out_dir`` first and renamed into place, so an error leaves no half-written file.
+    in ``out_dir`` first and renamed into place, so an error leaves no half-written file;
+    ``out_dir`` is created only once the files are ready (an error or an interrupt before
+    leaves no new folder).
 
     Returns
     -------
@@ -46,10 +48,11 @@ def generate_verilog(cfg, out_dir, lanes: int = 1) -> tuple[Path, Path]:
     TypeError
         ``cfg`` not a `lns.MadamConfig`.
     ValueError
-        ``lanes`` not a positive int, or ``out_dir`` not a writable directory.
+        ``lanes`` not a positive int or over `rtl.design.MAX_LANES` (64), or ``out_dir``
+        not a writable directory.
     """
-    from .design import _check, design, export, prepare_out_dir
+    from .design import _check, check_out_dir, design, export
     _check(cfg, lanes)
-    prepare_out_dir(out_dir)          # a bad folder fails before any generation
-    d = export(design(cfg, lanes), out_dir)
+    check_out_dir(out_dir)            # a bad folder fails before any generation (creating
+    d = export(design(cfg, lanes), out_dir)   # nothing: an interrupt leaves no new folder)
     return d.verilog, d.sidecar

@@ -99,7 +99,10 @@ def rne_shift(x: Value, s: int) -> Value:
     q = x >> s                              # floor (arithmetic for signed x)
     rem = x[:s]                             # x - (q << s), 0 <= rem < 2**s
     half = 1 << (s - 1)
-    up = (rem > half) | ((rem == half) & q[0])
+    if s == 1:                              # one remainder bit: never above half (and a
+        up = rem & q[0]                     # compare with it would be constant)
+    else:
+        up = (rem > half) | ((rem == half) & q[0])
     return q + up
 
 

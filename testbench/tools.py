@@ -120,7 +120,7 @@ def cached_build(d: Path, exe_rel: str, populate, what: str | None = None
     if exe.exists():
         return exe, 0.0
     t0 = time.perf_counter()
-    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    tmp = d.with_name(f"{d.name}.tmp{os.getpid()}-{os.urandom(4).hex()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -129,15 +129,35 @@ def cached_build(d: Path, exe_rel: str, populate, what: str | None = None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if exe.exists():                  # another process finished the same key first
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        shutil.rmtree(d, ignore_errors=True)
-        try:
-            tmp.rename(d)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
+    _publish(tmp, d, exe)
     return exe, time.perf_counter() - t0
+
+
+def _publish(tmp: Path, d: Path, exe: Path):
+    """Move the finished build ``tmp`` to ``d`` atomically, safe against other processes
+    building the same key: ``rename`` replaces ``d`` only while it is absent or empty (the
+    folder `cache_dir` made), so a complete build another process published first is never
+    deleted; ours is then discarded.  A non-empty ``d`` without the executable (left by an
+    older layout) is moved aside first."""
+    for _ in range(3):
+        if exe.exists():                          # another process published the same key
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        try:
+            os.rename(tmp, d)
+            return
+        except OSError:
+            if exe.exists():
+                continue
+            stale = d.with_name(f"{d.name}.stale{os.getpid()}-{os.urandom(4).hex()}")
+            try:
+                os.rename(d, stale)
+            except OSError:
+                continue                          # someone else moved or published it
+            shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not exe.exists():
+        raise SimulatorError(f"could not publish the build into {d}")
 
 
 def run(cmd, *, cwd=None, timeout=None, check=True) -> subprocess.CompletedProcess:

@@ -44,6 +44,7 @@ from numba import njit
 import lns
 from lns import MadamConfig
 from lns.codec import split
+from lns.errors import InvalidValue
 from lns.lfsr import lfsr_advance
 from lns.rounding import round_shift_rne_array
 
@@ -323,10 +324,11 @@ def _table_sweep(cfg, rng, n, clip):
     return w[ok], g[ok], e_v[ok].astype(np.int64)
 
 
-def _pick_specials(cfg, rng, t, clip, quota, lanes_seed):
-    """Cases from a random pool that hit a tie of a rounding, the g_bound clamp, the floor
-    or the clip (found by running the model on the pool)."""
-    pool = max(4 * quota, 2048)
+def _pick_specials(cfg, rng, t, clip, quota, lanes_seed, pool=None):
+    """Cases from a random pool (of ``pool`` cases, default ``max(4 * quota, 2048)``) that
+    hit a tie of a rounding, the g_bound clamp, the floor or the clip (found by running the
+    model on the pool)."""
+    pool = max(4 * quota, 2048) if pool is None else int(pool)
     w, g, v = _random_cases(cfg, rng, pool, clip)
     state = lns.lane_seeds(lanes_seed, 1) if cfg.is_stochastic else None
     ow, ov = lns.madam_update(cfg, w, g, v, t, clip=clip, lfsr_state=state)
@@ -357,9 +359,9 @@ def generate(cfg: MadamConfig, n: int, seed: int = 1, *, lanes: int = 1) -> Vect
     pool, and seeded random cases, over groups of ``(t, clip)`` with t in 1, 2, 3, 10,
     100, 1000, 10**6.  The same ``(cfg, n, seed, lanes)`` gives the same set."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, not {n!r}")
+        raise InvalidValue(f"n must be a positive int, not {n!r}")
     if not isinstance(lanes, (int, np.integer)) or isinstance(lanes, bool) or lanes < 1:
-        raise ValueError(f"lanes must be a positive int, not {lanes!r}")
+        raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     rng = np.random.default_rng([int(seed), 0x4C4E53])
     clips = _clips(cfg, rng)
     combos = [(t, clips[i % len(clips)]) for i, t in enumerate(_STEPS)]
@@ -401,7 +403,7 @@ def exhaustive(cfg: MadamConfig, *, lanes: int = 1, seed: int = 1) -> VectorSet:
     W, G, V = cfg.weight, cfg.grad, cfg.moment
     count = (1 << W.total_bits) * (1 << G.total_bits) * (1 << V.total_bits)
     if count > 1 << 22:
-        raise ValueError(f"exhaustive vectors need at most {1 << 22} (w, g, v) cases a step, "
+        raise InvalidValue(f"exhaustive vectors need at most {1 << 22} (w, g, v) cases a step, "
                          f"not {count} for {cfg.name}")
     rng = np.random.default_rng([int(seed), 0x455848])
     clips = _clips(cfg, rng)
@@ -442,7 +444,7 @@ def parse(text: str | bytes) -> VectorSet:
         else:
             body.append(line)
     if "lnsmadam-vectors" not in head or "config" not in head:
-        raise ValueError("vectors must start with the '# lnsmadam-vectors' header and a config")
+        raise InvalidValue("vectors must start with the '# lnsmadam-vectors' header and a config")
     cfg = MadamConfig.from_dict(json.loads(head["config"]))
     lanes = int(head.get("lanes", "1"))
     lfsr = head.get("lfsr", "none")
@@ -452,7 +454,7 @@ def parse(text: str | bytes) -> VectorSet:
     if body:
         rows = np.array([[int(x, 16) for x in line.split()] for line in body], dtype=np.int64)
         if rows.shape[1] != 7:
-            raise ValueError(f"vector lines must have 7 fields, not {rows.shape[1]}")
+            raise InvalidValue(f"vector lines must have 7 fields, not {rows.shape[1]}")
     else:
         rows = np.zeros((0, 7), dtype=np.int64)
     return VectorSet(cfg, lanes, *(rows[:, k].copy() for k in range(7)),

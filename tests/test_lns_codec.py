@@ -69,6 +69,11 @@ def test_saturation_and_underflow_policies():
     (float("nan"), ValueError, "x must be finite, not nan"),
     ([1.0, float("inf")], ValueError, "x must be finite, not inf"),
     ("abc", TypeError, "x must be real numbers, not str"),
+    (None, TypeError, "x must be real numbers, not NoneType"),
+    (True, TypeError, "x must be real numbers, not bool"),
+    (np.array([1.0, 0.0]) > 0, TypeError, "x must be real numbers, not an array of bool"),
+    (1 + 2j, TypeError, "x must be real numbers, not complex"),
+    ([1.0, None], TypeError, "x must be real numbers, not list"),
 ])
 def test_encode_errors_pinned(bad, exc, text):
     with pytest.raises(exc) as info:
@@ -119,3 +124,18 @@ def test_one_pack_and_unpack_for_scalars_and_arrays(fmt):
         e = w & ((1 << fmt.log_bits) - 1)
         assert xx == e - fmt.offset and bool(z) == (fmt.has_zero and e == 0)
     assert store_ref(fmt, 1, None) == (0 if fmt.has_zero else fmt.word(0, fmt.e_min))
+
+
+def test_encode_ref_rejects_what_encode_rejects():
+    with pytest.raises(TypeError, match="^x must be real numbers, not bool$"):
+        lns.encode_ref(LNSFormat(4, 3), True)
+    assert lns.encode_ref(LNSFormat(4, 3), np.float32(2)) == lns.encode(LNSFormat(4, 3), 2.0)
+
+
+def test_codes_of_unsigned_dtypes_are_checked_unwrapped():
+    fmt = LNSFormat(4, 3)
+    with pytest.raises(ValueError) as info:
+        lns.decode(fmt, np.array([3, 2**64 - 1], dtype=np.uint64))
+    assert str(info.value) == "codes must be codes of lns8_i4f3 (0..255), not 18446744073709551615"
+    assert lns.decode(fmt, np.array([72], dtype=np.uint64))[0] == 2.0
+    assert lns.decode(fmt, np.array([72], dtype=np.uint8))[0] == 2.0

@@ -179,3 +179,95 @@ def test_replace_validates_like_the_constructor():
     assert cfg.replace(beta=0.9).beta == 0.9 and cfg.replace(name="x").name == "x"
     with pytest.raises(ValueError, match="beta must be strictly between 0.0 and 1.0, not 1.5"):
         cfg.replace(beta=1.5)
+
+
+# ---- bad input (issue 12): every format a float64 holds, every config a buildable datapath --
+def test_format_values_must_be_float64():
+    with pytest.raises(ValueError) as info:
+        LNSFormat(12, 12, bias=-4096)
+    assert str(info.value) == (
+        "bias must keep every non-zero magnitude within float64's range, 2**-1074 up to "
+        "below 2**1024, not -4096 (magnitudes 2**4096 .. 2**8192)")
+    with pytest.raises(ValueError, match=r"not 4096 \(magnitudes 2\*\*-4096 \.\. "):
+        LNSFormat(12, 12, bias=4096)
+    with pytest.raises(ValueError, match="not 2048"):
+        LNSFormat(12, 3)                           # the centred bias reaches 2**2048
+    # the limits are exact: 2**-1074 (the smallest subnormal) and below 2**1024
+    low = LNSFormat(11, 0, bias=1075)
+    assert low.x_min == -1074 and low.min_value == 5e-324
+    assert lns.decode(low, low.e_min) == 5e-324 and lns.encode(low, 5e-324) == low.e_min
+    with pytest.raises(ValueError, match="not 1076"):
+        LNSFormat(11, 0, bias=1076)
+    high = LNSFormat(11, 2, bias=1024)
+    assert high.x_max == 1024 * 4 - 1 and high.max_value == 2.0 ** 1023.75
+    assert lns.decode(high, high.e_max) == 2.0 ** 1023.75
+    with pytest.raises(ValueError, match="not 1023"):
+        LNSFormat(11, 2, bias=1023)
+
+
+def test_validation_errors_are_input_errors():
+    from lns.errors import InputError
+    for call in (lambda: LNSFormat(4, 40), lambda: LNSFormat(4.0, 3),
+                 lambda: LNSFormat(4, 3, zero="nan"), lambda: _cfg(beta=2.0),
+                 lambda: _cfg(name=42), lambda: presets.get("nope"),
+                 lambda: LNSFormat.from_dict({"int_bits": 4}),
+                 lambda: MadamConfig.from_dict([])):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert isinstance(info.value, InputError), repr(info.value)
+    with pytest.raises(ValueError) as info:
+        LNSFormat.from_dict({"int_bits": 4})
+    assert str(info.value) == "an LNS format needs frac_bits"
+
+
+def test_config_name_must_be_a_string():
+    with pytest.raises(TypeError) as info:
+        _cfg(name=42)
+    assert str(info.value) == "name must be a string, not 42"
+
+
+def test_beta_limit_is_where_the_bias_correction_rounds_to_zero():
+    import math
+    limit = -math.expm1(-math.log(2) * 2.0 ** -11)           # moment frac_bits 10
+    ok = _cfg(beta=limit * (1 + 1e-9))
+    assert ok.bias_correction_code(1) == -1
+    with pytest.raises(ValueError) as info:
+        _cfg(beta=limit * (1 - 1e-9))
+    assert str(info.value).startswith("beta must be above 0.0003384 for a moment of 10 "
+                                      "fractional bits (below, log2(1 - beta) rounds to 0 and "
+                                      "the bias correction x_bc has no bits), not 0.000338")
+
+
+def test_g_bound_limits_are_the_step_range():
+    with pytest.raises(ValueError) as info:
+        _cfg(g_bound=1e-9)
+    assert str(info.value) == (
+        "g_bound must be above 3.705e-09 for eta 2**-7 and a weight of 7 fractional bits "
+        "(the largest step, eta * g_bound, must be at least 2**-28 weight LSBs, the smallest "
+        "the step's shifter holds), not 1e-09")
+    with pytest.raises(ValueError) as info:
+        _cfg(g_bound=1e14)
+    assert str(info.value) == (
+        "g_bound must be below 6.999e+13 for eta 2**-7 and a weight of 7 fractional bits "
+        "(the largest step, eta * g_bound, must be below 2**46 weight LSBs, the model's "
+        "64-bit step), not 100000000000000.0")
+    # the limits are exact, on either side of l_bound's rounding
+    lo = 2.0 ** (-28 - 2.0 ** -7)
+    assert _cfg(g_bound=lo * (1 + 1e-12)).params.l_bound == -28 * 64
+    with pytest.raises(ValueError):
+        _cfg(g_bound=lo * (1 - 1e-12))
+    hi = 2.0 ** (46 - 2.0 ** -7)
+    assert _cfg(g_bound=hi * (1 - 1e-12)).params.l_bound == 46 * 64 - 1
+    with pytest.raises(ValueError):
+        _cfg(g_bound=hi * (1 + 1e-12))
+
+
+def test_sign_normaliser_eta_limit():
+    sign = dict(weight=LNSFormat(4, 0, bias=10), normaliser="sign", exp_bits=1)
+    assert _cfg(eta_log2=-20, **sign).params.eta_shift == -20
+    with pytest.raises(ValueError) as info:
+        _cfg(eta_log2=-21, **sign)
+    assert str(info.value) == (
+        "eta_log2 must be at least -20 for a weight of 0 fractional bits with normaliser "
+        "'sign' (the step, eta, must be at least 2**-20 weight LSBs, the smallest the step's "
+        "shifter holds), not -21")

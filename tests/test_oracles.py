@@ -291,22 +291,24 @@ def edge_codes(fmt: LNSFormat, wholes, limit=6000, seed=1):
 @pytest.mark.filterwarnings("ignore:overflow encountered in ldexp")
 @pytest.mark.parametrize("frac_bits", [0, 4, 10])
 def test_decode_float64_normal_and_overflow_edges(frac_bits):
-    """Codes around the smallest normal float64 (but not below it) and around overflow."""
-    fmt = LNSFormat(12, frac_bits)        # bias 2048: 2**-2048 .. 2**2048
+    """Codes around the smallest normal float64 (but not below it) and up to the largest
+    magnitude a format may have (below 2**1024: `LNSFormat` rejects a format reaching
+    float64's overflow)."""
+    fmt = LNSFormat(11, frac_bits, bias=1024)       # 2**-1024 .. below 2**1024
     check_decode(fmt, edge_codes(fmt, np.concatenate([np.arange(-1022, -1016),
-                                                      np.arange(1018, 1030)])))
+                                                      np.arange(1018, 1024)])))
 
 
 @pytest.mark.parametrize("frac_bits", [0, 4, 10])
 def test_decode_float64_subnormals(frac_bits):
-    """Codes whose values are float64 subnormals (or round to 0 or to the smallest normal).
+    """Codes whose values are float64 subnormals (or round to the smallest normal).
 
     `lns.decode` promises the nearest float64.  It forms ``ldexp(D[frac], whole)`` with
     ``D[frac]`` already rounded to 53 bits, so below 2**-1022 the value is rounded twice and
     can land one subnormal ulp from the nearest; this checks it rounds once.
     """
-    fmt = LNSFormat(12, frac_bits)
-    check_decode(fmt, edge_codes(fmt, np.arange(-1080, -1022)))
+    fmt = LNSFormat(11, frac_bits, bias=1074)       # from 2**-1074, the smallest subnormal
+    check_decode(fmt, edge_codes(fmt, np.arange(-1074, -1022)))
 
 
 def mp_encode(fmt: LNSFormat, v: float) -> int:

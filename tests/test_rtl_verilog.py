@@ -133,3 +133,80 @@ def test_cli_stats_cell_count(tmp_path, capsys):
     assert 200 < stats["cells_per_lane"] < 5000
     assert stats["cells_by_type"].get("DFFE_PP", 0) > 0
     assert sum(stats["cells_by_type"].values()) == stats["cells_per_lane"]
+
+
+def test_lane_bound(tmp_path, capsys):
+    # rtl.design.MAX_LANES: generation grows linearly with the lanes (1000 lanes ran past a
+    # minute and 1.5 GB); every entry point says so in one line and creates nothing.
+    from rtl.design import MAX_LANES, design
+    assert MAX_LANES == 64
+    cfg = presets.get("tiny")
+    msg = r"^lanes must be at most 64 \(rtl\.design\.MAX_LANES\), not 65$"
+    with pytest.raises(ValueError, match=msg):
+        rtl.generate_verilog(cfg, tmp_path / "a", lanes=65)
+    with pytest.raises(ValueError, match=msg):
+        design(cfg, 65)
+    assert main(["verilog", "--preset", "tiny", "--out", str(tmp_path / "b"),
+                 "--lanes", "1000"]) == 2
+    assert capsys.readouterr().err == "lnsmadam: error: --lanes must be at most 64, not 1000\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_folder_left_by_a_failed_generation(tmp_path, monkeypatch):
+    # The output folder is made only once the files are ready: an interrupt (or an error)
+    # in the generation leaves no new folder, one while writing removes the folder it made.
+    import rtl.design as rd
+    cfg = presets.get("tiny")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(rd, "design", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            rtl.generate_verilog(cfg, tmp_path / "new" / "sub")
+    assert list(tmp_path.iterdir()) == []
+    d = rd.design(cfg, 1)
+    with monkeypatch.context() as m:
+        m.setattr(rd, "_write_pair", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            rd.export(d, tmp_path / "new" / "sub")
+        assert list(tmp_path.iterdir()) == []
+        (tmp_path / "old").mkdir()                    # a folder that was there stays
+        with pytest.raises(KeyboardInterrupt):
+            rd.export(d, tmp_path / "old")
+        assert [p.name for p in tmp_path.iterdir()] == ["old"]
+        assert list((tmp_path / "old").iterdir()) == []
+    # the check alone creates nothing either
+    assert rd.check_out_dir(tmp_path / "x" / "y") == tmp_path / "x" / "y"
+    assert [p.name for p in tmp_path.iterdir()] == ["old"]
+    rtl.generate_verilog(cfg, tmp_path / "x" / "y")
+    assert sorted(p.name for p in (tmp_path / "x" / "y").iterdir()) == [
+        "lnsmadam_tiny_x1.json", "lnsmadam_tiny_x1.v"]
+
+
+def test_cli_interrupt_leaves_no_folder(tmp_path):
+    # Ctrl-C during a generation (fresh cache: it generates, ~5 s for lns12 x 16): exit
+    # 130, one line, and no output folder.
+    import signal
+    import sys
+    import time
+    out = tmp_path / "out" / "sub"
+    main_ = "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", main_, "verilog", "--preset", "lns12",
+                             "--lanes", "16", "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "LNSMADAM_CACHE": str(tmp_path / "cache")})
+    try:
+        first = proc.stderr.readline()
+        assert first.startswith("verilog: generating lnsmadam_lns12_x16"), first
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err == "lnsmadam: interrupted\n" and stdout == ""
+    assert not (tmp_path / "out").exists()

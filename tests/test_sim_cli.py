@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ JSON_KEYS = {
     "bandwidth_wait_cycles", "latency_min", "latency_max", "updates", "updates_per_cycle",
     "utilisation", "bytes_moved", "bytes_per_update", "bytes_per_beat", "checked",
     "mismatches", "first_mismatch", "sim_seconds", "build_seconds", "cycles_per_second",
-    "weights_per_second", "vcd",
+    "weights_per_second", "vcd", "method",
 }
 
 
@@ -30,6 +31,15 @@ def _run(capsys, *argv):
     (["--weights", "0"], "--weights must be a positive number, not 0"),
     (["--weights", "-3"], "--weights must be a positive number, not -3"),
     (["--weights", "8", "--lanes", "0"], "--lanes must be at least 1, not 0"),
+    (["--weights", "8", "--lanes", "65"], "--lanes must be at most 64, not 65"),
+    (["--weights", "8", "--lanes", "1000", "--engine", "verilator"],
+     "--lanes must be at most 64, not 1000"),
+    (["--weights", str(2**53 + 1)],
+     "--weights x --steps must be at most 2**53 = 9,007,199,254,740,992, "
+     "not 9,007,199,254,740,993"),
+    (["--weights", str(2**52), "--steps", "3"],
+     "--weights x --steps must be at most 2**53 = 9,007,199,254,740,992, "
+     "not 13,510,798,882,111,488"),
     (["--weights", "8", "--steps", "0"], "--steps must be at least 1, not 0"),
     (["--weights", "8", "--stall-prob", "1"], "--stall-prob must be in [0, 1), not 1.0"),
     (["--weights", "8", "--stall-prob", "-0.1"], "--stall-prob must be in [0, 1), not -0.1"),
@@ -130,5 +140,79 @@ def test_vcd(capsys, tmp_path, engine):
     r = json.loads(out)
     assert r["vcd"] == str(path) and r["mismatches"] == 0
     _vcd_ok(path, 30)
-    if engine == "verilator":       # exactly the reset edge and K cycles, two dumps each
-        assert len(re.findall(r"^#\d+$", path.read_text(), re.M)) == 2 * (30 + 1)
+    if engine == "verilator":       # exactly K cycles, two dumps each (not the reset edge)
+        assert len(re.findall(r"^#\d+$", path.read_text(), re.M)) == 2 * 30
+
+
+def test_closed_form_reports_no_rate(capsys):
+    # Without stalls or a limit the model is a closed form: no loop runs, so no cycles/s
+    # (it used to print ~1e17 cycles/s for --weights 1e17).
+    code, out, err = _run(capsys, "--weights", str(10**15), "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["method"] == "closed form" and r["cycles"] == 10**15 + r["pipeline_latency"] + 1
+    assert r["cycles_per_second"] is None and r["weights_per_second"] is None
+    code, out, err = _run(capsys, "--weights", str(10**15))
+    assert code == 0 and "closed form" in out and "cycles/s" not in out
+    code, out, err = _run(capsys, "--weights", "1000", "--mem-bytes-per-cycle", "3", "--json")
+    r = json.loads(out)
+    assert r["method"] == "per beat" and r["cycles_per_second"] > 0
+    code, out, err = _run(capsys, "--weights", "1000", "--stall-prob", "0.1", "--json")
+    r = json.loads(out)
+    assert r["method"] == "per cycle" and r["cycles_per_second"] > 0
+
+
+def _interrupt(argv, ready, tmp_path, env=None):
+    """Run ``lnsmadam argv`` in a subprocess, SIGINT it once a line of its stderr satisfies
+    ``ready``; (exit status, stderr lines, seconds from the signal to the exit)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    main_ = "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", main_, *argv], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if ready(line):
+                break
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        return proc.returncode, lines + err.splitlines(keepends=True), time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("memory", [["--stall-prob", "0.05"], ["--mem-bytes-per-cycle", "3"]])
+def test_model_interrupt(tmp_path, memory):
+    # A huge model run (1e12 weights: hours) shows progress and stops on Ctrl-C within a
+    # slice (~0.1 s): exit 130, one line saying so, no traceback.
+    code, lines, seconds = _interrupt(["sim", "--weights", str(10**12), *memory],
+                                      lambda line: line.startswith("sim: "), tmp_path)
+    assert code == 130, lines
+    assert lines[-1] == "lnsmadam: interrupted\n", lines
+    assert all(line.startswith("sim: ") for line in lines[:-1]), lines
+    assert seconds < 5
+
+
+def test_interrupted_run_leaves_no_vcd(capsys, tmp_path, monkeypatch):
+    # The VCD is written to a temporary file and renamed into place at the end: a run that
+    # stops half way (Ctrl-C, an error) leaves neither a partial nor an empty waveform.
+    import sim.cycle.amaranth_engine as engine
+
+    def interrupted(*args, vcd=None, **kwargs):
+        Path(vcd).write_text("$comment half $end\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "run_amaranth", interrupted)
+    path = tmp_path / "w.vcd"
+    code, out, err = _run(capsys, "--weights", "8", "--engine", "amaranth", "--vcd", str(path))
+    assert code == 130 and err == "lnsmadam: interrupted\n"
+    assert list(tmp_path.iterdir()) == []

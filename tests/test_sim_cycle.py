@@ -97,6 +97,37 @@ def test_model_shortcuts_equal_the_cycle_loop(beats, steps, stages):
             model_cycles(beats, steps, stages, m, cycle_by_cycle=True)
 
 
+@pytest.mark.parametrize("p,b", [(0.3, None), (0.1, 2.5), (0.0, 3), (0.0, None)])
+def test_model_slices_change_nothing(p, b):
+    """The loops run in slices (so Ctrl-C and progress reach Python between them); the
+    counts do not depend on the slice length, and progress counts up to the total."""
+    m = MemorySide(stall_prob=p, seed=11, bytes_per_cycle=b, beat_bits=69)
+    whole = model_cycles(97, 3, 9, m)
+    seen = []
+    for n in (1, 2, 7, 96, 97, 1000):
+        assert model_cycles(97, 3, 9, m, slice_len=n,
+                            progress=lambda *a: seen.append(a)) == whole
+    if p or b:                       # a loop ran: progress rose to the end, never past it
+        assert seen and all(0 <= d <= t == 3 * 97 for d, t, _ in seen)
+        assert max(c for _, _, c in seen) < whole["cycles"]
+    else:                            # the closed form runs no loop
+        assert seen == []
+
+
+def test_model_is_interruptible():
+    """A KeyboardInterrupt raised between slices (as Ctrl-C does) stops a run at once."""
+    m = MemorySide(stall_prob=0.05, seed=1, beat_bits=69)
+    calls = []
+
+    def progress(done, total, cycle):
+        calls.append(cycle)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model_cycles(10**12, 1, 16, m, progress=progress)
+    assert calls == [1 << 24]
+
+
 def test_model_against_python_memory_reference():
     """A Python cycle loop over MemoryState and a list-pipeline gives the model's counts."""
     for p, b in ((0.4, None), (0.2, 2.5), (0.0, 1)):
@@ -179,6 +210,24 @@ def test_simulate_errors(tmp_path):
     with pytest.raises(ValueError, match=r"^a VCD needs the verilator or amaranth engine, "
                                          r"not model$"):
         simulate(cfg, 10, 1, "model", vcd=tmp_path / "x.vcd")
+    with pytest.raises(ValueError, match=r"^lanes must be at most 64, not 65$"):
+        simulate(cfg, 10, 65)
+    with pytest.raises(ValueError, match=r"^weights x steps must be at most 2\*\*53 = "
+                                         r"9,007,199,254,740,992, not 18,014,398,509,481,984$"):
+        simulate(cfg, 2**53, steps=2)
+
+
+def test_rtl_run_bigger_than_memory(monkeypatch):
+    """An RTL run whose data cannot fit says so in one line before allocating anything."""
+    import importlib
+    sim_mod = importlib.import_module("sim.cycle.simulate")
+    monkeypatch.setattr(sim_mod, "_available_memory", lambda: 2**30)
+    cfg = lns.presets.get("lns12")
+    with pytest.raises(ValueError, match=r"^a verilator run of 10,000,000 elements x 2 steps "
+                                         r"needs about 1\.6 GiB of memory for its data, more "
+                                         r"than the 1\.0 GiB available$"):
+        simulate(cfg, 10**7, 1, "verilator", steps=2)
+    assert simulate(cfg, 10**9, 1, "model", steps=2)["cycles"] == 2 * (10**9 + 16)
 
 
 @pytest.mark.parametrize("preset,lanes", [("lns8", 2), ("lns12", 1)])

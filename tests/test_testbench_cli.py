@@ -11,7 +11,9 @@ def test_cli_json_all_agree(capsys):
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert rc == 0
-    assert set(data) == {"numba", "python", "icarus", "verilator", "amaranth"}
+    assert set(data) == {"numba", "python", "icarus", "verilator", "amaranth",
+                         "vectors_per_second"}
+    assert data["vectors_per_second"] > 0
     assert data["icarus"] == {"vectors": 3000, "mismatches": 0}
     assert data["verilator"] == {"vectors": 3000, "mismatches": 0}
     assert "testbench:" in err                                    # progress on stderr
@@ -35,3 +37,8 @@ def test_missing_simulator_is_an_error(capsys, monkeypatch):
 def test_bad_arguments(capsys):
     assert main(["testbench", "--vectors", "0"]) == 2
     assert "--vectors must be a positive number, not 0" in capsys.readouterr().err
+    assert main(["testbench", "--max-report", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "lnsmadam: error: --max-report must be a non-negative number, not -1"
+    assert main(["testbench", "--max-errors", "0"]) == 2
+    assert "--max-errors must be a positive number, not 0" in capsys.readouterr().err

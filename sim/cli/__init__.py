@@ -1,22 +1,40 @@
 """The `lnsmadam` command line.
 
 Each sub-command is a module in `sim.cli.commands` with ``NAME``, ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``.  Any ValueError, TypeError or
-`UsageError` a command raises becomes one line on stderr and exit status 2: bad input never
-shows a traceback.
+``add_arguments(parser)`` and ``run(args) -> int``.
+
+Exit statuses and what reaches stderr:
+
+* 0 success; 1 a check ran and found a mismatch (testbench, sim, report, demo);
+* 2 bad input, one line ``lnsmadam: error: ...``: an `lns.errors.InputError` (every
+  validation raises one: `UsageError` of the options, the errors of `lns.LNSFormat`,
+  `lns.MadamConfig`, `lns.encode` ... on the values a user gave), an `OSError` (a path that
+  cannot be read or written), a missing simulator;
+* 70 (``EX_SOFTWARE`` of sysexits.h) any other exception, which is a bug: one line saying
+  so, with the command to rerun for the traceback (``LNSMADAM_TRACEBACK=1`` in the
+  environment, or ``lnsmadam --traceback ...``, re-raises it);
+* 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
+import shlex
 import sys
+
+from lns.errors import InputError
 
 from . import commands
 from .commands import UsageError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_USAGE", "EXIT_BUG"]
+
+EXIT_USAGE = 2
+EXIT_BUG = 70                  # EX_SOFTWARE: an internal error
+TRACEBACK_ENV = "LNSMADAM_TRACEBACK"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +55,9 @@ def build_parser():
     parser = _Parser(prog="lnsmadam",
                      description="Design LNS hardware for the Madam optimizer: bit-exact model, "
                                  "Verilog generation, simulator cross-checks, reports.")
+    parser.add_argument("--traceback", action="store_true",
+                        help=f"show the traceback of an internal error (or set "
+                             f"{TRACEBACK_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
@@ -45,20 +66,49 @@ def build_parser():
     return parser
 
 
+def _is_missing_simulator(exc) -> bool:
+    tools = sys.modules.get("testbench.tools")      # loaded by whoever raised it
+    return tools is not None and isinstance(exc, tools.MissingSimulator)
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"cannot use {exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv=None) -> int:
+    args = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "_run", None):
             parser.print_help()
-            return 2
+            return EXIT_USAGE
         return int(args._run(args) or 0)
-    except (UsageError, ValueError, TypeError, OSError) as exc:
+    except InputError as exc:
         print(f"lnsmadam: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"lnsmadam: error: {_os_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("lnsmadam: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if _is_missing_simulator(exc):
+            print(f"lnsmadam: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0") or \
+                getattr(args, "traceback", False):
+            raise
+        words = sys.argv[1:] if argv is None else list(argv)
+        rerun = shlex.join(["lnsmadam", "--traceback", *[w for w in words if w != "--traceback"]])
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"lnsmadam: internal error (a bug in lnsmadam, please report it): "
+              f"{type(exc).__name__}{': ' + first if first else ''}; for the traceback "
+              f"run again as: {rerun}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from numba import njit
 from .memory import (SPLITMIX_GAMMA, SPLITMIX_MUL1, SPLITMIX_MUL2, SPLITMIX_SHIFTS,
                      STALL_SHIFT, MemorySide)
 
-__all__ = ["model_cycles", "TIMING_KEYS"]
+__all__ = ["model_cycles", "model_method", "TIMING_KEYS", "SLICE"]
 
 TIMING_KEYS = ("cycles", "accepted", "delivered", "stall_cycles", "bandwidth_wait_cycles",
                "latency_min", "latency_max")
@@ -27,80 +27,118 @@ _S1, _S2, _S3 = (np.uint64(s) for s in SPLITMIX_SHIFTS)
 _SS = np.uint64(STALL_SHIFT)
 
 
+# The loops run in slices of at most `SLICE` cycles (beats for the per-beat loop) and
+# return to Python between them, so a long run can be interrupted (Ctrl-C: Numba code does
+# not see signals) and can show its progress.  Their whole state lives in arrays and is
+# carried from slice to slice: the result does not depend on the slice length.
+SLICE = 1 << 24           # ~0.1 s of the cycle loop on this machine
+
+# indices into the int64 state array of `_timing`
+_CYCLE, _ACC, _DEL, _STALLS, _BW, _LMIN, _LMAX, _PIPE, _CREDIT, _HEAD, _TAIL, _STEP, \
+    _SENT, _GOT = range(14)
+_NSTATE = 14
+
+
 @njit(cache=True)
-def _timing(beats, steps, stages, thr, seed, rate, cap, cost, out):
-    state = np.uint64(seed)
+def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, budget):
+    # Runs at most `budget` cycles from the state (st, rng, ring); True when all steps are done.
+    state = rng[0]
     threshold = np.uint64(thr)
     top = stages - 1
     mask = (1 << stages) - 1
-    pipe = 0                      # bit i: valid of stage register i; out_valid = bit top
-    credit = 0
-    cycle = 0
-    stalls = 0
-    bw_wait = 0
-    accepted = 0
-    delivered = 0
-    lat_min = 1 << 62
-    lat_max = 0
-    ring = np.zeros(256, dtype=np.int64)       # acceptance cycles of the beats in flight
-    head = 0
-    tail = 0
-    for _ in range(steps):
-        sent = 0
-        got = 0
-        while got < beats:
-            state += _G
-            z = state
-            z = (z ^ (z >> _S1)) * _M1
-            z = (z ^ (z >> _S2)) * _M2
-            z = z ^ (z >> _S3)
-            stall = (z >> _SS) < threshold
-            stalls += stall
-            if rate > 0:
-                credit = min(credit + rate, cap)
-            pending = sent < beats
-            short = rate > 0 and credit < cost
-            in_valid = pending and not stall and not short
-            bw_wait += pending and not stall and short
-            out_valid = (pipe >> top) & 1
-            out_ready = not stall
-            en = out_valid == 0 or out_ready
-            if out_valid == 1 and out_ready:
-                lat = cycle - ring[head & 255] - 1
-                head += 1
-                lat_min = min(lat_min, lat)
-                lat_max = max(lat_max, lat)
-                got += 1
-            if en:
-                if in_valid:
-                    ring[tail & 255] = cycle
-                    tail += 1
-                    sent += 1
-                    credit -= cost
-                pipe = ((pipe << 1) | (1 if in_valid else 0)) & mask
-            cycle += 1
-        accepted += sent
-        delivered += got
-    out[0] = cycle
-    out[1] = accepted
-    out[2] = delivered
-    out[3] = stalls
-    out[4] = bw_wait
-    out[5] = lat_min
-    out[6] = lat_max
+    cycle = st[_CYCLE]
+    accepted = st[_ACC]
+    delivered = st[_DEL]
+    stalls = st[_STALLS]
+    bw_wait = st[_BW]
+    lat_min = st[_LMIN]
+    lat_max = st[_LMAX]
+    pipe = st[_PIPE]              # bit i: valid of stage register i; out_valid = bit top
+    credit = st[_CREDIT]
+    head = st[_HEAD]              # ring: acceptance cycles of the beats in flight
+    tail = st[_TAIL]
+    s = st[_STEP]
+    sent = st[_SENT]
+    got = st[_GOT]
+    end = cycle + budget
+    done = False
+    while True:
+        if got >= beats:          # step s complete
+            accepted += sent
+            delivered += got
+            s += 1
+            sent = 0
+            got = 0
+        if s >= steps:
+            done = True
+            break
+        if cycle >= end:
+            break
+        state += _G
+        z = state
+        z = (z ^ (z >> _S1)) * _M1
+        z = (z ^ (z >> _S2)) * _M2
+        z = z ^ (z >> _S3)
+        stall = (z >> _SS) < threshold
+        stalls += stall
+        if rate > 0:
+            credit = min(credit + rate, cap)
+        pending = sent < beats
+        short = rate > 0 and credit < cost
+        in_valid = pending and not stall and not short
+        bw_wait += pending and not stall and short
+        out_valid = (pipe >> top) & 1
+        out_ready = not stall
+        en = out_valid == 0 or out_ready
+        if out_valid == 1 and out_ready:
+            lat = cycle - ring[head & 255] - 1
+            head += 1
+            lat_min = min(lat_min, lat)
+            lat_max = max(lat_max, lat)
+            got += 1
+        if en:
+            if in_valid:
+                ring[tail & 255] = cycle
+                tail += 1
+                sent += 1
+                credit -= cost
+            pipe = ((pipe << 1) | (1 if in_valid else 0)) & mask
+        cycle += 1
+    rng[0] = state
+    st[_CYCLE] = cycle
+    st[_ACC] = accepted
+    st[_DEL] = delivered
+    st[_STALLS] = stalls
+    st[_BW] = bw_wait
+    st[_LMIN] = lat_min
+    st[_LMAX] = lat_max
+    st[_PIPE] = pipe
+    st[_CREDIT] = credit
+    st[_HEAD] = head
+    st[_TAIL] = tail
+    st[_STEP] = s
+    st[_SENT] = sent
+    st[_GOT] = got
+    return done
 
 
 @njit(cache=True)
-def _timing_no_stall(beats, steps, stages, rate, cap, cost, out):
+def _timing_no_stall(beats, steps, stages, rate, cap, cost, st, budget):
     # Without random stalls out_ready is always high, so en is too: the pipeline never
     # holds, every latency is stages - 1, and only the bucket decides when beats enter.
     # One iteration a beat instead of a cycle: a beat short of credit waits the cycles the
     # bucket needs (the cap never binds before the credit reaches cost <= cap).
-    credit = 0
-    cycle = 0                     # the next cycle to run
-    bw_wait = 0
-    for _ in range(steps):
-        for _ in range(beats):
+    # State: st = [cycle (the next to run), bandwidth waits, credit, step, beat of the
+    # step]; runs at most `budget` beats, True when all steps are done.
+    cycle = st[0]
+    bw_wait = st[1]
+    credit = st[2]
+    s = st[3]
+    b = st[4]
+    n = 0
+    while s < steps and n < budget:
+        todo = min(beats - b, budget - n)
+        for _ in range(todo):
             credit = min(credit + rate, cap)
             if credit < cost:
                 k = (cost - credit + rate - 1) // rate
@@ -109,16 +147,34 @@ def _timing_no_stall(beats, steps, stages, rate, cap, cost, out):
                 credit = min(credit + k * rate, cap)
             credit -= cost        # accepted in `cycle`
             cycle += 1
-        # the last beat, accepted in cycle - 1, is delivered in cycle - 1 + stages; the
-        # drain cycles in between add credit but wait for nothing
-        credit = min(credit + stages * rate, cap)
-        cycle += stages
-    out[0] = cycle
-    out[4] = bw_wait
+        n += todo
+        b += todo
+        if b == beats:
+            # the last beat, accepted in cycle - 1, is delivered in cycle - 1 + stages;
+            # the drain cycles in between add credit but wait for nothing
+            credit = min(credit + stages * rate, cap)
+            cycle += stages
+            b = 0
+            s += 1
+    st[0] = cycle
+    st[1] = bw_wait
+    st[2] = credit
+    st[3] = s
+    st[4] = b
+    return s >= steps
+
+
+def model_method(memory: MemorySide, cycle_by_cycle: bool = False) -> str:
+    """How `model_cycles` computes the timing for ``memory``: ``"closed form"`` (no stalls,
+    no bandwidth limit: no loop at all), ``"per beat"`` (no stalls: one iteration a beat)
+    or ``"per cycle"`` (the cycle loop)."""
+    if memory.threshold == 0 and not cycle_by_cycle:
+        return "closed form" if memory.rate_bits == 0 else "per beat"
+    return "per cycle"
 
 
 def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
-                 cycle_by_cycle: bool = False) -> dict:
+                 cycle_by_cycle: bool = False, progress=None, slice_len: int = SLICE) -> dict:
     """The timing of ``steps`` passes of ``beats`` beats through a pipeline of ``stages``
     register stages (latency ``stages - 1``) fed by ``memory``.
 
@@ -127,21 +183,40 @@ def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
     latency without stalls; more when a stalled sink holds the pipeline).
     ``cycle_by_cycle`` turns off the shortcuts taken without random stalls (closed form
     without a bandwidth limit, one iteration a beat with one); the tests check they agree.
+    The loops run in slices of ``slice_len`` cycles (beats), returning to Python between
+    them: Ctrl-C stops a long run (KeyboardInterrupt), and ``progress`` (if given) is called
+    as ``progress(done_beats, total_beats, cycle)`` after each slice.
     """
     if beats < 1 or steps < 1 or stages < 1:
         raise ValueError("beats, steps and stages must be positive")
-    if memory.threshold == 0 and memory.rate_bits == 0 and not cycle_by_cycle:
+    if not 1 <= stages <= 62:
+        raise ValueError(f"the model holds at most 62 pipeline stages, not {stages}")
+    slice_len = int(slice_len)
+    if slice_len < 1:
+        raise ValueError(f"slice_len must be positive, not {slice_len}")
+    method = model_method(memory, cycle_by_cycle)
+    total = beats * steps
+    if method == "closed form":
         # Nothing ever waits: each step is `beats` accepting cycles plus the drain.
-        return {"cycles": steps * (beats + stages), "accepted": steps * beats,
-                "delivered": steps * beats, "stall_cycles": 0, "bandwidth_wait_cycles": 0,
+        return {"cycles": steps * (beats + stages), "accepted": total,
+                "delivered": total, "stall_cycles": 0, "bandwidth_wait_cycles": 0,
                 "latency_min": stages - 1, "latency_max": stages - 1}
-    out = np.zeros(7, dtype=np.int64)
-    if memory.threshold == 0 and not cycle_by_cycle:
-        _timing_no_stall(beats, steps, stages, memory.rate_bits, memory.cap_bits,
-                         memory.beat_bits, out)
-        out[1:3] = steps * beats
-        out[5:7] = stages - 1
-        return dict(zip(TIMING_KEYS, (int(x) for x in out)))
-    _timing(beats, steps, stages, np.uint64(memory.threshold), np.uint64(memory.seed64), memory.rate_bits,
-            memory.cap_bits, memory.beat_bits, out)
-    return dict(zip(TIMING_KEYS, (int(x) for x in out)))
+    if method == "per beat":
+        st = np.zeros(5, dtype=np.int64)
+        while not _timing_no_stall(beats, steps, stages, memory.rate_bits, memory.cap_bits,
+                                   memory.beat_bits, st, slice_len):
+            if progress is not None:
+                progress(int(st[3]) * beats + int(st[4]), total, int(st[0]))
+        return {"cycles": int(st[0]), "accepted": total, "delivered": total,
+                "stall_cycles": 0, "bandwidth_wait_cycles": int(st[1]),
+                "latency_min": stages - 1, "latency_max": stages - 1}
+    st = np.zeros(_NSTATE, dtype=np.int64)
+    st[_LMIN] = 1 << 62
+    rng = np.array([memory.seed64], dtype=np.uint64)
+    ring = np.zeros(256, dtype=np.int64)
+    while not _timing(beats, steps, stages, np.uint64(memory.threshold), memory.rate_bits,
+                      memory.cap_bits, memory.beat_bits, st, rng, ring, slice_len):
+        if progress is not None:
+            progress(int(st[_DEL] + st[_GOT]), total, int(st[_CYCLE]))
+    return dict(zip(TIMING_KEYS, (int(st[i]) for i in (_CYCLE, _ACC, _DEL, _STALLS, _BW,
+                                                        _LMIN, _LMAX))))

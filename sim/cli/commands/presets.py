@@ -16,9 +16,11 @@ def add_arguments(parser):
 def run(args) -> int:
     from lns import presets
     from sim.analysis.demo import describe
-    rows = [describe(presets.get(n)) for n in presets.names()]
+    from lns.optimizers import describe as describe_additive
+    rows = [{**describe(presets.get(n)), "optimizer": "madam"} for n in presets.names()]
+    extra = [describe_additive(presets.get_any(n)) for n in presets.optimizer_names()]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(rows + extra, indent=2))
         return 0
     head = f"{'preset':<10} {'weight':<16} {'range':<19} {'grad':<14} {'moment':<18} " \
            f"{'norm':<5} {'rounding':<13} {'eta':>9}"
@@ -30,4 +32,15 @@ def run(args) -> int:
         print(f"{r['name']:<10} {w['format']:<16} {rng:<19} {r['grad']['format']:<14} "
               f"{r['moment']['format']:<18} {r['normaliser']:<5} {r['rounding']:<13} "
               f"{r['eta']:>9.3g}")
+    # the additive rules (model only so far: not in PRESETS, which the hardware commands use)
+    head = f"\n{'optimizer':<9} {'preset':<11} {'weight':<16} {'grad':<14} {'m':<16} " \
+           f"{'v':<18} {'rounding':<13} {'Fa':>3} {'eta':>9}"
+    print(head)
+    print("-" * (len(head) - 1))
+    for r in extra:
+        v = r.get("second_moment", {}).get("format", "-")
+        m = (r.get("first_moment") or r.get("momentum"))["format"]
+        print(f"{r['optimizer']:<9} {r['name']:<11} {r['weight']['format']:<16} "
+              f"{r['grad']['format']:<14} {m:<16} {v:<18} {r['rounding']:<13} "
+              f"{r['step_frac_bits']:>3} {r['eta']:>9.3g}")
     return 0

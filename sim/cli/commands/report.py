@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import UsageError
+
 NAME = "report"
 HELP = "write report.md, report.json and plots: precision, training, costs, energy, verification"
 ORDER = 70
@@ -26,9 +28,13 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from lns import presets
-    from sim.report import build_report
+    from sim.report import SECTIONS, build_report
     presets.get(args.preset)                       # a clear error before anything runs
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip())
+    if not sections:
+        raise UsageError(f"--sections must name at least one of {','.join(SECTIONS)}, "
+                         f"not {args.sections!r}")
+    # build_report checks --out (writable) before any section runs
     res = build_report(args.out, quick=args.quick, preset=args.preset, seed=args.seed,
                        sections=sections, pnr=not args.no_pnr)
     if args.json:

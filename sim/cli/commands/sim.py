@@ -16,7 +16,8 @@ def add_arguments(parser):
     add_config_arguments(parser)
     parser.add_argument("--weights", type=int, required=True, metavar="N",
                         help="weights in the tensor")
-    parser.add_argument("--lanes", type=int, default=1, help="lanes of the unit (default 1)")
+    parser.add_argument("--lanes", type=int, default=1,
+                        help="lanes of the unit, 1 to 64 (default 1)")
     parser.add_argument("--engine", default="model", choices=("verilator", "amaranth", "model"),
                         help="verilator (compiled Verilog), amaranth (Amaranth's simulator) or "
                              "model (cycle-accurate performance model); default model")
@@ -40,6 +41,13 @@ def _check(args):
         raise UsageError(f"--weights must be a positive number, not {args.weights}")
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
+    from rtl.design import MAX_LANES
+    if args.lanes > MAX_LANES:
+        raise UsageError(f"--lanes must be at most {MAX_LANES}, not {args.lanes}")
+    from sim.cycle.simulate import MAX_UPDATES
+    if args.weights > 0 and args.steps > 0 and args.weights * args.steps > MAX_UPDATES:
+        raise UsageError(f"--weights x --steps must be at most 2**53 = {MAX_UPDATES:,}, "
+                         f"not {args.weights * args.steps:,}")
     if args.steps < 1:
         raise UsageError(f"--steps must be at least 1, not {args.steps}")
     if not 0.0 <= args.stall_prob < 1.0:
@@ -91,9 +99,17 @@ def run(args) -> int:
                        else f"{r['mismatches']} MISMATCHES against lns.madam_update, first "
                             f"{r['first_mismatch']}")
             print(f"outputs              {verdict}")
-        print(f"simulation           {r['sim_seconds']:.3f} s, {r['cycles_per_second']:,.0f} "
-              f"cycles/s, {r['weights_per_second']:,.0f} weights/s"
-              + (f" (build {r['build_seconds']:.1f} s)" if r["build_seconds"] else ""))
+        if r["method"] == "closed form":       # no loop ran: a rate would mean nothing
+            print("simulation           closed form (no stalls, no bandwidth limit: "
+                  "no cycle loop)")
+        elif r["cycles_per_second"] is None:
+            print(f"simulation           {r['sim_seconds']:.3f} s ({r['method']})")
+        else:
+            print(f"simulation           {r['sim_seconds']:.3f} s, "
+                  f"{r['cycles_per_second']:,.0f} cycles/s, {r['weights_per_second']:,.0f} "
+                  f"weights/s" + (" (one iteration a beat)" if r["method"] == "per beat"
+                                  else "")
+                  + (f" (build {r['build_seconds']:.1f} s)" if r["build_seconds"] else ""))
         if r["vcd"]:
             print(f"wrote {r['vcd']}")
     return 1 if r["mismatches"] else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from . import UsageError
+from . import UsageError, check_out_file
 
 NAME = "sweep"
 HELP = "precision of the LNS update against base-2 float Madam across weight bits, and of its tables"
@@ -62,15 +62,30 @@ def run(args) -> int:
         raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
     for p in names + [args.base]:
-        presets.get(p)                       # ValueError naming the choices
+        presets.get(p)                       # InvalidValue naming the choices
     if args.variants_at and not 4 <= args.variants_at <= 25:
         raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), not {args.variants_at}")
+    check_plot(args.plot)
 
     with Progress("sweep", unit="row") as bar:
         result = precision_sweep(bits, base=args.base, preset_names=tuple(names),
                                  variants_at=args.variants_at or None, steps=args.steps,
                                  weights=args.weights, seed=args.seed, progress=bar.item)
     return finish(args, result, plot_sweep, format_sweep)
+
+
+def check_plot(path):
+    """``--plot``'s file checked before the run (its folder writable, its suffix a format
+    matplotlib writes), so a bad path cannot lose a finished run."""
+    if path is None:
+        return
+    out = check_out_file(path, "--plot")
+    if out.suffix:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        kinds = FigureCanvasAgg.get_supported_filetypes()
+        if out.suffix[1:].lower() not in kinds:
+            others = ", ".join("." + k for k in sorted(kinds) if k != "png")
+            raise UsageError(f"--plot must name a .png (or {others}) file, not {str(out)!r}")
 
 
 def finish(args, result: dict, plot, fmt) -> int:

@@ -4,7 +4,7 @@ widths beside float Madam, Adam and SGD (`sim.analysis.training`)."""
 from __future__ import annotations
 
 from . import UsageError
-from .sweep import finish, parse_bits
+from .sweep import check_plot, finish, parse_bits
 
 NAME = "train"
 HELP = "train a small MLP on sklearn digits: LNS Madam across weight bits vs float Madam, Adam, SGD"
@@ -35,6 +35,7 @@ def run(args) -> int:
     if args.grad_bits is not None and not 7 <= args.grad_bits <= 22:
         raise UsageError(f"--grad-bits must be between 7 and 22, not {args.grad_bits}")
     seeds = range(args.seeds) if args.seeds else None
+    check_plot(args.plot)
 
     with Progress("train", unit="run") as bar:
         result = run_training(args.quick, seeds, bits, epochs=args.epochs,

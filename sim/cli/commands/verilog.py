@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import UsageError, add_config_arguments, load_config
+from . import UsageError, add_config_arguments, check_out_dir, load_config
 
 NAME = "verilog"
 HELP = "generate the update unit's Verilog and JSON sidecar for a configuration"
@@ -13,7 +13,8 @@ ORDER = 30
 
 def add_arguments(parser):
     add_config_arguments(parser)
-    parser.add_argument("--lanes", type=int, default=1, help="lanes side by side (default 1)")
+    parser.add_argument("--lanes", type=int, default=1,
+                        help="lanes side by side, 1 to 64 (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--stats", action="store_true",
                         help="also print pipeline depth, table bits and a Yosys cell count "
@@ -23,12 +24,19 @@ def add_arguments(parser):
 
 def run(args) -> int:
     import rtl
-    from rtl.design import design, export, prepare_out_dir
+    from rtl.design import MAX_LANES, design, export
+    from testbench.progress import Progress
     cfg = load_config(args)
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
-    prepare_out_dir(args.out)                 # a bad folder fails before any generation
-    d = export(design(cfg, args.lanes), args.out)      # the same files as generate_verilog
+    if args.lanes > MAX_LANES:                # generation grows with the lanes (rtl.design)
+        raise UsageError(f"--lanes must be at most {MAX_LANES}, not {args.lanes}")
+    check_out_dir(args.out)                   # a bad folder fails before any generation,
+                                              # and a failed one leaves no empty folder
+    with Progress("verilog") as bar:          # a line when it generates (not cached)
+        d = design(cfg, args.lanes, note=bar.note)
+    d = export(d, args.out)                   # the same files as generate_verilog; the folder
+                                              # is made only now, the files ready
     v_path, j_path = d.verilog, d.sidecar
     result = {"verilog": str(v_path), "sidecar": str(j_path), "module": d.module,
               "latency": d.latency, "lanes": d.lanes}
