@@ -13,6 +13,7 @@ with `Design.load` (validated).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from lns.errors import InvalidType, InvalidValue
 
 from .cache import cache_dir, digest
 
-__all__ = ["Design", "design", "export", "prepare_out_dir", "check_out_dir", "MAX_LANES",
+__all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES",
            "module_name", "table_summary", "sidecar", "REQUIRED_PORTS"]
 
 # Lanes of one design.  Generation time and memory grow linearly with the lanes (lns12 on
@@ -256,11 +257,10 @@ def _missing_dirs(out: Path) -> list:
 
 
 @contextmanager
-def _out_dir(out_dir, keep: bool = True):
+def _out_dir(out_dir):
     """``out_dir`` as a Path, created with its missing parents; InvalidValue if it is not
     (or cannot be made) a writable directory.  The folders it created are removed again if
-    the body raises (an error or an interrupt: no new empty folder is left), and always
-    when not ``keep``."""
+    the body raises (an error or an interrupt: no new empty folder is left)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InvalidValue(f"output directory {out} is not a directory")
@@ -274,7 +274,7 @@ def _out_dir(out_dir, keep: bool = True):
         if not os.access(out, os.W_OK | os.X_OK):
             raise InvalidValue(f"output directory {out} is not writable")
         yield out
-        ok = keep
+        ok = True
     finally:
         if not ok:
             for p in made:                # deepest first; only folders this call made
@@ -284,26 +284,33 @@ def _out_dir(out_dir, keep: bool = True):
                     pass
 
 
+def _nearest_existing(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
 def check_out_dir(out_dir) -> Path:
-    """``out_dir`` as a Path if it is, or can be created as, a writable directory
-    (InvalidValue otherwise); leaves the file system as it was (tried by creating the
-    missing folders and removing them again)."""
-    with _out_dir(out_dir, keep=False) as out:
-        return out
-
-
-def prepare_out_dir(out_dir) -> Path:
-    """``out_dir`` as a Path, created if missing; ValueError if it is not a writable
-    directory."""
+    """``out_dir`` as a Path if it is a writable directory or could be created as one
+    (InvalidValue otherwise).  Creates nothing: a run that fails or is interrupted later
+    leaves no new empty folder behind.  The one check of an output folder (the command
+    line's ``--out`` options use it too)."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InvalidValue(f"output directory {out} is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidValue(f"cannot create output directory {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InvalidValue(f"output directory {out} is not writable")
+    if out.exists():
+        if not out.is_dir():
+            raise InvalidValue(f"output directory {out} is not a directory")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InvalidValue(f"output directory {out} is not writable")
+        return out
+    # The reasons in the words mkdir would give (strerror), without calling it.
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise InvalidValue(f"cannot create output directory {out}: "
+                           f"{os.strerror(errno.ENOTDIR)}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InvalidValue(f"cannot create output directory {out}: "
+                           f"{os.strerror(errno.EACCES)}")
     return out
 
 

@@ -16,30 +16,11 @@ class UsageError(InputError):
     `lns.errors.InputError`, like every error of bad input)."""
 
 
-def _nearest_existing(path: Path) -> Path:
-    p = path.absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return p
-
-
 def check_out_dir(path) -> Path:
-    """``path`` (an output directory) as a Path; UsageError unless it is a writable
-    directory or could be created as one.  Creates nothing: a run that fails later leaves
-    no empty directory behind (the texts are those of `rtl.design.prepare_out_dir`)."""
-    out = Path(path)
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"output directory {out} is not a directory")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise UsageError(f"output directory {out} is not writable")
-        return out
-    base = _nearest_existing(out)
-    if not base.is_dir():
-        raise UsageError(f"cannot create output directory {out}: {base} is not a directory")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot create output directory {out}: {base} is not writable")
-    return out
+    """``path`` (an output directory) checked without creating anything: the one rule,
+    `rtl.design.check_out_dir` (its error is an input error: one line, exit 2)."""
+    from rtl.design import check_out_dir as check
+    return check(path)
 
 
 def check_out_file(path, option: str) -> Path:
