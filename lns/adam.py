@@ -48,13 +48,13 @@ import numpy as np
 from numba import njit
 
 from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, check_int,
-                       check_open_unit, check_positive, check_state, check_t, check_words,
+                       check_open_unit, check_positive, check_t, check_words,
                        finish, lns_sum_ref, rne_fraction, signed_sum, store_term_ref, term_ref,
                        weight_step, weight_step_ref)
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .kernels import table_tuple
-from .lfsr import RANDOM_BITS, lfsr_advance, lfsr_advance_ref
+from .lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
 from .modes import Rounding, TableMethod, parse
 from .optimizers import Optimizer
 from .rounding import round_shift_rne
@@ -308,7 +308,7 @@ def adam_update(cfg: AdamConfig, w, g, m, v, t: int, *, lfsr_state: np.ndarray |
     (fw, fg, fm, fv), shape, scalar = check_words(
         [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.first_moment, m, "m"),
          (cfg.second_moment, v, "v")])
-    state = check_state(cfg.is_stochastic, lfsr_state)
+    state = check_lane_states(cfg.is_stochastic, lfsr_state)
     n = fw.shape[0]
     out_w, out_m, out_v = (np.empty(n, dtype=np.int64) for _ in range(3))
     if evaluator == "python":

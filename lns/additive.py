@@ -310,22 +310,6 @@ def check_evaluator(evaluator):
         raise InvalidValue(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
 
 
-def check_state(stochastic: bool, lfsr_state):
-    """The lanes' LFSR registers (checked), or a dummy one-lane array when not stochastic."""
-    if not stochastic:
-        if lfsr_state is not None:
-            raise InvalidValue("lfsr_state is only used with rounding='stochastic'")
-        return np.ones(1, dtype=np.int64)
-    if lfsr_state is None:
-        raise InvalidValue("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
-    if not isinstance(lfsr_state, np.ndarray) or lfsr_state.dtype != np.int64 \
-            or lfsr_state.ndim != 1 or lfsr_state.size == 0:
-        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
-    if np.any((lfsr_state <= 0) | (lfsr_state > 0xFFFFFFFF)):
-        raise InvalidValue("lfsr_state must hold non-zero 32-bit states")
-    return lfsr_state
-
-
 def check_t(t):
     if not isinstance(t, (int, np.integer)) or isinstance(t, bool) or t < 1:
         raise InvalidValue(f"t must be an int >= 1, not {t!r}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .errors import InvalidType, InvalidValue
+from .errors import InvalidValue
 from .codec import _check_format, as_codes, fields_ref as _fields, split, store_ref as _result
 from .format import LNSFormat
 from .kernels import log_add, table_tuple

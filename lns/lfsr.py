@@ -19,7 +19,7 @@ from .errors import InvalidType, InvalidValue
 from numba import njit
 
 __all__ = ["TAP_MASK", "RANDOM_BITS", "STEPS_PER_UPDATE", "lfsr_advance", "lfsr_advance_ref",
-           "lane_seeds"]
+           "lane_seeds", "check_lane_states"]
 
 TAP_MASK = 0x80200003
 WIDTH = 32
@@ -66,3 +66,19 @@ def lane_seeds(seed: int, lanes: int) -> np.ndarray:
         s = (int(seed) * 0x9E3779B1 + (k + 1) * 0x85EBCA77) & 0xFFFFFFFF
         states[k] = s if s else 1
     return states
+
+
+def check_lane_states(stochastic: bool, lfsr_state):
+    """The lanes' LFSR registers (checked), or a dummy one-lane array when not stochastic."""
+    if not stochastic:
+        if lfsr_state is not None:
+            raise InvalidValue("lfsr_state is only used with rounding='stochastic'")
+        return np.ones(1, dtype=np.int64)
+    if lfsr_state is None:
+        raise InvalidValue("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
+    if not isinstance(lfsr_state, np.ndarray) or lfsr_state.dtype != np.int64 \
+            or lfsr_state.ndim != 1 or lfsr_state.size == 0:
+        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
+    if np.any((lfsr_state <= 0) | (lfsr_state > 0xFFFFFFFF)):
+        raise InvalidValue("lfsr_state must hold non-zero 32-bit states")
+    return lfsr_state

@@ -23,13 +23,13 @@ import numpy as np
 from numba import njit
 
 from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, check_int,
-                       check_open_unit, check_state, check_words, finish, lns_sum_ref,
+                       check_open_unit, check_words, finish, lns_sum_ref,
                        rne_fraction, signed_sum, store_term_ref, term_ref, weight_step,
                        weight_step_ref)
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .kernels import table_tuple
-from .lfsr import RANDOM_BITS, lfsr_advance, lfsr_advance_ref
+from .lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
 from .modes import Rounding, TableMethod, parse
 from .optimizers import Optimizer
 from .rounding import round_shift_rne
@@ -196,7 +196,7 @@ def sgd_update(cfg: SGDConfig, w, g, m, *, lfsr_state: np.ndarray | None = None,
     check_evaluator(evaluator)
     (fw, fg, fm), shape, scalar = check_words(
         [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.momentum, m, "m")])
-    state = check_state(cfg.is_stochastic, lfsr_state)
+    state = check_lane_states(cfg.is_stochastic, lfsr_state)
     n = fw.shape[0]
     out_w, out_m = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     if evaluator == "python":

@@ -33,7 +33,7 @@ from .codec import as_codes, fields_ref as _fields, store_ref
 from .config import MadamConfig
 from .errors import InvalidType, InvalidValue
 from .kernels import flat_lookup, table_tuple
-from .lfsr import lfsr_advance, lfsr_advance_ref
+from .lfsr import check_lane_states, lfsr_advance, lfsr_advance_ref
 from .rounding import round_shift_rne, round_shift_stochastic
 from .word import pack, unpack
 
@@ -270,21 +270,6 @@ def _update_kernel(w, g, v, x_bc, x_clip, p, sb, exp_table, lfsr, out_w, out_v):
 
 
 # ---- public API ---------------------------------------------------------------------------
-def _check_state(cfg, lfsr_state):
-    if not cfg.is_stochastic:
-        if lfsr_state is not None:
-            raise InvalidValue("lfsr_state is only used with rounding='stochastic'")
-        return np.ones(1, dtype=np.int64)
-    if lfsr_state is None:
-        raise InvalidValue("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
-    if not isinstance(lfsr_state, np.ndarray) or lfsr_state.dtype != np.int64 \
-            or lfsr_state.ndim != 1 or lfsr_state.size == 0:
-        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
-    if np.any((lfsr_state <= 0) | (lfsr_state > 0xFFFFFFFF)):
-        raise InvalidValue("lfsr_state must hold non-zero 32-bit states")
-    return lfsr_state
-
-
 def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
                  lfsr_state: np.ndarray | None = None, evaluator: str = "numba",
                  out=None):
@@ -333,7 +318,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
         # only then are they checked here, for the error message.  It advances a copy of
         # the LFSR state, so a rejected call leaves the caller's state untouched.
         try:
-            state = _check_state(cfg, lfsr_state)
+            state = check_lane_states(cfg.is_stochastic, lfsr_state)
         except (TypeError, ValueError):
             _check_words(formats)           # a bad word is reported first, as below
             raise
@@ -362,7 +347,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
     shape = arrays[0].shape
     scalar = all(np.ndim(x) == 0 for x in (w, g, v))
     fw, fg, fv = (np.ascontiguousarray(a).ravel() for a in arrays)
-    state = _check_state(cfg, lfsr_state)
+    state = check_lane_states(cfg.is_stochastic, lfsr_state)
 
     if evaluator == "python":
         out_w = np.empty(fw.shape[0], dtype=np.int64)

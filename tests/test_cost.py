@@ -33,7 +33,7 @@ def _register_bits_lower_bound(meta) -> int:
     """Flip-flops the pipeline cannot do without, from the sidecar: the weight and the
     moment word (v, then v') are held in every register stage (stages = latency + 1), one
     valid bit a stage, and each lane's 32-bit LFSR with stochastic rounding."""
-    ports, stages, lanes = meta["ports"], meta["latency"] + 1, meta["lanes"]
+    ports, stages = meta["ports"], meta["latency"] + 1
     word = ports["in_w"]["width"] + ports["in_v"]["width"]          # all lanes
     lfsr = ports["lfsr_seed"]["width"] if "lfsr_seed" in ports else 0
     return stages * (word + 1) + lfsr

@@ -1,8 +1,5 @@
 """The same assertions over the scalar reference and the Numba kernel."""
 
-import itertools
-import math
-
 import numpy as np
 import pytest
 
