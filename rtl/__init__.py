@@ -1,5 +1,6 @@
-"""rtl: Amaranth description of the LNS Madam update unit, Verilog generation with a JSON
-sidecar, and synthesis cost.
+"""rtl: Amaranth description of the LNS Madam update unit and of the additive LNS Adam and
+SGD-with-momentum units (`rtl.additive_unit`), Verilog generation with a JSON sidecar, and
+synthesis cost.
 
 The ROMs and constants are built from `lns` (``cfg.params``, ``cfg.sb_table``,
 ``cfg.exp_table``, `lns.lfsr`), never recomputed here.  Every generated design comes from
@@ -17,16 +18,21 @@ from pathlib import Path
 
 from .design import Design, module_name, sidecar, table_summary
 
-__all__ = ["MadamUpdateUnit", "MadamUpdateArray", "generate_verilog", "module_name",
-           "sidecar", "pipeline_stages", "xbc_shape", "table_summary", "Design"]
+__all__ = ["MadamUpdateUnit", "MadamUpdateArray", "AdamUpdateUnit", "SGDUpdateUnit",
+           "AdditiveUpdateArray", "generate_verilog", "module_name", "sidecar",
+           "pipeline_stages", "additive_stages", "xbc_shape", "table_summary", "Design"]
 
 _FROM_UNIT = ("MadamUpdateArray", "MadamUpdateUnit", "pipeline_stages", "xbc_shape")
+_FROM_ADDITIVE = ("AdamUpdateUnit", "SGDUpdateUnit", "AdditiveUpdateArray", "additive_stages")
 
 
 def __getattr__(name):
     if name in _FROM_UNIT:
         from . import unit
         return getattr(unit, name)
+    if name in _FROM_ADDITIVE:
+        from . import additive_unit
+        return getattr(additive_unit, name)
     raise AttributeError(f"module 'rtl' has no attribute {name!r}")
 
 
@@ -46,7 +52,8 @@ def generate_verilog(cfg, out_dir, lanes: int = 1) -> tuple[Path, Path]:
     Raises
     ------
     TypeError
-        ``cfg`` not a `lns.MadamConfig`.
+        ``cfg`` not a `lns.MadamConfig`, `lns.AdamConfig` or `lns.SGDConfig` (the module is
+        ``lnsmadam_``, ``lnsadam_`` or ``lnssgd_<name>_x<lanes>``).
     ValueError
         ``lanes`` not a positive int or over `rtl.design.MAX_LANES` (64), or ``out_dir``
         not a writable directory.

@@ -16,6 +16,10 @@ components build it combinationally (their tests), the unit with its register st
 (three boundaries inside an interpolated look-up, two more around it in the adder).  The
 interpolation's multiply is a tree of shifted partial products ``lo[i] ? diff << i : 0``
 (two adder levels a stage).
+
+The additive rules (Adam, SGD with momentum) add `signed_log_add`: the signed sum of
+`lns.additive.signed_sum` (``sb`` for equal signs, ``db`` for opposite ones, exact
+cancellation to zero), both tables read side by side through `parallel`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from amaranth.lib.wiring import In, Out
 
 from ._common import Pipe, range_shape, rne_shift, rom_read, shape_range
 
-__all__ = ["GaussLookup", "LogAdder", "gauss_lookup", "log_add"]
+__all__ = ["GaussLookup", "LogAdder", "gauss_lookup", "log_add", "parallel", "signed_log_add",
+           "signed_add_shape", "SignedLogAdder"]
 
 
 def _table_range(table) -> tuple[int, int]:
@@ -173,3 +178,101 @@ def log_add_shape(table, a_shape, b_shape):
     _, sb_hi = _table_range(table)
     out = range_shape(min(alo, blo, 0), max(ahi, bhi) + sb_hi)
     return signed(out.width + (0 if out.signed else 1))
+
+
+# ---- the signed sum of the additive rules (Adam, SGD with momentum) -----------------------
+def parallel(pipe: Pipe, builders):
+    """Run ``builders`` (each ``f(sub_pipe) -> tuple of values``) side by side from the
+    current stage of ``pipe``: each on its own `Pipe` (the same enable and module), padded
+    with boundaries to the deepest, after which ``pipe`` has crossed as many boundaries.
+    Returns each builder's values as seen in ``pipe``'s new current stage.  The builders
+    may only read values of the current stage of ``pipe`` (passed in by closure)."""
+    subs, outs = [], []
+    for build in builders:
+        sub = Pipe(pipe.m, pipe.en, pipe.prefix)
+        subs.append(sub)
+        outs.append(tuple(build(sub)))
+    depth = max(sub.stage for sub in subs)
+    result = []
+    for i, (sub, vals) in enumerate(zip(subs, outs)):
+        if sub.stage < depth:
+            sub.put(**{f"par{i}_{j}": v for j, v in enumerate(vals)})
+            while sub.stage < depth:
+                sub.cut()
+            vals = tuple(sub.get(f"par{i}_{j}") for j in range(len(vals)))
+        result.append(vals)
+    for _ in range(depth):
+        pipe.cut()
+    return result
+
+
+def signed_log_add(m, pipe: Pipe, sb_table, db_table, a, b, name: str = "sa"):
+    """The signed LNS sum of `lns.additive.signed_sum`, built on ``pipe``.
+
+    ``a`` and ``b`` are terms ``(sign, X, is_zero)`` of the current stage (``X`` signed log
+    codes at the tables' precision).  Equal signs add ``sb(|Xa - Xb|)`` to the larger,
+    opposite signs ``db``; opposite signs with equal codes cancel exactly to zero; a zero
+    operand gives the other one (two zeros: zero).  The sign is the larger term's.  Both
+    tables are read in parallel (each through `gauss_lookup` on its own `Pipe`) and the
+    one the signs call for is selected.  Boundaries: |a - b| | both look-ups | big + f.
+    Returns ``(sign, X, is_zero)`` (``X`` meaningless when zero) of the stage it ends in.
+    """
+    sa, xa, za = a
+    sb_, xb, zb = b
+    a_big = xa >= xb
+    z = Mux(a_big, xa - xb, xb - xa).as_unsigned()
+    skip = za | zb
+    # As the kernel: a zero operand gives the other term unchanged.
+    big = Mux(za, xb, Mux(zb, xa, Mux(a_big, xa, xb)))
+    sign = Mux(za, sb_, Mux(zb, sa, Mux(a_big, sa, sb_)))
+    same = sa == sb_
+    zero = Mux(skip, za & zb, ~same & (z == 0))
+    pipe.put(**{f"{name}_z": z, f"{name}_big": big, f"{name}_sign": sign,
+                f"{name}_same": same, f"{name}_skip": skip, f"{name}_zero": zero})
+    pipe.cut()
+    zz = pipe.get(f"{name}_z")
+    (vs,), (vd,) = parallel(pipe, [
+        lambda sub: (gauss_lookup(m, sub, sb_table, zz, name=f"{name}_sb"),),
+        lambda sub: (gauss_lookup(m, sub, db_table, zz, name=f"{name}_db"),)])
+    pipe.put(**{f"{name}_f": Mux(pipe.get(f"{name}_skip"), 0,
+                                 Mux(pipe.get(f"{name}_same"), vs, vd))})
+    pipe.cut()
+    return (pipe.get(f"{name}_sign"), pipe.get(f"{name}_big") + pipe.get(f"{name}_f"),
+            pipe.get(f"{name}_zero"))
+
+
+def signed_add_shape(sb_table, db_table, a_shape, b_shape):
+    """A signed shape holding every ``signed_log_add`` result ``X`` of these operands."""
+    alo, ahi = shape_range(a_shape)
+    blo, bhi = shape_range(b_shape)
+    _, sb_hi = _table_range(sb_table)
+    db_lo, _ = _table_range(db_table)
+    out = range_shape(min(alo, blo, 0) + min(db_lo, 0), max(ahi, bhi, 0) + max(sb_hi, 0))
+    return signed(out.width + (0 if out.signed else 1))
+
+
+class SignedLogAdder(wiring.Component):
+    """``a + b`` of two signed LNS terms (combinational): `signed_log_add`.
+
+    Reproduces `lns.additive.signed_sum` with the tables ``sb_table``/``db_table``.
+
+    Ports
+    -----
+    a_sign, a_zero, b_sign, b_zero : In(1); a : In(a_shape); b : In(b_shape)
+    sign, zero : Out(1); x : Out(signed)  (meaningless when ``zero``)
+    """
+
+    def __init__(self, sb_table, db_table, a_shape, b_shape):
+        self.tables = (sb_table, db_table)
+        self.x_shape = signed_add_shape(sb_table, db_table, a_shape, b_shape)
+        super().__init__({
+            "a": In(a_shape), "b": In(b_shape), "a_sign": In(1), "b_sign": In(1),
+            "a_zero": In(1), "b_zero": In(1),
+            "x": Out(self.x_shape), "sign": Out(1), "zero": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        s, x, z = signed_log_add(m, Pipe(m), *self.tables, (self.a_sign, self.a, self.a_zero),
+                                 (self.b_sign, self.b, self.b_zero))
+        m.d.comb += [self.x.eq(x), self.sign.eq(s), self.zero.eq(z)]
+        return m

@@ -1,11 +1,13 @@
-"""The one Amaranth simulator driver of `MadamUpdateArray`, and the ``amaranth`` evaluator.
+"""The one Amaranth simulator driver of the update arrays, and the ``amaranth`` evaluator.
 
-`drive` runs steps of packed beats through the array with a valid/ready handshake decided
-each cycle by a `Handshake` (a producer's gaps and a consumer's back-pressure).  Both users
-drive the array through it, so they load the LFSRs, sample and count cycles the same way:
-`simulate_update` (the testbench's ``amaranth`` evaluator: one step, seeded random gaps and
-stalls) and `sim.cycle.amaranth_engine` (several steps, the memory side of
-`sim.cycle.memory`).
+`drive` runs steps of packed beats through an array (`MadamUpdateArray`, or the Adam / SGD
+`AdditiveUpdateArray`: the words are named by role, ``in_<role>`` / ``out_<role>``) with a
+valid/ready handshake decided each cycle by a `Handshake` (a producer's gaps and a
+consumer's back-pressure).  Every user drives an array through it, so they load the LFSRs,
+sample and count cycles the same way: `simulate_update` (the testbench's ``amaranth``
+evaluator: one step, seeded random gaps and stalls), `rtl.additive_sim.simulate_additive`
+(the same for Adam and SGD) and `sim.cycle.amaranth_engine` (several steps, the memory side
+of `sim.cycle.memory`).
 
 Cycle convention (the Verilator harness of `sim.cycle` uses the same): the simulator starts
 in the reset state, cycle 0 is its first edge; with stochastic rounding ``lfsr_load`` is
@@ -26,7 +28,7 @@ import numpy as np
 
 from .lanes import LFSR_WIDTH, pack_beats, pack_lanes, unpack_beats
 
-__all__ = ["simulate_update", "SimResult", "drive", "Drive", "Handshake",
+__all__ = ["simulate_update", "SimResult", "drive", "output_roles", "Drive", "Handshake",
            "RandomHandshake", "PERIOD"]
 
 PERIOD = 1e-8                 # simulated clock period (only VCD times depend on it)
@@ -61,8 +63,8 @@ class RandomHandshake(Handshake):
 class Drive:
     """What `drive` observed."""
 
-    out_w: list = field(default_factory=list)     # per step: output bus words, beat order
-    out_v: list = field(default_factory=list)
+    out: list = field(default_factory=list)       # per step: {role: output bus words, beat
+                                                  # order}
     cycles: int = 0                               # clock edges simulated
     accepted: int = 0                             # beats accepted
     delivered: int = 0                            # beats delivered (out_valid & out_ready)
@@ -70,18 +72,25 @@ class Drive:
     seconds: float = 0.0                           # delivering edge; wall time of the run
 
 
-def drive(dut, *, beats: int, steps: int, x_bc, clip: int, inputs, handshake: Handshake,
+def output_roles(dut) -> list:
+    """The roles of the words an array writes (``out_<role>`` ports): w, m, v in that order."""
+    return [k for k in ("w", "m", "v") if hasattr(dut, f"out_{k}")]
+
+
+def drive(dut, *, beats: int, steps: int, held, inputs, handshake: Handshake,
           lfsr_state=None, max_cycles: int | None = None, max_idle: int | None = None,
           vcd=None, vcd_cycles: int = 0, progress=None) -> Drive:
-    """Run ``steps`` steps of ``beats`` beats each through ``dut`` (a `MadamUpdateArray`).
+    """Run ``steps`` steps of ``beats`` beats each through ``dut`` (an update array).
 
     Parameters
     ----------
-    x_bc : sequence of int
-        ``x_bc`` of each step (held for the whole step).
-    inputs : callable(step, previous) -> (in_w, in_g, in_v)
-        The packed input words of a step, one a beat; ``previous`` is ``(out_w, out_v)``
-        of the step before (``None`` for the first), so a step can read what the last wrote.
+    held : callable(step) -> {port: int}
+        The ports held for a whole step (Madam: ``x_bc`` and ``clip``; Adam: ``x_bc1``,
+        ``x_bc2``).
+    inputs : callable(step, previous) -> {role: packed words}
+        The packed input words of a step by role (port ``in_<role>``), one a beat;
+        ``previous`` is ``{role: words}`` the step before wrote (``None`` for the first),
+        so a step can read what the last wrote.
     handshake : Handshake
     lfsr_state : one start state a lane, required when the array has ``lfsr_seed``.
     max_cycles, max_idle : raise RuntimeError past this many cycles in all / without any
@@ -92,6 +101,7 @@ def drive(dut, *, beats: int, steps: int, x_bc, clip: int, inputs, handshake: Ha
     from amaranth.sim import Simulator
 
     stochastic = hasattr(dut, "lfsr_seed")
+    roles = output_roles(dut)
     if stochastic and (lfsr_state is None or len(lfsr_state) != dut.lanes):
         raise ValueError("stochastic rounding needs one lfsr_state a lane")
     r = Drive()
@@ -99,33 +109,32 @@ def drive(dut, *, beats: int, steps: int, x_bc, clip: int, inputs, handshake: Ha
     async def bench(ctx):
         cycle = idle = 0
         inflight = deque()
-        ctx.set(dut.clip, clip)
         if stochastic:
             ctx.set(dut.lfsr_seed, pack_lanes(lfsr_state, LFSR_WIDTH))
         previous = None
         for s in range(steps):
-            in_w, in_g, in_v = inputs(s, previous)
-            ow, ov = [], []
-            ctx.set(dut.x_bc, int(x_bc[s]))
+            words = inputs(s, previous)
+            got = {k: [] for k in roles}
+            for port, value in held(s).items():
+                ctx.set(getattr(dut, port), int(value))
             sent = 0
-            while len(ow) < beats:
+            while len(got["w"]) < beats:
                 if max_cycles is not None and cycle > max_cycles:
                     raise RuntimeError(f"no progress after {cycle} cycles "
                                        f"({r.accepted + sent} accepted, "
-                                       f"{r.delivered + len(ow)} delivered)")
+                                       f"{r.delivered + len(got['w'])} delivered)")
                 in_valid, out_ready = handshake.cycle(sent < beats)
                 ctx.set(dut.in_valid, in_valid)
                 if in_valid:
-                    ctx.set(dut.in_w, in_w[sent])
-                    ctx.set(dut.in_g, in_g[sent])
-                    ctx.set(dut.in_v, in_v[sent])
+                    for k, beat_words in words.items():
+                        ctx.set(getattr(dut, f"in_{k}"), beat_words[sent])
                 ctx.set(dut.out_ready, out_ready)
                 if stochastic:
                     ctx.set(dut.lfsr_load, cycle == 0)
                 out_valid = ctx.get(dut.out_valid)
                 if out_ready and out_valid:
-                    ow.append(ctx.get(dut.out_w))
-                    ov.append(ctx.get(dut.out_v))
+                    for k in roles:
+                        got[k].append(ctx.get(getattr(dut, f"out_{k}")))
                     r.latencies.append(cycle - inflight.popleft())
                 if in_valid and ctx.get(dut.in_ready):
                     inflight.append(cycle)
@@ -137,12 +146,11 @@ def drive(dut, *, beats: int, steps: int, x_bc, clip: int, inputs, handshake: Ha
                 await ctx.tick()
                 cycle += 1
                 if progress is not None and cycle % 2000 == 0:
-                    progress(r.delivered + len(ow), beats * steps, cycle)
+                    progress(r.delivered + len(got["w"]), beats * steps, cycle)
             r.accepted += sent
-            r.delivered += len(ow)
-            r.out_w.append(ow)
-            r.out_v.append(ov)
-            previous = (ow, ov)
+            r.delivered += len(got["w"])
+            r.out.append(got)
+            previous = got
         r.cycles = cycle
 
     sim = Simulator(dut)
@@ -184,11 +192,14 @@ def simulate_update(cfg, w, g, v, t: int, *, clip: int | None = None, lanes: int
     beats = -(-n // lanes)
     clip = cfg.weight.e_max if clip is None else int(clip)
     ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
-    words = (pack_beats(w, ww, lanes), pack_beats(g, wg, lanes), pack_beats(v, wv, lanes))
+    words = {"w": pack_beats(w, ww, lanes), "g": pack_beats(g, wg, lanes),
+             "v": pack_beats(v, wv, lanes)}
+    held = {"x_bc": cfg.bias_correction_code(t), "clip": clip}
     dut = MadamUpdateArray(cfg, lanes)
-    r = drive(dut, beats=beats, steps=1, x_bc=[cfg.bias_correction_code(t)], clip=clip,
+    r = drive(dut, beats=beats, steps=1, held=lambda s: held,
               inputs=lambda s, previous: words, handshake=RandomHandshake(gap, stall, seed),
               lfsr_state=lfsr_state if cfg.is_stochastic else None,
               max_cycles=max_cycles or (beats * 20 + 100))
-    return SimResult(unpack_beats(r.out_w[0], ww, lanes, n), unpack_beats(r.out_v[0], wv, lanes, n),
+    return SimResult(unpack_beats(r.out[0]["w"], ww, lanes, n),
+                     unpack_beats(r.out[0]["v"], wv, lanes, n),
                      r.cycles, r.accepted, r.delivered, r.latencies)

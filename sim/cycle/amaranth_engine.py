@@ -41,18 +41,19 @@ def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v
 
     def inputs(s, previous):
         # Step s + 1 reads what step s wrote (the array's own output words, still packed).
-        in_w, in_v = previous if previous is not None else (pack_beats(w0, ww, lanes),
-                                                            pack_beats(v0, wv, lanes))
-        return in_w, pack_beats(g[s], wg, lanes), in_v
+        if previous is None:
+            previous = {"w": pack_beats(w0, ww, lanes), "v": pack_beats(v0, wv, lanes)}
+        return {"w": previous["w"], "g": pack_beats(g[s], wg, lanes), "v": previous["v"]}
 
-    r = drive(MadamUpdateArray(cfg, lanes), beats=beats, steps=steps, x_bc=x_bc, clip=clip,
+    r = drive(MadamUpdateArray(cfg, lanes), beats=beats, steps=steps,
+              held=lambda s: {"x_bc": x_bc[s], "clip": clip},
               inputs=inputs, handshake=MemoryHandshake(),
               lfsr_state=lfsr_seeds if cfg.is_stochastic else None,
               max_idle=1_000_000, vcd=vcd, vcd_cycles=vcd_cycles, progress=progress)
     out = np.zeros((steps, 2, P), dtype=np.int64)
     for s in range(steps):
-        out[s, 0] = unpack_beats(r.out_w[s], ww, lanes)
-        out[s, 1] = unpack_beats(r.out_v[s], wv, lanes)
+        out[s, 0] = unpack_beats(r.out[s]["w"], ww, lanes)
+        out[s, 1] = unpack_beats(r.out[s]["v"], wv, lanes)
     # The harness's latency is one less than the driver's (edges from acceptance to the
     # delivering edge): the pipeline's register stages between input and output.
     lat = [x - 1 for x in r.latencies]

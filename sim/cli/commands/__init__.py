@@ -44,16 +44,27 @@ def add_config_arguments(parser, *, default_preset: str | None = None):
     """--preset and --config, shared by every command that needs a MadamConfig."""
     from lns import presets
     parser.add_argument("--preset", default=default_preset or presets.DEFAULT,
-                        help=f"named configuration ({', '.join(presets.names())}); "
+                        help=f"named configuration ({', '.join(presets.names())}; `verilog` "
+                             f"also {', '.join(presets.optimizer_names())}); "
                              f"default {default_preset or presets.DEFAULT}")
     parser.add_argument("--config", metavar="FILE",
                         help="a TOML or JSON file of MadamConfig fields, overriding the preset's")
 
 
-def load_config(args):
-    """The MadamConfig named by --preset, with --config's fields laid over it."""
-    from lns import MadamConfig, presets
-    cfg = presets.get(args.preset)
+def load_config(args, *, command: str | None = None):
+    """The configuration named by --preset, with --config's fields laid over it.
+
+    ``command``: the command's name if it handles only Madam configurations; an Adam or SGD
+    preset is then a one-line usage error (``preset lns12_adam (adam) is not supported by
+    testbench yet``).  Without it every rule's preset is accepted (`presets.get_any`)."""
+    from lns import presets
+    from lns.optimizers import config_class, optimizer_of
+    if command is not None and args.preset in presets.OPTIMIZER_PRESETS:
+        rule = optimizer_of(presets.get_any(args.preset))
+        raise UsageError(f"preset {args.preset} ({rule}) is not supported by {command} yet")
+    # A Madam-only command names only the Madam presets when the name is unknown.
+    cfg = presets.get(args.preset) if command is not None else presets.get_any(args.preset)
+    cls = config_class(optimizer_of(cfg))
     if getattr(args, "config", None):
         path = Path(args.config)
         try:
@@ -67,7 +78,7 @@ def load_config(args):
         except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"config {path} is not valid {path.suffix[1:] or 'TOML'}: {exc}") from None
         if not isinstance(data, dict):
-            raise UsageError(f"config {path} must hold a table of MadamConfig fields, "
+            raise UsageError(f"config {path} must hold a table of {cls.__name__} fields, "
                              f"not a {type(data).__name__}")
         base = cfg.to_dict()
         for key, value in data.items():
@@ -78,7 +89,7 @@ def load_config(args):
         if "name" not in data:
             base["name"] = f"{cfg.name}_{path.stem}"
         try:
-            cfg = MadamConfig.from_dict(base)
+            cfg = cls.from_dict(base)
         except InputError as exc:
             raise UsageError(f"config {path}: {exc}") from None
     return cfg

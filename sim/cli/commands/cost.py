@@ -87,7 +87,7 @@ def format_report(r: dict) -> str:
 
 
 def run(args) -> int:
-    cfg = load_config(args)
+    cfg = load_config(args, command=NAME)       # Madam presets only, for now
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     try:

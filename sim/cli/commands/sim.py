@@ -68,7 +68,7 @@ def run(args) -> int:
     from sim.cycle import simulate
     from testbench.tools import MissingSimulator, SimulatorError
     _check(args)
-    cfg = load_config(args)
+    cfg = load_config(args, command=NAME)       # Madam presets only, for now
     try:
         r = simulate(cfg, args.weights, args.lanes, args.engine, steps=args.steps,
                      stall_prob=args.stall_prob, bytes_per_cycle=args.mem_bytes_per_cycle,

@@ -68,7 +68,7 @@ def run(args) -> int:
         value = getattr(args, name)
         if not 0 <= value <= 90:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
-    cfg = load_config(args)
+    cfg = load_config(args, command=NAME)       # Madam presets only, for now
     sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
     try:
         for sim in sims:

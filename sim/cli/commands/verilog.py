@@ -1,4 +1,5 @@
-"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar."""
+"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (Madam, and
+the Adam / SGD presets of `lns.presets.OPTIMIZER_PRESETS`)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,9 @@ def run(args) -> int:
                 cells = cell_count(cfg, 1)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
-        result["stats"] = {"pipeline_stages": rtl.pipeline_stages(cfg),
+        from rtl.design import is_additive
+        stages = rtl.additive_stages(cfg) if is_additive(cfg) else rtl.pipeline_stages(cfg)
+        result["stats"] = {"pipeline_stages": stages,
                            "latency": d.latency,
                            "table_bits": {k: v["bits"] for k, v in d.tables.items()},
                            "cells_per_lane": cells["cells"], "cells_by_type": cells["by_type"]}

@@ -1,0 +1,298 @@
+"""The pipelined additive updates: `AdamUpdateUnit` and `SGDUpdateUnit` (one lane each) and
+`AdditiveUpdateArray` (``lanes`` units behind one valid/ready handshake, the top module).
+
+They reproduce `lns.adam._adam_kernel` and `lns.sgd._sgd_kernel` bit for bit.  Every
+constant comes from ``cfg.params`` (`lns.adam.AdamParams`, `lns.sgd.SGDParams`), every ROM
+from the configuration's tables (``cfg.m_tables``, ``cfg.v_table``, ``cfg.weight_tables``),
+the random bits from `lns.lfsr` through `LaneLFSR`; the roundings mirror `lns.rounding`
+(`rne_shift`, `stochastic_shift`).
+
+Pipeline (register stages; every register loads when the global enable ``en`` is high)::
+
+    R0  inputs (+ r)
+    S1  unpack; moment adder operands (offsets and constants folded), X_w << guard
+        | m' = signed_log_add(m-term, g-term) (sb/db of Fm)  beside
+          v' = log_add(v-term, g**2-term) (sb of Fv, Adam only)
+          (|a - b| | look-ups, 4 stages interp, 1 direct | big + f)
+        | pack m' (and v')
+    Adam: | (X_m' - X_bc1) << m_shift, (X_v' - X_bc2) << v_shift
+          | den = max(., x_eps) (x_eps when v' = 0), num = nm - den
+          | L = RNE(num, step_round) + eta_acc
+    SGD:  | L = RNE(X_m' << m_shift, step_round) + eta_acc
+        | w - step = signed_log_add((s_w, X_w << guard), (~s_m', L)) (sb/db of Fa)
+          (|a - b| | look-ups | big + f)
+        | one rounding to Fw (RNE or stochastic)
+        | pack the weight word -> out registers
+
+Latency ``L = stages - 1``: a beat accepted at edge ``k`` is on ``out_valid``/``out_w``/
+``out_m``/``out_v`` right after edge ``k + L`` when ``out_ready`` stays high.  The
+handshake, the lane layout and the LFSR seeding are `rtl.unit.MadamUpdateArray`'s.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from amaranth.hdl import Cat, Fragment, Module, Mux, Signal, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from lns.errors import InvalidType, InvalidValue
+from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
+from lns.optimizers import Optimizer
+
+from ._common import Pipe, range_shape, rne_shift, word_fields
+from .lanes import lane_bits
+from .lfsr import LaneLFSR
+from .log_adder import log_add, parallel, signed_log_add
+
+__all__ = ["AdamUpdateUnit", "SGDUpdateUnit", "AdditiveUpdateArray", "additive_stages",
+           "xbc_shapes", "stochastic_shift", "pack_signed", "word_roles"]
+
+
+def _rule(cfg) -> Optimizer:
+    rule = getattr(cfg, "optimizer", None)
+    if rule not in (Optimizer.ADAM, Optimizer.SGD):
+        raise InvalidType(f"cfg must be an AdamConfig or SGDConfig, not {type(cfg).__name__}")
+    return rule
+
+
+def word_roles(cfg) -> dict:
+    """``{"w": fmt, "g": fmt, "m": fmt[, "v": fmt]}``: the words of one element."""
+    return {k: getattr(cfg, role) for k, role in cfg.WORD_ROLES.items()}
+
+
+def xbc_shapes(cfg) -> dict:
+    """Adam: the shapes of ``x_bc1`` and ``x_bc2`` (every code of ``t >= 1``; the most
+    negative is ``t = 1``, large ``t`` tends to 0).  SGD: none."""
+    if _rule(cfg) is not Optimizer.ADAM:
+        return {}
+    c1, c2 = cfg.bias_correction_codes(1)
+    return {"x_bc1": range_shape(c1, 0), "x_bc2": range_shape(c2, 0)}
+
+
+def stochastic_shift(x, s: int, r, rbits: int):
+    """`lns.rounding.round_shift_stochastic` for a constant ``s``: the same expression."""
+    return (((x << max(rbits - s, 0)) >> max(s - rbits, 0)) + r) >> rbits
+
+
+def pack_signed(sign, x, zero, fp):
+    """`lns.word.pack` of ``(sign, X)`` in format ``fp`` (saturate above, the underflow
+    policy below); ``zero`` gives the zero word (every additive format has a zero code)."""
+    flushed = (x < fp.x_min) if fp.flush else 0
+    e = Mux(x > fp.x_max, fp.x_max + fp.offset,
+            Mux(x < fp.x_min, fp.x_min + fp.offset, x + fp.offset))[:fp.log_bits]
+    word = Cat(e, sign) if fp.signed else e
+    return Mux(zero | flushed, 0, word)
+
+
+@lru_cache(maxsize=None)
+def additive_stages(cfg) -> int:
+    """Register stages of one lane (latency + 1), counted by building the datapath once on
+    a `Pipe` without registers."""
+    m = Module()
+    pipe = Pipe(m)
+    _datapath(m, pipe, cfg, _inputs(cfg))
+    Fragment.get(m, None)
+    return pipe.stage
+
+
+def _inputs(cfg) -> dict:
+    ins = {k: Signal(f.total_bits) for k, f in word_roles(cfg).items()}
+    ins.update({k: Signal(s) for k, s in xbc_shapes(cfg).items()})
+    if cfg.is_stochastic:
+        ins["r"] = Signal(unsigned(RANDOM_BITS))
+    return ins
+
+
+def _datapath(m, pipe: Pipe, cfg, ins: dict):
+    """One lane's datapath; returns the output words ``{"w", "m"[, "v"]}`` after the last
+    boundary."""
+    p = cfg.params
+    adam = _rule(cfg) is Optimizer.ADAM
+    pipe.put(**ins)
+    pipe.cut()                                                  # R0: the inputs
+    sg, eg, zg = word_fields(pipe.get("g"), p.g)
+    sm, em, zm = word_fields(pipe.get("m"), p.m)
+    sw, ew, zw = word_fields(pipe.get("w"), p.w)
+    c_m, c_g = (p.c_beta1, p.c_one_minus_beta1) if adam else (p.c_mu, 0)
+    pipe.put(ma_s=sm, ma_x=em + (c_m - p.m.offset), ma_z=zm,
+             mb_s=sg, mb_x=(eg << p.g_shift) + (c_g - (p.g.offset << p.g_shift)), mb_z=zg,
+             w_s=sw, w_x=(ew - p.w.offset) << p.guard, w_z=zw)
+    if adam:
+        _, ev, zv = word_fields(pipe.get("v"), p.v)
+        pipe.put(va_x=ev + (p.c_beta2 - p.v.offset), va_z=zv,
+                 vb_x=(eg << p.g2_shift) + (p.c_one_minus_beta2 - (p.g.offset << p.g2_shift)))
+    pipe.cut()
+    ta = tuple(pipe.get(f"ma_{k}") for k in "sxz")
+    tb = tuple(pipe.get(f"mb_{k}") for k in "sxz")
+    builders = [lambda sub: signed_log_add(m, sub, *cfg.m_tables, ta, tb, name="ma")]
+    if adam:
+        va, vz, vb, vbz = (pipe.get(k) for k in ("va_x", "va_z", "vb_x", "mb_z"))
+        builders.append(lambda sub: log_add(m, sub, cfg.v_table, va, vb, vz, vbz, name="va"))
+    sums = parallel(pipe, builders)
+    pipe.put(**dict(zip(("ms_s", "ms_x", "ms_z"), sums[0])))
+    if adam:
+        pipe.put(**dict(zip(("vs_x", "vs_z"), sums[1])))
+    pipe.cut()                                                  # the sums | their packing
+    words = {"m_word": pack_signed(pipe.get("ms_s"), pipe.get("ms_x"), pipe.get("ms_z"), p.m)}
+    if adam:
+        words["v_word"] = pack_signed(0, pipe.get("vs_x"), pipe.get("vs_z"), p.v)
+    pipe.put(**words)
+    pipe.cut()                                                  # the new moment words
+    s3, em3, zm3 = word_fields(pipe.get("m_word"), p.m)
+    pipe.put(st_s=s3, st_z=zm3)
+    if adam:
+        _, ev3, zv3 = word_fields(pipe.get("v_word"), p.v)
+        pipe.put(st_nm=(em3 - p.m.offset - pipe.get("x_bc1")) << p.m_shift,
+                 st_dv=(ev3 - p.v.offset - pipe.get("x_bc2")) << p.v_shift, st_zv=zv3)
+        pipe.cut()
+        dv = pipe.get("st_dv")
+        den = Mux(pipe.get("st_zv") | (dv < p.x_eps), p.x_eps, dv)
+        pipe.put(st_num=pipe.get("st_nm") - den)
+        pipe.cut()
+        pipe.put(st_l=rne_shift(pipe.get("st_num"), p.step_round) + p.eta_acc)
+    else:
+        pipe.put(st_l=rne_shift((em3 - p.m.offset) << p.m_shift, p.step_round) + p.eta_acc)
+    pipe.cut()                                                  # L: the step's log at Fa
+    s, x, z = signed_log_add(
+        m, pipe, *cfg.weight_tables,
+        (pipe.get("w_s"), pipe.get("w_x"), pipe.get("w_z")),
+        (~pipe.get("st_s"), pipe.get("st_l"), pipe.get("st_z")), name="wa")
+    pipe.put(wr_s=s, wr_x=x, wr_z=z)
+    pipe.cut()
+    if cfg.is_stochastic:
+        xr = stochastic_shift(pipe.get("wr_x"), p.guard, pipe.get("r"), p.random_bits)
+    else:
+        xr = rne_shift(pipe.get("wr_x"), p.guard)
+    pipe.put(wp_x=xr)
+    pipe.cut()
+    pipe.put(w_out=pack_signed(pipe.get("wr_s"), pipe.get("wp_x"), pipe.get("wr_z"), p.w))
+    pipe.cut()                                                  # the output registers
+    out = {"w": pipe.get("w_out"), "m": pipe.get("m_word")}
+    if adam:
+        out["v"] = pipe.get("v_word")
+    return out
+
+
+class _AdditiveUnit(wiring.Component):
+    """One lane of an additive update (no handshake of its own: ``en`` advances every
+    register, ``accept`` the LFSR).
+
+    Ports
+    -----
+    en, accept : In(1)
+    w, g, m[, v] : In(word widths); x_bc1, x_bc2 : In (Adam only)
+    lfsr_seed : In(32), lfsr_load : In(1)   stochastic rounding only
+    w_out, m_out[, v_out] : Out(word widths), the beat that entered ``stages - 1`` enabled
+    edges earlier
+    """
+
+    RULE: Optimizer
+
+    def __init__(self, cfg, lfsr_init: int = 1):
+        if _rule(cfg) is not self.RULE:
+            raise InvalidType(f"{type(self).__name__} needs a {self.RULE} configuration, "
+                              f"not {type(cfg).__name__}")
+        self.cfg = cfg
+        self.lfsr_init = lfsr_init
+        self.stages = additive_stages(cfg)
+        words = word_roles(cfg)
+        ports = {"en": In(1), "accept": In(1)}
+        ports.update({k: In(f.total_bits) for k, f in words.items()})
+        ports.update({k: In(s) for k, s in xbc_shapes(cfg).items()})
+        ports.update({f"{k}_out": Out(f.total_bits) for k, f in words.items() if k != "g"})
+        if cfg.is_stochastic:
+            ports["lfsr_seed"] = In(unsigned(WIDTH))
+            ports["lfsr_load"] = In(1)
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        ins = {k: getattr(self, k) for k in word_roles(cfg)}
+        ins.update({k: getattr(self, k) for k in xbc_shapes(cfg)})
+        if cfg.is_stochastic:
+            m.submodules.lfsr = lfsr = LaneLFSR(self.lfsr_init)
+            m.d.comb += [lfsr.seed.eq(self.lfsr_seed), lfsr.load.eq(self.lfsr_load),
+                         lfsr.advance.eq(self.accept)]
+            ins["r"] = lfsr.r
+        assert RANDOM_BITS == cfg.params.random_bits
+        pipe = Pipe(m, self.en)
+        out = _datapath(m, pipe, cfg, ins)
+        m.d.comb += [getattr(self, f"{k}_out").eq(v) for k, v in out.items()]
+        assert pipe.stage == self.stages, (pipe.stage, self.stages)
+        return m
+
+
+class AdamUpdateUnit(_AdditiveUnit):
+    """One lane of the LNS Adam update (`lns.adam_update`)."""
+    RULE = Optimizer.ADAM
+
+
+class SGDUpdateUnit(_AdditiveUnit):
+    """One lane of the LNS SGD-with-momentum update (`lns.sgd_update`)."""
+    RULE = Optimizer.SGD
+
+
+class AdditiveUpdateArray(wiring.Component):
+    """``lanes`` Adam or SGD units behind one valid/ready handshake (the generated top).
+
+    Ports: ``in_valid``, ``in_ready``, ``in_w``/``in_g``/``in_m``[/``in_v``] (lanes x word),
+    ``x_bc1``/``x_bc2`` (Adam: sampled with each beat), ``lfsr_seed``/``lfsr_load``
+    (stochastic), ``out_valid``, ``out_ready``, ``out_w``/``out_m``[/``out_v``].  Lane layout,
+    handshake and LFSR seeding as `rtl.unit.MadamUpdateArray`.
+    """
+
+    def __init__(self, cfg, lanes: int = 1):
+        rule = _rule(cfg)
+        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
+            raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
+        self.cfg, self.lanes, self.rule = cfg, lanes, rule
+        self.stages = additive_stages(cfg)
+        self.latency = self.stages - 1
+        n = lanes
+        words = word_roles(cfg)
+        ports = {"in_valid": In(1), "in_ready": Out(1)}
+        ports.update({f"in_{k}": In(n * f.total_bits) for k, f in words.items()})
+        ports.update({k: In(s) for k, s in xbc_shapes(cfg).items()})
+        if cfg.is_stochastic:
+            ports["lfsr_seed"] = In(unsigned(n * WIDTH))
+            ports["lfsr_load"] = In(1)
+        ports.update({"out_valid": Out(1), "out_ready": In(1)})
+        ports.update({f"out_{k}": Out(n * f.total_bits) for k, f in words.items() if k != "g"})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.cfg
+        en, accept = Signal(), Signal()
+        m.d.comb += [en.eq(~self.out_valid | self.out_ready), self.in_ready.eq(en),
+                     accept.eq(self.in_valid & en)]
+        valid = self.in_valid
+        for i in range(self.stages):
+            reg = Signal(name=f"valid{i}")
+            with m.If(en):
+                m.d.sync += reg.eq(valid)
+            valid = reg
+        m.d.comb += self.out_valid.eq(valid)
+        unit_cls = AdamUpdateUnit if self.rule is Optimizer.ADAM else SGDUpdateUnit
+        words = word_roles(cfg)
+        seeds = lane_seeds(0, self.lanes)
+        for k in range(self.lanes):
+            unit = unit_cls(cfg, int(seeds[k]))
+            m.submodules[f"lane{k}"] = unit
+            m.d.comb += [unit.en.eq(en), unit.accept.eq(accept)]
+            for name, f in words.items():
+                lo, hi = lane_bits(k, f.total_bits)
+                m.d.comb += getattr(unit, name).eq(getattr(self, f"in_{name}")[lo:hi])
+                if name != "g":
+                    m.d.comb += getattr(self, f"out_{name}")[lo:hi].eq(
+                        getattr(unit, f"{name}_out"))
+            for name in xbc_shapes(cfg):
+                m.d.comb += getattr(unit, name).eq(getattr(self, name))
+            if cfg.is_stochastic:
+                lo, hi = lane_bits(k, WIDTH)
+                m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[lo:hi]),
+                             unit.lfsr_load.eq(self.lfsr_load)]
+        return m
