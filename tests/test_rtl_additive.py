@@ -317,7 +317,8 @@ def test_cli_verilog_optimizer_preset(tmp_path, capsys):
     assert "lnsadam_lns12_adam_x1.v" in out
 
 
-@pytest.mark.parametrize("command", [["testbench"], ["sim", "--weights", "10"], ["cost"]])
+# (`testbench` takes Adam/SGD presets: tests/test_testbench_additive.py)
+@pytest.mark.parametrize("command", [["sim", "--weights", "10"], ["cost"]])
 def test_other_commands_reject_optimizer_presets(command, capsys):
     assert main([command[0], "--preset", "lns12_adam", *command[1:]]) == 2
     err = capsys.readouterr().err.strip()

@@ -68,7 +68,10 @@ def run(args) -> int:
         value = getattr(args, name)
         if not 0 <= value <= 90:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
-    cfg = load_config(args, command=NAME)       # Madam presets only, for now
+    from lns import presets
+    if args.preset in presets.OPTIMIZER_PRESETS:        # Adam / SGD: testbench.additive
+        return _additive(args, load_config(args))
+    cfg = load_config(args, command=NAME)       # Madam presets from here on
     sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
     try:
         for sim in sims:
@@ -148,3 +151,43 @@ def _streamed(args, cfg, sims, report, failures, progress):
     result["evaluators"] = {k: {"vectors": s["vectors"], "mismatches": s["mismatches"]}
                             for k, s in result["evaluators"].items()}
     return result
+
+
+def _additive(args, cfg) -> int:
+    """The additive units (Adam, SGD with momentum): `testbench.additive` on numba (the
+    expectation), python, and ``--sim``'s simulators (``all``: amaranth, icarus,
+    verilator)."""
+    from testbench import additive, tools
+    from testbench.design import RTLMissing
+    from testbench.progress import say
+    if args.exhaustive:
+        raise UsageError(f"--exhaustive is not supported for {cfg.name} ({cfg.optimizer})")
+    sims = ("amaranth", "icarus", "verilator") if args.sim == "all" else (args.sim,)
+    try:
+        for sim in sims:
+            tools.require(sim)
+    except tools.MissingSimulator as exc:
+        print(f"lnsmadam: error: {exc}", file=sys.stderr)
+        return 2
+    report = sys.stderr if args.json else sys.stdout
+    try:
+        result = additive.evaluate(cfg, sims, args.vectors, seed=args.seed, lanes=args.lanes,
+                                   gap=args.gap, bp=args.backpressure,
+                                   max_report=args.max_report, out=report,
+                                   progress=lambda msg: say(f"testbench: {msg}"))
+    except (RTLMissing, tools.SimulatorError) as exc:
+        print(f"lnsmadam: error: {exc}", file=sys.stderr)
+        return 2
+    vps = result["vectors"] / max(result["seconds"], 1e-9)
+    if args.json:
+        data = dict(result["evaluators"])
+        data["ok"] = result["ok"]
+        data["vectors_per_second"] = round(vps, 1)
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"{'evaluator':<10} {'vectors':>11} {'mismatches':>10}")
+        for name, s in result["evaluators"].items():
+            print(f"{name:<10} {s['vectors']:>11} {s['mismatches']:>10}")
+        print(f"{vps:,.0f} vectors/s")
+        print("all agree" if result["ok"] else "MISMATCH")
+    return 0 if result["ok"] else 1
