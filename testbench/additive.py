@@ -34,10 +34,10 @@ import lns.word
 from rtl.lanes import LFSR_WIDTH, lane_bits, pack_lanes
 
 from .compare import UNKNOWN, _describe, _fmt
-from .tools import SimulatorError, cache_dir, cached_build, digest, require, run
+from .tools import SimulatorError, cache_dir, run
 
 __all__ = ["T_VALUES", "Group", "make_groups", "model", "evaluate", "testbench_text",
-           "top_text", "run_hdl", "run_amaranth", "run_python", "TB_MODULE"]
+           "run_hdl", "run_amaranth", "run_python", "TB_MODULE"]
 
 TB_MODULE = "lnsadd_vtb"
 T_VALUES = (1, 2, 10, 1000, 1_000_000)
@@ -455,55 +455,12 @@ endmodule
 """
 
 
-def top_text(depth: int) -> str:
-    return f"""`timescale 1ns/1ps
-module {TB_MODULE}_top;
-  reg clk = 1'b0;
-  always #5 clk = ~clk;
-  {TB_MODULE} #(.DEPTH({depth})) tb (.clk(clk));
-endmodule
-"""
-
-
-def _verilator_flags():
-    from .fastpath import VERILATOR_FLAGS
-    return list(VERILATOR_FLAGS)
-
-
-def verilator_main_text() -> str:
-    """The C++ main of the Verilator build (`testbench.hdl_tb`'s, for ``lnsadd_vtb``)."""
-    from .hdl_tb import TB_MODULE as MADAM_TB, verilator_main_text as madam_main
-    return madam_main().replace(MADAM_TB, TB_MODULE)
-
-
 def build(sim: str, design, depth: int, *, verilog=None):
-    """Build (or reuse) the vector testbench of ``design`` on ``sim``: (executable, build
-    seconds).  Icarus: ``iverilog -g2012``; Verilator: ``--cc --exe --build`` with a C++
-    main toggling the clock (`testbench.fastpath`'s flags)."""
-    require(sim)
-    verilog = Path(verilog or design.verilog)
-    tb = testbench_text(design)
-    top = top_text(depth) if sim == "icarus" else verilator_main_text() + f"// depth {depth}"
-    flags = _verilator_flags()
-    key = digest(sim, verilog, tb, top, " ".join(flags))
-    d = cache_dir("builds", f"additive-{sim}-{design.module}-{key}")
-
-    def populate(tmp: Path):
-        (tmp / "tb.sv").write_text(tb)
-        shutil.copy(verilog, tmp / "dut.v")
-        if sim == "icarus":
-            (tmp / "top.sv").write_text(top)
-            run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{TB_MODULE}_top",
-                 tmp / "dut.v", tmp / "tb.sv", tmp / "top.sv"], cwd=tmp)
-        else:
-            (tmp / "main.cpp").write_text(top)
-            run(["verilator", "--cc", "--exe", "--build", *flags, "--top-module", TB_MODULE,
-                 f"-GDEPTH={depth}", "--Mdir", tmp / "obj", "-o", "Vtb", tmp / "dut.v",
-                 tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
-
-    return cached_build(d, "sim.vvp" if sim == "icarus" else "obj/Vtb", populate,
-                        what=f"the {design.module} testbench with "
-                             f"{'Icarus' if sim == 'icarus' else 'Verilator'}")
+    """Build (or reuse) the vector testbench of ``design`` on ``sim`` through the one
+    builder, `testbench.fastpath.build_vector_testbench`: (executable, build seconds)."""
+    from .fastpath import build_vector_testbench
+    return build_vector_testbench(sim, design, testbench_text(design), TB_MODULE, depth,
+                                  verilog=verilog)
 
 
 @dataclass

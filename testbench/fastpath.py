@@ -59,28 +59,37 @@ def build(sim: str, design: Design, depth: int, *, verilog: Path | None = None):
     """Build (or reuse) the testbench of ``design`` for ``sim``; returns (executable path,
     seconds spent building, 0 when cached).  ``verilog`` replaces the design's Verilog
     (fault injection)."""
+    return build_vector_testbench(sim, design, hdl_tb.testbench_text(design), hdl_tb.TB_MODULE,
+                                  depth, verilog=verilog)
+
+
+def build_vector_testbench(sim: str, design, tb_text: str, tb_module: str, depth: int, *,
+                           verilog: Path | None = None):
+    """The one build of a ``$readmemh`` vector testbench (module ``tb_module``, a ``DEPTH``
+    parameter, a ``clk`` input) around ``design``'s Verilog: Icarus (``iverilog -g2012``
+    with a clock top) or Verilator (``--cc --exe --build`` with a C++ main toggling the
+    clock), cached by the content of everything that goes in."""
     require(sim)
     verilog = Path(verilog or design.verilog)
-    tb = hdl_tb.testbench_text(design)
     if sim == "icarus":
-        top = hdl_tb.icarus_top_text(depth)
-        key = digest("icarus", verilog, tb, top)
+        top = hdl_tb.icarus_top_text(depth, tb_module)
+        key = digest("icarus", verilog, tb_text, top)
     else:
-        top = hdl_tb.verilator_main_text()
-        key = digest("verilator", verilog, tb, top, str(depth), " ".join(VERILATOR_FLAGS))
-    d = cache_dir("builds", f"{sim}-{design.module}-{key}")
+        top = hdl_tb.verilator_main_text(tb_module)
+        key = digest("verilator", verilog, tb_text, top, str(depth), " ".join(VERILATOR_FLAGS))
+    d = cache_dir("builds", f"{sim}-{tb_module}-{design.module}-{key}")
 
     def populate(tmp: Path):
-        (tmp / "tb.sv").write_text(tb)
+        (tmp / "tb.sv").write_text(tb_text)
         shutil.copy(verilog, tmp / "dut.v")
         if sim == "icarus":
             (tmp / "top.sv").write_text(top)
-            run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{hdl_tb.TB_MODULE}_top",
+            run(["iverilog", "-g2012", "-o", tmp / "sim.vvp", "-s", f"{tb_module}_top",
                  tmp / "dut.v", tmp / "tb.sv", tmp / "top.sv"], cwd=tmp)
         else:
             (tmp / "main.cpp").write_text(top)
             run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
-                 "--top-module", hdl_tb.TB_MODULE, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
+                 "--top-module", tb_module, f"-GDEPTH={depth}", "--Mdir", tmp / "obj",
                  "-o", "Vtb", tmp / "dut.v", tmp / "tb.sv", tmp / "main.cpp"], cwd=tmp)
 
     return cached_build(d, "sim.vvp" if sim == "icarus" else "obj/Vtb", populate,

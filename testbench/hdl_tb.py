@@ -236,27 +236,29 @@ endmodule
 """
 
 
-def icarus_top_text(depth: int) -> str:
+def icarus_top_text(depth: int, tb_module: str = TB_MODULE) -> str:
+    """The Icarus top of a vector testbench module (``TB_MODULE``, or another unit's)."""
     return f"""`timescale 1ns/1ps
-module {TB_MODULE}_top;
+module {tb_module}_top;
   reg clk = 1'b0;
   always #5 clk = ~clk;
-  {TB_MODULE} #(.DEPTH({depth})) tb (.clk(clk));
+  {tb_module} #(.DEPTH({depth})) tb (.clk(clk));
 endmodule
 """
 
 
-def verilator_main_text() -> str:
+def verilator_main_text(tb_module: str = TB_MODULE) -> str:
+    """The C++ main of a Verilator vector testbench module."""
     return f"""// C++ main of the Verilator vector testbench: toggles clk until $finish/$fatal.
 #include <memory>
-#include "V{TB_MODULE}.h"
+#include "V{tb_module}.h"
 #include "verilated.h"
 
 int main(int argc, char** argv) {{
     const std::unique_ptr<VerilatedContext> ctx{{new VerilatedContext}};
     ctx->commandArgs(argc, argv);
     ctx->fatalOnError(false);
-    const std::unique_ptr<V{TB_MODULE}> top{{new V{TB_MODULE}{{ctx.get(), "TOP"}}}};
+    const std::unique_ptr<V{tb_module}> top{{new V{tb_module}{{ctx.get(), "TOP"}}}};
     top->clk = 0;
     top->eval();
     while (!ctx->gotFinish()) {{
