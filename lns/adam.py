@@ -185,6 +185,20 @@ class AdamConfig(AdditiveConfigMixin):
         """``sb`` of the second-moment adder, at Fv."""
         return gauss_table("sb", self.second_moment.frac_bits, self.table)
 
+    def step_log(self, m_new, v_new, t: int):
+        """The step of stored words ``m'``, ``v'`` at step ``t`` as arrays ``(sign, L,
+        zero)``: ``L`` the step's log at Fa, by the kernel's rule (step 3 of
+        `adam_update_ref`; `lns.rounding.round_shift_rne_array` is the kernel's rounding)."""
+        from .rounding import round_shift_rne_array
+        from .word import unpack_all
+        p = self.params
+        x_bc1, x_bc2 = self.bias_correction_codes(t)
+        s, xm, zm = unpack_all(p.m, m_new)
+        _, xv, zv = unpack_all(p.v, v_new)
+        den = np.where(zv, p.x_eps, np.maximum((xv - x_bc2) << p.v_shift, p.x_eps))
+        L = round_shift_rne_array(((xm - x_bc1) << p.m_shift) - den, p.step_round) + p.eta_acc
+        return s, L, zm
+
     def bias_correction_codes(self, t: int) -> tuple[int, int]:
         """``(X_bc1, X_bc2)``: ``RNE(log2(1 - beta1**t) 2**Fm)`` and
         ``RNE(log2(1 - beta2**t) 2**Fv)``, correctly rounded, for step ``t >= 1``."""

@@ -20,7 +20,7 @@ from enum import StrEnum
 from .errors import InvalidType, InvalidValue
 
 __all__ = ["Optimizer", "optimizer_of", "config_class", "config_from_dict", "config_from_json",
-           "describe"]
+           "describe", "output_roles", "update_words"]
 
 
 class Optimizer(StrEnum):
@@ -86,3 +86,27 @@ def describe(cfg) -> dict:
                step_frac_bits=cfg.acc_frac_bits)
     row.update({k: getattr(cfg, k) for k in cfg.HYPER})
     return row
+
+
+def output_roles(cfg) -> tuple:
+    """The words an additive rule's update writes, in order: ``w, m[, v]``."""
+    return tuple(k for k in cfg.WORD_ROLES if k != "g")
+
+
+def update_words(cfg, words: dict, t: int = 1, *, lfsr_state=None,
+                 evaluator: str = "numba") -> dict:
+    """One Adam or SGD update of the words ``{"w", "g", "m"[, "v"]}``: ``{"w", "m"[, "v"]}``
+    as flat int64 arrays (`lns.adam_update` / `lns.sgd_update`; ``t`` only for Adam)."""
+    from .adam import adam_update
+    from .sgd import sgd_update
+    rule = optimizer_of(cfg)
+    if rule is Optimizer.ADAM:
+        out = adam_update(cfg, words["w"], words["g"], words["m"], words["v"], t,
+                          lfsr_state=lfsr_state, evaluator=evaluator)
+    elif rule is Optimizer.SGD:
+        out = sgd_update(cfg, words["w"], words["g"], words["m"], lfsr_state=lfsr_state,
+                         evaluator=evaluator)
+    else:
+        raise InvalidValue(f"update_words takes the additive rules, not {rule}")
+    import numpy as np
+    return {k: np.asarray(a, dtype=np.int64).ravel() for k, a in zip(output_roles(cfg), out)}

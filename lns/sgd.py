@@ -118,6 +118,16 @@ class SGDConfig(AdditiveConfigMixin):
         fm = self.momentum.frac_bits
         return gauss_table("sb", fm, self.table), gauss_table("db", fm, self.table)
 
+    def step_log(self, m_new, v_new=None, t: int = 1):
+        """The step of stored words ``m'`` as arrays ``(sign, L, zero)`` by the kernel's rule
+        (step 2 of `sgd_update_ref`); ``v_new`` and ``t`` are unused (SGD has neither) and
+        there so every additive rule is called alike."""
+        from .rounding import round_shift_rne_array
+        from .word import unpack_all
+        p = self.params
+        s, xm, zm = unpack_all(p.m, m_new)
+        return s, round_shift_rne_array(xm << p.m_shift, p.step_round) + p.eta_acc, zm
+
 
 # ---- scalar reference ---------------------------------------------------------------------
 def sgd_update_ref(cfg: SGDConfig, w: int, g: int, m: int, lfsr_state: int | None = None):

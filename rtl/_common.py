@@ -135,3 +135,21 @@ def clamp_hi(x: Value, hi) -> Value:
 def clamp_lo(x: Value, lo) -> Value:
     return Mux(x < lo, lo, x)
 
+
+def stream_handshake(m, array, stages: int):
+    """The valid/ready stream of an update array, written once: the pipeline advances
+    (``en``) unless a valid output is held by ``out_ready`` low, so ``in_ready = en``
+    (combinational ``out_ready -> in_ready``); a ``valid`` bit rides each of the ``stages``
+    register stages.  Returns ``(en, accept)``; ``accept`` is ``in_valid & en``."""
+    en = Signal()
+    accept = Signal()
+    m.d.comb += [en.eq(~array.out_valid | array.out_ready), array.in_ready.eq(en),
+                 accept.eq(array.in_valid & en)]
+    valid = array.in_valid
+    for i in range(stages):
+        reg = Signal(name=f"valid{i}")
+        with m.If(en):
+            m.d.sync += reg.eq(valid)
+        valid = reg
+    m.d.comb += array.out_valid.eq(valid)
+    return en, accept

@@ -41,7 +41,7 @@ from lns.errors import InvalidType, InvalidValue
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 from lns.optimizers import Optimizer
 
-from ._common import Pipe, range_shape, rne_shift, word_fields
+from ._common import Pipe, range_shape, rne_shift, stream_handshake, word_fields
 from .lanes import lane_bits
 from .lfsr import LaneLFSR
 from .log_adder import log_add, parallel, signed_log_add
@@ -266,16 +266,7 @@ class AdditiveUpdateArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        en, accept = Signal(), Signal()
-        m.d.comb += [en.eq(~self.out_valid | self.out_ready), self.in_ready.eq(en),
-                     accept.eq(self.in_valid & en)]
-        valid = self.in_valid
-        for i in range(self.stages):
-            reg = Signal(name=f"valid{i}")
-            with m.If(en):
-                m.d.sync += reg.eq(valid)
-            valid = reg
-        m.d.comb += self.out_valid.eq(valid)
+        en, accept = stream_handshake(m, self, self.stages)
         unit_cls = AdamUpdateUnit if self.rule is Optimizer.ADAM else SGDUpdateUnit
         words = word_roles(cfg)
         seeds = lane_seeds(0, self.lanes)

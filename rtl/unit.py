@@ -39,7 +39,7 @@ from amaranth.lib.wiring import In, Out
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 from lns.errors import InvalidValue
 
-from ._common import Pipe, range_shape, word_fields
+from ._common import Pipe, range_shape, stream_handshake, word_fields
 from .exp_step import exp_step
 from .lanes import lane_bits
 from .lfsr import LaneLFSR
@@ -207,17 +207,7 @@ class MadamUpdateArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        en = Signal()
-        accept = Signal()
-        m.d.comb += [en.eq(~self.out_valid | self.out_ready), self.in_ready.eq(en),
-                     accept.eq(self.in_valid & en)]
-        valid = self.in_valid
-        for i in range(self.stages):
-            reg = Signal(name=f"valid{i}")
-            with m.If(en):
-                m.d.sync += reg.eq(valid)
-            valid = reg
-        m.d.comb += self.out_valid.eq(valid)
+        en, accept = stream_handshake(m, self, self.stages)
 
         ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
         seeds = lane_seeds(0, self.lanes)

@@ -31,6 +31,7 @@ import numpy as np
 import lns
 import lns.rounding
 import lns.word
+from lns.optimizers import output_roles, update_words
 from rtl.lanes import LFSR_WIDTH, lane_bits, pack_lanes
 
 from .compare import UNKNOWN, _describe, _fmt
@@ -54,7 +55,7 @@ def roles(cfg) -> dict:
 
 
 def out_keys(cfg) -> tuple:
-    return ("w", "m", "v") if is_adam(cfg) else ("w", "m")
+    return output_roles(cfg)
 
 
 @dataclass
@@ -76,15 +77,9 @@ class Group:
 # ---- the model ------------------------------------------------------------------------
 def model(cfg, words: dict, t: int, seeds=None, evaluator: str = "numba") -> dict:
     """``{"w", "m"[, "v"]}`` of the model on ``words`` at step ``t`` (fresh LFSRs
-    ``seeds``)."""
+    ``seeds``): `lns.optimizers.update_words`."""
     st = None if seeds is None else np.array(seeds, dtype=np.int64)
-    if is_adam(cfg):
-        out = lns.adam_update(cfg, words["w"], words["g"], words["m"], words["v"], t,
-                              lfsr_state=st, evaluator=evaluator)
-    else:
-        out = lns.sgd_update(cfg, words["w"], words["g"], words["m"], lfsr_state=st,
-                             evaluator=evaluator)
-    return {k: np.asarray(a, dtype=np.int64).ravel() for k, a in zip(out_keys(cfg), out)}
+    return update_words(cfg, words, t, lfsr_state=st, evaluator=evaluator)
 
 
 # ---- vectors ---------------------------------------------------------------------------
@@ -109,21 +104,11 @@ def _random_words(cfg, n, rng):
 
 def _step_code(cfg, words, t, seeds):
     """The step's ``(sign, L, zero)`` of each element, from the model's m', v' (used only
-    to build weights that hit, or cross, the step exactly)."""
-    p = cfg.params
+    to build weights that hit, or cross, the step exactly): the config's own rule."""
     if seeds is None and cfg.is_stochastic:
         seeds = lns.lane_seeds(0, 1)
     out = model(cfg, {**words, "w": np.zeros_like(words["g"])}, t, seeds)
-    s, xm, zm = lns.word.unpack_all(p.m, out["m"])
-    if is_adam(cfg):
-        x_bc1, x_bc2 = cfg.bias_correction_codes(t)
-        _, xv, zv = lns.word.unpack_all(p.v, out["v"])
-        den = np.where(zv, p.x_eps, np.maximum((xv - x_bc2) << p.v_shift, p.x_eps))
-        num = ((xm - x_bc1) << p.m_shift) - den
-    else:
-        num = xm << p.m_shift
-    L = lns.rounding.round_shift_rne_array(num, p.step_round) + p.eta_acc
-    return s, L, zm
+    return cfg.step_log(out["m"], out.get("v"), t)
 
 
 def edge_words(cfg, t, rng, seeds=None) -> dict:

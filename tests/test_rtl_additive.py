@@ -18,7 +18,7 @@ import rtl
 from lns import presets
 from lns.additive import signed_sum
 from lns.kernels import table_tuple
-from lns.optimizers import config_from_dict
+from lns.optimizers import config_from_dict, update_words
 from rtl.additive_sim import simulate_additive
 from rtl.additive_unit import additive_stages, word_roles
 from rtl.design import Design, design
@@ -41,29 +41,15 @@ def _word(fp, sign, x):
 
 def _model(cfg, words, t, lfsr_state=None):
     st = None if lfsr_state is None else np.array(lfsr_state, dtype=np.int64)
-    if _is_adam(cfg):
-        return dict(zip("wmv", lns.adam_update(cfg, words["w"], words["g"], words["m"],
-                                               words["v"], t, lfsr_state=st)))
-    return dict(zip("wm", lns.sgd_update(cfg, words["w"], words["g"], words["m"],
-                                         lfsr_state=st)))
+    return update_words(cfg, words, t, lfsr_state=st)
 
 
 def _step_code(cfg, words, t):
-    """The step's ``(sign, L, zero)`` of each element, from the model's m', v' (the
-    kernel's step-3 lines; used only to build inputs that hit an exact weight result)."""
-    p = cfg.params
+    """The step's ``(sign, L, zero)`` of each element, from the model's m', v' (used only
+    to build inputs that hit an exact weight result)."""
     out = _model(cfg, {**words, "w": np.zeros_like(words["g"])}, t,
                  lns.lane_seeds(0, 1) if cfg.is_stochastic else None)
-    s, xm, zm = lns.word.unpack_all(p.m, out["m"])
-    if _is_adam(cfg):
-        x_bc1, x_bc2 = cfg.bias_correction_codes(t)
-        _, xv, zv = lns.word.unpack_all(p.v, out["v"])
-        den = np.where(zv, p.x_eps, np.maximum((xv - x_bc2) << p.v_shift, p.x_eps))
-        num = ((xm - x_bc1) << p.m_shift) - den
-    else:
-        num = xm << p.m_shift
-    L = lns.rounding.round_shift_rne_array(num, p.step_round) + p.eta_acc
-    return s, L, zm
+    return cfg.step_log(out["m"], out.get("v"), t)
 
 
 def _random_words(cfg, n, rng):
