@@ -1,13 +1,13 @@
 """How cycles and simulation time grow with the tensor size N and the lanes, with and
 without a memory bandwidth limit: throughput scales with the lanes until the memory caps it.
 
-    python benchmarks/bench_sim_scaling.py [--preset lns12] [--out benchmarks/out]
+    python benchmarks/bench_sim_scaling.py [--preset lns12|lns12_adam|...] [--out benchmarks/out]
         [--engines model,verilator] [--sizes 10000,100000,1000000] [--lanes 1,2,4,8]
         [--mem-bytes-per-cycle 16] [--stall-prob 0.05]
 
 Prints one table row a run (cycles, updates per cycle, utilisation, wall time of the
-simulation, cycles/s, weights/s) and writes ``sim_scaling.png`` (matplotlib, Agg) into
-``--out``.  Verilator builds (one per lanes) are cached in the user cache directory (`rtl.cache`); their build
+simulation, cycles/s, weights/s) and writes ``sim_scaling.png`` (matplotlib, Agg; another
+preset than lns12: ``sim_scaling_<preset>.png``) into ``--out``.  Verilator builds (one per lanes) are cached in the user cache directory (`rtl.cache`); their build
 time is not in the wall time.  Wall times on a shared machine are noisy: compare rows of
 one run.
 """
@@ -46,7 +46,7 @@ def main(argv=None):
     ap.add_argument("--stall-prob", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    cfg = lns.presets.get(args.preset)
+    cfg = lns.presets.get_any(args.preset)       # Madam, Adam or SGD (sim.cycle.stream)
     engines = args.engines.split(",")
     memories = [("unlimited", 0.0, None),
                 (f"stall {args.stall_prob}", args.stall_prob, None),
@@ -105,7 +105,8 @@ def main(argv=None):
     ax2.set_title("simulation time (unlimited memory)")
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    png = out / "sim_scaling.png"
+    # the default preset's plot keeps its name; another preset's is named after it
+    png = out / ("sim_scaling.png" if cfg.name == "lns12" else f"sim_scaling_{cfg.name}.png")
     fig.savefig(png, dpi=110)
     print(f"wrote {png}")
 

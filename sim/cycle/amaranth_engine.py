@@ -1,6 +1,7 @@
-"""The ``amaranth`` engine: `rtl.MadamUpdateArray` in Amaranth's simulator through the one
-driver `rtl.sim.drive`, its handshake decided by the memory side of `sim.cycle.memory` (the
-same loop as the Verilator harness).
+"""The ``amaranth`` engine: the update array (`rtl.MadamUpdateArray`, or
+`rtl.AdditiveUpdateArray` for Adam and SGD) in Amaranth's simulator through the one driver
+`rtl.sim.drive`, its handshake decided by the memory side of `sim.cycle.memory` (the same
+loop as the Verilator harness), its words by role as `sim.cycle.stream` says.
 
 Slow (a few thousand cycles a second): small runs and debugging.  The Amaranth simulator
 starts in the reset state, so there is no reset edge; cycle 0 is its first edge, as in the
@@ -11,24 +12,44 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory import MemorySide, MemoryState
+from .memory import MemorySide, MemoryState, beat_bits
+from .stream import check_moved_bits, stream_of
 
-__all__ = ["run_amaranth"]
+__all__ = ["run_amaranth", "madam_inputs"]
 
 
-def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v0, g,
-                 clip: int, vcd=None, vcd_cycles: int = 0, progress=None):
+def madam_inputs(x_bc, w0, v0, clip) -> tuple:
+    """``(held, state0)`` of the Madam keywords of the first version of the engines
+    (``x_bc`` a code a step, the first weights and moments, the clip word)."""
+    held = np.array([[int(x), int(clip)] for x in x_bc], dtype=np.int64)
+    return held, {"w": w0, "v": v0}
+
+
+def run_amaranth(cfg, lanes: int, memory: MemorySide, *, lfsr_seeds, g, held=None,
+                 state0=None, vcd=None, vcd_cycles: int = 0, progress=None,
+                 x_bc=None, w0=None, v0=None, clip=None):
     """Same contract as `sim.cycle.verilator_engine.run_harness` (build seconds are 0).
 
+    ``held``: ``[T][H]``, the ports held each step (`sim.cycle.stream.Stream.held_table`);
+    ``state0``: ``{role: [P]}``, the words of step 1; ``g``: ``[T][P]``.  Madam also takes
+    ``x_bc``, ``w0``, ``v0``, ``clip`` instead (`madam_inputs`).
     ``progress``: called as ``progress(done_beats, total_beats, cycle)`` now and then.
     """
-    from rtl import MadamUpdateArray
+    from amaranth.hdl import Shape
     from rtl.lanes import pack_beats, unpack_beats
     from rtl.sim import Handshake, drive
 
+    stream = stream_of(cfg)
+    if held is None:
+        if x_bc is None or stream.rule != "madam":
+            raise TypeError("run_amaranth needs held and state0 (Madam: or x_bc, w0, v0, clip)")
+        held, state0 = madam_inputs(x_bc, w0, v0, clip)
     steps, P = g.shape
     beats = P // lanes
-    ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
+    width = stream.widths
+    dut = stream.array(lanes)
+    check_moved_bits(cfg, lambda port: Shape.cast(dut.signature.members[port].shape).width,
+                     *beat_bits(cfg, lanes))
     mem = MemoryState(memory)
 
     class MemoryHandshake(Handshake):
@@ -42,18 +63,18 @@ def run_amaranth(cfg, lanes: int, memory: MemorySide, *, x_bc, lfsr_seeds, w0, v
     def inputs(s, previous):
         # Step s + 1 reads what step s wrote (the array's own output words, still packed).
         if previous is None:
-            previous = {"w": pack_beats(w0, ww, lanes), "v": pack_beats(v0, wv, lanes)}
-        return {"w": previous["w"], "g": pack_beats(g[s], wg, lanes), "v": previous["v"]}
+            previous = {k: pack_beats(state0[k], width[k], lanes) for k in stream.state_roles}
+        return {**previous, "g": pack_beats(g[s], width["g"], lanes)}
 
-    r = drive(MadamUpdateArray(cfg, lanes), beats=beats, steps=steps,
-              held=lambda s: {"x_bc": x_bc[s], "clip": clip},
+    r = drive(dut, beats=beats, steps=steps,
+              held=lambda s: dict(zip(stream.held_ports, (int(x) for x in held[s]))),
               inputs=inputs, handshake=MemoryHandshake(),
               lfsr_state=lfsr_seeds if cfg.is_stochastic else None,
               max_idle=1_000_000, vcd=vcd, vcd_cycles=vcd_cycles, progress=progress)
-    out = np.zeros((steps, 2, P), dtype=np.int64)
+    out = np.zeros((steps, len(stream.state_roles), P), dtype=np.int64)
     for s in range(steps):
-        out[s, 0] = unpack_beats(r.out[s]["w"], ww, lanes)
-        out[s, 1] = unpack_beats(r.out[s]["v"], wv, lanes)
+        for i, k in enumerate(stream.state_roles):
+            out[s, i] = unpack_beats(r.out[s][k], width[k], lanes)
     # The harness's latency is one less than the driver's (edges from acceptance to the
     # delivering edge): the pipeline's register stages between input and output.
     lat = [x - 1 for x in r.latencies]

@@ -16,9 +16,11 @@ edge before cycle 0 is not counted), in this order:
 2. **Bandwidth** (only with a limit ``B`` bytes a cycle): a token bucket in bits,
    ``credit = min(credit + rate, cap)`` with ``rate = round(8 B)`` and
    ``cap = max(rate, beat_bits)``; ``credit`` starts at 0 and carries over between steps.
-   A beat costs ``beat_bits`` = lanes x (bits read + bits written) of one element: the
-   weight, gradient and second moment read and the weight and moment written back (the
-   ``sign`` normaliser does not use the moment, so it is neither read nor written).  The
+   A beat costs ``beat_bits`` = lanes x (bits read + bits written) of one element
+   (``cfg.update_bits``): Madam reads the weight, gradient and second moment and writes
+   the weight and moment back (the ``sign`` normaliser does not use the moment, so it is
+   neither read nor written); Adam reads w, g, m, v and writes w, m, v; SGD reads w, g, m
+   and writes w, m.  The
    bucket holds at least one beat, so any ``B >= 1/16`` byte a cycle makes progress (a beat
    waits ``ceil(beat_bits / rate)`` cycles); nothing deadlocks.
 3. **Source.** ``in_valid`` is high iff the step has a beat left, the cycle is not stalled
@@ -26,7 +28,8 @@ edge before cycle 0 is not counted), in this order:
    takes ``beat_bits`` from the credit.  A presented beat that is not accepted stays.
 4. **Sink.** An output beat is delivered if ``out_valid & out_ready``.
 
-Steps: step ``t`` (1..T) sends every beat of the tensor with ``x_bc = bias_correction_code(t)``
+Steps: step ``t`` (1..T) sends every beat of the tensor with the codes of ``t`` held
+(Madam ``x_bc = bias_correction_code(t)``, Adam ``x_bc1, x_bc2 = bias_correction_codes(t)``)
 and the weights and moments the previous step wrote back.  The pipeline drains between
 steps: the first beat of step ``t + 1`` can be presented in the cycle after the one that
 delivered step ``t``'s last beat (the data dependence of a step on the last one, and the

@@ -1,8 +1,8 @@
 """Cycle-level simulation of whole tensors through the update array.
 
-`simulate` streams a tensor of ``N`` weights (with gradients and second moments) through a
-``lanes``-wide `rtl.MadamUpdateArray` for ``T`` steps, with the memory side of
-`sim.cycle.memory`, on one of three engines:
+`simulate` streams a tensor of ``N`` weights (with their gradients and moments) through a
+``lanes``-wide update array for ``T`` steps, with the memory side of `sim.cycle.memory`, on
+one of three engines:
 
 ``verilator``
     the generated Verilog in a compiled C++ harness (`sim.cycle.verilator_engine`);
@@ -11,10 +11,13 @@
 ``model``
     the cycle-accurate performance model (`sim.cycle.model_engine`): the timing only, no data.
 
-The two RTL engines' outputs of every step are compared with `lns.madam_update` run on the
-same padded tensor (bit-exact; with stochastic rounding the model's lane states start at the
-seeds the harness loads, ``lns.lane_seeds(seed, lanes)``, and carry over between steps, as
-the hardware's registers do).  Every engine reports the same figures (`simulate`).
+Every rule streams the same way: Madam through `rtl.MadamUpdateArray`, Adam and SGD through
+`rtl.AdditiveUpdateArray`; what a beat carries (the words by role, the ports held for a step)
+is `sim.cycle.stream`'s.  The two RTL engines' outputs of every step are compared with the
+model (`lns.madam_update`, `lns.adam_update`, `lns.sgd_update`) run on the same padded
+tensor (bit-exact; with stochastic rounding the model's lane states start at the seeds the
+harness loads, ``lns.lane_seeds(seed, lanes)``, and carry over between steps, as the
+hardware's registers do).  Every engine reports the same figures (`simulate`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 from lns.errors import InvalidValue
 
 from .memory import MemorySide, beat_bits
+from .stream import check_moved_bits, stream_of
 
 __all__ = ["ENGINES", "Tensor", "make_tensor", "expected_outputs", "simulate"]
 
@@ -38,19 +42,32 @@ ENGINES = ("verilator", "amaranth", "model")
 
 @dataclass
 class Tensor:
-    """A padded tensor: ``w0``, ``v0`` ``[P]``, ``g`` ``[T][P]`` words (``P = beats *
-    lanes``; the ``P - n`` padding elements are zero words), and the clip word."""
+    """A padded tensor: ``state0`` ``{role: [P]}``, the words the update reads and writes
+    back (`sim.cycle.stream.Stream.state_roles`: ``w, v`` for Madam, ``w, m[, v]`` for Adam
+    and SGD), ``g`` ``[T][P]`` (``P = beats * lanes``; the ``P - n`` padding elements are
+    zero words), and Madam's clip word (None for the additive rules)."""
 
     n: int
     lanes: int
-    w0: np.ndarray
-    v0: np.ndarray
+    state0: dict
     g: np.ndarray
-    clip: int
+    clip: int | None = None
 
     @property
     def beats(self) -> int:
-        return self.w0.shape[0] // self.lanes
+        return self.g.shape[1] // self.lanes
+
+    @property
+    def w0(self) -> np.ndarray:
+        return self.state0["w"]
+
+    @property
+    def v0(self) -> np.ndarray:
+        return self.state0["v"]
+
+    @property
+    def m0(self) -> np.ndarray:
+        return self.state0["m"]
 
 
 def _int_arg(name, value, lo):
@@ -62,8 +79,11 @@ def _int_arg(name, value, lo):
 def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
     """Seeded, roughly realistic words: weights ~ N(0, 0.05) with 1 % zeros, gradients
     ~ N(0, 1) x 1e-3 x a per-weight scale (fresh each step), second moments ~ g**2
-    (``sign`` normaliser: zero); ``clip`` = `MadamConfig.clip_code` of the weights."""
+    (``sign`` normaliser: zero); Madam's ``clip`` = `MadamConfig.clip_code` of the weights.
+    Adam and SGD: the first moment (momentum) ~ g (SGD: g / (1 - mu), the size of its
+    steady state) with 1 % zeros, drawn last."""
     import lns
+    stream = stream_of(cfg)
     rng = np.random.default_rng(seed)
     beats = -(-n // lanes)
     P = beats * lanes
@@ -73,18 +93,26 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
         out[:n] = a
         return out
 
+    fmt = stream.formats
     wf = rng.normal(0.0, 0.05, n)
-    w = lns.encode(cfg.weight, wf)
-    if cfg.weight.has_zero:
+    w = lns.encode(fmt["w"], wf)
+    if fmt["w"].has_zero:
         w[rng.random(n) < 0.01] = 0
     scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
-    if cfg.has_second_moment:
-        v = lns.encode(cfg.moment, (scale * rng.normal(0.0, 1.0, n)) ** 2)
+    if "v" in fmt and (stream.rule != "madam" or cfg.has_second_moment):
+        v = lns.encode(fmt["v"], (scale * rng.normal(0.0, 1.0, n)) ** 2)
     else:
         v = np.zeros(n, dtype=np.int64)
-    g = np.stack([padded(lns.encode(cfg.grad, scale * rng.normal(0.0, 1.0, n)))
+    g = np.stack([padded(lns.encode(fmt["g"], scale * rng.normal(0.0, 1.0, n)))
                   for _ in range(steps)])
-    return Tensor(n, lanes, padded(w), padded(v), g, int(cfg.clip_code(wf)))
+    if stream.rule == "madam":
+        return Tensor(n, lanes, {"w": padded(w), "v": padded(v)}, g,
+                      int(cfg.clip_code(wf)))
+    size = scale / (1.0 - cfg.mu) if stream.rule == "sgd" else scale
+    m = lns.encode(fmt["m"], size * rng.normal(0.0, 1.0, n))
+    m[rng.random(n) < 0.01] = 0
+    state0 = {"w": padded(w), "m": padded(m), "v": padded(v)}
+    return Tensor(n, lanes, {k: state0[k] for k in stream.state_roles}, g)
 
 
 def lfsr_seeds(cfg, lanes: int, seed: int) -> np.ndarray:
@@ -96,16 +124,18 @@ def lfsr_seeds(cfg, lanes: int, seed: int) -> np.ndarray:
 
 
 def expected_outputs(cfg, tensor: Tensor, seed: int = 1) -> np.ndarray:
-    """``[T][2][P]``: `lns.madam_update` step by step on the padded tensor."""
-    import lns
+    """``[T][R][P]``: the model step by step on the padded tensor (`lns.madam_update`,
+    `lns.adam_update`, `lns.sgd_update`); row ``r`` is ``Stream.state_roles[r]`` (Madam:
+    ``w, v``; Adam ``w, m, v``; SGD ``w, m``)."""
+    stream = stream_of(cfg)
     steps, P = tensor.g.shape
-    out = np.empty((steps, 2, P), dtype=np.int64)
+    out = np.empty((steps, len(stream.state_roles), P), dtype=np.int64)
     state = lfsr_seeds(cfg, tensor.lanes, seed) if cfg.is_stochastic else None
-    w, v = tensor.w0, tensor.v0
+    words = tensor.state0
     for s in range(steps):
-        w, v = lns.madam_update(cfg, w, tensor.g[s], v, s + 1, clip=tensor.clip,
-                                lfsr_state=state)
-        out[s, 0], out[s, 1] = w, v
+        words = stream.update(words, tensor.g[s], s + 1, tensor.clip, state)
+        for r, k in enumerate(stream.state_roles):
+            out[s, r] = words[k]
     return out
 
 
@@ -117,8 +147,10 @@ MAX_UPDATES = 2 ** 53
 # Memory an RTL run holds per padded element, in bytes: measured peak RSS over the
 # interpreter's (lns12, verilator: 130 B at T = 1, 183 B at T = 3) rounded up: int64
 # words (w0, v0, g[T], the expected and the simulated [T][2]), the harness's uint32 copies,
-# make_tensor's float temporaries.
+# make_tensor's float temporaries.  Those are arrays of the words of an element (Madam's
+# three, w, g, v); a rule with more words (Adam: w, g, m, v) scales it by its count.
 _BYTES_PER_ELEMENT = (110, 30)             # a + b T
+_WORDS_MEASURED = 3
 
 
 def _available_memory() -> int | None:
@@ -133,9 +165,11 @@ def _available_memory() -> int | None:
     return None
 
 
-def _check_memory(engine: str, padded: int, steps: int) -> None:
-    """InvalidValue when the data of an RTL run cannot fit in the memory available."""
+def _check_memory(engine: str, padded: int, steps: int, words: int = _WORDS_MEASURED) -> None:
+    """InvalidValue when the data of an RTL run (``words`` words an element: the state
+    written back and the gradient) cannot fit in the memory available."""
     need = padded * (_BYTES_PER_ELEMENT[0] + _BYTES_PER_ELEMENT[1] * steps)
+    need = need * words // _WORDS_MEASURED
     avail = _available_memory()
     if avail is not None and need > avail:
         raise InvalidValue(f"a {engine} run of {padded:,} elements x {steps} steps needs about "
@@ -187,13 +221,15 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
 
     Parameters
     ----------
-    cfg : lns.MadamConfig
+    cfg : lns.MadamConfig, lns.AdamConfig or lns.SGDConfig
     n : int >= 1
         Weights in the tensor (padded to whole beats of ``lanes``).
     lanes : int >= 1
     engine : {"verilator", "amaranth", "model"}
     steps : int >= 1
-        ``T``; step ``t`` uses ``x_bc = cfg.bias_correction_code(t)``.
+        ``T``; step ``t`` holds the codes of ``t`` (Madam: ``x_bc =
+        cfg.bias_correction_code(t)``; Adam: ``x_bc1, x_bc2 = cfg.bias_correction_codes(t)``;
+        `sim.cycle.stream`).
     stall_prob, bytes_per_cycle, seed
         The memory side (`sim.cycle.memory.MemorySide`); ``seed`` also seeds the data and the
         LFSR seeds ``lns.lane_seeds(seed, lanes)`` loaded at cycle 0.
@@ -210,19 +246,22 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     dict with ``cycles``, ``updates_per_cycle``, ``pipeline_latency`` (the design's),
     ``latency_min``/``latency_max`` (measured), ``stall_cycles``, ``bandwidth_wait_cycles``,
     ``utilisation`` (beats accepted / cycles), ``bytes_per_update`` (bytes moved / N T,
-    padding included), ``checked``/``mismatches`` (None for ``model``), timings, ``method``
+    padding included), ``checked``/``mismatches`` (None for ``model``; ``first_mismatch``
+    names the step, the word's role, the element and both words), timings, ``method``
     (``"per cycle"``, or for ``model`` without stalls ``"per beat"``/``"closed form"``;
     a closed form has no ``cycles_per_second``/``weights_per_second``: None), and the
     run's parameters.
 
     Raises
     ------
+    lns.errors.InvalidType
+        ``cfg`` is not an optimizer configuration.
     lns.errors.InvalidValue
         A bad argument; ``lanes`` over `rtl.design.MAX_LANES`; ``n x steps`` over
         `MAX_UPDATES`; an RTL run whose data would not fit in the memory available.
     """
-    from rtl import pipeline_stages
     from rtl.design import MAX_LANES
+    stream = stream_of(cfg)
     if engine not in ENGINES:
         raise InvalidValue(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     n = _int_arg("weights", n, 1)
@@ -242,7 +281,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         if engine == "model":
             raise InvalidValue("a VCD needs the verilator or amaranth engine, not model")
         vcd = _check_vcd_path(vcd)
-    stages = pipeline_stages(cfg)
+    stages = stream.stages
     if stages > 255:
         raise InvalidValue(f"pipeline stages must be at most 255, not {stages}")
     beats = -(-n // lanes)
@@ -271,17 +310,18 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         sim_s = time.perf_counter() - t0
     else:
         method = "per cycle"
-        _check_memory(engine, beats * lanes, steps)
+        _check_memory(engine, beats * lanes, steps, len(stream.state_roles) + 1)
         if tensor is None:
             tensor = make_tensor(cfg, n, lanes, steps, seed)
-        elif tensor.n != n or tensor.lanes != lanes or tensor.g.shape[0] != steps:
-            raise ValueError("tensor must match n, lanes and steps")
-        x_bc = [cfg.bias_correction_code(t) for t in range(1, steps + 1)]
+        elif tensor.n != n or tensor.lanes != lanes or tensor.g.shape[0] != steps \
+                or set(tensor.state0) != set(stream.state_roles):
+            raise ValueError("tensor must match n, lanes, steps and the words of the rule")
+        held = stream.held_table(steps, tensor.clip)
         seeds = lfsr_seeds(cfg, lanes, seed)
         long_run = beats * steps > (2_000_000 if engine == "verilator" else 20_000)
         show = long_run if progress is None else progress
-        kw = dict(x_bc=x_bc, lfsr_seeds=seeds, w0=tensor.w0, v0=tensor.v0, g=tensor.g,
-                  clip=tensor.clip, vcd_cycles=vcd_cycles)
+        kw = dict(held=held, lfsr_seeds=seeds, state0=tensor.state0, g=tensor.g,
+                  vcd_cycles=vcd_cycles)
         with Progress("sim", beats * steps, unit="beat", enabled=show) as bar, \
                 _vcd_written(vcd) as kw["vcd"]:
             def progress(done, total, cycle):
@@ -291,6 +331,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
                 design = design_for(cfg, lanes)
                 if design.latency != stages - 1:
                     raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
+                check_moved_bits(cfg, design.width, read_bits, write_bits)
                 out, timing, sim_s, build_s = run_harness(
                     design, memory, progress=progress if show else None, **kw)
             else:
@@ -303,7 +344,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         checked = True
         if mismatches:
             s, which, i = (int(x) for x in np.argwhere(bad)[0])
-            first = {"step": s + 1, "word": "wv"[which], "element": i,
+            first = {"step": s + 1, "word": stream.state_roles[which], "element": i,
                      "got": int(out[s, which, i]), "expected": int(exp[s, which, i])}
     cycles = timing["cycles"]
     updates = n * steps
@@ -331,6 +372,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
 if __name__ == "__main__":     # python -m sim.cycle lns12 1000000 1 verilator
     import json
     import lns
-    r = simulate(lns.presets.get(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    r = simulate(lns.presets.get_any(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                 sys.argv[4])
     print(json.dumps(r, indent=2, default=str))
     os._exit(0)

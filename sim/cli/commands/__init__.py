@@ -41,14 +41,15 @@ def check_out_file(path, option: str) -> Path:
 
 
 def add_config_arguments(parser, *, default_preset: str | None = None):
-    """--preset and --config, shared by every command that needs a MadamConfig."""
+    """--preset and --config, shared by every command that needs a configuration."""
     from lns import presets
     parser.add_argument("--preset", default=default_preset or presets.DEFAULT,
-                        help=f"named configuration ({', '.join(presets.names())}; `verilog` "
-                             f"also {', '.join(presets.optimizer_names())}); "
+                        help=f"named configuration: Madam {', '.join(presets.names())}; "
+                             f"Adam and SGD {', '.join(presets.optimizer_names())}; "
                              f"default {default_preset or presets.DEFAULT}")
     parser.add_argument("--config", metavar="FILE",
-                        help="a TOML or JSON file of MadamConfig fields, overriding the preset's")
+                        help="a TOML or JSON file of config fields (of the preset's rule), "
+                             "overriding the preset's")
 
 
 def load_config(args, *, command: str | None = None):

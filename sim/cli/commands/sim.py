@@ -1,4 +1,5 @@
-"""`lnsmadam sim`: cycle-level simulation of a whole tensor through the update array."""
+"""`lnsmadam sim`: cycle-level simulation of a whole tensor through the update array (the
+Madam presets and the Adam / SGD ones: `sim.cycle.stream`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ ORDER = 45
 
 def add_arguments(parser):
     add_config_arguments(parser)
+    parser.epilog = ("Every preset streams: Madam reads w, g, v and writes w, v a beat; Adam "
+                     "reads w, g, m, v and writes w, m, v; SGD reads w, g, m and writes w, m.")
     parser.add_argument("--weights", type=int, required=True, metavar="N",
                         help="weights in the tensor")
     parser.add_argument("--lanes", type=int, default=1,
@@ -68,7 +71,7 @@ def run(args) -> int:
     from sim.cycle import simulate
     from testbench.tools import MissingSimulator, SimulatorError
     _check(args)
-    cfg = load_config(args, command=NAME)       # Madam presets only, for now
+    cfg = load_config(args)                     # Madam, Adam and SGD presets
     try:
         r = simulate(cfg, args.weights, args.lanes, args.engine, steps=args.steps,
                      stall_prob=args.stall_prob, bytes_per_cycle=args.mem_bytes_per_cycle,
@@ -95,8 +98,10 @@ def run(args) -> int:
               f"{r['bandwidth_wait_cycles']:,}")
         print(f"bytes per update     {r['bytes_per_update']:.3f} ({r['bytes_per_beat']:g} a beat)")
         if r["checked"]:
-            verdict = ("bit-exact against lns.madam_update" if not r["mismatches"]
-                       else f"{r['mismatches']} MISMATCHES against lns.madam_update, first "
+            from sim.cycle.stream import stream_of
+            ref = stream_of(cfg).reference
+            verdict = (f"bit-exact against {ref}" if not r["mismatches"]
+                       else f"{r['mismatches']} MISMATCHES against {ref}, first "
                             f"{r['first_mismatch']}")
             print(f"outputs              {verdict}")
         if r["method"] == "closed form":       # no loop ran: a rate would mean nothing

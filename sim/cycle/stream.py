@@ -1,0 +1,129 @@
+"""What one beat of the cycle simulation carries, by role, for every optimizer rule.
+
+The engines and the check are written once over the *roles* of the words (``w``, ``g``,
+``m``, ``v``) and over the ports a step holds; this module is the one place that says, for a
+configuration, which those are (`stream_of`):
+
+=====  ==========  ==========  ==================  ===================
+rule   read (in_)  written     held for a step     checked against
+=====  ==========  ==========  ==================  ===================
+Madam  w, g, v     w, v        x_bc (t), clip      `lns.madam_update`
+Adam   w, g, m, v  w, m, v     x_bc1, x_bc2 (t)    `lns.adam_update`
+SGD    w, g, m     w, m        (none)              `lns.sgd_update`
+=====  ==========  ==========  ==================  ===================
+
+The additive rules' roles are `lns.optimizers.output_roles` / the configuration's
+``WORD_ROLES``; their held codes are ``cfg.bias_correction_codes(t)``, the ports
+`rtl.additive_unit.xbc_shapes` declares (the units register them with each beat; the
+pipeline drains between steps, so a step's codes reach exactly its beats).  Madam's ports
+keep ``in_v``/``out_v`` with the ``sign`` normaliser too (the unit passes ``v`` through);
+the memory then moves no moment (`cfg.update_words`), as `sim.cycle.memory` counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Stream", "stream_of", "check_moved_bits"]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The word roles and held ports of one configuration's update array."""
+
+    cfg: object
+    rule: str                       # "madam", "adam" or "sgd"
+    in_roles: tuple                 # ports in_<role>, in the order the harness reads them
+    state_roles: tuple              # ports out_<role>: written back, read by the next step
+    held_ports: tuple               # ports held for a whole step
+    reference: str                  # the model function the outputs are checked against
+
+    @property
+    def formats(self) -> dict:
+        """``{role: LNSFormat}`` of every port role."""
+        cfg = self.cfg
+        if self.rule == "madam":
+            return {"w": cfg.weight, "g": cfg.grad, "v": cfg.moment}
+        return {k: getattr(cfg, attr) for k, attr in cfg.WORD_ROLES.items()}
+
+    @property
+    def widths(self) -> dict:
+        """``{role: bits of one word}``."""
+        return {k: f.total_bits for k, f in self.formats.items()}
+
+    @property
+    def stages(self) -> int:
+        """Register stages of the array (latency + 1), as the RTL builds them."""
+        if self.rule == "madam":
+            from rtl import pipeline_stages
+            return pipeline_stages(self.cfg)
+        from rtl.additive_unit import additive_stages
+        return additive_stages(self.cfg)
+
+    def held(self, t: int, clip) -> dict:
+        """``{port: value}`` of step ``t`` (from 1): the bias-correction codes (and Madam's
+        clip word)."""
+        if self.rule == "madam":
+            return {"x_bc": self.cfg.bias_correction_code(t), "clip": int(clip)}
+        if self.rule == "adam":
+            return dict(zip(self.held_ports, self.cfg.bias_correction_codes(t)))
+        return {}
+
+    def held_table(self, steps: int, clip) -> np.ndarray:
+        """``[T][H]`` int64: `held` of every step, columns in `held_ports` order."""
+        table = np.zeros((steps, len(self.held_ports)), dtype=np.int64)
+        for s in range(steps):
+            h = self.held(s + 1, clip)
+            table[s] = [h[k] for k in self.held_ports]
+        return table
+
+    def array(self, lanes: int):
+        """A fresh Amaranth array of ``lanes`` lanes (the top module the Verilog is of)."""
+        if self.rule == "madam":
+            from rtl import MadamUpdateArray
+            return MadamUpdateArray(self.cfg, lanes)
+        from rtl.additive_unit import AdditiveUpdateArray
+        return AdditiveUpdateArray(self.cfg, lanes)
+
+    def update(self, state: dict, g, t: int, clip, lfsr_state) -> dict:
+        """One step of the model on the words ``state`` (`state_roles`) and gradients ``g``:
+        the new ``{role: words}`` (``lfsr_state`` advanced in place when stochastic)."""
+        import lns
+        if self.rule == "madam":
+            w, v = lns.madam_update(self.cfg, state["w"], g, state["v"], t, clip=clip,
+                                    lfsr_state=lfsr_state)
+            return {"w": w, "v": v}
+        from lns.optimizers import update_words
+        return update_words(self.cfg, {**state, "g": g}, t, lfsr_state=lfsr_state)
+
+
+def stream_of(cfg) -> Stream:
+    """The `Stream` of ``cfg`` (a `lns.MadamConfig`, `lns.AdamConfig` or `lns.SGDConfig`)."""
+    from lns.errors import InvalidType
+    from lns.optimizers import Optimizer, optimizer_of, output_roles
+    try:
+        rule = optimizer_of(cfg)
+    except InvalidType:
+        raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
+                          f"not {type(cfg).__name__}") from None
+    if rule is Optimizer.MADAM:
+        return Stream(cfg, "madam", ("w", "g", "v"), ("w", "v"), ("x_bc", "clip"),
+                      "lns.madam_update")
+    from rtl.additive_unit import xbc_shapes
+    return Stream(cfg, str(rule), tuple(cfg.WORD_ROLES), output_roles(cfg),
+                  tuple(xbc_shapes(cfg)), f"lns.{rule}_update")
+
+
+def check_moved_bits(cfg, width, read_bits: int, write_bits: int):
+    """Check the bits a beat moves (`sim.cycle.memory.beat_bits`, from ``cfg.update_bits``)
+    against the generated design: the widths of ``in_<role>`` of every word read and
+    ``out_<role>`` of every word written (``width(port)``: the sidecar's port widths, each
+    bus ``lanes`` words of the lane layout of `rtl.lanes`).  AssertionError if they
+    disagree: the memory would count other words than the design moves."""
+    read, written = cfg.update_words
+    got = (sum(width(f"in_{k}") for k in read), sum(width(f"out_{k}") for k in written))
+    if got != (read_bits, write_bits):
+        raise AssertionError(f"the design's ports move {got} bits a beat (read, written), "
+                             f"the memory counts {(read_bits, write_bits)}")
