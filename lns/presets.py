@@ -80,6 +80,28 @@ def _int_bits_for(bits: int) -> int:
     return 3 if bits <= 7 else 4 if bits <= 13 else 5
 
 
+def _weight_format(bits, int_bits=None) -> LNSFormat:
+    """The ``bits``-bit weight format of every family (see `config_for_bits`)."""
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
+        raise InvalidType(f"bits must be an int, not {bits!r}")
+    bits = int(bits)
+    ib = _int_bits_for(bits) if int_bits is None else int(int_bits)
+    if not 4 <= bits <= 25 or not 0 <= bits - 1 - ib <= 16:
+        raise InvalidValue(f"weight bits must be between 4 and 25, not {bits}")
+    return LNSFormat(ib, bits - 1 - ib, bias=(1 << ib) - 2)
+
+
+def _grad_format(base_grad: LNSFormat, grad_bits=None) -> LNSFormat:
+    """``base_grad``, or the ``grad_bits``-bit ``i5`` gradient with bias 24 (2**-24..2**8)."""
+    if grad_bits is None:
+        return base_grad
+    if not isinstance(grad_bits, (int, np.integer)) or isinstance(grad_bits, bool):
+        raise InvalidType(f"grad bits must be an int, not {grad_bits!r}")
+    if not 7 <= grad_bits <= 22:
+        raise InvalidValue(f"grad bits must be between 7 and 22, not {grad_bits}")
+    return LNSFormat(5, int(grad_bits) - 6, bias=24)
+
+
 def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: int | None = None,
                     rounding: str | None = None, grad_bits: int | None = None,
                     moment_frac_bits: int | None = None, table: str | None = None,
@@ -109,24 +131,23 @@ def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: i
 
     grad_bits: a ``grad_bits``-bit gradient word ``i5`` with bias 24 (2**-24..2**8) instead
     of ``base``'s.  table: the ``sb`` method.
+
+    An Adam / SGD ``base`` (a name of `OPTIMIZER_PRESETS` or such a config) gives the
+    additive rule's configuration at ``bits``: `additive_config_for_bits`.
     """
+    if isinstance(base, str) and base in OPTIMIZER_PRESETS or isinstance(
+            base, (_AdamConfig, _SGDConfig)):
+        if moment_frac_bits is not None:
+            raise InvalidValue("moment_frac_bits applies to a Madam base only")
+        return additive_config_for_bits(bits, base, eta_log2=eta_log2, rounding=rounding,
+                                        grad_bits=grad_bits, table=table, int_bits=int_bits)
     if isinstance(base, str):
         base = get(base)
     if not isinstance(base, MadamConfig):
         raise InvalidType(f"base must be a preset name or a MadamConfig, not {type(base).__name__}")
-    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
-        raise InvalidType(f"bits must be an int, not {bits!r}")
-    bits = int(bits)
-    ib = _int_bits_for(bits) if int_bits is None else int(int_bits)
-    if not 4 <= bits <= 25 or not 0 <= bits - 1 - ib <= 16:
-        raise InvalidValue(f"weight bits must be between 4 and 25, not {bits}")
-    fw = bits - 1 - ib
-    weight = LNSFormat(ib, fw, bias=(1 << ib) - 2)
-    grad = base.grad
-    if grad_bits is not None:
-        if not 7 <= grad_bits <= 22:
-            raise InvalidValue(f"grad bits must be between 7 and 22, not {grad_bits}")
-        grad = LNSFormat(5, grad_bits - 6, bias=24)
+    weight = _weight_format(bits, int_bits)
+    bits, fw = int(bits), weight.frac_bits
+    grad = _grad_format(base.grad, grad_bits)
     eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
     eta_shift = eta + fw
     moment = base.moment
@@ -226,10 +247,101 @@ def optimizer_names() -> list[str]:
 
 
 def get_any(name: str):
-    """The preset called ``name`` of any rule (Madam's `PRESETS` or `OPTIMIZER_PRESETS`)."""
+    """The preset called ``name`` of any rule (Madam's `PRESETS`, `OPTIMIZER_PRESETS`, or
+    the IEEE float Adam units of `lns.ieee.adam.FLOAT_ADAM_PRESETS`, as their
+    `lns.optimizers.FloatAdamRule`)."""
+    from .ieee.adam import FLOAT_ADAM_PRESETS
+    from .optimizers import as_rule
     if isinstance(name, str) and name in OPTIMIZER_PRESETS:
         return OPTIMIZER_PRESETS[name]
     if isinstance(name, str) and name in PRESETS:
         return PRESETS[name]
-    choices = ", ".join(list(PRESETS) + list(OPTIMIZER_PRESETS))
+    if isinstance(name, str) and name in FLOAT_ADAM_PRESETS:
+        return as_rule(FLOAT_ADAM_PRESETS[name])
+    # (the float units before the LNS additive ones: tests/test_lns_adam.py pins the end)
+    choices = ", ".join(list(PRESETS) + list(FLOAT_ADAM_PRESETS) + list(OPTIMIZER_PRESETS))
     raise _InvalidValue(f"preset must be one of {choices}, not {name!r}")
+
+
+# ---- families of the additive rules: one weight width, the rest from an Adam / SGD preset --
+def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | None = None,
+                             rounding: str | None = None, grad_bits: int | None = None,
+                             table: str | None = None, guard_bits: int | None = None,
+                             int_bits: int | None = None):
+    """An `AdamConfig` or `SGDConfig` (the kind of ``base``) with a ``bits``-bit weight word.
+
+    ``base``: a name of `OPTIMIZER_PRESETS` or an Adam / SGD configuration.  Each format
+    follows the rule `config_for_bits` applies to LNS Madam at the same width, so an LNS
+    Adam, SGD and Madam row of the same width differ only in the update rule:
+
+    weight
+        Madam's at ``bits`` (the same ``int_bits``, ``frac_bits`` and bias).
+    grad
+        ``base``'s (``config_for_bits`` keeps its base's too), or with ``grad_bits`` the
+        ``grad_bits``-bit ``i5`` word with bias 24 Madam's rows use.
+    first moment (Adam's ``first_moment``, SGD's ``momentum``)
+        ``base``'s while the gradient is ``base``'s; otherwise the gradient's format moved
+        as ``base``'s moment sits against ``base``'s gradient (the presets: two fractional
+        bits more, the same bias for Adam, four octaves higher for SGD's ``m ~ g/(1-mu)``).
+    second moment (Adam)
+        ``base``'s, with at least ``grad.frac_bits - 1`` fractional bits (``g**2`` on its grid).
+    eta
+        ``base``'s (Adam 2**-10, SGD 2**-3) unless ``eta_log2`` is given.
+    guard_bits, table
+        ``base``'s unless given.
+
+    Rounding, unless ``rounding`` is given: nearest-even where ``eta_log2 + Fw >= 0``,
+    stochastic below (the threshold `config_for_bits` uses for Madam).  A full-size step
+    (``|m_hat / sqrt(v_hat)|`` about 1 for Adam) moves a weight of magnitude ``|w| <= 1``
+    by ``eta`` or more, at least ``2**(eta_log2 + Fw) / ln 2`` LSBs of its log; where that
+    reaches one LSB, nearest rounding keeps the step; below it, nearest rounding drops
+    most steps (swamping, a systematic stall) and the unbiased stochastic rounding is
+    chosen.  This picks the presets' choices: lns8_adam (-10 + 3) and lns12_adam (-10 + 7)
+    stochastic, lns16_adam (-10 + 10) and lns12_sgd (-3 + 7) nearest-even; each preset is
+    reproduced by ``additive_config_for_bits(its width, its name)``.
+    """
+    if isinstance(base, str):
+        if base not in OPTIMIZER_PRESETS:
+            raise _InvalidValue(f"base must be one of {', '.join(OPTIMIZER_PRESETS)}, "
+                                f"not {base!r}")
+        base = OPTIMIZER_PRESETS[base]
+    if not isinstance(base, (_AdamConfig, _SGDConfig)):
+        raise InvalidType(f"base must be an Adam / SGD preset name or config, not "
+                          f"{type(base).__name__}")
+    weight = _weight_format(bits, int_bits)
+    m_role = "first_moment" if isinstance(base, _AdamConfig) else "momentum"
+    grad = _grad_format(base.grad, grad_bits)
+    m = getattr(base, m_role)
+    if grad != base.grad:
+        g0 = base.grad
+        m = LNSFormat(grad.int_bits + m.int_bits - g0.int_bits,
+                      grad.frac_bits + m.frac_bits - g0.frac_bits,
+                      bias=grad.bias + m.bias - g0.bias)
+    changes = {"weight": weight, "grad": grad, m_role: m}
+    if isinstance(base, _AdamConfig):
+        v = base.second_moment
+        if v.frac_bits < grad.frac_bits - 1:
+            v = LNSFormat(v.int_bits, grad.frac_bits - 1, bias=v.bias, signed=False)
+        changes["second_moment"] = v
+    eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
+    if rounding is None:
+        rounding = Rounding.NEAREST_EVEN if eta + weight.frac_bits >= 0 else Rounding.STOCHASTIC
+    kind = "adam" if isinstance(base, _AdamConfig) else "sgd"
+    name = f"w{int(bits)}_{kind}" + (f"_g{grad_bits}" if grad_bits is not None else "")
+    return base.replace(**changes, eta_log2=eta, rounding=rounding, table=table or base.table,
+                        guard_bits=base.guard_bits if guard_bits is None else int(guard_bits),
+                        name=name)
+
+
+def adam_config_for_bits(bits: int, base="lns12_adam", **kw):
+    """`additive_config_for_bits` for LNS Adam (default base ``lns12_adam``)."""
+    return additive_config_for_bits(bits, base, **kw)
+
+
+def sgd_config_for_bits(bits: int, base="lns12_sgd", **kw):
+    """`additive_config_for_bits` for LNS SGD with momentum (default base ``lns12_sgd``)."""
+    return additive_config_for_bits(bits, base, **kw)
+
+
+__all__ += ["OPTIMIZER_PRESETS", "optimizer_names", "get_any", "additive_config_for_bits",
+            "adam_config_for_bits", "sgd_config_for_bits"]

@@ -33,8 +33,9 @@ class Madam:
         Decay of the second moment, in [0, 1). Default 0.999.
     g_bound : float
         Clamp of ``|g_hat|``, > 0. Default 10.
-    p_scale : float
-        ``sigma*`` in units of ``RMS(w0)``, > 0. Default 3.
+    p_scale : float or None
+        ``sigma*`` in units of ``RMS(w0)``, > 0. Default 3.  ``None``: no clip (``sigma* =
+        inf``), for the sigma* sweep's "none" (a finite huge value would still be a clip).
     base : {"e", 2}
         ``"e"`` is the paper's ``exp``; ``2`` is LNS-Madam's ``2**(-eta * g_hat * sign w)``.
     dtype : {numpy.float64, numpy.float32}
@@ -64,7 +65,7 @@ class Madam:
         self.eta = positive("eta", eta)
         self.beta = unit_interval("beta", beta)
         self.g_bound = positive("g_bound", g_bound)
-        self.p_scale = positive("p_scale", p_scale)
+        self.p_scale = None if p_scale is None else positive("p_scale", p_scale)
         if isinstance(base, str) and base == "e":
             self.base = "e"
         elif isinstance(base, numbers.Real) and not isinstance(base, bool) and base == 2:
@@ -73,7 +74,8 @@ class Madam:
             raise ValueError(f"base must be 'e' or 2, not {base!r}")
         w0 = finite_array("w0", w0, self.dtype)
         self.shape = w0.shape
-        self.sigma_star = sigma_star(w0, self.p_scale)
+        self.sigma_star = (sigma_star(w0, self.p_scale) if self.p_scale is not None
+                           else self.dtype.type(np.inf))
         self.t = 0
         self.v = np.zeros(self.shape, self.dtype)
         self.g_hat = None

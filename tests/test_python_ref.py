@@ -175,6 +175,18 @@ def test_sigma_star_and_clipping(dtype, p_scale):
     assert w_next[3] == opt.sigma_star and w_next[4] == -opt.sigma_star
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_no_clip_when_p_scale_is_none(dtype):
+    w0 = np.array([0.5, -1.25, 2.0], dtype)
+    opt = Madam(w0, eta=0.5, p_scale=None, base=2, dtype=dtype)
+    assert opt.p_scale is None and np.isinf(opt.sigma_star)
+    # 1000 x RMS(w0) would be far outside any clip: a grown weight is kept, exactly 2**0.5 x
+    w = np.array([1000.0, -1000.0, 2.0], dtype)
+    w_next = opt.step(w, [-1.0, 1.0, 1.0])         # t = 1: g_hat = sign(g)
+    expect = np.array([1000.0 * 2 ** 0.5, -1000.0 * 2 ** 0.5, 2.0 * 2 ** -0.5])
+    assert np.allclose(w_next, expect, rtol=rtol(dtype))
+
 def madam_by_hand(w0, w, gradients, eta, beta, g_bound, p_scale, base):
     """The published equations, element by element, in double precision Python."""
     n = len(w0)

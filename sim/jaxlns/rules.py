@@ -34,17 +34,14 @@ above eps, which with eps = 1e-8 is nearly everywhere.
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 import lns
-from lns.adam import AdamConfig
 from lns.errors import InvalidType, InvalidValue
+from lns.grad_scale import grad_scale_log2, scaled_config
 from lns.optimizers import Optimizer, optimizer_of
-from lns.sgd import SGDConfig
 
 from ..analysis.tracking import initial_codes
 
@@ -73,14 +70,6 @@ def rule_of(cfg) -> Optimizer:
                           f"not {type(cfg).__name__}") from None
 
 
-def grad_scale_log2(g: np.ndarray) -> int:
-    """``k`` such that the largest ``|g|`` times ``2**k`` lies in ``[1, 2)`` (0 for an
-    all-zero gradient).  A private copy of the rule inline in
-    `sim.analysis.training.LNSTensor.step` until one shared function holds it."""
-    top = float(np.max(np.abs(g))) if np.size(g) else 0.0
-    return -math.floor(math.log2(top)) if top > 0 else 0
-
-
 def initial_words(cfg, w0: np.ndarray, lane_seed: int) -> Words:
     """The state of a tensor with initial float weights ``w0``.
 
@@ -106,20 +95,6 @@ def initial_words(cfg, w0: np.ndarray, lane_seed: int) -> Words:
     return Words(w, m, v, clip, np.asarray(0, dtype=np.int64), lfsr)
 
 
-@lru_cache(maxsize=256)
-def _scaled_config(cfg, k: int):
-    """The configuration that makes the update of ``2**k g`` that of ``g`` (module docstring)."""
-    if isinstance(cfg, AdamConfig):
-        return cfg.replace(eps=math.ldexp(cfg.eps, k)) if k else cfg
-    if isinstance(cfg, SGDConfig):
-        if not -24 <= cfg.eta_log2 - k <= 4:
-            raise InvalidValue(f"the gradient's scale 2**{k} puts LNS SGD's eta_log2 at "
-                               f"{cfg.eta_log2 - k}, outside -24..4 (largest |g| of the first "
-                               f"step {2.0 ** -k:g})")
-        return cfg.replace(eta_log2=cfg.eta_log2 - k) if k else cfg
-    return cfg
-
-
 def step_words(cfg, s: Words, g, t: int) -> Words:
     """One bit-exact update of the tensor ``s`` with float gradient ``g`` at step ``t >= 1``
     (``k`` is set from ``g`` when ``t == 1``).  Returns the new state; ``s`` is not
@@ -141,11 +116,11 @@ def step_words(cfg, s: Words, g, t: int) -> Words:
                                 clip=int(s.clip), lfsr_state=lfsr)
         m = None
     elif rule is Optimizer.ADAM:
-        w, m, v = lns.adam_update(_scaled_config(cfg, k), w, g_codes,
+        w, m, v = lns.adam_update(scaled_config(cfg, k), w, g_codes,
                                   np.asarray(s.m, dtype=np.int64),
                                   np.asarray(s.v, dtype=np.int64), t, lfsr_state=lfsr)
     else:
-        w, m = lns.sgd_update(_scaled_config(cfg, k), w, g_codes,
+        w, m = lns.sgd_update(scaled_config(cfg, k), w, g_codes,
                               np.asarray(s.m, dtype=np.int64), lfsr_state=lfsr)
         v = None
     return Words(np.asarray(w), m, v, s.clip, np.asarray(k, dtype=np.int64), lfsr)

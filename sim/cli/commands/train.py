@@ -1,5 +1,7 @@
-"""`lnsmadam train`: training emulation on the digits data set, LNS Madam at several weight
-widths beside float Madam, Adam and SGD (`sim.analysis.training`)."""
+"""`lnsmadam train`: training emulation on the digits data set: LNS Madam, Adam and SGD at
+several weight widths beside float Madam, Adam and SGD, learning rates tuned on a
+validation split, verdicts with paired confidence intervals, the sigma* sweep and the
+eta-halving schedule (`sim.analysis.training`)."""
 
 from __future__ import annotations
 
@@ -7,24 +9,48 @@ from . import UsageError
 from .sweep import check_plot, finish, parse_bits
 
 NAME = "train"
-HELP = "train a small MLP on sklearn digits: LNS Madam across weight bits vs float Madam, Adam, SGD"
+HELP = ("train a small MLP on sklearn digits: LNS Madam, Adam, SGD across weight bits vs float "
+        "Madam, Adam, SGD (tuned eta, paired CIs), the sigma* sweep, the eta schedule")
 ORDER = 35
 
 
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
-                        help="2 seeds, widths 6,8,12,16, 20 epochs (about two minutes; default: 3 seeds, widths 6,8,10,12,16, 40 epochs)")
+                        help="3 seeds, widths 6,8,12, 10 epochs, eta tuned per rule on 3 "
+                             "points for 4 epochs; sigma* sweep 6 epochs (about 50 s of CPU; "
+                             "default: 5 seeds, widths 6..16, 30 epochs, 6-point grids per "
+                             "row, the CNN when JAX is installed: about 15 min of CPU)")
     parser.add_argument("--bits", metavar="BITS", help="LNS weight widths: A..B or A,B,C")
     parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0..N-1)")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--grad-bits", type=int, metavar="B",
                         help="gradient word width of every LNS row (default: the base preset's)")
+    parser.add_argument("--no-tune", action="store_true",
+                        help="no learning-rate search: the presets' eta, Adam 1e-3, SGD 0.1")
+    parser.add_argument("--cnn", action="store_true",
+                        help="also train the CNN (sim.jaxlns.cnn, JAX) on the same table")
+    parser.add_argument("--sigma-sweep", action="store_true",
+                        help="run the sigma* sweep (alone unless --table or --schedule)")
+    parser.add_argument("--schedule", action="store_true",
+                        help="run the eta = 2^-6 halving schedule (alone unless --table or "
+                             "--sigma-sweep)")
+    parser.add_argument("--table", action="store_true",
+                        help="run the optimizer table (the default when no part is named)")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw test accuracy against bits")
+    parser.add_argument("--convergence-plot", metavar="FILE.png",
+                        help="also draw the per-epoch loss and error curves")
+    parser.add_argument("--sigma-plot", metavar="FILE.png", help="also draw the sigma* sweep")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _parts(args) -> set[str]:
+    named = {p for p, on in (("table", args.table), ("sigma", args.sigma_sweep),
+                             ("schedule", args.schedule)) if on}
+    return named or {"table", "sigma", "schedule"}
+
+
 def run(args) -> int:
-    from sim.analysis.training import plot_training, run_training
+    from sim.analysis import training as T
     from testbench.progress import Progress
 
     bits = parse_bits(args.bits, option="--bits") if args.bits else None
@@ -34,32 +60,119 @@ def run(args) -> int:
         raise UsageError(f"--epochs must be a positive number, not {args.epochs}")
     if args.grad_bits is not None and not 7 <= args.grad_bits <= 22:
         raise UsageError(f"--grad-bits must be between 7 and 22, not {args.grad_bits}")
+    if args.cnn and not T.cnn_available():
+        raise UsageError("--cnn needs sim.jaxlns.cnn (JAX), which does not import here")
     seeds = range(args.seeds) if args.seeds else None
-    check_plot(args.plot)
+    parts = _parts(args)
+    for option, path, part in (("--plot", args.plot, "table"),
+                               ("--convergence-plot", args.convergence_plot, "table"),
+                               ("--sigma-plot", args.sigma_plot, "sigma")):
+        if path is not None and part not in parts:
+            raise UsageError(f"{option} needs the {part} part of the run")
+        check_plot(path)
 
-    with Progress("train", unit="run") as bar:
-        result = run_training(args.quick, seeds, bits, epochs=args.epochs,
-                              grad_bits=args.grad_bits, progress=bar.item)
-    return finish(args, result, plot_training, format_training)
+    result: dict = {}
+    if "table" in parts:
+        models = ("mlp", "cnn") if args.cnn else (None if not args.quick else ("mlp",))
+        with Progress("train", unit="run") as bar:
+            result.update(T.run_training(args.quick, seeds, bits, epochs=args.epochs,
+                                         grad_bits=args.grad_bits, tune_lr=not args.no_tune,
+                                         models=models, progress=bar.item))
+        if args.convergence_plot:
+            result["convergence_plot"] = T.plot_convergence(result, args.convergence_plot)
+    if "sigma" in parts:
+        with Progress("sigma*", unit="run") as bar:
+            result["sigma_sweep"] = T.run_sigma_sweep(args.quick, seeds, epochs=args.epochs,
+                                                      progress=bar.item)
+        if args.sigma_plot:
+            result["sigma_plot"] = T.plot_sigma(result["sigma_sweep"], args.sigma_plot)
+    if "schedule" in parts:
+        with Progress("schedule", unit="run") as bar:
+            result["schedule"] = T.run_schedule(args.quick, seeds, epochs=args.epochs,
+                                                progress=bar.item)
+    plot = T.plot_training if "table" in parts else None
+    return finish(args, result, plot, format_training)
+
+
+def _time(part: dict) -> str:
+    cpu = part.get("cpu_seconds")
+    return f"({part['seconds']:.0f} s" + (f", {cpu:.0f} s CPU)" if cpu is not None else ")")
 
 
 def format_training(result: dict) -> str:
-    """The training table (error %, train / test, mean +- std over seeds) as text."""
+    """The table (error %, mean +- std over seeds, the chosen eta), the verdicts, the sigma*
+    sweep and the schedule as text; each part only when it was run."""
+    lines = []
+    if "rows" in result:
+        lines += _format_table(result)
+    if "sigma_sweep" in result:
+        lines += [""] + _format_sigma(result["sigma_sweep"])
+    if "schedule" in result:
+        lines += [""] + _format_schedule(result["schedule"])
+    return "\n".join(lines)
+
+
+def _eta(r) -> str:
+    e = r.get("eta_log2")
+    text = f"2^{e}" if e is not None else f"{r['eta']:.3g}"
+    if r.get("momentum") is not None:
+        text += f" mu {r['momentum']:g}"
+    return text
+
+
+def _format_table(result: dict) -> list[str]:
     d = result["dataset"]
-    s = result["settings"]
+    tn = result["tuning"]
     lines = [f"{d['name']}: {d['train']} train / {d['test']} test; {result['model']}; "
-             f"{result['epochs']} epochs, batch {result['batch']}, seeds {result['seeds']}",
-             f"Madam eta 2^{s['eta_log2']}, Adam lr {s['adam_lr']:g}, SGD lr {s['sgd_lr']:g} "
-             f"momentum {s['sgd_momentum']:g}; biases of the Madam runs: {s['biases']}",
-             ""]
-    head = (f"{'optimizer':<30} {'weight':<16} {'grad':<14} {'train err %':>14} "
-            f"{'test err %':>14} {'test acc %':>8}")
+             f"{result['epochs']} epochs, batch {result['batch']}, seeds {result['seeds']}"
+             + (" (quick: fewer seeds, widths and epochs than the full run)"
+                if result.get("quick") else ""),
+             (f"eta tuned per {tn['per']} on a power-of-two grid by validation error "
+              f"({tn['epochs']} epochs, seeds {tn['seeds']}; {tn['data']})"
+              if tn["enabled"] else "eta not tuned: the presets' eta, Adam 1e-3, SGD 0.1"),
+             f"biases of the Madam and LNS runs: {result['settings']['biases']}"]
+    cnn = [r for r in result["rows"] if r.get("model") == "cnn"]
+    if cnn:
+        lines.append(f"CNN rows (sim.jaxlns.cnn): {cnn[0].get('epochs')} epochs, LNS rules at "
+                     f"{sorted({r['weight_bits'] for r in cnn if r['weight_bits']})} bits, eta "
+                     f"tuned per rule ({(tn.get('cnn') or {}).get('tune_epochs')} epochs)")
+    lines.append("")
+    head = (f"{'optimizer':<34} {'weight':<16} {'eta':<14} {'train err %':>14} "
+            f"{'test err %':>14} {'test acc %':>10}")
     lines += [head, "-" * len(head)]
     for r in result["rows"]:
-        lines.append(f"{r['label']:<30} {r.get('weight_format', 'float64'):<16} "
-                     f"{r.get('grad_format', 'float64'):<14} "
+        lines.append(f"{r['label']:<34} {r.get('weight_format', 'float64'):<16} {_eta(r):<14} "
                      f"{r['train_err_mean']:>6.2f} +- {r['train_err_std']:<4.2f} "
                      f"{r['test_err_mean']:>6.2f} +- {r['test_err_std']:<4.2f} "
-                     f"{r['test_acc_mean']:>8.2f}")
-    lines += ["", result["claim_8bit"]["text"], f"({result['seconds']:.0f} s)"]
-    return "\n".join(lines)
+                     f"{r['test_acc_mean']:>10.2f}")
+    lines += ["", result["claim_8bit"]["text"], ""]
+    lines += [f"* {t}" for t in result.get("findings", {}).get("text", [])]
+    lines += ["", "Verdicts (paired over seeds, 95 % CI):"]
+    lines += [f"- {v['text']}" for v in result.get("verdicts", [])]
+    lines.append(_time(result))
+    return lines
+
+
+def _format_sigma(s: dict) -> list[str]:
+    lines = [f"sigma* sweep ({s['unit']}; {s['epochs']} epochs, seeds {s['seeds']}, eta "
+             f"2^{s['eta_log2']}): final test loss / test error % / test - train loss"]
+    head = f"{'config':<18}" + "".join(f"{n:>20}" for n in s["clip_names"])
+    lines += [head, "-" * len(head)]
+    for c in s["configs"]:
+        lines.append(f"{c['name']:<18}" + "".join(
+            f"{r['test_loss_mean']:>7.3f}/{r['test_err_mean']:>5.2f}/{r['gap_mean']:>6.3f}"
+            for r in c["rows"]))
+    lines += [f"- {t}" for t in s["verdict_text"]]
+    lines.append(_time(s))
+    return lines
+
+
+def _format_schedule(h: dict) -> list[str]:
+    lines = [f"eta = 2^{h['start_log2']} halved every {h['every']} epochs down to one weight "
+             f"LSB, against constant 2^{h['constant_eta_log2']} ({h['epochs']} epochs, seeds "
+             f"{h['seeds']}):"]
+    for w in h["widths"]:
+        lines.append(f"  {w['weight_bits']}-bit: schedule {w['schedule']}")
+    lines += [f"- {t}" for t in h["verdict_text"]]
+    lines.append(_time(h))
+    return lines
