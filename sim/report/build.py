@@ -23,15 +23,17 @@ from testbench.progress import Progress
 
 __all__ = ["build_report", "SECTIONS"]
 
-SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "energy", "verification")
+SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "optimizers", "energy",
+            "verification")
 
 # What each mode runs.  quick: what `make demo` runs (a few minutes on 2 cores);
 # full: every preset synthesised, longer runs, more seeds.
 _MODES = {
     True: dict(bits=(6, 8, 10, 12, 16), steps=300, weights=1000, synth_presets=None,
-               vectors=20_000),
+               vectors=20_000, optimizer_widths=(12,), targets=("ice40",)),
     False: dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
-                synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000),
+                synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000,
+                optimizer_widths=(8, 12, 16), targets=("ice40", "ecp5")),
 }
 
 
@@ -46,6 +48,12 @@ def _verification(cfg, vectors: int, seed: int, say) -> dict:
                                 progress=lambda m: say(f"verification {name}: {m}"))
         out[name] = {"evaluators": res["evaluators"], "ok": res["ok"]}
     return out
+
+
+def _lns_presets() -> list[str]:
+    """The LNS presets of every rule the ops and energy sections cover (``tiny`` is a test
+    format, not a design point)."""
+    return [p for p in presets.names() if p != "tiny"] + presets.optimizer_names()
 
 
 def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, seed: int = 0,
@@ -86,16 +94,22 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                 result["plots"]["precision"] = os.path.basename(
                     sweep.plot_sweep(res, out / "precision.png"))
             elif name == "training":
-                res = train.run_training(quick=quick,
-                                         progress=lambda i, n, m: bar.note(f"training {i + 1}/{n}: {m}"))
+                def note(part):
+                    return lambda i, n, m: bar.note(f"{part} {i + 1}/{n}: {m}")
+                res = train.run_training(quick=quick, progress=note("training"))
+                res["sigma_sweep"] = train.run_sigma_sweep(quick=quick, progress=note("sigma*"))
+                res["schedule"] = train.run_schedule(quick=quick, progress=note("eta schedule"))
                 result["training"] = res
-                result["plots"]["training"] = os.path.basename(
-                    train.plot_training(res, out / "training.png"))
+                for key, plot, arg in (("training", train.plot_training, res),
+                                       ("convergence", train.plot_convergence, res),
+                                       ("sigma", train.plot_sigma, res["sigma_sweep"])):
+                    result["plots"][key] = os.path.basename(plot(arg, out / f"{key}.png"))
             elif name == "ops":
-                result["ops"] = {"lns": {p: ops.operation_counts(presets.get(p))
-                                         for p in presets.names() if p != "tiny"},
+                result["ops"] = {"lns": {p: ops.operation_counts(presets.get_any(p))
+                                         for p in _lns_presets()},
                                  "float32_madam": ops.float_madam_ops(),
-                                 "float32_adam": ops.adam_ops()}
+                                 "float32_adam": ops.adam_ops(),
+                                 "float32_sgd": ops.float_sgd_ops()}
             elif name == "synthesis":
                 from rtl import cost
                 names = mode["synth_presets"] or (preset,)
@@ -105,9 +119,19 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                     rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr,
                                                      progress=lambda m: bar.note(f"synthesis {p}: {m}"))
                 result["synthesis"] = rows
+            elif name == "optimizers":
+                from sim.analysis import optimizers
+                res = {}
+                for target in mode["targets"]:
+                    res[target] = optimizers.compare_optimizers(
+                        mode["optimizer_widths"], target=target, pnr=pnr,
+                        progress=lambda m, t=target: bar.note(f"optimizers {t}: {m}"))
+                    result["plots"][f"optimizers_{target}"] = os.path.basename(
+                        optimizers.plot_optimizers(res[target], out / f"optimizers_{target}.png"))
+                result["optimizers"] = res
             elif name == "energy":
-                result["energy"] = {p: energy.energy_estimate(presets.get(p))
-                                    for p in presets.names() if p != "tiny"}
+                result["energy"] = {p: energy.energy_estimate(presets.get_any(p))
+                                    for p in _lns_presets()}
             elif name == "verification":
                 result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.note)
             result["timing_s"][name] = round(time.perf_counter() - t0, 1)

@@ -38,38 +38,83 @@ def _precision(res) -> str:
                      "steps != rounded float", "final rms", "drift", "rel. weight err"], body))
 
 
+def _eta(r) -> str:
+    if r.get("eta_log2") is not None:
+        text = f"2^{r['eta_log2']}"
+    elif r.get("eta") is not None:
+        text = f"{r['eta']:g}"
+    else:
+        return "n/a"
+    if r.get("momentum") is not None and r.get("optimizer") in ("sgd", "lns_sgd"):
+        text += f", mu {r['momentum']:g}"
+    return text
+
+
+def _bullets(text) -> str:
+    """A list of sentences as Markdown bullets (a single string as one bullet)."""
+    items = [text] if isinstance(text, str) else list(text)
+    return "\n".join(f"- {t}" for t in items)
+
+
 def _training(res) -> str:
     body = []
     for r in res["rows"]:
-        body.append([r["label"], r.get("weight_format") or "float64",
+        body.append([r["label"], r.get("model", "mlp"), r.get("weight_format") or "float64",
+                     _eta(r),
                      f"{r['train_err_mean']:.2f} +- {r['train_err_std']:.2f}",
                      f"{r['test_err_mean']:.2f} +- {r['test_err_std']:.2f}"])
     claim = res.get("claim_8bit", {})
     ds = res["dataset"]
     data = f"{ds['name']}, {ds['train']} train / {ds['test']} test" if isinstance(ds, dict) else ds
-    return (f"{data}; {res['model']}, {res['epochs']} epochs, seeds {res['seeds']}. "
-            "Classification error in %, mean +- std over seeds (the shape of the Madam "
-            "paper's FP32 table).\n\n"
-            + table(["optimizer", "weights", "train error %", "test error %"], body)
-            + f"\n\n**8 bits comparable to full precision?** {claim.get('text', 'n/a')}")
+    parts = [f"{data}; {res['model']}, {res['epochs']} epochs, seeds {res['seeds']}. "
+             "Classification error in %, mean +- std over seeds (the shape of the Madam "
+             "paper's FP32 table); eta chosen per optimizer on a validation split of the "
+             "training data (never the test set).",
+             table(["optimizer", "model", "weights", "eta", "train error %", "test error %"],
+                   body),
+             f"**8 bits comparable to full precision?** {claim.get('text', 'n/a')}"]
+    verdicts = [v["text"] for v in res.get("verdicts", []) if v.get("text")]
+    if verdicts:
+        parts.append("**Verdicts** (paired over seeds: same initial weights and batch order; "
+                     "95 % Student-t interval of the difference):\n\n"
+                     + "\n".join(f"- {t}" for t in verdicts))
+    finding = (res.get("findings") or {}).get("text")
+    if finding:
+        parts.append("**Where LNS Adam and LNS SGD fail to train and LNS Madam does:**\n\n"
+                     + _bullets(finding))
+    parts.append("![convergence: loss and error per epoch](convergence.png)")
+    sweep = res.get("sigma_sweep")
+    if sweep:
+        parts.append("**sigma\\* sweep** (the clip at multiples of each layer's Xavier scale):"
+                     f"\n\n{_bullets(sweep.get('verdict_text', 'n/a'))}\n\n"
+                     "![sigma* sweep](sigma.png)")
+    sched = res.get("schedule")
+    if sched:
+        parts.append("**eta = 2^-6 halved to one weight-log LSB** (against constant eta):"
+                     f"\n\n{_bullets(sched.get('verdict_text', 'n/a'))}")
+    return "\n\n".join(parts)
 
 
 def _ops(ops) -> str:
     columns = {f"LNS {k}": v["totals"] for k, v in ops["lns"].items()}
     columns["float32 Madam"] = ops["float32_madam"]["totals"]
     columns["float32 Adam"] = ops["float32_adam"]["totals"]
+    if "float32_sgd" in ops:
+        columns["float32 SGD"] = ops["float32_sgd"]["totals"]
     kinds = sorted({k for c in columns.values() for k in c})
     body = [[k] + [c.get(k, 0) for c in columns.values()] for k in kinds]
     return table(["operation"] + list(columns), body)
 
 
 def _synthesis(rows) -> str:
+    from rtl.cost import device_counts
     body = []
     for name, r in rows.items():
         pnr = r.get("pnr") or {}
+        dev = device_counts(r)
         body.append([name, r["pipeline_stages"], r["latency"], r["generic"]["cells"],
-                     r["generic"]["depth"], r["ice40"]["luts"], r["ice40"]["carries"],
-                     r["ice40"]["ffs"], r["ice40"]["brams"], r["rom_bits"]["total"],
+                     r["generic"]["depth"], dev["luts"], dev["carries"],
+                     dev["ffs"], dev["brams"], r["rom_bits"]["total"],
                      _f(pnr.get("fmax_mhz"), ".1f"),
                      "yes" if r["ports"].get("wrapped") else "no"])
     return ("Technology-independent gates (`synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX`), "
@@ -85,11 +130,12 @@ def _energy(rows) -> str:
     for name, e in rows.items():
         any_row = e
         r = e["ratios"]
-        body.append([name, _f(e["lns"]["compute_pj"], ".2f"), _f(e["lns"]["total_pj"], ".2f"),
+        body.append([name, e.get("optimizer", "madam"), _f(e["lns"]["compute_pj"], ".2f"),
+                     _f(e["lns"]["total_pj"], ".2f"),
                      _f(e["float32_madam"]["total_pj"], ".1f"), _f(e["float32_adam"]["total_pj"], ".1f"),
                      f"{1 - r['lns_vs_fp32_madam_total']:.1%}", f"{1 - r['lns_vs_adam_total']:.1%}"])
-    text = table(["preset", "LNS compute pJ", "LNS total pJ", "FP32 Madam pJ", "FP32 Adam pJ",
-                  "saved vs FP32 Madam", "saved vs FP32 Adam"], body)
+    text = table(["preset", "rule", "LNS compute pJ", "LNS total pJ", "FP32 Madam pJ",
+                  "FP32 Adam pJ", "saved vs FP32 Madam", "saved vs FP32 Adam"], body)
     if any_row:
         pub = any_row["published"]
         text += (f"\n\nPer element update, memory traffic included. Source of the per-operation "
@@ -97,6 +143,17 @@ def _energy(rows) -> str:
                  f"{pub['scope']}.\n\nAssumptions:\n" +
                  "\n".join(f"- {a}" for a in any_row["assumptions"]))
     return text
+
+
+def _optimizers(res) -> str:
+    """One `sim.analysis.optimizers` section per target, each with its plot."""
+    from sim.analysis.optimizers import render_markdown
+    parts = []
+    for target, r in res.items():
+        body = render_markdown(r).split("\n", 1)[1].strip()      # drop its own heading
+        parts.append(f"### {r.get('device', target)}\n\n{body}\n\n"
+                     f"![optimizers on {target}](optimizers_{target}.png)")
+    return "\n\n".join(parts)
 
 
 def _verification(v) -> str:
@@ -117,6 +174,7 @@ def render(res: dict) -> str:
                  ("training", "Training emulation", _training),
                  ("ops", "Operations per update", _ops),
                  ("synthesis", "Synthesis", _synthesis),
+                 ("optimizers", "One datapath, three optimizers", _optimizers),
                  ("energy", "Energy per update (estimate)", _energy),
                  ("verification", "Verification of the generated Verilog", _verification)]
     for key, title, fn in render_of:
