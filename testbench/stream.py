@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from .design import Design
@@ -36,7 +37,12 @@ def run_stream(sim: str, design: Design, vs: VectorSet, *, gap: float = 0.2, bp:
     _prepare_env()
     from cocotb_tools.runner import get_runner
     runner = get_runner(sim)
-    build_dir = cache_dir("cocotb", f"{sim}-{design.module}-{digest(design.verilog)}")
+    # The build records absolute paths of cocotb's sources and libraries, so it is keyed by
+    # the installation too: two environments sharing one cache (a checkout and a copy of it)
+    # must not reuse each other's makefiles.
+    import cocotb
+    where = f"{sys.prefix}|{os.path.dirname(cocotb.__file__)}"
+    build_dir = cache_dir("cocotb", f"{sim}-{design.module}-{digest(design.verilog, where)}")
     args = [a for a in VERILATOR_FLAGS if a not in ("--no-timing",)] if sim == "verilator" \
         else []
     t0 = time.perf_counter()

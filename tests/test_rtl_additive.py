@@ -303,10 +303,5 @@ def test_cli_verilog_optimizer_preset(tmp_path, capsys):
     assert "lnsadam_lns12_adam_x1.v" in out
 
 
-# (`testbench` takes Adam/SGD presets: tests/test_testbench_additive.py)
-# (`cost` takes them too: tests/test_cost.py)
-@pytest.mark.parametrize("command", [["sim", "--weights", "10"]])
-def test_other_commands_reject_optimizer_presets(command, capsys):
-    assert main([command[0], "--preset", "lns12_adam", *command[1:]]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == f"lnsmadam: error: preset lns12_adam (adam) is not supported by {command[0]} yet"
+# (`testbench`, `cost` and `sim` take the Adam/SGD presets: tests/test_testbench_additive.py,
+# tests/test_cost.py, tests/test_sim_cycle_additive.py)
