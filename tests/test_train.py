@@ -161,7 +161,8 @@ def test_claim_8bit():
     assert claim_8bit(_result(96.0, 95.5))["holds"] is True
     c = claim_8bit(_result(96.0, 94.5))
     assert c["holds"] is False and c["gap_points"] == pytest.approx(1.5)
-    assert c["text"].startswith("'8 bits comparable to full precision' does not hold here")
+    assert c["text"].startswith("on the mean, '8 bits comparable to full precision' does not hold here")
+    assert "(-1.50 points;" in c["text"]
     assert claim_8bit(_result(96.0, 94.5), tolerance=2.0)["holds"] is True
 
 

@@ -317,10 +317,11 @@ def claim_8bit(result: dict, tolerance: float = 1.0) -> dict:
     worst = min(l8, key=lambda r: r["test_acc_mean"])
     gap = fm["test_acc_mean"] - worst["test_acc_mean"]
     holds = bool(gap <= tolerance)
-    text = (f"'8 bits comparable to full precision' {'holds' if holds else 'does not hold'} here: "
+    text = (f"on the mean, '8 bits comparable to full precision' "
+            f"{'holds' if holds else 'does not hold'} here: "
             f"{worst['label']} reaches {worst['test_acc_mean']:.2f} +- {worst['test_acc_std']:.2f} % "
             f"test accuracy against float Madam's {fm['test_acc_mean']:.2f} +- "
-            f"{fm['test_acc_std']:.2f} % ({gap:+.2f} points; comparable means within "
+            f"{fm['test_acc_std']:.2f} % ({-gap:+.2f} points; comparable means within "
             f"{tolerance:g} point)")
     out = {"holds": holds, "lns_8bit_test_acc": worst["test_acc_mean"],
            "lns_8bit_label": worst["label"], "float_madam_test_acc": fm["test_acc_mean"],
@@ -332,9 +333,10 @@ def claim_8bit(result: dict, tolerance: float = 1.0) -> dict:
         if p["ci_lo"] is not None:
             out["holds_ci"] = bool(p["ci_lo"] >= -tolerance)
             out["text"] += (f"; paired over {p['n']} seeds: {p['diff_mean']:+.2f} points, 95 % "
-                            f"CI [{p['ci_lo']:+.2f}, {p['ci_hi']:+.2f}], so at most "
-                            f"{tolerance:g} point worse is "
-                            f"{'established' if out['holds_ci'] else 'not established'}")
+                            f"CI [{p['ci_lo']:+.2f}, {p['ci_hi']:+.2f}], so with 95 % "
+                            f"confidence it is "
+                            f"{'established' if out['holds_ci'] else 'not established'} "
+                            f"(the interval must stay above -{tolerance:g})")
     return out
 
 
