@@ -19,7 +19,7 @@ from rtl.lanes import LFSR_WIDTH, pack_lanes
 
 from . import hdl_tb
 from .design import Design
-from .tools import SimulatorError, cache_dir, cached_build, digest, require, run
+from .tools import PipeProcess, SimulatorError, cache_dir, cached_build, digest, require, run
 from .vectors import VectorSet
 
 __all__ = ["HdlRun", "build", "run_vectors", "VERILATOR_FLAGS", "build_stream", "StreamHarness"]
@@ -159,18 +159,14 @@ def build_stream(design: Design, *, verilog: Path | None = None):
                         what=f"the {design.module} streaming harness with Verilator")
 
 
-class StreamHarness:
+class StreamHarness(PipeProcess):
     """One running streaming harness: `run_block` sends a block's words and returns the
     outputs.  Use as a context manager (the process ends with it, also on Ctrl-C)."""
 
     def __init__(self, design: Design, *, verilog: Path | None = None):
-        import subprocess
-        from .tools import sim_env
         self.design = design
         self.exe, self.build_seconds = build_stream(design, verilog=verilog)
-        self.proc = subprocess.Popen([str(self.exe)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=sim_env(), bufsize=0)
+        self._start(self.exe)
 
     def run_block(self, x_bc: int, clip: int, w, g, v, *, seeds=None, gap: int = 0,
                   bp: int = 0, rng: int = 1):
@@ -204,37 +200,3 @@ class StreamHarness:
                                  f"(exit {self.proc.poll()}): {err[-2000:]}") from None
         words = np.frombuffer(reply, dtype=np.uint32)
         return int(words[0]), int(words[1]), words[2:2 + n], words[2 + n:2 + 2 * n]
-
-    def _read(self, size: int) -> bytearray:
-        buf = bytearray(size)
-        view, got = memoryview(buf), 0
-        while got < size:
-            k = self.proc.stdout.readinto(view[got:])
-            if not k:
-                raise EOFError
-            got += k
-        return buf
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=5)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            try:
-                f.close()
-            except Exception:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.close()
-        return False

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .fastpath import VERILATOR_FLAGS
-from .tools import SimulatorError, cache_dir, cached_build, digest, require, run, sim_env
+from .tools import PipeProcess, SimulatorError, cache_dir, cached_build, digest, require, run
 
 __all__ = ["reference", "run_amaranth", "FloatHarness", "bench_verilog", "build_harness",
            "OPS"]
@@ -300,7 +299,7 @@ def build_harness(fmt, **options) -> tuple[Path, float, dict]:
     return exe, seconds, latency
 
 
-class FloatHarness:
+class FloatHarness(PipeProcess):
     """One running Verilator harness of the four operators of ``fmt``: `run` sends operand
     sets and returns every operator's results.  A context manager (the process ends with
     it)."""
@@ -312,9 +311,7 @@ class FloatHarness:
             raise InvalidType(f"fmt must be a lns.ieee.FloatFormat, not {type(fmt).__name__}")
         self.fmt = fmt
         self.exe, self.build_seconds, self.latency = build_harness(fmt, **options)
-        self.proc = subprocess.Popen([str(self.exe)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=sim_env(), bufsize=0)
+        self._start(self.exe)
 
     def run(self, a, b=None, negate_b=None, *, gap: int = 0, bp: int = 0, rng: int = 1):
         """``(status, cycles, {op: results})`` of one block (results in the word dtype;
@@ -335,37 +332,3 @@ class FloatHarness:
         words = np.frombuffer(reply, dtype=np.uint64)
         res = words[2:].reshape(len(OPS), n).astype(a.dtype)
         return int(words[0]), int(words[1]), dict(zip(OPS, res))
-
-    def _read(self, size: int) -> bytearray:
-        buf = bytearray(size)
-        view, got = memoryview(buf), 0
-        while got < size:
-            k = self.proc.stdout.readinto(view[got:])
-            if not k:
-                raise EOFError
-            got += k
-        return buf
-
-    def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=5)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            try:
-                f.close()
-            except Exception:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if exc[0] is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.close()
-        return False

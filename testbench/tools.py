@@ -18,7 +18,7 @@ from rtl.cache import digest
 
 __all__ = ["MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
            "verilator_bin_dir", "sim_env", "require", "cache_dir", "project_cache",
-           "cached_build", "digest", "run"]
+           "cached_build", "digest", "run", "PipeProcess"]
 
 HDL_SIMULATORS = ("icarus", "verilator")
 SIMULATORS = ("icarus", "verilator", "amaranth")
@@ -169,3 +169,49 @@ def run(cmd, *, cwd=None, timeout=None, check=True) -> subprocess.CompletedProce
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise SimulatorError(f"{Path(str(cmd[0])).name} failed (exit {proc.returncode}):\n{tail}")
     return proc
+
+
+class PipeProcess:
+    """A running simulator harness spoken to through its stdin and stdout (the persistent
+    Verilator harnesses: `testbench.fastpath.StreamHarness`, `testbench.float_ops.FloatHarness`).
+    A context manager: the process ends with it, also on an exception or Ctrl-C."""
+
+    def _start(self, exe) -> None:
+        import subprocess
+        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=sim_env(), bufsize=0)
+
+    def _read(self, size: int) -> bytearray:
+        """Exactly ``size`` bytes of the harness's reply (EOFError if it ends first)."""
+        buf = bytearray(size)
+        view, got = memoryview(buf), 0
+        while got < size:
+            k = self.proc.stdout.readinto(view[got:])
+            if not k:
+                raise EOFError
+            got += k
+        return buf
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=5)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.close()
+        return False
