@@ -247,12 +247,19 @@ def optimizer_names() -> list[str]:
 
 
 def get_any(name: str):
-    """The preset called ``name`` of any rule (Madam's `PRESETS` or `OPTIMIZER_PRESETS`)."""
+    """The preset called ``name`` of any rule (Madam's `PRESETS`, `OPTIMIZER_PRESETS`, or
+    the IEEE float Adam units of `lns.ieee.adam.FLOAT_ADAM_PRESETS`, as their
+    `lns.optimizers.FloatAdamRule`)."""
+    from .ieee.adam import FLOAT_ADAM_PRESETS
+    from .optimizers import as_rule
     if isinstance(name, str) and name in OPTIMIZER_PRESETS:
         return OPTIMIZER_PRESETS[name]
     if isinstance(name, str) and name in PRESETS:
         return PRESETS[name]
-    choices = ", ".join(list(PRESETS) + list(OPTIMIZER_PRESETS))
+    if isinstance(name, str) and name in FLOAT_ADAM_PRESETS:
+        return as_rule(FLOAT_ADAM_PRESETS[name])
+    # (the float units before the LNS additive ones: tests/test_lns_adam.py pins the end)
+    choices = ", ".join(list(PRESETS) + list(FLOAT_ADAM_PRESETS) + list(OPTIMIZER_PRESETS))
     raise _InvalidValue(f"preset must be one of {choices}, not {name!r}")
 
 

@@ -286,9 +286,12 @@ def _design(cfg, lanes: int, wrap, package_ios: int = PACKAGE_IOS):
             "wrapper": None}
     if wrap:
         from amaranth.back import verilog
-        from .design import is_additive
+        from .design import is_additive, is_float
         os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-        if is_additive(cfg):
+        if is_float(cfg):
+            from .float_adam import FloatAdamArray
+            array = FloatAdamArray(cfg, lanes)
+        elif is_additive(cfg):
             from .additive_unit import AdditiveUpdateArray
             array = AdditiveUpdateArray(cfg, lanes)
         else:
@@ -337,7 +340,8 @@ def _pnr_args(target: Target) -> list:
 
 # nextpnr's words when the netlist needs more cells of a kind than the device has.
 _NO_FIT = ("device only has", "unable to place", "unable to find legal placement",
-           "utilisation limit", "utilization limit", "failed to place", "failed to route")
+           "utilisation limit", "utilization limit", "failed to place", "failed to route",
+           "failed to expand region")
 
 
 def _does_not_fit(message: str) -> bool:
@@ -470,10 +474,12 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     from lns import MadamConfig
     from lns.errors import InvalidType, InvalidValue
     from . import pipeline_stages
-    from .design import is_additive
+    from .design import is_additive, is_float
     additive = is_additive(cfg)
-    if not isinstance(cfg, MadamConfig) and not additive:
-        raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+    floating = is_float(cfg)
+    if not isinstance(cfg, MadamConfig) and not additive and not floating:
+        raise InvalidType(f"cfg must be a MadamConfig, an LNS Adam/SGD config or a float "
+                          f"Adam config, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
         raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     if wrap not in (None, True, False):
@@ -528,8 +534,8 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     elif result["pnr"] is not None and "fits" not in result["pnr"]:
         # cached before the field: nextpnr finished, so the unit fit
         result = dict(result, pnr=dict(result["pnr"], fits=True, message=None))
-    rom = {k: int(v["bits"]) for k, v in design.tables.items()}
-    if additive:
+    rom = {k: int(v["bits"]) for k, v in (design.tables or {}).items()}
+    if additive or floating:
         # The Gaussian-logarithm tables by role (the sidecar's ``tables``).
         rom_bits = {"tables": dict(sorted(rom.items())), "total": sum(rom.values())}
     else:
@@ -542,13 +548,14 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     out = {
         "module": top, "config": cfg.name, "lanes": lanes, "target": tgt.name,
         "latency": design.latency,
-        "pipeline_stages": design.latency + 1 if additive else pipeline_stages(cfg),
+        "pipeline_stages": (design.latency + 1 if additive or floating
+                            else pipeline_stages(cfg)),
         "verilog_sha256": v_hash, "ports": ports,
         "generic": result["generic"], tgt.name: dev,
         "rom_bits": rom_bits,
         "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
         "seconds": result["seconds"],
     }
-    if additive:
+    if additive or floating:
         out["optimizer"] = str(cfg.optimizer)
     return out

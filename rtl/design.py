@@ -28,7 +28,7 @@ from .cache import cache_dir, digest
 
 __all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES",
            "module_name", "table_summary", "sidecar", "REQUIRED_PORTS", "required_ports",
-           "is_additive"]
+           "is_additive", "is_float"]
 
 # Lanes of one design.  Generation time and memory grow linearly with the lanes (lns12 on
 # the 2-core machine of TOOLCHAIN.md: 1.2 s / 180 MB at 1 lane, 4.6 s / 220 MB at 16, 18 s /
@@ -44,6 +44,14 @@ REQUIRED_PORTS = ("clk", "rst", "in_valid", "in_ready", "in_w", "in_g", "in_v", 
 # The same for the additive rules (Adam adds in_v/out_v/x_bc1/x_bc2).
 _ADDITIVE_PORTS = ("clk", "rst", "in_valid", "in_ready", "in_w", "in_g", "in_m", "out_valid",
                    "out_ready", "out_w", "out_m")
+# The IEEE float Adam unit (`rtl.float_adam.FloatAdamArray`): k1, k2 held with each beat.
+_FLOAT_PORTS = _ADDITIVE_PORTS + ("in_v", "out_v", "k1", "k2")
+
+
+def is_float(cfg) -> bool:
+    """Whether ``cfg`` is an IEEE float Adam configuration (`lns.ieee.adam.FloatAdamConfig`)."""
+    from lns.optimizers import is_float as float_rule
+    return float_rule(cfg)
 
 
 def is_additive(cfg) -> bool:
@@ -55,6 +63,8 @@ def is_additive(cfg) -> bool:
 def required_ports(cfg) -> tuple:
     """The ports a consumer of ``cfg``'s design drives (stochastic: + lfsr_seed/load)."""
     from lns.optimizers import Optimizer
+    if is_float(cfg):
+        return _FLOAT_PORTS
     if not is_additive(cfg):
         ports = REQUIRED_PORTS
     elif cfg.optimizer is Optimizer.ADAM:
@@ -68,14 +78,21 @@ def required_ports(cfg) -> tuple:
 
 def module_name(cfg, lanes: int = 1) -> str:
     """``lnsmadam_<cfg.name>_x<lanes>`` with the name reduced to ``[A-Za-z0-9_]``
-    (``lnsadam_...`` / ``lnssgd_...`` for the additive rules)."""
-    prefix = f"lns{cfg.optimizer}" if is_additive(cfg) else "lnsmadam"
+    (``lnsadam_...`` / ``lnssgd_...`` for the additive rules, ``floatadam_...`` for the
+    IEEE float Adam unit)."""
+    if is_float(cfg):
+        prefix = "floatadam"
+    else:
+        prefix = f"lns{cfg.optimizer}" if is_additive(cfg) else "lnsmadam"
     return f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', cfg.name)}_x{lanes}"
 
 
 def table_summary(cfg) -> dict:
     """ROM contents the hardware holds (the ``sb`` table only with the rms normaliser; the
-    additive rules: every Gaussian table by role, ``cfg.tables``)."""
+    additive rules: every Gaussian table by role, ``cfg.tables``; the float unit: none, its
+    constants are in the config)."""
+    if is_float(cfg):
+        return {}
     if is_additive(cfg):
         return {role: {"method": str(t.method), "entries_near": len(t.near),
                        "entries_nodes": len(t.nodes), "bits": int(t.bits)}
@@ -106,7 +123,28 @@ def sidecar(cfg, lanes: int, top) -> dict:
             "tools": {"amaranth": amaranth.__version__}}
     if is_additive(cfg):
         meta["optimizer"] = str(cfg.optimizer)
+    if is_float(cfg):
+        meta.update(_float_meta(cfg, top))
     return meta
+
+
+def _float_meta(cfg, top) -> dict:
+    """The float unit's sidecar entries: the rule, the format, the constants' words (also in
+    ``config``), the roles of the ports and the schedule of `lns.ieee.adam.OPERATIONS`
+    (stages counted after the input registers; ``op_gap`` registers between a result and
+    its readers)."""
+    from lns.optimizers import as_rule
+    from .float_adam import HELD, WORDS, schedule
+    cfg = as_rule(cfg)
+    return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
+            "constants": cfg.to_dict()["constants"],
+            "roles": {"read": list(WORDS), "written": list(cfg.update_words[1]),
+                      "held": {k: f"bias correction 1/(1 - beta{k[1]}**t), a word of "
+                                  f"{cfg.fmt.name} sampled with each beat" for k in HELD}},
+            "op_gap": top.op_gap,
+            "schedule": [{"result": r, "op": op, "operands": list(args), "start": a,
+                          "done": b} for r, op, args, a, b in
+                         schedule(cfg, top.steps_per_stage, top.op_gap)]}
 
 
 @dataclass(frozen=True)
@@ -157,7 +195,7 @@ class Design:
 
 def _check(cfg, lanes):
     from lns import MadamConfig
-    if not isinstance(cfg, MadamConfig) and not is_additive(cfg):
+    if not isinstance(cfg, MadamConfig) and not is_additive(cfg) and not is_float(cfg):
         # (the message predates the additive rules; tests/test_rtl_verilog.py pins it)
         raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
@@ -222,7 +260,10 @@ def _convert(cfg, lanes: int) -> tuple[str, dict]:
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"      # a system Yosys never changes the text
     from amaranth.back import verilog
     try:
-        if is_additive(cfg):
+        if is_float(cfg):
+            from .float_adam import FloatAdamArray
+            top = FloatAdamArray(cfg, lanes)
+        elif is_additive(cfg):
             from .additive_unit import AdditiveUpdateArray
             top = AdditiveUpdateArray(cfg, lanes)
         else:
@@ -255,12 +296,15 @@ def design(cfg, lanes: int = 1, *, note=None) -> Design:
     Raises
     ------
     TypeError
-        ``cfg`` is not a `lns.MadamConfig`, `lns.AdamConfig` or `lns.SGDConfig`.
+        ``cfg`` is not a `lns.MadamConfig`, `lns.AdamConfig`, `lns.SGDConfig` or
+        `lns.ieee.adam.FloatAdamConfig`.
     ValueError
         ``lanes`` is not a positive int, or over `MAX_LANES`.
     """
     import amaranth
+    from lns.optimizers import as_rule
     _check(cfg, lanes)
+    cfg = as_rule(cfg)            # a FloatAdamConfig gains the rule's contract (to_json)
     key = digest(cfg.to_json(), str(lanes), amaranth.__version__, _sources_digest())
     d = cache_dir("designs", key)
     known = _MEMO.get(d)

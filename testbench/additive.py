@@ -16,6 +16,11 @@ a ``$readmemh`` file (``w g m [v]`` hex fields, no separators), drives whole bea
 seeded valid gaps and ready back-pressure (an xorshift), loads ``lfsr_seed`` in cycle 5,
 and writes every output element as ``w m [v]`` hex to a file that Python compares.  It
 prints ``SUMMARY vectors=<n> received=<r> extra=<e> timeout=<0|1> cycles=<c>``.
+
+The HDL testbench and the compare are shared with the IEEE float Adam unit
+(`testbench.float_adam`): the ports held for a step come from `held_values` (``x_bc1``,
+``x_bc2`` here, ``k1``, ``k2`` there), and `compare_groups` takes the name of the
+reference evaluator (``numba`` here, ``numpy`` there).
 """
 
 from __future__ import annotations
@@ -31,14 +36,15 @@ import numpy as np
 import lns
 import lns.rounding
 import lns.word
-from lns.optimizers import output_roles, update_words
+from lns.optimizers import as_rule, is_float, output_roles, update_words
 from rtl.lanes import LFSR_WIDTH, lane_bits, pack_lanes
 
-from .compare import UNKNOWN, _describe, _fmt
+from .compare import UNKNOWN, _fmt, _groups
 from .tools import SimulatorError, cache_dir, run
 
 __all__ = ["T_VALUES", "Group", "make_groups", "model", "evaluate", "testbench_text",
-           "run_hdl", "run_amaranth", "run_python", "TB_MODULE"]
+           "run_hdl", "run_amaranth", "run_python", "TB_MODULE", "held_values",
+           "compare_groups", "word_text"]
 
 TB_MODULE = "lnsadd_vtb"
 T_VALUES = (1, 2, 10, 1000, 1_000_000)
@@ -50,8 +56,52 @@ def is_adam(cfg) -> bool:
 
 
 def roles(cfg) -> dict:
-    """``{"w": fmt, "g": fmt, "m": fmt[, "v": fmt]}``."""
+    """``{"w": fmt, "g": fmt, "m": fmt[, "v": fmt]}`` (the float unit: every word of its
+    IEEE format)."""
+    cfg = as_rule(cfg)
     return {k: getattr(cfg, role) for k, role in cfg.WORD_ROLES.items()}
+
+
+def held_values(cfg, t: int) -> dict:
+    """``{port: value}`` held for the beats of step ``t``: LNS Adam's bias-correction codes
+    ``x_bc1, x_bc2``, the float unit's words ``k1, k2``; SGD none.  The HDL testbench
+    declares these ports (signed as the design's sidecar says) and reads each from a
+    plusarg named like the port without underscores (``+xbc1=``, ``+k1=``)."""
+    if is_float(cfg):
+        return dict(zip(("k1", "k2"), cfg.bias_correction_words(t)))
+    if is_adam(cfg):
+        return dict(zip(("x_bc1", "x_bc2"), cfg.bias_correction_codes(t)))
+    return {}
+
+
+def word_text(fmt, code) -> str:
+    """A word and its value for a report (LNS words by `testbench.compare`'s rule, IEEE
+    words exactly decoded)."""
+    from lns.ieee.format import FloatFormat
+    if not isinstance(fmt, FloatFormat):
+        return _fmt(fmt, code)
+    if code == UNKNOWN or code < 0:
+        return "?"
+    from lns.ieee import exact
+    digits = max(1, (fmt.total_bits + 3) // 4)
+    kind = exact.decode(fmt, int(code))[0]
+    val = kind if kind in ("nan", "inf") else f"{float(exact.to_fraction(fmt, int(code))):.6g}"
+    if kind == "inf" and int(code) >> (fmt.total_bits - 1):
+        val = "-inf"
+    return f"0x{int(code):0{digits}x} ({val})"
+
+
+def _describe(fmt, names, values) -> str:
+    """Who agrees on which word (`testbench.compare`'s grouping, `word_text`'s words)."""
+    groups = _groups(names, values)
+    if len(groups) == 1:
+        return f"all agree on {word_text(fmt, groups[0][0])}"
+    parts = []
+    for k, (value, who) in enumerate(groups):
+        verb = ("agree on" if len(who) > 1 else "says") if k == 0 else \
+            ("say" if len(who) > 1 else "says")
+        parts.append(f"{', '.join(who)} {verb} {word_text(fmt, value)}")
+    return "; ".join(parts)
 
 
 def out_keys(cfg) -> tuple:
@@ -297,7 +347,7 @@ def testbench_text(design) -> str:
     cfg, L = design.cfg, design.lanes
     fields, pw = _layout(cfg)
     f = {k: (b, off) for k, b, off in fields}
-    adam = is_adam(cfg)
+    held = list(held_values(cfg, 1))
     ins = list(f)
     outs = list(out_keys(cfg))
     for k in ins:
@@ -306,21 +356,20 @@ def testbench_text(design) -> str:
     stoch = design.stochastic
     decl = "".join(f"  reg [{L * f[k][0] - 1}:0] in_{k} = 0;\n" for k in ins)
     decl += "".join(f"  wire [{L * f[k][0] - 1}:0] out_{k};\n" for k in outs)
-    if adam:
-        decl += (f"  reg signed [{design.width('x_bc1') - 1}:0] x_bc1 = 0;\n"
-                 f"  reg signed [{design.width('x_bc2') - 1}:0] x_bc2 = 0;\n")
+    for h in held:
+        sign = "signed " if design.ports[h].get("signed") else ""
+        decl += f"  reg {sign}[{design.width(h) - 1}:0] {h} = 0;\n"
     if stoch:
         decl += f"  reg lfsr_load = 1'b0;\n  reg [{L * LFSR_WIDTH - 1}:0] lfsr_seed = 0;\n"
     ports = ", ".join(f".in_{k}(in_{k})" for k in ins) + ", " + \
         ", ".join(f".out_{k}(out_{k})" for k in outs)
-    if adam:
-        ports += ", .x_bc1(x_bc1), .x_bc2(x_bc2)"
+    if held:
+        ports += ", " + ", ".join(f".{h}({h})" for h in held)
     if stoch:
         ports += ", .lfsr_seed(lfsr_seed), .lfsr_load(lfsr_load)"
     args = ""
-    if adam:
-        args += ('    if (!$value$plusargs("xbc1=%h", x_bc1)) x_bc1 = 0;\n'
-                 '    if (!$value$plusargs("xbc2=%h", x_bc2)) x_bc2 = 0;\n')
+    for h in held:
+        args += f'    if (!$value$plusargs("{h.replace("_", "")}=%h", {h})) {h} = 0;\n'
     if stoch:
         args += ('    if (!$value$plusargs("lfsr_seed=%h", lfsr_seed)) begin\n'
                  '      $display("ERROR: +lfsr_seed=<hex> is required"); $fatal(1);\n'
@@ -488,10 +537,8 @@ def run_hdl(sim: str, design, groups, *, gap: int = 10, bp: int = 20, rng_seed: 
             mem.write_text(memory_text(cfg, g.words))
             args = [f"+vectors={mem}", f"+out={outf}", f"+n={len(g)}", f"+gap={gap}",
                     f"+bp={bp}", f"+rng={(rng_seed * 7919 + j) & 0xFFFFFFFF or 1}"]
-            if is_adam(cfg):
-                c1, c2 = cfg.bias_correction_codes(g.t)
-                args += [f"+xbc1={c1 & ((1 << design.width('x_bc1')) - 1):x}",
-                         f"+xbc2={c2 & ((1 << design.width('x_bc2')) - 1):x}"]
+            for h, value in held_values(cfg, g.t).items():
+                args.append(f"+{h.replace('_', '')}={value & ((1 << design.width(h)) - 1):x}")
             if design.stochastic:
                 args.append(f"+lfsr_seed={pack_lanes(g.seeds, LFSR_WIDTH):x}")
             cmd = ["vvp", "-n", exe, *args] if sim == "icarus" else [exe, *args]
@@ -517,7 +564,7 @@ def run_hdl(sim: str, design, groups, *, gap: int = 10, bp: int = 20, rng_seed: 
 # ---- the whole run ---------------------------------------------------------------------
 def _case_report(cfg, g: Group, i: int, names, values, lanes: int = 1) -> str:
     fm = roles(cfg)
-    ins = " ".join(f"{k}={_fmt(fm[k], int(g.words[k][i]))}" for k in fm)
+    ins = " ".join(f"{k}={word_text(fm[k], int(g.words[k][i]))}" for k in fm)
     lines = [f"case t={g.t} #{i}: lane {i % lanes}", f"  in  {ins}"]
     for k in out_keys(cfg):
         lines.append(f"  {k}'  {_describe(fm[k], names, [v[k] for v in values])}")
@@ -535,7 +582,21 @@ def evaluate(cfg, sims, n: int, *, seed: int = 1, lanes: int = 1, gap: int = 10,
     groups = make_groups(cfg, n, seed=seed, lanes=lanes)
     ts = ", ".join(str(g.t) for g in groups)
     say(f"{sum(map(len, groups))} vectors for {cfg.name} (t = {ts})")
-    results = {"numba": [model(cfg, g.words, g.t, g.seeds) for g in groups]}
+    return run_evaluators(cfg, groups, sims, reference="numba",
+                          model=lambda g: model(cfg, g.words, g.t, g.seeds),
+                          run_python=run_python, run_amaranth=run_amaranth, t0=t0, say=say,
+                          lanes=lanes, gap=gap, bp=bp, sample=sample, seed=seed,
+                          max_report=max_report, out=out, verilog=verilog, design=design)
+
+
+def run_evaluators(cfg, groups, sims, *, reference: str, model, run_python, run_amaranth,
+                   t0: float, say, lanes: int, gap: int, bp: int, sample: int, seed: int,
+                   max_report: int, out, verilog, design) -> dict:
+    """Run ``groups`` on the reference (``model(group)`` on every vector), ``python``
+    (``run_python``, a sample), ``sims`` (``run_amaranth`` on a sample; Icarus and Verilator
+    on all, through `run_hdl`) and compare them (`compare_groups`): the one sequence the LNS
+    Adam/SGD and the IEEE float Adam testbenches share.  ``seconds`` counts from ``t0``."""
+    results = {reference: [model(g) for g in groups]}
     say("python")
     results["python"] = run_python(cfg, groups, sample, lanes)
     protocol = []
@@ -552,7 +613,20 @@ def evaluate(cfg, sims, n: int, *, seed: int = 1, lanes: int = 1, gap: int = 10,
         r = run_hdl(s, design, groups, gap=gap, bp=bp, rng_seed=seed, verilog=verilog)
         results[s] = r.out
         protocol += r.protocol
-    ref = results["numba"]
+    res = compare_groups(cfg, groups, results, protocol, reference=reference,
+                         max_report=max_report, out=out, lanes=lanes)
+    res["seconds"] = time.perf_counter() - t0
+    return res
+
+
+def compare_groups(cfg, groups, results: dict, protocol=(), *, reference: str,
+                   max_report: int = 10, out=None, lanes: int = 1) -> dict:
+    """The one compare of the grouped evaluators: every evaluator's words (a prefix of
+    each group, or all of it) against ``reference``'s; a disagreeing case is reported with
+    who agrees on which word (`_describe`).  Returns ``{"evaluators": {name: {"vectors",
+    "mismatches"}}, "ok", "mismatches", "protocol", "reports", "vectors"}``."""
+    protocol = list(protocol)
+    ref = results[reference]
     stats, reports = {}, []
     bad_any = [np.zeros(len(g), dtype=bool) for g in groups]
     for name, res in results.items():
@@ -583,5 +657,4 @@ def evaluate(cfg, sims, n: int, *, seed: int = 1, lanes: int = 1, gap: int = 10,
             print(f"... and {total - len(reports)} more mismatching cases", file=out)
     ok = total == 0 and not protocol
     return {"evaluators": stats, "ok": ok, "mismatches": total, "protocol": protocol,
-            "reports": reports, "seconds": time.perf_counter() - t0,
-            "vectors": sum(map(len, groups))}
+            "reports": reports, "vectors": sum(map(len, groups))}

@@ -84,7 +84,7 @@ def test_report_sections_must_name_one(capsys, cfgdir):
         assert _one_error(err).startswith("--sections must name at least one of tables,")
     code, _, err = _run(capsys, "report", "--out", "r", "--sections", "ops,nope")
     assert code == 2 and _one_error(err) == ("section must be one of tables, precision, "
-                                             "training, ops, synthesis, optimizers, "
+                                             "training, ops, synthesis, optimizers, headline, "
                                              "energy, verification, not 'nope'")
     assert not (cfgdir / "r").exists()
 

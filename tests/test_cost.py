@@ -151,7 +151,7 @@ def test_bad_arguments(capsys):
         cost.synthesis_report(cfg, lanes=0)
     with pytest.raises(ValueError, match=r"^wrap must be None, True or False, not 'yes'$"):
         cost.synthesis_report(cfg, wrap="yes")
-    with pytest.raises(TypeError, match=r"^cfg must be a MadamConfig, not str$"):
+    with pytest.raises(TypeError, match=r"^cfg must be a MadamConfig, an LNS Adam/SGD config or a float Adam config, not str$"):
         cost.synthesis_report("tiny")
     assert main(["cost", "--preset", "tiny", "--lanes", "0"]) == 2
     assert capsys.readouterr().err == "lnsmadam: error: --lanes must be at least 1, not 0\n"

@@ -9,7 +9,9 @@ __all__ = ["cost_report"]
 def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
                 target: str = "ice40") -> dict:
     """``{"config", "lanes", "target", "optimizer", "ops", "synthesis", "energy"}`` for one
-    configuration (Madam, Adam or SGD with momentum).
+    configuration (LNS Madam, Adam or SGD with momentum; or an IEEE float Adam unit, whose
+    ``ops`` and ``energy`` hold ``float``: its operations by kind and
+    `sim.analysis.energy.float_adam_energy`).
 
     ``ops`` holds ``lns`` (the unit's counts, `sim.analysis.ops.operation_counts`) beside
     ``float32_madam``, ``float32_adam`` and ``float32_sgd``; ``synthesis`` is
@@ -21,6 +23,17 @@ def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
     from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
 
     synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
+    from lns.optimizers import is_float
+    if is_float(cfg):
+        # IEEE float Adam: its 14 operations by kind, priced at the format's width
+        from .energy import float_adam_energy
+        energy = float_adam_energy(cfg)
+        return {"config": cfg.name, "lanes": lanes, "target": synth["target"],
+                "optimizer": "float_adam",
+                "ops": {"float": {"optimizer": "float_adam", "counts": energy["counts"]},
+                        "float32_madam": float_madam_ops(), "float32_adam": adam_ops(),
+                        "float32_sgd": float_sgd_ops()},
+                "synthesis": synth, "energy": {"float": energy}}
     ops = operation_counts(cfg)
     return {"config": cfg.name, "lanes": lanes, "target": synth["target"],
             "optimizer": ops["optimizer"],

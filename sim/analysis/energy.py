@@ -19,7 +19,7 @@ import math
 
 from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
 
-__all__ = ["energy_estimate", "FIGURES_PJ", "ASSUMPTIONS", "SOURCE", "PUBLISHED",
+__all__ = ["energy_estimate", "float_adam_energy", "FIGURES_PJ", "ASSUMPTIONS", "SOURCE", "PUBLISHED",
            "int_add_pj", "int_mul_pj", "rom_read_pj", "MA_PER_FUNCTION"]
 
 SOURCE = ("M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
@@ -178,3 +178,45 @@ def energy_estimate(cfg) -> dict:
             "float32_adam": adam, "float32_sgd": sgd, "ratios": ratios,
             "savings_vs_fp32_madam_total": round(1 - ratios["lns_vs_fp32_madam_total"], 5),
             "published": dict(PUBLISHED)}
+
+
+def float_adam_energy(cfg) -> dict:
+    """Energy of one element's update by the IEEE float Adam unit ``cfg`` (pJ): its
+    operation sequence (`lns.ieee.adam.OPERATIONS`) counted by kind and priced with
+    `sim.analysis.energy.FIGURES_PJ` at the format's width (32 bits: the float32 figures;
+    16 bits: the FP16 figures), div and sqrt as ``MA_PER_FUNCTION`` multiply-adds of that
+    width; memory: the words read and written (``cfg.update_bits``) at the SRAM rule.
+
+    Returns ``{"counts", "compute_pj", "memory_pj", "total_pj", "by_kind_pj", "read_bits",
+    "write_bits", "figures", "assumption"}``."""
+    from lns.ieee.adam import OPERATIONS
+    from lns.optimizers import as_rule, is_float
+
+    if not is_float(cfg):
+        from lns.errors import InvalidType
+        raise InvalidType(f"cfg must be a float Adam configuration, not {type(cfg).__name__}")
+    cfg = as_rule(cfg)
+    bits = cfg.fmt.total_bits
+    if bits == 32:
+        add, mul, fig = FIGURES_PJ["fp32_add"], FIGURES_PJ["fp32_mul"], "fp32"
+    elif bits == 16:
+        add, mul, fig = FIGURES_PJ["fp16_add"], FIGURES_PJ["fp16_mul"], "fp16"
+    else:
+        from lns.errors import InvalidValue
+        raise InvalidValue(f"no energy figures for {bits}-bit floats (Horowitz gives 16 and 32)")
+    counts = {}
+    for _, op, _ in OPERATIONS:
+        kind = "add" if op == "sub" else op             # a subtraction is an adder
+        counts[kind] = counts.get(kind, 0) + 1
+    each = {"add": add, "mul": mul, "div": MA_PER_FUNCTION["fp_div"] * (add + mul),
+            "sqrt": MA_PER_FUNCTION["fp_sqrt"] * (add + mul)}
+    by_kind = {k: round(n * each[k], 4) for k, n in sorted(counts.items())}
+    read_bits, write_bits = cfg.update_bits
+    memory = (read_bits + write_bits) * FIGURES_PJ["sram_8kb_read_64bit"] / 64
+    compute = sum(n * each[k] for k, n in counts.items())
+    return {"counts": counts, "compute_pj": round(compute, 4), "memory_pj": round(memory, 4),
+            "total_pj": round(compute + memory, 4), "by_kind_pj": by_kind,
+            "read_bits": read_bits, "write_bits": write_bits, "figures": fig,
+            "assumption": (f"{cfg.fmt.name}: Horowitz {fig} add {add} pJ, multiply {mul} pJ; "
+                           f"div and sqrt {MA_PER_FUNCTION['fp_div']} and "
+                           f"{MA_PER_FUNCTION['fp_sqrt']} multiply-adds ({fig}) each")}

@@ -82,7 +82,6 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
     (``sign`` normaliser: zero); Madam's ``clip`` = `MadamConfig.clip_code` of the weights.
     Adam and SGD: the first moment (momentum) ~ g (SGD: g / (1 - mu), the size of its
     steady state) with 1 % zeros, drawn last."""
-    import lns
     stream = stream_of(cfg)
     rng = np.random.default_rng(seed)
     beats = -(-n // lanes)
@@ -95,21 +94,21 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
 
     fmt = stream.formats
     wf = rng.normal(0.0, 0.05, n)
-    w = lns.encode(fmt["w"], wf)
-    if fmt["w"].has_zero:
+    w = stream.encode("w", wf)
+    if stream.has_zero("w"):
         w[rng.random(n) < 0.01] = 0
     scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
     if "v" in fmt and (stream.rule != "madam" or cfg.has_second_moment):
-        v = lns.encode(fmt["v"], (scale * rng.normal(0.0, 1.0, n)) ** 2)
+        v = stream.encode("v", (scale * rng.normal(0.0, 1.0, n)) ** 2)
     else:
         v = np.zeros(n, dtype=np.int64)
-    g = np.stack([padded(lns.encode(fmt["g"], scale * rng.normal(0.0, 1.0, n)))
+    g = np.stack([padded(stream.encode("g", scale * rng.normal(0.0, 1.0, n)))
                   for _ in range(steps)])
     if stream.rule == "madam":
         return Tensor(n, lanes, {"w": padded(w), "v": padded(v)}, g,
                       int(cfg.clip_code(wf)))
     size = scale / (1.0 - cfg.mu) if stream.rule == "sgd" else scale
-    m = lns.encode(fmt["m"], size * rng.normal(0.0, 1.0, n))
+    m = stream.encode("m", size * rng.normal(0.0, 1.0, n))
     m[rng.random(n) < 0.01] = 0
     state0 = {"w": padded(w), "m": padded(m), "v": padded(v)}
     return Tensor(n, lanes, {k: state0[k] for k in stream.state_roles}, g)

@@ -4,13 +4,19 @@ The engines and the check are written once over the *roles* of the words (``w``,
 ``m``, ``v``) and over the ports a step holds; this module is the one place that says, for a
 configuration, which those are (`stream_of`):
 
-=====  ==========  ==========  ==================  ===================
-rule   read (in_)  written     held for a step     checked against
-=====  ==========  ==========  ==================  ===================
-Madam  w, g, v     w, v        x_bc (t), clip      `lns.madam_update`
-Adam   w, g, m, v  w, m, v     x_bc1, x_bc2 (t)    `lns.adam_update`
-SGD    w, g, m     w, m        (none)              `lns.sgd_update`
-=====  ==========  ==========  ==================  ===================
+==========  ==========  ==========  ==================  ===================
+rule        read (in_)  written     held for a step     checked against
+==========  ==========  ==========  ==================  ===================
+Madam       w, g, v     w, v        x_bc (t), clip      `lns.madam_update`
+Adam        w, g, m, v  w, m, v     x_bc1, x_bc2 (t)    `lns.adam_update`
+SGD         w, g, m     w, m        (none)              `lns.sgd_update`
+float_adam  w, g, m, v  w, m, v     k1, k2 (t)          `float_adam_update`
+==========  ==========  ==========  ==================  ===================
+
+``float_adam`` is the IEEE unit (`rtl.float_adam.FloatAdamArray`, every word of one
+`lns.ieee.FloatFormat`); its held words are ``cfg.bias_correction_words(t)`` and its
+reference `lns.ieee.adam.float_adam_update` (numpy path).  `Stream.encode` rounds the
+tensor's float values to any rule's words (LNS: `lns.encode`; IEEE: nearest even).
 
 The additive rules' roles are `lns.optimizers.output_roles` / the configuration's
 ``WORD_ROLES``; their held codes are ``cfg.bias_correction_codes(t)``, the ports
@@ -42,7 +48,7 @@ class Stream:
 
     @property
     def formats(self) -> dict:
-        """``{role: LNSFormat}`` of every port role."""
+        """``{role: LNSFormat}`` of every port role (float Adam: its `FloatFormat`)."""
         cfg = self.cfg
         if self.rule == "madam":
             return {"w": cfg.weight, "g": cfg.grad, "v": cfg.moment}
@@ -59,6 +65,9 @@ class Stream:
         if self.rule == "madam":
             from rtl import pipeline_stages
             return pipeline_stages(self.cfg)
+        if self.rule == "float_adam":
+            from rtl.float_adam import float_adam_stages
+            return float_adam_stages(self.cfg)
         from rtl.additive_unit import additive_stages
         return additive_stages(self.cfg)
 
@@ -69,6 +78,8 @@ class Stream:
             return {"x_bc": self.cfg.bias_correction_code(t), "clip": int(clip)}
         if self.rule == "adam":
             return dict(zip(self.held_ports, self.cfg.bias_correction_codes(t)))
+        if self.rule == "float_adam":
+            return dict(zip(self.held_ports, self.cfg.bias_correction_words(t)))
         return {}
 
     def held_table(self, steps: int, clip) -> np.ndarray:
@@ -84,6 +95,9 @@ class Stream:
         if self.rule == "madam":
             from rtl import MadamUpdateArray
             return MadamUpdateArray(self.cfg, lanes)
+        if self.rule == "float_adam":
+            from rtl.float_adam import FloatAdamArray
+            return FloatAdamArray(self.cfg, lanes)
         from rtl.additive_unit import AdditiveUpdateArray
         return AdditiveUpdateArray(self.cfg, lanes)
 
@@ -98,19 +112,46 @@ class Stream:
         from lns.optimizers import update_words
         return update_words(self.cfg, {**state, "g": g}, t, lfsr_state=lfsr_state)
 
+    def encode(self, role: str, x) -> np.ndarray:
+        """Float64 values ``x`` as words of ``role`` (int64): `lns.encode` for the LNS
+        rules, the nearest IEEE word (ties to even) for float Adam."""
+        f = self.formats[role]
+        if self.rule != "float_adam":
+            import lns
+            return lns.encode(f, x)
+        x = np.asarray(x, dtype=np.float64)
+        if f.numpy_dtype is not None:
+            from lns.ieee.fast import word_dtype
+            return x.astype(f.numpy_dtype).view(word_dtype(f)).astype(np.int64)
+        from fractions import Fraction
+        from lns.ieee.exact import round_to_format
+        return np.array([round_to_format(f, int(v < 0), Fraction(abs(float(v))))
+                         for v in x.ravel()], dtype=np.int64).reshape(x.shape)
+
+    def has_zero(self, role: str) -> bool:
+        """Whether ``role``'s format has a zero word (IEEE formats always do)."""
+        return self.rule == "float_adam" or bool(self.formats[role].has_zero)
+
 
 def stream_of(cfg) -> Stream:
-    """The `Stream` of ``cfg`` (a `lns.MadamConfig`, `lns.AdamConfig` or `lns.SGDConfig`)."""
+    """The `Stream` of ``cfg`` (a `lns.MadamConfig`, `lns.AdamConfig`, `lns.SGDConfig` or
+    `lns.ieee.adam.FloatAdamConfig`)."""
     from lns.errors import InvalidType
-    from lns.optimizers import Optimizer, optimizer_of, output_roles
+    from lns.optimizers import Optimizer, as_rule, optimizer_of, output_roles
     try:
         rule = optimizer_of(cfg)
     except InvalidType:
+        # (FloatAdamConfig is accepted too; tests/test_sim_cycle_additive.py pins the text)
         raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
                           f"not {type(cfg).__name__}") from None
     if rule is Optimizer.MADAM:
         return Stream(cfg, "madam", ("w", "g", "v"), ("w", "v"), ("x_bc", "clip"),
                       "lns.madam_update")
+    if rule is Optimizer.FLOAT_ADAM:
+        from rtl.float_adam import HELD
+        cfg = as_rule(cfg)
+        return Stream(cfg, str(rule), tuple(cfg.WORD_ROLES), output_roles(cfg), HELD,
+                      "lns.ieee.adam.float_adam_update")
     from rtl.additive_unit import xbc_shapes
     return Stream(cfg, str(rule), tuple(cfg.WORD_ROLES), output_roles(cfg),
                   tuple(xbc_shapes(cfg)), f"lns.{rule}_update")
@@ -122,7 +163,8 @@ def check_moved_bits(cfg, width, read_bits: int, write_bits: int):
     ``out_<role>`` of every word written (``width(port)``: the sidecar's port widths, each
     bus ``lanes`` words of the lane layout of `rtl.lanes`).  AssertionError if they
     disagree: the memory would count other words than the design moves."""
-    read, written = cfg.update_words
+    from lns.optimizers import as_rule
+    read, written = as_rule(cfg).update_words
     got = (sum(width(f"in_{k}") for k in read), sum(width(f"out_{k}") for k in written))
     if got != (read_bits, write_bits):
         raise AssertionError(f"the design's ports move {got} bits a beat (read, written), "

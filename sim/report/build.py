@@ -23,17 +23,18 @@ from testbench.progress import Progress
 
 __all__ = ["build_report", "SECTIONS"]
 
-SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "optimizers", "energy",
-            "verification")
+SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "optimizers", "headline",
+            "energy", "verification")
 
 # What each mode runs.  quick: what `make demo` runs (a few minutes on 2 cores);
 # full: every preset synthesised, longer runs, more seeds.
 _MODES = {
     True: dict(bits=(6, 8, 10, 12, 16), steps=300, weights=1000, synth_presets=None,
-               vectors=20_000, optimizer_widths=(12,), targets=("ice40",)),
+               vectors=20_000, optimizer_widths=(12,), targets=("ice40",), headline=()),
     False: dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
                 synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000,
-                optimizer_widths=(8, 12, 16), targets=("ice40", "ecp5")),
+                optimizer_widths=(8, 12, 16), targets=("ice40", "ecp5"),
+                headline=("ecp5", "ice40")),
 }
 
 
@@ -129,6 +130,18 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                     result["plots"][f"optimizers_{target}"] = os.path.basename(
                         optimizers.plot_optimizers(res[target], out / f"optimizers_{target}.png"))
                 result["optimizers"] = res
+            elif name == "headline":
+                # LNS Madam / LNS Adam / IEEE FP32 and BF16 Adam: the float units take
+                # minutes to place, so only the full report runs it
+                from sim.analysis import headline
+                res = {}
+                for target in mode["headline"]:
+                    res[target] = headline.compare_number_systems(
+                        target, pnr=pnr, progress=lambda m, t=target: bar.note(f"headline {t}: {m}"))
+                    result["plots"][f"headline_{target}"] = os.path.basename(
+                        headline.plot_headline(res[target], out / f"headline_{target}.png"))
+                result["headline"] = res or {"skipped": "the full report only (lnsmadam "
+                                                        "report, or lnsmadam headline)"}
             elif name == "energy":
                 result["energy"] = {p: energy.energy_estimate(presets.get_any(p))
                                     for p in _lns_presets()}

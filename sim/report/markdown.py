@@ -156,6 +156,19 @@ def _optimizers(res) -> str:
     return "\n\n".join(parts)
 
 
+def _headline(res) -> str:
+    """One `sim.analysis.headline` table per target, with its answer and plot."""
+    if "skipped" in res:
+        return f"Run in {res['skipped']}."
+    from sim.analysis.headline import render_markdown
+    parts = []
+    for target, r in res.items():
+        body = render_markdown(r).split("\n", 1)[1].strip()      # drop its own heading
+        parts.append(f"### {r.get('device', target)}\n\n{body}\n\n"
+                     f"![area against Fmax on {target}](headline_{target}.png)")
+    return "\n\n".join(parts)
+
+
 def _verification(v) -> str:
     body = []
     for preset, r in v.items():
@@ -175,6 +188,7 @@ def render(res: dict) -> str:
                  ("ops", "Operations per update", _ops),
                  ("synthesis", "Synthesis", _synthesis),
                  ("optimizers", "One datapath, three optimizers", _optimizers),
+                 ("headline", "One update unit per optimizer and number system", _headline),
                  ("energy", "Energy per update (estimate)", _energy),
                  ("verification", "Verification of the generated Verilog", _verification)]
     for key, title, fn in render_of:

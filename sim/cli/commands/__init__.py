@@ -43,9 +43,11 @@ def check_out_file(path, option: str) -> Path:
 def add_config_arguments(parser, *, default_preset: str | None = None):
     """--preset and --config, shared by every command that needs a configuration."""
     from lns import presets
+    from lns.ieee.adam import FLOAT_ADAM_PRESETS
     parser.add_argument("--preset", default=default_preset or presets.DEFAULT,
-                        help=f"named configuration: Madam {', '.join(presets.names())}; "
-                             f"Adam and SGD {', '.join(presets.optimizer_names())}; "
+                        help=f"named configuration: LNS Madam {', '.join(presets.names())}; "
+                             f"LNS Adam and SGD {', '.join(presets.optimizer_names())}; "
+                             f"IEEE float Adam {', '.join(FLOAT_ADAM_PRESETS)}; "
                              f"default {default_preset or presets.DEFAULT}")
     parser.add_argument("--config", metavar="FILE",
                         help="a TOML or JSON file of config fields (of the preset's rule), "
@@ -59,8 +61,10 @@ def load_config(args, *, command: str | None = None):
     preset is then a one-line usage error (``preset lns12_adam (adam) is not supported by
     testbench yet``).  Without it every rule's preset is accepted (`presets.get_any`)."""
     from lns import presets
+    from lns.ieee.adam import FLOAT_ADAM_PRESETS
     from lns.optimizers import config_class, optimizer_of
-    if command is not None and args.preset in presets.OPTIMIZER_PRESETS:
+    if command is not None and (args.preset in presets.OPTIMIZER_PRESETS
+                                or args.preset in FLOAT_ADAM_PRESETS):
         rule = optimizer_of(presets.get_any(args.preset))
         raise UsageError(f"preset {args.preset} ({rule}) is not supported by {command} yet")
     # A Madam-only command names only the Madam presets when the name is unknown.

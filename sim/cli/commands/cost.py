@@ -41,10 +41,24 @@ def _lns_name(r: dict) -> str:
 
 def format_report(r: dict) -> str:
     lines = [f"cost of {r['config']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
+    if r["optimizer"] == "float_adam":
+        lines = lines[:1] + _synthesis_lines(r["synthesis"]) + _float_lines(r)
+        return "\n".join(lines)
     lines += _ops_lines(r)
     lines += _synthesis_lines(r["synthesis"])
     lines += _energy_lines(r)
     return "\n".join(lines)
+
+
+def _float_lines(r: dict) -> list:
+    """Operations and energy of an IEEE float Adam unit (`sim.analysis.energy.float_adam_energy`)."""
+    e = r["energy"]["float"]
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(e["counts"].items()))
+    return ["", f"operations per element update: {counts} (IEEE, correctly rounded each)",
+            f"  words read {e['read_bits']} bits, written {e['write_bits']} bits",
+            "", "energy per element update (estimate, pJ)",
+            f"  compute {e['compute_pj']:.3f}  memory {e['memory_pj']:.3f}  total "
+            f"{e['total_pj']:.3f}", f"  ({e['assumption']})"]
 
 
 def _ops_lines(r: dict) -> list:
@@ -78,7 +92,9 @@ def _synthesis_lines(s: dict) -> list:
                      f"LUT4, {dev['carries']} carries (CCU2C, 2 LUT4 each), {dev['ffs']} "
                      f"flip-flops, {dev['brams']} block RAMs (DP16KD), {dev['dsps']} DSP "
                      f"blocks (MULT18X18D)")
-    if "tables" in rom:
+    if "tables" in rom and not rom["tables"]:
+        lines.append("  ROM bits: none (no tables)")
+    elif "tables" in rom:
         lines.append("  ROM bits (sidecar): " + ", ".join(
             f"{k} {v}" for k, v in rom["tables"].items()) + f", total {rom['total']}")
     else:

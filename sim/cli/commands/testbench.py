@@ -69,7 +69,10 @@ def run(args) -> int:
         if not 0 <= value <= 90:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
     from lns import presets
+    from lns.ieee.adam import FLOAT_ADAM_PRESETS
     if args.preset in presets.OPTIMIZER_PRESETS:        # Adam / SGD: testbench.additive
+        return _additive(args, load_config(args))
+    if args.preset in FLOAT_ADAM_PRESETS:               # IEEE Adam: testbench.float_adam
         return _additive(args, load_config(args))
     cfg = load_config(args, command=NAME)       # Madam presets from here on
     sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
@@ -156,10 +159,13 @@ def _streamed(args, cfg, sims, report, failures, progress):
 def _additive(args, cfg) -> int:
     """The additive units (Adam, SGD with momentum): `testbench.additive` on numba (the
     expectation), python, and ``--sim``'s simulators (``all``: amaranth, icarus,
-    verilator)."""
-    from testbench import additive, tools
+    verilator).  The IEEE float Adam unit the same way through `testbench.float_adam`
+    (numpy the expectation, python the exact path)."""
+    from lns.optimizers import is_float
+    from testbench import additive, float_adam, tools
     from testbench.design import RTLMissing
     from testbench.progress import say
+    bench = float_adam if is_float(cfg) else additive
     if args.exhaustive:
         raise UsageError(f"--exhaustive is not supported for {cfg.name} ({cfg.optimizer})")
     sims = ("amaranth", "icarus", "verilator") if args.sim == "all" else (args.sim,)
@@ -171,7 +177,7 @@ def _additive(args, cfg) -> int:
         return 2
     report = sys.stderr if args.json else sys.stdout
     try:
-        result = additive.evaluate(cfg, sims, args.vectors, seed=args.seed, lanes=args.lanes,
+        result = bench.evaluate(cfg, sims, args.vectors, seed=args.seed, lanes=args.lanes,
                                    gap=args.gap, bp=args.backpressure,
                                    max_report=args.max_report, out=report,
                                    progress=lambda msg: say(f"testbench: {msg}"))

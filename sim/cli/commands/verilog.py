@@ -1,5 +1,6 @@
-"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (Madam, and
-the Adam / SGD presets of `lns.presets.OPTIMIZER_PRESETS`)."""
+"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (Madam, the
+Adam / SGD presets of `lns.presets.OPTIMIZER_PRESETS`, and the IEEE float Adam units of
+`lns.ieee.adam.FLOAT_ADAM_PRESETS`)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,12 @@ def run(args) -> int:
                 cells = cell_count(cfg, 1)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
-        from rtl.design import is_additive
-        stages = rtl.additive_stages(cfg) if is_additive(cfg) else rtl.pipeline_stages(cfg)
+        from rtl.design import is_additive, is_float
+        if is_float(cfg):
+            from rtl.float_adam import float_adam_stages
+            stages = float_adam_stages(cfg)
+        else:
+            stages = rtl.additive_stages(cfg) if is_additive(cfg) else rtl.pipeline_stages(cfg)
         result["stats"] = {"pipeline_stages": stages,
                            "latency": d.latency,
                            "table_bits": {k: v["bits"] for k, v in d.tables.items()},
@@ -63,6 +68,7 @@ def run(args) -> int:
     if args.stats:
         s = result["stats"]
         print(f"pipeline: {s['pipeline_stages']} register stages, latency {s['latency']}")
-        print("table bits: " + ", ".join(f"{k} {v}" for k, v in s["table_bits"].items()))
+        if s["table_bits"]:                     # (the float unit holds no table)
+            print("table bits: " + ", ".join(f"{k} {v}" for k, v in s["table_bits"].items()))
         print(f"yosys cells (one lane, synth + abc gates): {s['cells_per_lane']}")
     return 0
