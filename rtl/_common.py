@@ -7,10 +7,10 @@ constant of its own.
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux, Shape, Signal, Value
+from amaranth.hdl import Const, Fragment, Module, Mux, Shape, Signal, Value
 from amaranth.lib.memory import Memory
 
-__all__ = ["range_shape", "shape_range", "word_fields", "rne_shift", "rom_read", "clamp_hi",
+__all__ = ["count_stages", "range_shape", "shape_range", "word_fields", "rne_shift", "rom_read", "clamp_hi",
            "clamp_lo", "Pipe"]
 
 
@@ -153,3 +153,15 @@ def stream_handshake(m, array, stages: int):
         valid = reg
     m.d.comb += array.out_valid.eq(valid)
     return en, accept
+
+
+def count_stages(build) -> int:
+    """Register stages the datapath builder ``build(m, pipe)`` makes: run once on a `Pipe`
+    without registers (``en=None``: each ``cut`` only counts) in a scratch module.  The
+    module is elaborated and dropped, so Amaranth does not warn that it and its ROMs were
+    built and never used.  Every unit's latency is counted this way, never restated."""
+    m = Module()
+    pipe = Pipe(m)
+    build(m, pipe)
+    Fragment.get(m, None)
+    return pipe.stage

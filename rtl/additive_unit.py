@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth.hdl import Cat, Fragment, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,7 +41,8 @@ from lns.errors import InvalidType, InvalidValue
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 from lns.optimizers import Optimizer
 
-from ._common import Pipe, range_shape, rne_shift, stream_handshake, word_fields
+from ._common import (Pipe, count_stages, range_shape, rne_shift, stream_handshake,
+                      word_fields)
 from .lanes import lane_bits
 from .lfsr import LaneLFSR
 from .log_adder import log_add, parallel, signed_log_add
@@ -90,11 +91,7 @@ def pack_signed(sign, x, zero, fp):
 def additive_stages(cfg) -> int:
     """Register stages of one lane (latency + 1), counted by building the datapath once on
     a `Pipe` without registers."""
-    m = Module()
-    pipe = Pipe(m)
-    _datapath(m, pipe, cfg, _inputs(cfg))
-    Fragment.get(m, None)
-    return pipe.stage
+    return count_stages(lambda m, pipe: _datapath(m, pipe, cfg, _inputs(cfg)))
 
 
 def _inputs(cfg) -> dict:

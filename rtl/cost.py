@@ -286,18 +286,9 @@ def _design(cfg, lanes: int, wrap, package_ios: int = PACKAGE_IOS):
             "wrapper": None}
     if wrap:
         from amaranth.back import verilog
-        from .design import is_additive, is_float
+        from .design import array_of
         os.environ["AMARANTH_USE_YOSYS"] = "builtin"
-        if is_float(cfg):
-            from .float_adam import FloatAdamArray
-            array = FloatAdamArray(cfg, lanes)
-        elif is_additive(cfg):
-            from .additive_unit import AdditiveUpdateArray
-            array = AdditiveUpdateArray(cfg, lanes)
-        else:
-            from .unit import MadamUpdateArray
-            array = MadamUpdateArray(cfg, lanes)
-        wrapper, winfo = serial_wrapper(array)
+        wrapper, winfo = serial_wrapper(array_of(cfg, lanes))
         name = d.module + "_serial"
         text = verilog.convert(wrapper, name=name, emit_src=False)
         info["wrapper"] = winfo

@@ -26,7 +26,7 @@ from lns.errors import InvalidType, InvalidValue
 
 from .cache import cache_dir, digest
 
-__all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES",
+__all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES", "array_of",
            "module_name", "table_summary", "sidecar", "REQUIRED_PORTS", "required_ports",
            "is_additive", "is_float"]
 
@@ -254,21 +254,26 @@ def _write_pair(out: Path, name: str, verilog: bytes, sidecar_json: bytes):
     return v_path, j_path
 
 
+def array_of(cfg, lanes: int = 1):
+    """The Amaranth array component of ``cfg``'s rule with ``lanes`` lanes (the top of
+    every generated design; `rtl.cost` wraps the same object for the package's pins)."""
+    if is_float(cfg):
+        from .float_adam import FloatAdamArray
+        return FloatAdamArray(cfg, lanes)
+    if is_additive(cfg):
+        from .additive_unit import AdditiveUpdateArray
+        return AdditiveUpdateArray(cfg, lanes)
+    from .unit import MadamUpdateArray
+    return MadamUpdateArray(cfg, lanes)
+
+
 def _convert(cfg, lanes: int) -> tuple[str, dict]:
     """The Verilog text and the sidecar dictionary (the one call of the Verilog backend on
     the unit)."""
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"      # a system Yosys never changes the text
     from amaranth.back import verilog
     try:
-        if is_float(cfg):
-            from .float_adam import FloatAdamArray
-            top = FloatAdamArray(cfg, lanes)
-        elif is_additive(cfg):
-            from .additive_unit import AdditiveUpdateArray
-            top = AdditiveUpdateArray(cfg, lanes)
-        else:
-            from .unit import MadamUpdateArray
-            top = MadamUpdateArray(cfg, lanes)
+        top = array_of(cfg, lanes)
         meta = sidecar(cfg, lanes, top)
         text = verilog.convert(top, name=meta["module"], emit_src=False)
     except BaseException:

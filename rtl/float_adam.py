@@ -31,14 +31,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth.hdl import Const, Fragment, Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.errors import InvalidType, InvalidValue
 from lns.ieee.adam import CONSTANTS, OPERATIONS, FloatAdamConfig
 
-from ._common import Pipe, stream_handshake
+from ._common import Pipe, count_stages, stream_handshake
 from .float import float_add, float_div, float_mul, float_sqrt
 from .lanes import lane_bits
 
@@ -86,13 +86,11 @@ def _build_op(m, pipe, fmt, op, args, name, steps_per_stage):
 @lru_cache(maxsize=None)
 def _op_depth(fmt, op: str, steps_per_stage: int | None) -> int:
     """Register boundaries one operator crosses (its own count, built once)."""
-    m = Module()
-    pipe = Pipe(m)
     n = fmt.total_bits
     arity = 1 if op == "sqrt" else 2
-    _build_op(m, pipe, fmt, op, [Signal(n) for _ in range(arity)], "probe", steps_per_stage)
-    Fragment.get(m, None)             # elaborated and dropped: no "never used" warning
-    return pipe.stage
+    return count_stages(lambda m, pipe: _build_op(m, pipe, fmt, op,
+                                                  [Signal(n) for _ in range(arity)], "probe",
+                                                  steps_per_stage))
 
 
 @lru_cache(maxsize=None)
@@ -159,11 +157,9 @@ def _inputs(cfg) -> dict:
 def float_adam_stages(cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP) -> int:
     """Register stages of one lane (latency + 1), counted by building the datapath once on a
     `Pipe` without registers."""
-    m = Module()
-    pipe = Pipe(m)
-    _datapath(m, pipe, _check(cfg), _inputs(cfg), steps_per_stage, op_gap)
-    Fragment.get(m, None)
-    return pipe.stage
+    cfg = _check(cfg)
+    return count_stages(lambda m, pipe: _datapath(m, pipe, cfg, _inputs(cfg), steps_per_stage,
+                                                  op_gap))
 
 
 def _check_gap(op_gap):

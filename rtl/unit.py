@@ -32,14 +32,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from amaranth.hdl import Const, Fragment, Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
 from lns.errors import InvalidValue
 
-from ._common import Pipe, range_shape, stream_handshake, word_fields
+from ._common import Pipe, count_stages, range_shape, stream_handshake, word_fields
 from .exp_step import exp_step
 from .lanes import lane_bits
 from .lfsr import LaneLFSR
@@ -59,13 +59,7 @@ def pipeline_stages(cfg) -> int:
     """Register stages of one lane (the latency is one less): the boundaries `_datapath`
     builds, counted by building it once on a `Pipe` without registers (``en=None``: each
     ``cut`` only counts) in a scratch module."""
-    m = Module()
-    pipe = Pipe(m)
-    _datapath(m, pipe, cfg, _inputs(cfg))
-    # Elaborated (and dropped) so that Amaranth does not warn that the scratch module and its
-    # ROMs were built and never used.
-    Fragment.get(m, None)
-    return pipe.stage
+    return count_stages(lambda m, pipe: _datapath(m, pipe, cfg, _inputs(cfg)))
 
 
 def _inputs(cfg) -> dict:

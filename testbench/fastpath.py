@@ -146,17 +146,25 @@ def build_stream(design: Design, *, verilog: Path | None = None):
     verilog = Path(verilog or design.verilog)
     main = hdl_tb.stream_main_text(design)
     key = digest("verilator-stream", verilog, main, " ".join(VERILATOR_FLAGS))
-    d = cache_dir("builds", f"stream-{design.module}-{key}")
+    return build_cpp_harness(cache_dir("builds", f"stream-{design.module}-{key}"), verilog,
+                             design.module, main, exe="Vstream", main_name="stream.cpp",
+                             what=f"the {design.module} streaming harness with Verilator")
 
+
+def build_cpp_harness(build_dir: Path, verilog: Path, module: str, main: str, *, exe: str,
+                      what: str, main_name: str = "main.cpp"):
+    """Build (or reuse) a Verilator executable of ``verilog``'s ``module`` driven by the C++
+    ``main`` in ``build_dir`` (the caller keys the folder by everything that goes in);
+    ``(executable, seconds spent building, 0 when cached)``.  The persistent harnesses (the
+    stream harness here, the float operators' in `testbench.float_ops`) build through it."""
     def populate(tmp: Path):
         shutil.copy(verilog, tmp / "dut.v")
-        (tmp / "stream.cpp").write_text(main)
+        (tmp / main_name).write_text(main)
         run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
-             "--top-module", design.module, "--Mdir", tmp / "obj", "-o", "Vstream",
-             tmp / "dut.v", tmp / "stream.cpp"], cwd=tmp)
+             "--top-module", module, "--Mdir", tmp / "obj", "-o", exe,
+             tmp / "dut.v", tmp / main_name], cwd=tmp)
 
-    return cached_build(d, "obj/Vstream", populate,
-                        what=f"the {design.module} streaming harness with Verilator")
+    return cached_build(build_dir, f"obj/{exe}", populate, what=what)
 
 
 class StreamHarness(PipeProcess):

@@ -8,7 +8,7 @@ Amaranth's simulator on a sample, and a persistent Verilator harness for million
 * `FloatHarness(fmt)`: the four operators of ``fmt`` side by side behind one stream (a test
   top, so that one Verilator build checks all four; its Verilog from `rtl.float.to_verilog`,
   generated once and cached by a hash of the float sources, `bench_verilog`), in a C++
-  harness built once with Verilator (`testbench.tools.cached_build`, the flags of
+  harness built once with Verilator (`testbench.fastpath.build_cpp_harness`, the flags of
   `testbench.fastpath`) and fed blocks of operands through a pipe; random input gaps and
   output back-pressure exercise the stream.
 
@@ -18,14 +18,13 @@ Amaranth's simulator on a sample, and a persistent Verilator harness for million
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .fastpath import VERILATOR_FLAGS
-from .tools import PipeProcess, SimulatorError, cache_dir, cached_build, digest, require, run
+from .fastpath import VERILATOR_FLAGS, build_cpp_harness
+from .tools import PipeProcess, SimulatorError, cache_dir, digest, require
 
 __all__ = ["reference", "run_amaranth", "FloatHarness", "bench_verilog", "build_harness",
            "OPS"]
@@ -285,17 +284,9 @@ def build_harness(fmt, **options) -> tuple[Path, float, dict]:
     module = verilog.stem
     main = _harness_cpp(module, latency)
     key = digest("float-harness", verilog, main, " ".join(VERILATOR_FLAGS))
-    d = cache_dir("builds", f"{module}-{key}")
-
-    def populate(tmp: Path):
-        shutil.copy(verilog, tmp / "dut.v")
-        (tmp / "main.cpp").write_text(main)
-        run(["verilator", "--cc", "--exe", "--build", *VERILATOR_FLAGS,
-             "--top-module", module, "--Mdir", tmp / "obj", "-o", "Vfloat",
-             tmp / "dut.v", tmp / "main.cpp"], cwd=tmp)
-
-    exe, seconds = cached_build(d, "obj/Vfloat", populate,
-                                what=f"the {module} harness with Verilator")
+    exe, seconds = build_cpp_harness(cache_dir("builds", f"{module}-{key}"), verilog, module,
+                                     main, exe="Vfloat",
+                                     what=f"the {module} harness with Verilator")
     return exe, seconds, latency
 
 
