@@ -70,9 +70,8 @@ def run(args) -> int:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
     from lns import presets
     from lns.ieee.adam import FLOAT_ADAM_PRESETS
-    if args.preset in presets.OPTIMIZER_PRESETS:        # Adam / SGD: testbench.additive
-        return _additive(args, load_config(args))
-    if args.preset in FLOAT_ADAM_PRESETS:               # IEEE Adam: testbench.float_adam
+    # LNS Adam / SGD (testbench.additive) and IEEE Adam (testbench.float_adam)
+    if args.preset in presets.OPTIMIZER_PRESETS or args.preset in FLOAT_ADAM_PRESETS:
         return _additive(args, load_config(args))
     cfg = load_config(args, command=NAME)       # Madam presets from here on
     sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
