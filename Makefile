@@ -1,9 +1,11 @@
 # Two entry points for a new user: `make demo` and `make test`. Each builds the virtual
 # environment (and installs system packages when run as root) on first use.
+# `make test` is the fast tier (no synthesis, a few minutes); `make test-all` runs every
+# test (tests/conftest.py lists what only `make test-all` runs).
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test setup clean bench
+.PHONY: demo test test-all setup clean bench
 
 $(VENV)/.installed: pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -15,7 +17,12 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/lnsmadam demo
 	$(VENV)/bin/lnsmadam report --quick --out report
 
+# The fast tier: every test not marked slow (tests/conftest.py marks the slow ones).
 test: $(VENV)/.installed
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
+
+# Everything, synthesis and place and route included (what CI runs).
+test-all: $(VENV)/.installed
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(VENV)/.installed

@@ -46,7 +46,7 @@ def main(argv=None):
     ap.add_argument("--stall-prob", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
-    cfg = lns.presets.get_any(args.preset)       # Madam, Adam or SGD (sim.cycle.stream)
+    cfg = lns.presets.get(args.preset)       # Madam, Adam or SGD (sim.cycle.stream)
     engines = args.engines.split(",")
     memories = [("unlimited", 0.0, None),
                 (f"stall {args.stall_prob}", args.stall_prob, None),

@@ -13,18 +13,21 @@ from .config import MadamConfig
 from .errors import InputError, InvalidType, InvalidValue
 from .format import LNSFormat
 from .lfsr import lane_seeds
-from .modes import Normaliser, Rounding, TableMethod, Underflow, Zero
+from .modes import Normaliser, Optimizer, Rounding, TableMethod, Underflow, Zero
+from .registry import RULES, config_class
+from .rule import Rule
 from .update import madam_update, madam_update_ref
 
 __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_ref",
            "decode_ref", "mul", "div", "square", "sqrt", "add", "sub", "madam_update",
            "madam_update_ref", "lane_seeds", "Normaliser", "Rounding", "TableMethod",
-           "Underflow", "Zero", "InputError", "InvalidValue", "InvalidType"]
+           "Underflow", "Zero", "InputError", "InvalidValue", "InvalidType", "Optimizer",
+           "Rule", "RULES", "config_class"]
 
 # The additive rules on the same datapath (lns.additive): LNS Adam and SGD with momentum.
 from .adam import AdamConfig, adam_update, adam_update_ref          # noqa: E402
-from .optimizers import Optimizer                                   # noqa: E402
+from .lion import LionConfig, lion_update, lion_update_ref          # noqa: E402
 from .sgd import SGDConfig, sgd_update, sgd_update_ref              # noqa: E402
 
 __all__ += ["AdamConfig", "adam_update", "adam_update_ref", "SGDConfig", "sgd_update",
-            "sgd_update_ref", "Optimizer"]
+            "sgd_update_ref", "LionConfig", "lion_update", "lion_update_ref"]

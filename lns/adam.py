@@ -56,7 +56,7 @@ from .format import LNSFormat
 from .kernels import table_tuple
 from .lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
 from .modes import Rounding, TableMethod, parse
-from .optimizers import Optimizer
+from .modes import Optimizer
 from .rounding import round_shift_rne
 from .tables import bias_correction_code, gauss_table, log2_constant_code
 from .word import pack, unpack, zero_word
@@ -120,6 +120,10 @@ class AdamConfig(AdditiveConfigMixin):
     FORMAT_ROLES = ("weight", "grad", "first_moment", "second_moment")
     WORD_ROLES = {"w": "weight", "g": "grad", "m": "first_moment", "v": "second_moment"}
     HYPER = ("beta1", "beta2", "eps")
+    HELD = ("x_bc1", "x_bc2")
+    FAMILY_BASE = "lns12_adam"
+    MODEL = "lns.adam_update"
+    MOMENT_ROLE = "first_moment"
 
     weight: LNSFormat
     grad: LNSFormat
@@ -205,6 +209,28 @@ class AdamConfig(AdditiveConfigMixin):
         t = check_t(t)
         return (bias_correction_code(float(self.beta1), self.first_moment.frac_bits, t),
                 bias_correction_code(float(self.beta2), self.second_moment.frac_bits, t))
+
+    # ---- the rule contract ------------------------------------------------------------
+    def held(self, t: int, *, clip=None) -> dict:
+        return dict(zip(self.HELD, self.bias_correction_codes(t)))
+
+    def held_range(self, port: str) -> tuple[int, int]:
+        """Every code of ``t >= 1``: the most negative is ``t = 1``, large ``t`` tends to 0."""
+        if port not in self.HELD:
+            return super().held_range(port)
+        return self.held(1)[port], 0
+
+    def second_moment_at(self, grad) -> dict:
+        """``second_moment`` with at least ``grad.frac_bits - 1`` fractional bits (``g**2``
+        on its grid)."""
+        v = self.second_moment
+        if v.frac_bits < grad.frac_bits - 1:
+            v = LNSFormat(v.int_bits, grad.frac_bits - 1, bias=v.bias, signed=False)
+        return {"second_moment": v}
+
+    def update_function(self, words, t, held, *, lfsr_state, evaluator):
+        return adam_update(self, words["w"], words["g"], words["m"], words["v"], t,
+                           lfsr_state=lfsr_state, evaluator=evaluator)
 
 
 # ---- scalar reference ---------------------------------------------------------------------

@@ -41,7 +41,6 @@ probability of the fraction (down to ``2**-guard`` of an LSB, the resolution of 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import fields
 from fractions import Fraction
@@ -55,6 +54,7 @@ from .format import LNSFormat
 from .kernels import flat_lookup
 from .lfsr import RANDOM_BITS
 from .modes import plain
+from .rule import Rule
 from .rounding import (round_shift_rne, round_shift_rne_ref, round_shift_stochastic,
                        round_shift_stochastic_ref)
 from .word import pack, unpack, zero_word
@@ -227,15 +227,15 @@ def config_from_dict(cls, data):
     return cls(**kwargs)
 
 
-class AdditiveConfigMixin:
-    """JSON and the facts every additive rule's configuration shares."""
+class AdditiveConfigMixin(Rule):
+    """JSON and the facts every additive rule's configuration shares (the rule contract,
+    `lns.rule.Rule`, with every word a signed or unsigned LNS word with a zero code)."""
 
     FORMAT_ROLES: tuple[str, ...] = ()
     HYPER: tuple[str, ...] = ()
-
-    @property
-    def optimizer(self):
-        return self.OPTIMIZER
+    # `lns.presets.additive_config_for_bits` rounds to nearest even where
+    # ``eta_log2 + Fw >= NEAREST_FROM`` (a full-size step reaches an LSB), else stochastically
+    NEAREST_FROM = 0
 
     @property
     def eta(self) -> float:
@@ -259,24 +259,6 @@ class AdditiveConfigMixin:
         return gauss_table("sb", fa, self.table), gauss_table("db", fa, self.table)
 
     @property
-    def word_bits(self) -> dict[str, int]:
-        """Bits of each word kind (``{"w", "g", "m"[, "v"]}``)."""
-        return {k: getattr(self, role).total_bits for k, role in self.WORD_ROLES.items()}
-
-    @property
-    def update_words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """``(read, written)``: the words one lane-update moves (every word is read; all
-        but the gradient are written)."""
-        read = tuple(self.WORD_ROLES)
-        return read, tuple(k for k in read if k != "g")
-
-    @property
-    def update_bits(self) -> tuple[int, int]:
-        size = self.word_bits
-        read, write = self.update_words
-        return sum(size[k] for k in read), sum(size[k] for k in write)
-
-    @property
     def tables(self) -> dict:
         """Every Gaussian table the unit holds, by role: the moment adders' and the weight
         adder's (`lns.tables.GaussTable`; ``.bits`` is its ROM size)."""
@@ -286,19 +268,52 @@ class AdditiveConfigMixin:
         out["w_sb"], out["w_db"] = self.weight_tables
         return out
 
+    def update(self, words: dict, t: int = 1, held: dict | None = None, *, lfsr_state=None,
+               evaluator: str | None = None) -> dict:
+        """The rule's update function (`update_function`) on ``words``: the written words
+        ``{"w", "m"[, "v"]}`` as flat int64 arrays."""
+        held = self.check_held(t, held)
+        outs = self.update_function(words, t, held, lfsr_state=lfsr_state,
+                                    evaluator=self.check_evaluator(evaluator))
+        return {k: np.asarray(a, dtype=np.int64).ravel()
+                for k, a in zip(self.output_roles, outs)}
+
+    def rom_tables(self) -> dict:
+        """Every Gaussian table by role (`tables`)."""
+        from .rule import table_row
+        return {role: table_row(t) for role, t in self.tables.items()}
+
+    def at_width(self, bits: int, *, moment_frac_bits=None, **overrides):
+        """This configuration at a ``bits``-bit weight
+        (`lns.presets.additive_config_for_bits`)."""
+        if moment_frac_bits is not None:
+            raise InvalidValue("moment_frac_bits applies to a Madam base only")
+        from .presets import additive_config_for_bits
+        return additive_config_for_bits(bits, self, **overrides)
+
+    def second_moment_at(self, grad) -> dict:
+        """The formats besides the weight, gradient and moment at a gradient format
+        ``grad`` (`at_width`): none, unless the rule keeps a second moment."""
+        return {}
+
+    def describe(self) -> dict:
+        """A preset row (JSON): the rule, the formats by role with their ranges, the
+        hyperparameters of the step."""
+        from .rule import format_row
+        row = {"name": self.name, "optimizer": str(self.optimizer)}
+        row.update({role: format_row(getattr(self, role)) for role in self.FORMAT_ROLES})
+        row.update(rounding=str(self.rounding), table=str(self.table), eta=self.eta,
+                   eta_log2=self.eta_log2, guard_bits=self.guard_bits,
+                   step_frac_bits=self.acc_frac_bits)
+        row.update({k: getattr(self, k) for k in self.HYPER})
+        return row
+
     def to_dict(self) -> dict:
         return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict):
         return config_from_dict(cls, data)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str):
-        return cls.from_dict(json.loads(text))
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -5,7 +5,6 @@ constants derived from it (computed here, once, for the model, the RTL and the r
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -16,7 +15,8 @@ import numpy as np
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .lfsr import RANDOM_BITS
-from .modes import Normaliser, Rounding, TableMethod, parse, plain
+from .modes import Normaliser, Optimizer, Rounding, TableMethod, parse, plain
+from .rule import Rule
 from .tables import bias_correction_code, exp2_table, gauss_table, log2_constant_code, rom_bits
 
 __all__ = ["MadamConfig", "UpdateParams"]
@@ -52,8 +52,12 @@ def _int_field(name, value, lo, hi):
 
 
 @dataclass(frozen=True)
-class MadamConfig:
+class MadamConfig(Rule):
     """The formats, hyperparameters and datapath choices of one LNS Madam update unit.
+
+    The rule contract (`lns.rule.Rule`): words ``w, g, v`` (``v`` read and written only
+    with the rms normaliser); held with every beat, the step's bias correction ``x_bc``
+    and the tensor's clip word ``clip``.
 
     Parameters
     ----------
@@ -103,6 +107,13 @@ class MadamConfig:
     step_frac_bits: int = 6
     exp_bits: int = 10
     name: str = field(default="custom", compare=False)
+
+    OPTIMIZER = Optimizer.MADAM
+    WORD_ROLES = {"w": "weight", "g": "grad", "v": "moment"}
+    FORMAT_ROLES = ("weight", "grad", "moment")
+    HELD = ("x_bc", "clip")
+    FAMILY_BASE = "lns12"
+    MODEL = "lns.madam_update"
 
     def __post_init__(self):
         for role in ("weight", "grad", "moment"):
@@ -214,18 +225,62 @@ class MadamConfig:
         v = ("v",) if self.has_second_moment else ()
         return ("w", "g") + v, ("w",) + v
 
-    @property
-    def word_bits(self) -> dict[str, int]:
-        """Bits of each word kind: ``{"w", "g", "v"}`` -> total bits of its format."""
-        return {"w": self.weight.total_bits, "g": self.grad.total_bits,
-                "v": self.moment.total_bits}
+    # ---- the rule contract ------------------------------------------------------------
+    def held(self, t: int, *, clip=None) -> dict:
+        """``x_bc`` of step ``t`` and the clip word (``None``: the weight format's largest,
+        no clip)."""
+        return {"x_bc": self.bias_correction_code(t),
+                "clip": self.weight.e_max if clip is None else int(clip)}
 
-    @property
-    def update_bits(self) -> tuple[int, int]:
-        """``(bits read, bits written)`` by one lane-update (`update_words`)."""
-        size = self.word_bits
-        read, write = self.update_words
-        return sum(size[k] for k in read), sum(size[k] for k in write)
+    def held_range(self, port: str) -> tuple[int, int]:
+        if port == "x_bc":
+            return self.bias_correction_code(1), 0
+        if port == "clip":
+            return self.weight.e_min, self.weight.e_max
+        return super().held_range(port)
+
+    def update(self, words: dict, t: int = 1, held: dict | None = None, *, lfsr_state=None,
+               evaluator: str | None = None) -> dict:
+        """`lns.madam_update` of ``words`` (``{"w", "g", "v"}``; ``v`` may be absent with
+        the sign normaliser) at step ``t`` with ``held["clip"]``; returns the written
+        words (`output_roles`)."""
+        from .update import madam_update
+        held = self.check_held(t, held)
+        w = np.asarray(words["w"])
+        v = words.get("v")
+        if v is None:
+            v = np.zeros(w.shape, dtype=np.int64)
+        w_new, v_new = madam_update(self, w, words["g"], v, t, clip=held["clip"],
+                                    lfsr_state=lfsr_state,
+                                    evaluator=self.check_evaluator(evaluator))
+        out = {"w": w_new, "v": v_new}
+        return {k: np.asarray(out[k], dtype=np.int64).ravel() for k in self.output_roles}
+
+    def rom_tables(self) -> dict:
+        """The ``sb`` table (only with the rms normaliser) and the ``2**frac`` table."""
+        from .rule import table_row
+        sb = table_row(self.sb_table) if self.sb_table is not None else \
+            {"method": "none", "entries_near": 0, "entries_nodes": 0, "bits": 0}
+        return {"sb": sb, "exp2": {"entries": len(self.exp_table),
+                                   "width": self.exp_table_width, "bits": self.exp_table_bits}}
+
+    def at_width(self, bits: int, **overrides) -> "MadamConfig":
+        """This configuration at a ``bits``-bit weight (`lns.presets.config_for_bits`)."""
+        from .presets import madam_at_width
+        return madam_at_width(self, bits, **overrides)
+
+    def describe(self) -> dict:
+        """A preset row (JSON)."""
+        from .rule import format_row
+        row = {"name": self.name, "optimizer": str(self.optimizer)}
+        row.update({role: format_row(getattr(self, role)) for role in self.FORMAT_ROLES})
+        row.update(normaliser=str(self.normaliser), rounding=str(self.rounding),
+                   table=str(self.table), eta=self.eta, eta_log2=self.eta_log2, beta=self.beta,
+                   g_bound=self.g_bound, p_scale=self.p_scale,
+                   step_frac_bits=self.step_frac_bits, exp_bits=self.exp_bits,
+                   sb_table_bits=self.sb_table.bits if self.sb_table is not None else 0,
+                   exp2_table_bits=self.exp_table_bits)
+        return row
 
     # ---- derived hardware constants -----------------------------------------------------
     @property
@@ -300,6 +355,11 @@ class MadamConfig:
     def from_dict(cls, data: dict) -> "MadamConfig":
         if not isinstance(data, dict):
             raise InvalidType(f"a Madam config must be a mapping, not {type(data).__name__}")
+        data = dict(data)
+        rule = data.pop("optimizer", str(cls.OPTIMIZER))
+        if rule != str(cls.OPTIMIZER):
+            raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
+                               f"not {rule!r}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -313,13 +373,6 @@ class MadamConfig:
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{role} {exc}") from None
         return cls(**kwargs)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> "MadamConfig":
-        return cls.from_dict(json.loads(text))
 
     def replace(self, **changes) -> "MadamConfig":
         return dataclasses.replace(self, **changes)

@@ -13,7 +13,18 @@ from enum import StrEnum
 
 from .errors import InvalidValue
 
-__all__ = ["Normaliser", "Rounding", "TableMethod", "Zero", "Underflow", "parse", "plain"]
+__all__ = ["Optimizer", "Normaliser", "Rounding", "TableMethod", "Zero", "Underflow", "parse", "plain"]
+
+
+class Optimizer(StrEnum):
+    """The rule a configuration describes: one optimizer in one number system (the keys of
+    `lns.registry.RULES`)."""
+
+    MADAM = "madam"     # LNS: multiplicative, an integer add to the weight's log
+    ADAM = "adam"       # LNS: additive, w - eta m_hat / (sqrt(v_hat) + eps) through sb/db
+    SGD = "sgd"         # LNS: additive, w - eta m, m = mu m + g
+    LION = "lion"       # LNS: additive, w - eta sign(b1 m + (1 - b1) g), m = b2 m + (1 - b2) g
+    FLOAT_ADAM = "float_adam"   # IEEE Adam, 14 correctly rounded operations (lns.ieee.adam)
 
 
 class Normaliser(StrEnum):

@@ -1,4 +1,5 @@
-"""Named configurations: one place for every preset's formats and hyperparameters.
+"""Named configurations: one table for every rule's presets (`PRESETS`, `get`, `names`),
+and the families built from them (`for_bits`: one rule at one weight width).
 
 Window choices (``bias``): a weight's magnitude lives below its clip sigma* (about 3 x the
 Xavier scale, well under 1), so weight formats reach a little above 1 and far below;
@@ -15,13 +16,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from .additive import AdditiveConfigMixin
+from .adam import AdamConfig
 from .config import MadamConfig
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
-from .modes import Normaliser, Rounding, TableMethod
+from .ieee.adam import FloatAdamConfig
+from .ieee.format import FLOAT_FORMATS
+from .lion import LionConfig
+from .modes import Normaliser, Optimizer, Rounding, TableMethod, parse
+from .registry import config_class
+from .rule import Rule
+from .sgd import SGDConfig
 
-__all__ = ["PRESETS", "get", "names", "DEFAULT", "config_for_bits", "variant_configs",
-           "describe_config"]
+__all__ = ["PRESETS", "get", "names", "for_bits", "DEFAULT", "config_for_bits",
+           "variant_configs", "describe_config", "additive_config_for_bits",
+           "adam_config_for_bits", "sgd_config_for_bits"]
 
 DEFAULT = "lns12"
 
@@ -30,7 +40,7 @@ def _cfg(name, weight, grad, moment, **kw):
     return MadamConfig(weight=weight, grad=grad, moment=moment, name=name, **kw)
 
 
-PRESETS: dict[str, MadamConfig] = {
+PRESETS: dict[str, Rule] = {
     # Small enough to enumerate every (w, g, v): 64 x 32 x 64 = 131,072 inputs a step.
     "tiny": _cfg("tiny",
                  LNSFormat(3, 2, bias=6), LNSFormat(3, 1, bias=4),
@@ -59,18 +69,6 @@ PRESETS: dict[str, MadamConfig] = {
                   LNSFormat(8, 12, bias=200, signed=False),
                   eta_log2=-7, table=TableMethod.INTERP, step_frac_bits=8, exp_bits=12),
 }
-
-
-def names() -> list[str]:
-    return list(PRESETS)
-
-
-def get(name: str) -> MadamConfig:
-    """The preset called ``name``; ValueError naming the choices otherwise."""
-    try:
-        return PRESETS[name]
-    except (KeyError, TypeError):
-        raise InvalidValue(f"preset must be one of {', '.join(PRESETS)}, not {name!r}") from None
 
 
 # ---- families: one weight width, and the variants around it --------------------------
@@ -132,19 +130,26 @@ def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: i
     grad_bits: a ``grad_bits``-bit gradient word ``i5`` with bias 24 (2**-24..2**8) instead
     of ``base``'s.  table: the ``sb`` method.
 
-    An Adam / SGD ``base`` (a name of `OPTIMIZER_PRESETS` or such a config) gives the
-    additive rule's configuration at ``bits``: `additive_config_for_bits`.
+    Another rule's ``base`` (a preset name or configuration) gives that rule's
+    configuration at ``bits`` (``base.at_width``: `additive_config_for_bits` for LNS Adam,
+    SGD and Lion).
     """
-    if isinstance(base, str) and base in OPTIMIZER_PRESETS or isinstance(
-            base, (_AdamConfig, _SGDConfig)):
-        if moment_frac_bits is not None:
-            raise InvalidValue("moment_frac_bits applies to a Madam base only")
-        return additive_config_for_bits(bits, base, eta_log2=eta_log2, rounding=rounding,
-                                        grad_bits=grad_bits, table=table, int_bits=int_bits)
     if isinstance(base, str):
         base = get(base)
-    if not isinstance(base, MadamConfig):
+    if not isinstance(base, Rule):
         raise InvalidType(f"base must be a preset name or a MadamConfig, not {type(base).__name__}")
+    kw = dict(eta_log2=eta_log2, rounding=rounding, grad_bits=grad_bits, table=table,
+              int_bits=int_bits)
+    if moment_frac_bits is not None:
+        kw["moment_frac_bits"] = moment_frac_bits
+    return base.at_width(bits, **kw)
+
+
+def madam_at_width(base: MadamConfig, bits: int, *, eta_log2: int | None = None,
+                   rounding: str | None = None, grad_bits: int | None = None,
+                   moment_frac_bits: int | None = None, table: str | None = None,
+                   int_bits: int | None = None) -> MadamConfig:
+    """`config_for_bits` of a Madam ``base`` (`MadamConfig.at_width`)."""
     weight = _weight_format(bits, int_bits)
     bits, fw = int(bits), weight.frac_bits
     grad = _grad_format(base.grad, grad_bits)
@@ -199,8 +204,7 @@ def describe_config(cfg: MadamConfig) -> dict:
 
 
 # ---- the additive rules (Adam, SGD with momentum) ------------------------------------------
-# Kept apart from `PRESETS`, which every hardware command assumes is Madam, until their RTL
-# lands.  Weight formats are the Madam presets' of the same width; gradients too.  The first
+# Weight formats are the Madam presets' of the same width; gradients too.  The first
 # moment (signed, zero) keeps two more fractional bits than the gradient (g lands on its grid
 # exactly, and m' = beta1 m + (1 - beta1) g is summed a little finer than g is stored); the
 # second moment is Madam's.  eta = 2**-10 (Adam's 1e-3), beta1 0.9, beta2 0.999, eps 1e-8 as
@@ -212,55 +216,93 @@ def describe_config(cfg: MadamConfig) -> dict:
 # nearest-even stalls at rms(w - target) 0.014 where float Adam reaches 0.0030, and with
 # stochastic rounding reaches 0.0029; lns16_adam reaches 0.0030 either way, so it keeps
 # nearest-even (no LFSR).
-from .adam import AdamConfig as _AdamConfig          # noqa: E402
-from .errors import InvalidValue as _InvalidValue  # noqa: E402
-from .sgd import SGDConfig as _SGDConfig            # noqa: E402
-
-OPTIMIZER_PRESETS: dict = {
-    "lns8_adam": _AdamConfig(
+PRESETS.update({
+    "lns8_adam": AdamConfig(
         weight=LNSFormat(4, 3, bias=14), grad=LNSFormat(5, 3, bias=24),
         first_moment=LNSFormat(5, 5, bias=24), second_moment=LNSFormat(7, 10, bias=100,
                                                                        signed=False),
         eta_log2=-10, rounding=Rounding.STOCHASTIC, table=TableMethod.INTERP, guard_bits=4,
         name="lns8_adam"),
-    "lns12_adam": _AdamConfig(
+    "lns12_adam": AdamConfig(
         weight=LNSFormat(4, 7, bias=14), grad=LNSFormat(5, 5, bias=24),
         first_moment=LNSFormat(5, 7, bias=24), second_moment=LNSFormat(7, 10, bias=100,
                                                                        signed=False),
         eta_log2=-10, rounding=Rounding.STOCHASTIC, table=TableMethod.INTERP, guard_bits=4,
         name="lns12_adam"),
-    "lns16_adam": _AdamConfig(
+    "lns16_adam": AdamConfig(
         weight=LNSFormat(5, 10, bias=30), grad=LNSFormat(6, 8, bias=40),
         first_moment=LNSFormat(6, 10, bias=40), second_moment=LNSFormat(8, 12, bias=200,
                                                                         signed=False),
         eta_log2=-10, table=TableMethod.INTERP, guard_bits=3, name="lns16_adam"),
-    "lns12_sgd": _SGDConfig(
+    "lns12_sgd": SGDConfig(
         weight=LNSFormat(4, 7, bias=14), grad=LNSFormat(5, 5, bias=24),
         momentum=LNSFormat(5, 7, bias=20), eta_log2=-3, mu=0.9, table=TableMethod.INTERP,
         guard_bits=4, name="lns12_sgd"),
-}
+})
+
+# ---- LNS Lion (`lns.lion`) -------------------------------------------------------------------
+# Weight and gradient formats: the 12- and 8-bit additive presets' (lns12_sgd / lns8_adam;
+# there is no lns8_sgd).  Lion's m is an EMA of g (m ~ g), not SGD's sum (m ~ g / (1 - mu)),
+# so the momentum window sits where the gradient's does (bias 24, as Adam's first moment),
+# with 7 fractional bits in both: log2(0.99) = -0.0145 rounds to the code 0 below Fm = 6 (m
+# would never decay), to -2 (beta2 = 0.98923) at Fm = 7.  eta: a weight of magnitude |w|
+# moves by eta 2**Fw / (|w| ln 2) weight LSBs.
+#   lns12_lion, nearest even: eta = 2**-11 (half LNS Adam's 2**-10) moves |w| <= 0.18 by at
+#     least half an LSB (so nearest rounding keeps it); typical weights sit there.
+#   lns8_lion, stochastic: eta = 2**-12 (a quarter of Adam's, Lion-sized) is 0.023 LSB at
+#     |w| = 1/8; stochastic rounding keeps it on average, resolved to 2**-guard LSB: guard 6
+#     (Fa = 9) keeps the step's log above half an Fa LSB up to |w| ~ 0.35.
+PRESETS.update({
+    "lns12_lion": LionConfig(
+        weight=LNSFormat(4, 7, bias=14), grad=LNSFormat(5, 5, bias=24),
+        momentum=LNSFormat(5, 7, bias=24), eta_log2=-11, rounding=Rounding.NEAREST_EVEN,
+        table=TableMethod.INTERP, guard_bits=4, name="lns12_lion"),
+    "lns8_lion": LionConfig(
+        weight=LNSFormat(4, 3, bias=14), grad=LNSFormat(5, 3, bias=24),
+        momentum=LNSFormat(5, 7, bias=24), eta_log2=-12, rounding=Rounding.STOCHASTIC,
+        table=TableMethod.INTERP, guard_bits=6, name="lns8_lion"),
+})
+
+# ---- the IEEE float Adam units (`lns.ieee.adam`) ---------------------------------------------
+PRESETS.update({
+    "fp32_adam": FloatAdamConfig(FLOAT_FORMATS["fp32"], name="fp32_adam"),
+    "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam"),
+})
 
 
-def optimizer_names() -> list[str]:
-    """The presets of the additive rules (`OPTIMIZER_PRESETS`)."""
-    return list(OPTIMIZER_PRESETS)
+def names(rule=None) -> list[str]:
+    """Every preset's name, or those of one ``rule`` (a `lns.modes.Optimizer` or its
+    string)."""
+    if rule is None:
+        return list(PRESETS)
+    rule = parse(Optimizer, "rule", rule)
+    return [n for n, cfg in PRESETS.items() if cfg.optimizer is rule]
 
 
-def get_any(name: str):
-    """The preset called ``name`` of any rule (Madam's `PRESETS`, `OPTIMIZER_PRESETS`, or
-    the IEEE float Adam units of `lns.ieee.adam.FLOAT_ADAM_PRESETS`, as their
-    `lns.optimizers.FloatAdamRule`)."""
-    from .ieee.adam import FLOAT_ADAM_PRESETS
-    from .optimizers import as_rule
-    if isinstance(name, str) and name in OPTIMIZER_PRESETS:
-        return OPTIMIZER_PRESETS[name]
-    if isinstance(name, str) and name in PRESETS:
+def get(name: str) -> Rule:
+    """The preset called ``name`` (any rule); ValueError naming the choices otherwise."""
+    try:
         return PRESETS[name]
-    if isinstance(name, str) and name in FLOAT_ADAM_PRESETS:
-        return as_rule(FLOAT_ADAM_PRESETS[name])
-    # (the float units before the LNS additive ones: tests/test_lns_adam.py pins the end)
-    choices = ", ".join(list(PRESETS) + list(FLOAT_ADAM_PRESETS) + list(OPTIMIZER_PRESETS))
-    raise _InvalidValue(f"preset must be one of {choices}, not {name!r}")
+    except (KeyError, TypeError):
+        raise InvalidValue(f"preset must be one of {', '.join(PRESETS)}, not {name!r}") from None
+
+
+def for_bits(rule, bits: int, *, base=None, **overrides) -> Rule:
+    """``rule``'s configuration with a ``bits``-bit weight word, the rest from ``base`` (a
+    preset name or configuration of that rule; default the rule's `FAMILY_BASE` preset):
+    ``base.at_width(bits, **overrides)`` (Madam: `config_for_bits`; the additive rules:
+    `additive_config_for_bits`; IEEE: the format of that width)."""
+    cls = config_class(rule)
+    if base is None:
+        base = cls.FAMILY_BASE
+    if isinstance(base, str):
+        base = get(base)
+    if not isinstance(base, cls):
+        raise InvalidValue(f"base must be a {parse(Optimizer, 'rule', rule)} preset or "
+                           f"configuration, not {getattr(base, 'name', base)!r}")
+    return base.at_width(bits, **overrides)
+
+
 
 
 # ---- families of the additive rules: one weight width, the rest from an Adam / SGD preset --
@@ -270,7 +312,7 @@ def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | No
                              int_bits: int | None = None):
     """An `AdamConfig` or `SGDConfig` (the kind of ``base``) with a ``bits``-bit weight word.
 
-    ``base``: a name of `OPTIMIZER_PRESETS` or an Adam / SGD configuration.  Each format
+    ``base``: the name of an additive rule's preset or such a configuration.  Each format
     follows the rule `config_for_bits` applies to LNS Madam at the same width, so an LNS
     Adam, SGD and Madam row of the same width differ only in the update rule:
 
@@ -300,16 +342,16 @@ def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | No
     stochastic, lns16_adam (-10 + 10) and lns12_sgd (-3 + 7) nearest-even; each preset is
     reproduced by ``additive_config_for_bits(its width, its name)``.
     """
+    additive = [n for n, c in PRESETS.items() if isinstance(c, AdditiveConfigMixin)]
     if isinstance(base, str):
-        if base not in OPTIMIZER_PRESETS:
-            raise _InvalidValue(f"base must be one of {', '.join(OPTIMIZER_PRESETS)}, "
-                                f"not {base!r}")
-        base = OPTIMIZER_PRESETS[base]
-    if not isinstance(base, (_AdamConfig, _SGDConfig)):
-        raise InvalidType(f"base must be an Adam / SGD preset name or config, not "
+        if base not in additive:
+            raise InvalidValue(f"base must be one of {', '.join(additive)}, not {base!r}")
+        base = PRESETS[base]
+    if not isinstance(base, AdditiveConfigMixin):
+        raise InvalidType(f"base must be an additive rule's preset name or config, not "
                           f"{type(base).__name__}")
     weight = _weight_format(bits, int_bits)
-    m_role = "first_moment" if isinstance(base, _AdamConfig) else "momentum"
+    m_role = base.MOMENT_ROLE
     grad = _grad_format(base.grad, grad_bits)
     m = getattr(base, m_role)
     if grad != base.grad:
@@ -318,15 +360,12 @@ def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | No
                       grad.frac_bits + m.frac_bits - g0.frac_bits,
                       bias=grad.bias + m.bias - g0.bias)
     changes = {"weight": weight, "grad": grad, m_role: m}
-    if isinstance(base, _AdamConfig):
-        v = base.second_moment
-        if v.frac_bits < grad.frac_bits - 1:
-            v = LNSFormat(v.int_bits, grad.frac_bits - 1, bias=v.bias, signed=False)
-        changes["second_moment"] = v
+    changes.update(base.second_moment_at(grad))
     eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
     if rounding is None:
-        rounding = Rounding.NEAREST_EVEN if eta + weight.frac_bits >= 0 else Rounding.STOCHASTIC
-    kind = "adam" if isinstance(base, _AdamConfig) else "sgd"
+        rounding = Rounding.NEAREST_EVEN if eta + weight.frac_bits >= base.NEAREST_FROM \
+            else Rounding.STOCHASTIC
+    kind = str(base.optimizer)
     name = f"w{int(bits)}_{kind}" + (f"_g{grad_bits}" if grad_bits is not None else "")
     return base.replace(**changes, eta_log2=eta, rounding=rounding, table=table or base.table,
                         guard_bits=base.guard_bits if guard_bits is None else int(guard_bits),
@@ -343,5 +382,3 @@ def sgd_config_for_bits(bits: int, base="lns12_sgd", **kw):
     return additive_config_for_bits(bits, base, **kw)
 
 
-__all__ += ["OPTIMIZER_PRESETS", "optimizer_names", "get_any", "additive_config_for_bits",
-            "adam_config_for_bits", "sgd_config_for_bits"]

@@ -31,7 +31,7 @@ from .format import LNSFormat
 from .kernels import table_tuple
 from .lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
 from .modes import Rounding, TableMethod, parse
-from .optimizers import Optimizer
+from .modes import Optimizer
 from .rounding import round_shift_rne
 from .tables import gauss_table, log2_constant_code
 from .word import pack, unpack, zero_word
@@ -76,6 +76,9 @@ class SGDConfig(AdditiveConfigMixin):
     FORMAT_ROLES = ("weight", "grad", "momentum")
     WORD_ROLES = {"w": "weight", "g": "grad", "m": "momentum"}
     HYPER = ("mu",)
+    FAMILY_BASE = "lns12_sgd"
+    MODEL = "lns.sgd_update"
+    MOMENT_ROLE = "momentum"
 
     weight: LNSFormat
     grad: LNSFormat
@@ -117,6 +120,10 @@ class SGDConfig(AdditiveConfigMixin):
         """``(sb, db)`` of the momentum adder, at Fm."""
         fm = self.momentum.frac_bits
         return gauss_table("sb", fm, self.table), gauss_table("db", fm, self.table)
+
+    def update_function(self, words, t, held, *, lfsr_state, evaluator):
+        return sgd_update(self, words["w"], words["g"], words["m"], lfsr_state=lfsr_state,
+                          evaluator=evaluator)
 
     def step_log(self, m_new, v_new=None, t: int = 1):
         """The step of stored words ``m'`` as arrays ``(sign, L, zero)`` by the kernel's rule

@@ -1,15 +1,16 @@
 """Float reference optimizers (numpy only): the ground truth for precision reports.
 
 Every optimizer works on one tensor and keeps its own state. ``Madam``, ``LNSMadam``,
-``Adam`` and ``SGD`` have ``step(w, g) -> new w``; ``IntegerMadam`` owns its weights as
+``Adam``, ``SGD`` and ``Lion`` have ``step(w, g) -> new w``; ``IntegerMadam`` owns its weights as
 integer codes and has ``step(g) -> new w`` and ``weights()``. See README.md in this folder for
 the sources of the equations and the deliberate differences from them.
 """
 
 from .adam import Adam
 from .integer_madam import IntegerMadam
+from .lion import Lion
 from .lns_madam import LNSMadam
 from .madam import Madam
 from .sgd import SGD
 
-__all__ = ["Madam", "IntegerMadam", "LNSMadam", "Adam", "SGD"]
+__all__ = ["Madam", "IntegerMadam", "LNSMadam", "Adam", "SGD", "Lion"]

@@ -52,24 +52,22 @@ __all__ = ["AdamUpdateUnit", "SGDUpdateUnit", "AdditiveUpdateArray", "additive_s
 
 
 def _rule(cfg) -> Optimizer:
-    rule = getattr(cfg, "optimizer", None)
-    if rule not in (Optimizer.ADAM, Optimizer.SGD):
+    from lns.additive import AdditiveConfigMixin
+    if not isinstance(cfg, AdditiveConfigMixin):
         raise InvalidType(f"cfg must be an AdamConfig or SGDConfig, not {type(cfg).__name__}")
-    return rule
+    return cfg.optimizer
 
 
 def word_roles(cfg) -> dict:
     """``{"w": fmt, "g": fmt, "m": fmt[, "v": fmt]}``: the words of one element."""
-    return {k: getattr(cfg, role) for k, role in cfg.WORD_ROLES.items()}
+    return cfg.word_formats
 
 
 def xbc_shapes(cfg) -> dict:
-    """Adam: the shapes of ``x_bc1`` and ``x_bc2`` (every code of ``t >= 1``; the most
-    negative is ``t = 1``, large ``t`` tends to 0).  SGD: none."""
-    if _rule(cfg) is not Optimizer.ADAM:
-        return {}
-    c1, c2 = cfg.bias_correction_codes(1)
-    return {"x_bc1": range_shape(c1, 0), "x_bc2": range_shape(c2, 0)}
+    """The shapes of the held ports (`lns.rule.Rule.HELD`, every value of ``t >= 1``,
+    `lns.rule.Rule.held_range`): Adam's ``x_bc1`` and ``x_bc2``; SGD and Lion none."""
+    _rule(cfg)
+    return {port: range_shape(*cfg.held_range(port)) for port in cfg.HELD}
 
 
 def stochastic_shift(x, s: int, r, rbits: int):
@@ -187,6 +185,10 @@ class _AdditiveUnit(wiring.Component):
 
     RULE: Optimizer
 
+    @staticmethod
+    def stages_of(cfg) -> int:
+        return additive_stages(cfg)
+
     def __init__(self, cfg, lfsr_init: int = 1):
         if _rule(cfg) is not self.RULE:
             raise InvalidType(f"{type(self).__name__} needs a {self.RULE} configuration, "
@@ -246,7 +248,7 @@ class AdditiveUpdateArray(wiring.Component):
         if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
             raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
         self.cfg, self.lanes, self.rule = cfg, lanes, rule
-        self.stages = additive_stages(cfg)
+        self.stages = self.stages_of(cfg)
         self.latency = self.stages - 1
         n = lanes
         words = word_roles(cfg)
@@ -260,11 +262,23 @@ class AdditiveUpdateArray(wiring.Component):
         ports.update({f"out_{k}": Out(n * f.total_bits) for k, f in words.items() if k != "g"})
         super().__init__(ports)
 
+    @staticmethod
+    def stages_of(cfg) -> int:
+        """Register stages of one lane (latency + 1) of ``cfg``, without building the array:
+        its lane unit's (`lns.registry.RuleEntry.unit`)."""
+        from lns.registry import load
+        return load(cfg, "unit").stages_of(cfg)
+
+    def sidecar_extra(self) -> dict:
+        """What this rule adds to the sidecar (`rtl.design.sidecar`): the rule's name."""
+        return {"optimizer": str(self.cfg.optimizer)}
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
         en, accept = stream_handshake(m, self, self.stages)
-        unit_cls = AdamUpdateUnit if self.rule is Optimizer.ADAM else SGDUpdateUnit
+        from lns.registry import load
+        unit_cls = load(cfg, "unit")
         words = word_roles(cfg)
         seeds = lane_seeds(0, self.lanes)
         for k in range(self.lanes):

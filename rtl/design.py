@@ -27,8 +27,8 @@ from lns.errors import InvalidType, InvalidValue
 from .cache import cache_dir, digest
 
 __all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES", "array_of",
-           "module_name", "table_summary", "sidecar", "REQUIRED_PORTS", "required_ports",
-           "is_additive", "is_float"]
+           "module_name", "table_summary", "sidecar", "REQUIRED_PORTS", "STREAM_PORTS",
+           "required_ports"]
 
 # Lanes of one design.  Generation time and memory grow linearly with the lanes (lns12 on
 # the 2-core machine of TOOLCHAIN.md: 1.2 s / 180 MB at 1 lane, 4.6 s / 220 MB at 16, 18 s /
@@ -38,73 +38,36 @@ __all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES", "array_of
 # double data rate): a wider array would only wait for its memory.
 MAX_LANES = 64
 
-# The ports every consumer drives; stochastic rounding adds lfsr_seed and lfsr_load.
+# The stream's ports every design has; the words, the held inputs and the LFSR's ports
+# follow from the rule contract (`required_ports`).
+STREAM_PORTS = ("clk", "rst", "in_valid", "in_ready", "out_valid", "out_ready")
+# Madam's, as before the other rules (kept for the sidecars and tests that name them).
 REQUIRED_PORTS = ("clk", "rst", "in_valid", "in_ready", "in_w", "in_g", "in_v", "out_valid",
                   "out_ready", "out_w", "out_v", "x_bc", "clip")
-# The same for the additive rules (Adam adds in_v/out_v/x_bc1/x_bc2).
-_ADDITIVE_PORTS = ("clk", "rst", "in_valid", "in_ready", "in_w", "in_g", "in_m", "out_valid",
-                   "out_ready", "out_w", "out_m")
-# The IEEE float Adam unit (`rtl.float_adam.FloatAdamArray`): k1, k2 held with each beat.
-_FLOAT_PORTS = _ADDITIVE_PORTS + ("in_v", "out_v", "k1", "k2")
-
-
-def is_float(cfg) -> bool:
-    """Whether ``cfg`` is an IEEE float Adam configuration (`lns.ieee.adam.FloatAdamConfig`)."""
-    from lns.optimizers import is_float as float_rule
-    return float_rule(cfg)
-
-
-def is_additive(cfg) -> bool:
-    """Whether ``cfg`` is an additive rule's configuration (Adam, SGD with momentum)."""
-    from lns.optimizers import Optimizer
-    return getattr(cfg, "optimizer", None) in (Optimizer.ADAM, Optimizer.SGD)
 
 
 def required_ports(cfg) -> tuple:
-    """The ports a consumer of ``cfg``'s design drives (stochastic: + lfsr_seed/load)."""
-    from lns.optimizers import Optimizer
-    if is_float(cfg):
-        return _FLOAT_PORTS
-    if not is_additive(cfg):
-        ports = REQUIRED_PORTS
-    elif cfg.optimizer is Optimizer.ADAM:
-        ports = _ADDITIVE_PORTS + ("in_v", "out_v", "x_bc1", "x_bc2")
-    else:
-        ports = _ADDITIVE_PORTS
+    """The ports a consumer of ``cfg``'s design drives: the stream, ``in_<word>`` of every
+    word, ``out_<word>`` of every written one, the held inputs, and with stochastic
+    rounding ``lfsr_seed``/``lfsr_load``."""
+    ports = STREAM_PORTS + tuple(f"in_{k}" for k in cfg.WORD_ROLES) \
+        + tuple(f"out_{k}" for k in cfg.output_roles) + tuple(cfg.HELD)
     if cfg.is_stochastic:
         ports = ports + ("lfsr_seed", "lfsr_load")
     return ports
 
 
 def module_name(cfg, lanes: int = 1) -> str:
-    """``lnsmadam_<cfg.name>_x<lanes>`` with the name reduced to ``[A-Za-z0-9_]``
-    (``lnsadam_...`` / ``lnssgd_...`` for the additive rules, ``floatadam_...`` for the
-    IEEE float Adam unit)."""
-    if is_float(cfg):
-        prefix = "floatadam"
-    else:
-        prefix = f"lns{cfg.optimizer}" if is_additive(cfg) else "lnsmadam"
-    return f"{prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', cfg.name)}_x{lanes}"
+    """``<prefix>_<cfg.name>_x<lanes>`` with the name reduced to ``[A-Za-z0-9_]``, the
+    prefix the rule's (`lns.registry.RuleEntry.module_prefix`: ``lnsmadam``, ``lnsadam``,
+    ``lnssgd``, ``floatadam``, ...)."""
+    from lns.registry import entry
+    return f"{entry(cfg).module_prefix}_{re.sub(r'[^A-Za-z0-9_]', '_', cfg.name)}_x{lanes}"
 
 
 def table_summary(cfg) -> dict:
-    """ROM contents the hardware holds (the ``sb`` table only with the rms normaliser; the
-    additive rules: every Gaussian table by role, ``cfg.tables``; the float unit: none, its
-    constants are in the config)."""
-    if is_float(cfg):
-        return {}
-    if is_additive(cfg):
-        return {role: {"method": str(t.method), "entries_near": len(t.near),
-                       "entries_nodes": len(t.nodes), "bits": int(t.bits)}
-                for role, t in cfg.tables.items()}
-    if cfg.sb_table is not None:
-        t = cfg.sb_table
-        sb = {"method": t.method, "entries_near": len(t.near), "entries_nodes": len(t.nodes),
-              "bits": int(t.bits)}
-    else:
-        sb = {"method": "none", "entries_near": 0, "entries_nodes": 0, "bits": 0}
-    return {"sb": sb, "exp2": {"entries": len(cfg.exp_table), "width": cfg.exp_table_width,
-                               "bits": cfg.exp_table_bits}}
+    """ROM contents the hardware holds, by role (`lns.rule.Rule.rom_tables`)."""
+    return cfg.rom_tables()
 
 
 def sidecar(cfg, lanes: int, top) -> dict:
@@ -121,30 +84,8 @@ def sidecar(cfg, lanes: int, top) -> dict:
     meta = {"module": module_name(cfg, lanes), "config": cfg.to_dict(), "lanes": lanes,
             "latency": top.latency, "ports": ports, "tables": table_summary(cfg),
             "tools": {"amaranth": amaranth.__version__}}
-    if is_additive(cfg):
-        meta["optimizer"] = str(cfg.optimizer)
-    if is_float(cfg):
-        meta.update(_float_meta(cfg, top))
+    meta.update(top.sidecar_extra())        # what the rule's array adds (its rule, schedule)
     return meta
-
-
-def _float_meta(cfg, top) -> dict:
-    """The float unit's sidecar entries: the rule, the format, the constants' words (also in
-    ``config``), the roles of the ports and the schedule of `lns.ieee.adam.OPERATIONS`
-    (stages counted after the input registers; ``op_gap`` registers between a result and
-    its readers)."""
-    from lns.optimizers import as_rule
-    from .float_adam import HELD, WORDS, schedule
-    cfg = as_rule(cfg)
-    return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
-            "constants": cfg.to_dict()["constants"],
-            "roles": {"read": list(WORDS), "written": list(cfg.update_words[1]),
-                      "held": {k: f"bias correction 1/(1 - beta{k[1]}**t), a word of "
-                                  f"{cfg.fmt.name} sampled with each beat" for k in HELD}},
-            "op_gap": top.op_gap,
-            "schedule": [{"result": r, "op": op, "operands": list(args), "start": a,
-                          "done": b} for r, op, args, a, b in
-                         schedule(cfg, top.steps_per_stage, top.op_gap)]}
 
 
 @dataclass(frozen=True)
@@ -194,8 +135,8 @@ class Design:
 
 
 def _check(cfg, lanes):
-    from lns import MadamConfig
-    if not isinstance(cfg, MadamConfig) and not is_additive(cfg) and not is_float(cfg):
+    from lns.rule import Rule
+    if not isinstance(cfg, Rule):
         # (the message predates the additive rules; tests/test_rtl_verilog.py pins it)
         raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
@@ -257,14 +198,8 @@ def _write_pair(out: Path, name: str, verilog: bytes, sidecar_json: bytes):
 def array_of(cfg, lanes: int = 1):
     """The Amaranth array component of ``cfg``'s rule with ``lanes`` lanes (the top of
     every generated design; `rtl.cost` wraps the same object for the package's pins)."""
-    if is_float(cfg):
-        from .float_adam import FloatAdamArray
-        return FloatAdamArray(cfg, lanes)
-    if is_additive(cfg):
-        from .additive_unit import AdditiveUpdateArray
-        return AdditiveUpdateArray(cfg, lanes)
-    from .unit import MadamUpdateArray
-    return MadamUpdateArray(cfg, lanes)
+    from lns.registry import load
+    return load(cfg, "array")(cfg, lanes)
 
 
 def _convert(cfg, lanes: int) -> tuple[str, dict]:
@@ -307,9 +242,7 @@ def design(cfg, lanes: int = 1, *, note=None) -> Design:
         ``lanes`` is not a positive int, or over `MAX_LANES`.
     """
     import amaranth
-    from lns.optimizers import as_rule
     _check(cfg, lanes)
-    cfg = as_rule(cfg)            # a FloatAdamConfig gains the rule's contract (to_json)
     key = digest(cfg.to_json(), str(lanes), amaranth.__version__, _sources_digest())
     d = cache_dir("designs", key)
     known = _MEMO.get(d)

@@ -250,6 +250,28 @@ class FloatAdamArray(wiring.Component):
         ports.update({f"out_{k[0]}": Out(lanes * n) for k in OUTPUTS})
         super().__init__(ports)
 
+    @staticmethod
+    def stages_of(cfg) -> int:
+        """Register stages of one lane (latency + 1) of ``cfg``, without building the array."""
+        return float_adam_stages(cfg)
+
+    def sidecar_extra(self) -> dict:
+        """The float unit's sidecar entries: the rule, the format, the constants' words
+        (also in ``config``), the roles of the ports and the schedule of
+        `lns.ieee.adam.OPERATIONS` (stages counted after the input registers; ``op_gap``
+        registers between a result and its readers)."""
+        cfg = self.cfg
+        return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
+                "constants": cfg.to_dict()["constants"],
+                "roles": {"read": list(WORDS), "written": list(cfg.update_words[1]),
+                          "held": {k: f"bias correction 1/(1 - beta{k[1]}**t), a word of "
+                                      f"{cfg.fmt.name} sampled with each beat"
+                                   for k in HELD}},
+                "op_gap": self.op_gap,
+                "schedule": [{"result": r, "op": op, "operands": list(args), "start": a,
+                              "done": b} for r, op, args, a, b in
+                             schedule(cfg, self.steps_per_stage, self.op_gap)]}
+
     def elaborate(self, platform):
         m = Module()
         en, _ = stream_handshake(m, self, self.stages)

@@ -198,6 +198,15 @@ class MadamUpdateArray(wiring.Component):
                       "out_v": Out(n * cfg.moment.total_bits)})
         super().__init__(ports)
 
+    @staticmethod
+    def stages_of(cfg) -> int:
+        """Register stages of one lane (latency + 1) of ``cfg``, without building the array."""
+        return pipeline_stages(cfg)
+
+    def sidecar_extra(self) -> dict:
+        """What this rule adds to the sidecar (`rtl.design.sidecar`): nothing."""
+        return {}
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg

@@ -36,7 +36,7 @@ import numpy as np
 import lns
 import lns.rounding
 import lns.word
-from lns.optimizers import as_rule, is_float, output_roles, update_words
+from lns.optimizers import update_words
 from rtl.lanes import LFSR_WIDTH, lane_bits, pack_lanes
 
 from .compare import UNKNOWN, _fmt, _groups
@@ -58,20 +58,15 @@ def is_adam(cfg) -> bool:
 def roles(cfg) -> dict:
     """``{"w": fmt, "g": fmt, "m": fmt[, "v": fmt]}`` (the float unit: every word of its
     IEEE format)."""
-    cfg = as_rule(cfg)
-    return {k: getattr(cfg, role) for k, role in cfg.WORD_ROLES.items()}
+    return cfg.word_formats
 
 
 def held_values(cfg, t: int) -> dict:
-    """``{port: value}`` held for the beats of step ``t``: LNS Adam's bias-correction codes
-    ``x_bc1, x_bc2``, the float unit's words ``k1, k2``; SGD none.  The HDL testbench
-    declares these ports (signed as the design's sidecar says) and reads each from a
-    plusarg named like the port without underscores (``+xbc1=``, ``+k1=``)."""
-    if is_float(cfg):
-        return dict(zip(("k1", "k2"), cfg.bias_correction_words(t)))
-    if is_adam(cfg):
-        return dict(zip(("x_bc1", "x_bc2"), cfg.bias_correction_codes(t)))
-    return {}
+    """``{port: value}`` held for the beats of step ``t`` (`lns.rule.Rule.held`: LNS Adam's
+    bias-correction codes ``x_bc1, x_bc2``, the float unit's words ``k1, k2``; SGD none).
+    The HDL testbench declares these ports (signed as the design's sidecar says) and reads
+    each from a plusarg named like the port without underscores (``+xbc1=``, ``+k1=``)."""
+    return cfg.held(t)
 
 
 def word_text(fmt, code) -> str:
@@ -105,7 +100,7 @@ def _describe(fmt, names, values) -> str:
 
 
 def out_keys(cfg) -> tuple:
-    return output_roles(cfg)
+    return cfg.output_roles
 
 
 @dataclass

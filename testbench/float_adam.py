@@ -40,7 +40,7 @@ from lns.ieee import exact
 from lns.ieee.fast import word_dtype
 from lns.ieee.vectors import edge_words as ieee_edges
 from lns.ieee.vectors import random_operands, tie_pairs
-from lns.optimizers import as_rule, update_words
+from lns.optimizers import update_words
 
 from . import additive
 from .additive import Group
@@ -62,14 +62,9 @@ def model(cfg, words: dict, t: int, evaluator: str = "numpy") -> dict:
 
 # ---- vectors ---------------------------------------------------------------------------
 def _to_words(fmt, x) -> np.ndarray:
-    """float64 values rounded to ``fmt`` (through numpy's correctly rounded conversion;
-    bf16 via ml_dtypes), as int64 words."""
-    dt = fmt.numpy_dtype
-    if dt is None:
-        from fractions import Fraction
-        return np.array([exact.round_to_format(fmt, int(v < 0), Fraction(abs(float(v))))
-                         for v in np.ravel(x)], dtype=np.int64)
-    return np.asarray(x, dtype=np.float64).astype(dt).view(word_dtype(fmt)).astype(np.int64)
+    """float64 values rounded to ``fmt`` (`lns.ieee.fast.from_float`), as int64 words."""
+    from lns.ieee.fast import from_float
+    return from_float(fmt, x)
 
 
 def adam_like_words(cfg, n: int, rng) -> dict:
@@ -199,7 +194,6 @@ def make_groups(cfg, n: int, *, seed: int = 1, lanes: int = 1) -> list[Group]:
     `T_VALUES` in turn, at most `MAX_GROUP` a group): up to half of a group edge rows, the
     rest a third each uniform-ish random words, random operand mixtures and Adam-like
     words, shuffled."""
-    cfg = as_rule(cfg)
     rng = np.random.default_rng([seed, 0xF1A7])
     count = max(len(T_VALUES), -(-n // MAX_GROUP))
     groups = []
@@ -244,7 +238,6 @@ def run_amaranth(cfg, groups, k: int = 300, lanes: int = 1, *, gap: float = 0.2,
     from rtl.float_adam import FloatAdamArray
     from rtl.lanes import pack_beats, unpack_beats
     from rtl.sim import RandomHandshake, drive
-    cfg = as_rule(cfg)
     n_bits = cfg.fmt.total_bits
     per = -(-k // len(groups))
     dut = FloatAdamArray(cfg, lanes)
@@ -274,7 +267,6 @@ def evaluate(cfg, sims, n: int, *, seed: int = 1, lanes: int = 1, gap: int = 10,
     of the design's (fault injection).  Returns `testbench.additive.compare_groups`'s dict
     with ``seconds``."""
     say = progress or (lambda msg: None)
-    cfg = as_rule(cfg)
     t0 = time.perf_counter()
     groups = make_groups(cfg, n, seed=seed, lanes=lanes)
     say(f"{sum(map(len, groups))} vectors for {cfg.name} "
@@ -295,16 +287,15 @@ def _flipped_constant_rule(cfg, name: str, bit: int):
     """A copy of ``cfg`` whose constant ``name`` has bit ``bit`` flipped (the hardware built
     from it holds one wrong constant; the model keeps the right one)."""
     from functools import cached_property
-    from lns.optimizers import FloatAdamRule
+    from lns.ieee.adam import FloatAdamConfig
 
-    class FlippedConstant(FloatAdamRule):
+    class FlippedConstant(FloatAdamConfig):
         @cached_property
         def constants(self):
-            c = dict(FloatAdamRule.constants.func(self))
+            c = dict(FloatAdamConfig.constants.func(self))
             c[name] ^= 1 << bit
             return c
 
-    cfg = as_rule(cfg)
     return FlippedConstant(cfg.fmt, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.name)
 
 
@@ -349,7 +340,6 @@ def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = 
     from rtl.float_adam import FloatAdamArray
     if fault not in FAULTS:
         raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
-    cfg = as_rule(cfg)
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"
     from amaranth.back import verilog as back
     name = module_name(cfg, lanes)

@@ -63,10 +63,10 @@ def test_sign_preset_real_synthesis_and_pnr(sign_report, tmp_path):
     assert ice["brams"] == 0                       # asynchronous ROMs cannot use block RAM
     assert g["cells"] > ice["luts"] and 5 < g["depth"] < 200
     assert g["cells"] == sum(g["cells_by_type"].values())
-    assert r["rom_bits"] == {"sb": meta["tables"]["sb"]["bits"],
-                             "exp2": meta["tables"]["exp2"]["bits"],
+    assert r["rom_bits"] == {"tables": {"exp2": meta["tables"]["exp2"]["bits"],
+                                        "sb": meta["tables"]["sb"]["bits"]},
                              "total": sum(t["bits"] for t in meta["tables"].values())}
-    assert r["rom_bits"]["sb"] == 0
+    assert r["rom_bits"]["tables"]["sb"] == 0
     # pins fit the package: not wrapped; nextpnr placed every pin
     pins = sum(p["width"] for p in meta["ports"].values())
     assert r["ports"] == {"unit_pins": pins, "pins": pins, "package_ios": 206,
@@ -97,7 +97,7 @@ def test_sign_has_fewer_luts_than_rms_of_the_same_weight(cache):
     a = cost.synthesis_report(sign, pnr=False)
     b = cost.synthesis_report(rms, pnr=False)
     assert b["pipeline_stages"] == rtl.pipeline_stages(rms) == b["latency"] + 1 > 2
-    assert b["rom_bits"]["sb"] == rms.sb_table.bits > 0
+    assert b["rom_bits"]["tables"]["sb"] == rms.sb_table.bits > 0
     assert a["ice40"]["luts"] < b["ice40"]["luts"]
     assert a["ice40"]["ffs"] < b["ice40"]["ffs"]
     assert a["generic"]["cells"] < b["generic"]["cells"]
@@ -191,11 +191,11 @@ def test_progress_goes_to_stderr(cache, tmp_path, capsys):
 # ---- the additive rules (Adam, SGD): the same flow ----------------------------------------
 @pytest.fixture(scope="module")
 def sgd_report(cache):
-    return cost.synthesis_report(presets.get_any("lns12_sgd"), pnr=False)
+    return cost.synthesis_report(presets.get("lns12_sgd"), pnr=False)
 
 
 def test_optimizer_preset_synthesis_without_pnr(sgd_report, tmp_path):
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     r = sgd_report
     meta = _sidecar(cfg, tmp_path)
     json.dumps(r)
@@ -219,7 +219,7 @@ def test_optimizer_preset_synthesis_without_pnr(sgd_report, tmp_path):
 def test_cost_command_on_an_optimizer_preset(sgd_report, capsys):
     from sim.analysis.energy import energy_estimate
     from sim.analysis.ops import operation_counts
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     assert main(["cost", "--preset", "lns12_sgd", "--json", "--no-pnr"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["optimizer"] == "sgd" and r["target"] == "ice40"
@@ -260,7 +260,7 @@ def test_a_unit_too_big_for_the_device_is_a_result(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 def test_optimizer_preset_place_and_route(cache):
-    r = cost.synthesis_report(presets.get_any("lns8_adam"))
+    r = cost.synthesis_report(presets.get("lns8_adam"))
     assert r["optimizer"] == "adam" and r["pnr"] is not None
     if r["pnr"]["fits"]:
         assert r["pnr"]["fmax_mhz"] > 0 and r["pnr"]["logic_cells"] >= r["ice40"]["luts"]

@@ -11,9 +11,9 @@ import pytest
 
 from lns import presets
 from lns.errors import InvalidType, InvalidValue
-from lns.ieee.adam import FLOAT_ADAM_PRESETS, FloatAdamConfig
+from lns.ieee.adam import FloatAdamConfig
 from lns.ieee.vectors import edge_words as ieee_edges
-from lns.optimizers import (FloatAdamRule, Optimizer, config_from_dict, optimizer_of,
+from lns.optimizers import (Optimizer, config_from_dict, optimizer_of,
                             output_roles, update_words)
 from sim.cli import main
 from testbench import float_adam as fa
@@ -24,12 +24,11 @@ NAMES = ("bf16_adam", "fp32_adam")
 # ---- the rule and its presets ---------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_presets_and_rule(name):
-    cfg = presets.get_any(name)
-    assert isinstance(cfg, FloatAdamRule) and isinstance(cfg, FloatAdamConfig)
-    base = FLOAT_ADAM_PRESETS[name]
-    assert cfg.constants == base.constants and cfg.fmt == base.fmt
-    assert optimizer_of(cfg) is optimizer_of(base) is Optimizer.FLOAT_ADAM
-    assert output_roles(base) == ("w", "m", "v")
+    cfg = presets.get(name)
+    assert isinstance(cfg, FloatAdamConfig)
+    assert optimizer_of(cfg) is Optimizer.FLOAT_ADAM
+    assert output_roles(cfg) == ("w", "m", "v")
+    assert cfg.held(1) == dict(zip(("k1", "k2"), cfg.bias_correction_words(1)))
     assert config_from_dict(json.loads(cfg.to_json())) == cfg
     n = cfg.fmt.total_bits
     assert cfg.update_bits == (4 * n, 3 * n)
@@ -37,17 +36,17 @@ def test_presets_and_rule(name):
 
 def test_config_errors():
     with pytest.raises(InvalidValue, match="format must be one of"):
-        FloatAdamRule.from_dict({"format": "fp99"})
+        FloatAdamConfig.from_dict({"format": "fp99"})
     with pytest.raises(InvalidValue, match="unknown float Adam config field"):
-        FloatAdamRule.from_dict({"format": "bf16", "beta3": 0.5})
+        FloatAdamConfig.from_dict({"format": "bf16", "beta3": 0.5})
     with pytest.raises(InvalidValue, match="evaluator must be one of"):
-        update_words(presets.get_any("bf16_adam"), {k: [0] for k in "wgmv"}, 1,
+        update_words(presets.get("bf16_adam"), {k: [0] for k in "wgmv"}, 1,
                      evaluator="gpu")
 
 
 def test_update_words_paths_agree_and_use_t():
     """The exact and numpy paths agree; t enters through k1, k2 (t = 1 and 2 differ)."""
-    cfg = presets.get_any("bf16_adam")
+    cfg = presets.get("bf16_adam")
     rng = np.random.default_rng(3)
     words = fa.adam_like_words(cfg, 200, rng)
     a = update_words(cfg, words, 2, evaluator="python")
@@ -64,7 +63,7 @@ def test_independent_float32_oracle():
     t = 3."""
     from testbench import additive
     from testbench.design import generate
-    cfg = presets.get_any("fp32_adam")
+    cfg = presets.get("fp32_adam")
     rng = np.random.default_rng(11)
     words = fa.adam_like_words(cfg, 2000, rng)
     f = {k: words[k].astype(np.uint32).view(np.float32) for k in "wgmv"}
@@ -90,7 +89,7 @@ def test_independent_float32_oracle():
 def test_edge_table_hits_the_edges(name):
     """Every IEEE edge word in every role, ties of the last operation (checked in exact
     arithmetic), exact cancellation to +0, and NaN, infinite, zero and subnormal results."""
-    cfg = presets.get_any(name)
+    cfg = presets.get(name)
     fmt = cfg.fmt
     e = fa.edge_words(cfg, 10, np.random.default_rng(1))
     for k in "wgmv":
@@ -127,7 +126,7 @@ def test_cli_bf16_all_evaluators_agree(capsys):
 def test_fp32_all_evaluators_agree():
     """fp32: Verilator on every vector, the exact path and Amaranth on a sample (one lane:
     the lane layout is checked on bf16 by the cycle simulation)."""
-    cfg = presets.get_any("fp32_adam")
+    cfg = presets.get("fp32_adam")
     r = fa.evaluate(cfg, ("verilator",), 4000, seed=4, sample=40)
     assert r["ok"] and r["evaluators"]["verilator"] == {"vectors": 4000, "mismatches": 0}
     assert r["evaluators"]["python"] == {"vectors": 40, "mismatches": 0}
@@ -143,7 +142,7 @@ def test_fault_is_caught(fault, tmp_path):
     """A flipped constant bit (b1's last) and the rounding's sticky bit stuck at 1 (ties
     away from zero), each in a copy of the bf16 unit's Verilog, are caught on Icarus; the
     report says who agrees with whom."""
-    cfg = presets.get_any("bf16_adam")
+    cfg = presets.get("bf16_adam")
     path = fa.faulty_verilog(cfg, fault, tmp_path)
     r = fa.evaluate(cfg, ("icarus",), 2000, verilog=path, sample=50)
     assert not r["ok"]
@@ -159,8 +158,8 @@ def test_fault_is_caught(fault, tmp_path):
 def test_sidecar(name, tmp_path):
     from rtl.design import Design, design
     from rtl.float_adam import float_adam_stages, schedule
-    cfg = presets.get_any(name)
-    d = design(FLOAT_ADAM_PRESETS[name])              # the bare FloatAdamConfig works too
+    cfg = presets.get(name)
+    d = design(presets.get(name))              # the bare FloatAdamConfig works too
     assert d.verilog == design(cfg).verilog
     meta = json.loads(d.sidecar.read_text())
     assert meta["module"] == f"floatadam_{name}_x1"
@@ -193,7 +192,7 @@ def test_latency_and_ii_one():
     from rtl.float_adam import FloatAdamArray
     from rtl.lanes import pack_beats
     from rtl.sim import RandomHandshake, drive
-    cfg = presets.get_any("bf16_adam")
+    cfg = presets.get("bf16_adam")
     dut = FloatAdamArray(cfg, 1)
     words = fa.adam_like_words(cfg, 40, np.random.default_rng(2))
     packed = {k: pack_beats(words[k], 16, 1) for k in "wgmv"}
@@ -210,9 +209,9 @@ def test_errors():
     with pytest.raises(InvalidType, match="FloatAdamConfig"):
         FloatAdamUnit(presets.get("lns12"))
     with pytest.raises(InvalidValue, match="lanes"):
-        FloatAdamArray(presets.get_any("bf16_adam"), 0)
+        FloatAdamArray(presets.get("bf16_adam"), 0)
     with pytest.raises(InvalidValue, match="lanes"):
-        design(presets.get_any("bf16_adam"), 0)
+        design(presets.get("bf16_adam"), 0)
 
 
 # ---- cycle simulation ---------------------------------------------------------------------------
@@ -221,7 +220,7 @@ def test_cycle_sim_three_engines():
     the RTL engines' words are bit-exact against the reference, and k1, k2 follow t."""
     from sim.cycle.simulate import Tensor, simulate
     from sim.cycle.stream import stream_of
-    cfg = presets.get_any("bf16_adam")
+    cfg = presets.get("bf16_adam")
     st = stream_of(cfg)
     assert st.held_ports == ("k1", "k2") and st.state_roles == ("w", "m", "v")
     assert st.held(1, None) != st.held(2, None)
@@ -281,7 +280,7 @@ def test_cli_config_override(tmp_path, capsys):
     meta = json.loads(Path(json.loads(capsys.readouterr().out)["sidecar"]).read_text())
     want = FloatAdamConfig(FLOAT_FORMATS["bf16"], lr=0.01, beta1=0.8).constants
     assert {k: int(v["word"], 16) for k, v in meta["constants"].items()} == want
-    assert want["lr"] != presets.get_any("bf16_adam").constants["lr"]
+    assert want["lr"] != presets.get("bf16_adam").constants["lr"]
     (tmp_path / "bad.toml").write_text("lr = -1\n")
     assert main(["verilog", "--preset", "bf16_adam", "--config", str(tmp_path / "bad.toml"),
                  "--out", str(out)]) == 2

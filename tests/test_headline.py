@@ -109,14 +109,14 @@ def test_words_bytes_and_energy(fake):
     assert by["lns12"]["bits_moved"] == 2 * lns12.weight.total_bits + lns12.grad.total_bits \
         + 2 * lns12.moment.total_bits
     for p in ("lns8", "lns16_adam"):
-        assert by[p]["energy_pj"] == energy_estimate(presets.get_any(p))["lns"]["total_pj"]
+        assert by[p]["energy_pj"] == energy_estimate(presets.get(p))["lns"]["total_pj"]
     # Horowitz ISSCC 2014, 45 nm: fp32 add 0.9, mul 3.7; fp16 add 0.4, mul 1.1 pJ; SRAM
     # 10 pJ / 64 bits.  14 operations: 8 mul, 3 add + 1 sub, 1 sqrt, 1 div (5 MACs each).
     fp32 = 8 * 3.7 + 4 * 0.9 + 2 * 5 * (3.7 + 0.9) + 224 * 10 / 64
     bf16 = 8 * 1.1 + 4 * 0.4 + 2 * 5 * (1.1 + 0.4) + 112 * 10 / 64
     assert by["fp32_adam"]["energy_pj"] == pytest.approx(fp32, abs=1e-3)
     assert by["bf16_adam"]["energy_pj"] == pytest.approx(bf16, abs=1e-3)
-    e = float_energy(presets.get_any("fp32_adam"))
+    e = float_energy(presets.get("fp32_adam"))
     assert e["counts"] == {"mul": 8, "add": 4, "sqrt": 1, "div": 1}
     assert e["memory_pj"] == pytest.approx(35.0)
 

@@ -13,8 +13,9 @@ import pytest
 
 from lns.errors import InvalidType, InvalidValue
 from lns.ieee import FLOAT_FORMATS, FloatFormat, exact
-from lns.ieee.adam import (FLOAT_ADAM_PRESETS, OPERATIONS, FloatAdamConfig, bias_correction_word,
-                           float_adam_update, get_float_adam)
+from lns import presets
+from lns.ieee.adam import (OPERATIONS, FloatAdamConfig, bias_correction_word,
+                           float_adam_update)
 from lns.ieee.fast import word_dtype
 from python_ref.adam import Adam
 
@@ -64,7 +65,7 @@ def ulps(fmt, got, want, scale=None):
 
 # ---- constants and bias corrections -------------------------------------------------------
 def test_fp32_constants_are_the_float64_hyperparameters_rounded_once():
-    cfg = FLOAT_ADAM_PRESETS["fp32_adam"]
+    cfg = presets.get("fp32_adam")
     # float64 -> float32 is one correct rounding; 1 - beta is exact in float64 (Sterbenz).
     want = {"b1": 0.9, "c1": 1 - 0.9, "b2": 0.999, "c2": 1 - 0.999, "lr": 1e-3, "eps": 1e-8}
     for k, x in want.items():
@@ -74,7 +75,7 @@ def test_fp32_constants_are_the_float64_hyperparameters_rounded_once():
 
 
 def test_bf16_constants_and_what_they_become():
-    cfg = FLOAT_ADAM_PRESETS["bf16_adam"]
+    cfg = presets.get("bf16_adam")
     words, vals = positive_values(BF16)
     for k, x in {"b1": Fraction(0.9), "c1": 1 - Fraction(0.9), "b2": Fraction(0.999),
                  "c2": 1 - Fraction(0.999), "lr": Fraction(1e-3), "eps": Fraction(1e-8)}.items():
@@ -131,7 +132,7 @@ def _float64_adam(cfg, words, t):
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("preset", ["fp32_adam", "bf16_adam"])
 def test_update_tracks_float64_adam_within_a_few_ulps(preset, impl):
-    cfg = get_float_adam(preset)
+    cfg = presets.get(preset)
     n = 4000 if impl == "numpy" else 600
     t = 10
     words = _state(cfg.fmt, n, seed=5, t=t)
@@ -159,7 +160,7 @@ def test_update_tracks_float64_adam_within_a_few_ulps(preset, impl):
 
 @pytest.mark.parametrize("preset", ["fp32_adam", "bf16_adam"])
 def test_exact_and_numpy_paths_give_the_same_words(preset):
-    cfg = get_float_adam(preset)
+    cfg = presets.get(preset)
     fmt = cfg.fmt
     words = list(_state(fmt, 300, seed=6))
     rng = np.random.default_rng(7)
@@ -177,7 +178,7 @@ def test_exact_and_numpy_paths_give_the_same_words(preset):
 
 def test_update_is_the_documented_sequence_of_single_operations():
     """Step by step with Python floats: the first update of fp32 Adam on one weight."""
-    cfg = FLOAT_ADAM_PRESETS["fp32_adam"]
+    cfg = presets.get("fp32_adam")
     f = lambda x: np.float32(x)                    # noqa: E731 (one fp32 rounding)
     w, g = f(0.25), f(-0.0625)
     b1, c1, b2, c2 = f(0.9), f(0.1), f(0.999), f(1 - 0.999)
@@ -195,7 +196,7 @@ def test_update_is_the_documented_sequence_of_single_operations():
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_update_special_cases(impl):
-    cfg = FLOAT_ADAM_PRESETS["bf16_adam"]
+    cfg = presets.get("bf16_adam")
     fmt = cfg.fmt
     k1, k2 = cfg.bias_correction_words(5)
     w = 0x3E80                                                    # 0.25
@@ -228,15 +229,16 @@ def test_any_format_runs_on_the_exact_path():
 
 
 def test_presets_and_sidecar_dict():
-    assert set(FLOAT_ADAM_PRESETS) == {"fp32_adam", "bf16_adam"}
-    for name, cfg in FLOAT_ADAM_PRESETS.items():
+    assert presets.names("float_adam") == ["fp32_adam", "bf16_adam"]
+    for name in presets.names("float_adam"):
+        cfg = presets.get(name)
         assert cfg.name == name and (cfg.lr, cfg.beta1, cfg.beta2, cfg.eps) == (1e-3, 0.9, 0.999,
                                                                                 1e-8)
         d = json.loads(json.dumps(cfg.to_dict()))
         assert d["constants"]["b2"]["word"] == f"{cfg.b2:#0{2 + cfg.fmt.total_bits // 4}x}"
-    assert get_float_adam("bf16_adam").constants["b2"] == 0x3F80
+    assert presets.get("bf16_adam").constants["b2"] == 0x3F80
     with pytest.raises(InvalidValue, match="preset must be one of"):
-        get_float_adam("fp64_adam")
+        presets.get("fp64_adam")
 
 
 def test_bad_input_is_one_clear_error():
@@ -250,7 +252,7 @@ def test_bad_input_is_one_clear_error():
         FloatAdamConfig(FP32, eps=float("nan"))
     with pytest.raises(InvalidType, match="beta1 must be a number"):
         FloatAdamConfig(FP32, beta1="0.9")
-    cfg = FLOAT_ADAM_PRESETS["fp32_adam"]
+    cfg = presets.get("fp32_adam")
     with pytest.raises(InvalidValue, match="t must be an int >= 1"):
         cfg.bias_correction_words(0)
     with pytest.raises(InvalidValue, match="beta must be strictly between"):

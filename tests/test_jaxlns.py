@@ -19,7 +19,7 @@ import pytest
 import lns
 from lns.errors import InvalidType, InvalidValue
 from lns.optimizers import Optimizer, optimizer_of
-from lns.presets import OPTIMIZER_PRESETS
+from lns import presets
 from python_ref import Madam
 from sim.jaxlns import lns_adam, lns_madam, lns_sgd
 from sim.jaxlns.cnn import batch_loss as cnn_loss
@@ -32,12 +32,12 @@ CONFIGS = {
     "lns12": lns.presets.get("lns12"),                     # Madam, nearest even
     "lns8": lns.presets.get("lns8"),                       # Madam, stochastic
     "lns8_sign": lns.presets.get("lns8_sign"),             # Madam, sign normaliser, stochastic
-    "lns12_adam": OPTIMIZER_PRESETS["lns12_adam"],         # Adam, stochastic
-    "lns16_adam": OPTIMIZER_PRESETS["lns16_adam"],         # Adam, nearest even
+    "lns12_adam": presets.get("lns12_adam"),         # Adam, stochastic
+    "lns16_adam": presets.get("lns16_adam"),         # Adam, nearest even
     # eps at the gradients' size, so the floor max(sqrt(v_hat), eps) decides many steps
-    "lns12_adam_eps": OPTIMIZER_PRESETS["lns12_adam"].replace(eps=1e-2),
-    "lns12_sgd": OPTIMIZER_PRESETS["lns12_sgd"],           # SGD, nearest even
-    "lns12_sgd_sr": OPTIMIZER_PRESETS["lns12_sgd"].replace(rounding="stochastic"),
+    "lns12_adam_eps": presets.get("lns12_adam").replace(eps=1e-2),
+    "lns12_sgd": presets.get("lns12_sgd"),           # SGD, nearest even
+    "lns12_sgd_sr": presets.get("lns12_sgd").replace(rounding="stochastic"),
 }
 TRANSFORMS = {Optimizer.MADAM: lns_madam, Optimizer.ADAM: lns_adam, Optimizer.SGD: lns_sgd}
 
@@ -233,11 +233,11 @@ def test_float_madam_float32_and_without_clip():
 # ---- errors -----------------------------------------------------------------------------
 def test_bad_input_is_one_clear_error():
     with pytest.raises(InvalidType, match="lns.MadamConfig"):
-        lns_madam(OPTIMIZER_PRESETS["lns12_adam"])
+        lns_madam(presets.get("lns12_adam"))
     with pytest.raises(InvalidType, match="cfg must be"):
         lns_sgd("lns12_sgd")
     with pytest.raises(InvalidType, match="seed"):
-        lns_adam(OPTIMIZER_PRESETS["lns12_adam"], seed=1.5)
+        lns_adam(presets.get("lns12_adam"), seed=1.5)
     tx = lns_madam(CONFIGS["lns12"])
     params = {"w": jnp.ones((3, 2), jnp.float32)}
     state = tx.init(params)

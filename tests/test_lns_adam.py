@@ -23,7 +23,7 @@ from lns.rounding import round_shift_rne_ref
 from lns.tables import gauss_table
 
 EVALUATORS = ["python", "numba"]
-ADAM = [n for n in presets.optimizer_names() if n.endswith("_adam")]
+ADAM = [n for n in (presets.names("adam") + presets.names("sgd")) if n.endswith("_adam")]
 
 
 def direct(cfg, **kw):
@@ -55,10 +55,10 @@ def words(cfg, w, g, m, v):
 
 
 # ============================================================ presets, config, validation ==
-@pytest.mark.parametrize("name", presets.optimizer_names())
+@pytest.mark.parametrize("name", (presets.names("adam") + presets.names("sgd")))
 def test_presets_validate_and_round_trip(name):
-    cfg = presets.get_any(name)
-    assert cfg.name == name and name not in presets.PRESETS
+    cfg = presets.get(name)
+    assert cfg.name == name and presets.get(name) is cfg
     back = type(cfg).from_json(cfg.to_json())
     assert back == cfg and back.params == cfg.params
     assert config_from_json(cfg.to_json()) == cfg
@@ -73,10 +73,13 @@ def test_presets_validate_and_round_trip(name):
 
 
 def test_preset_registry():
-    assert presets.optimizer_names() == ["lns8_adam", "lns12_adam", "lns16_adam", "lns12_sgd"]
-    assert presets.get_any("lns12") is presets.get("lns12")
-    with pytest.raises(ValueError, match="preset must be one of .*lns12_sgd, not 'nope'"):
-        presets.get_any("nope")
+    assert presets.names("adam") + presets.names("sgd") == ["lns8_adam", "lns12_adam",
+                                                            "lns16_adam", "lns12_sgd"]
+    assert presets.names("madam") == ["tiny", "lns8_sign", "lns8", "lns12", "lns16"]
+    assert set(presets.names()) >= set(presets.names("madam") + presets.names("float_adam"))
+    with pytest.raises(ValueError, match="preset must be one of tiny, .*lns12_sgd, .*, "
+                                         "not 'nope'"):
+        presets.get("nope")
     madam = presets.get("lns12")
     assert config_from_dict(madam.to_dict()) == madam           # no "optimizer": Madam
     assert config_from_dict({**madam.to_dict(), "optimizer": "madam"}) == madam
@@ -85,7 +88,7 @@ def test_preset_registry():
 
 def _base():
     """lns12_adam with nearest-even rounding: the exact cases need no LFSR."""
-    return presets.get_any("lns12_adam").replace(rounding="nearest_even")
+    return presets.get("lns12_adam").replace(rounding="nearest_even")
 
 
 @pytest.mark.parametrize("change, err, text", [
@@ -116,7 +119,7 @@ def test_config_json_errors():
         AdamConfig.from_dict({**d, "optimizer": "sgd"})
     with pytest.raises(ValueError, match="unknown config field 'beta'"):
         AdamConfig.from_dict({**d, "beta": 0.9})
-    with pytest.raises(ValueError, match="optimizer must be one of madam, adam, sgd, float_adam, not 'x'"):
+    with pytest.raises(ValueError, match="optimizer must be one of madam, adam, sgd, lion, float_adam, not 'x'"):
         config_from_dict({**d, "optimizer": "x"})
 
 
@@ -135,9 +138,9 @@ def test_api_errors():
     with pytest.raises(ValueError, match="lfsr_state is only used with rounding='stochastic'"):
         lns.adam_update(cfg, 1, 1, 1, 1, 1, lfsr_state=lns.lane_seeds(1, 1))
     with pytest.raises(ValueError, match="rounding='stochastic' needs lfsr_state"):
-        lns.adam_update(presets.get_any("lns8_adam"), 1, 1, 1, 1, 1)
+        lns.adam_update(presets.get("lns8_adam"), 1, 1, 1, 1, 1)
     with pytest.raises(TypeError, match="lfsr_state must be a non-empty 1-D int64 numpy array"):
-        lns.adam_update(presets.get_any("lns12_adam"), 1, 1, 1, 1, 1, lfsr_state=[5])
+        lns.adam_update(presets.get("lns12_adam"), 1, 1, 1, 1, 1, lfsr_state=[5])
 
 
 # ================================================================== reference == kernel ==
@@ -145,7 +148,7 @@ def test_api_errors():
 @pytest.mark.parametrize("t", [1, 3, 1000])
 @pytest.mark.parametrize("table", ["interp", "direct"])
 def test_kernel_equals_reference(name, t, table):
-    cfg = presets.get_any(name).replace(table=table)
+    cfg = presets.get(name).replace(table=table)
     rng = np.random.default_rng(t)
     n = 1500
     w, g, m, v = (rng.integers(0, 1 << getattr(cfg, r).total_bits, n) for r in cfg.FORMAT_ROLES)
@@ -415,7 +418,7 @@ def test_against_float64(name, table, evaluator):
        2**-Fw (stochastic): d = tau 2**-Fa + that;
        |w'_lns - w'| <= |step| (2**dL - 1) 2**d + |w'| (2**d - 1).
     """
-    cfg = presets.get_any(name).replace(table=table)
+    cfg = presets.get(name).replace(table=table)
     W, G, M, V = cfg.weight, cfg.grad, cfg.first_moment, cfg.second_moment
     fm, fv, fa, fc = M.frac_bits, V.frac_bits, cfg.acc_frac_bits, cfg.work_frac_bits
     tau = 0.5 if table == "direct" else 1.0
@@ -484,8 +487,8 @@ def _mp_gauss(kind, frac_bits):
 
 def _preset_precisions():
     out = set()
-    for name in presets.optimizer_names():
-        cfg = presets.get_any(name)
+    for name in (presets.names("adam") + presets.names("sgd")):
+        cfg = presets.get(name)
         fm = (cfg.first_moment if name.endswith("_adam") else cfg.momentum).frac_bits
         out |= {("db", fm), ("db", cfg.acc_frac_bits), ("sb", fm), ("sb", cfg.acc_frac_bits)}
         if name.endswith("_adam"):
@@ -521,12 +524,15 @@ def test_cli_lists_optimizer_presets(capsys):
     from sim.cli import main
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    lines = {line.split()[1]: line.split() for line in out.splitlines()
-             if line.split()[:1] in (["adam"], ["sgd"])}
-    assert list(lines) == presets.optimizer_names()
-    assert lines["lns12_adam"][2:5] == ["lns12_i4f7_b14", "lns11_i5f5_b24", "lns13_i5f7_b24"]
+    lines = {line.split()[0]: line.split() for line in out.splitlines()
+             if line.split()[1:2] in (["adam"], ["sgd"])}
+    assert list(lines) == (presets.names("adam") + presets.names("sgd"))
+    assert lines["lns12_adam"][2:6] == ["lns12_i4f7_b14", "lns11_i5f5_b24", "lns13_i5f7_b24",
+                                        "ulns17_i7f10_b100"]
+    assert lines["lns12_sgd"][5] == "-"
     assert main(["presets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows if r["optimizer"] in ("adam", "sgd")] == \
-        presets.optimizer_names()
-    assert [r["name"] for r in rows if r["optimizer"] == "madam"] == presets.names()
+        (presets.names("adam") + presets.names("sgd"))
+    assert [r["name"] for r in rows if r["optimizer"] == "madam"] == presets.names("madam")
+    assert [r["name"] for r in rows] == presets.names()

@@ -22,7 +22,7 @@ EVALUATORS = ["python", "numba"]
 
 
 def base(**kw):
-    return presets.get_any("lns12_sgd").replace(**kw)
+    return presets.get("lns12_sgd").replace(**kw)
 
 
 def mp_log_code(x, frac_bits):
@@ -38,7 +38,7 @@ def mp_value(fmt, word):
 
 # ============================================================ preset, config, validation ==
 def test_preset():
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     assert isinstance(cfg, SGDConfig) and cfg.optimizer == "sgd" == lns.Optimizer.SGD
     assert cfg.weight == presets.get("lns12").weight and cfg.grad == presets.get("lns12").grad
     assert SGDConfig.from_json(cfg.to_json()) == cfg
@@ -65,7 +65,7 @@ def test_config_errors(change, err, text):
 
 def test_api_errors():
     with pytest.raises(TypeError, match="cfg must be an SGDConfig, not AdamConfig"):
-        lns.sgd_update(presets.get_any("lns12_adam"), 1, 1, 1)
+        lns.sgd_update(presets.get("lns12_adam"), 1, 1, 1)
     with pytest.raises(ValueError, match="g must be codes of lns11_i5f5"):
         lns.sgd_update(base(), 1, -1, 1)
     with pytest.raises(ValueError, match="w, g, m must have the same shape"):

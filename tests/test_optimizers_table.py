@@ -62,7 +62,7 @@ def test_configs_are_the_presets_then_the_families():
                                                                "lns12_sgd"]
     for bits in (8, 16):
         assert config_for("madam", bits)[0] is presets.get(f"lns{bits}")
-        assert config_for("adam", bits)[0] is presets.get_any(f"lns{bits}_adam")
+        assert config_for("adam", bits)[0] is presets.get(f"lns{bits}_adam")
         sgd, how = config_for("sgd", bits)
         assert how == "family" and sgd.optimizer == "sgd"
         # the family keeps Madam's weight format at that width
@@ -149,19 +149,6 @@ def test_without_pnr_there_is_no_fmax(fake_synthesis):
     for row in r["rows"]:
         assert row["fits"] is None and row["fmax_mhz"] is None
         assert row["updates_per_s"] is None and row["status"] == "ok"
-
-
-def test_no_preset_rows(fake_synthesis, monkeypatch):
-    monkeypatch.delattr(presets, "sgd_config_for_bits")
-    r = compare_optimizers()
-    by = _by(r)
-    for w in (8, 16):
-        assert by[(w, "sgd")]["status"] == "no preset" and by[(w, "sgd")]["config"] is None
-    assert by[(12, "sgd")]["config"] == "lns12_sgd"
-    assert any(n.startswith("no preset: LNS SGD at 8 bits, LNS SGD at 16 bits")
-               for n in r["notes"])
-    md = render_markdown(r)
-    assert "| 8 | LNS SGD | no preset |" in md
 
 
 def test_markdown_section(fake_synthesis):

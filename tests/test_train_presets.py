@@ -4,7 +4,8 @@ built by the rules LNS Madam's `config_for_bits` uses, reproducing the hand-writ
 import pytest
 
 from lns import AdamConfig, InvalidType, InvalidValue, Rounding, SGDConfig
-from lns.presets import (OPTIMIZER_PRESETS, additive_config_for_bits, adam_config_for_bits,
+from lns import presets
+from lns.presets import (additive_config_for_bits, adam_config_for_bits,
                          config_for_bits, sgd_config_for_bits)
 
 
@@ -12,8 +13,8 @@ from lns.presets import (OPTIMIZER_PRESETS, additive_config_for_bits, adam_confi
                                        ("lns16_adam", 16), ("lns12_sgd", 12)])
 def test_reproduces_each_preset_at_its_width(name, bits):
     # dataclass equality compares every format, eta, rounding, table and guard (not the name)
-    assert additive_config_for_bits(bits, name) == OPTIMIZER_PRESETS[name]
-    assert config_for_bits(bits, name) == OPTIMIZER_PRESETS[name]     # the same via dispatch
+    assert additive_config_for_bits(bits, name) == presets.get(name)
+    assert config_for_bits(bits, name) == presets.get(name)     # the same via dispatch
 
 
 @pytest.mark.parametrize("bits", [6, 8, 10, 12, 16])
@@ -27,8 +28,8 @@ def test_weight_and_gradient_are_madams_at_every_width(bits):
 
 def test_weight_formats_of_other_widths_match_the_presets_of_that_width():
     # lns12_adam as the base, the weight word of 8 / 16 bits is lns8_adam's / lns16_adam's
-    assert adam_config_for_bits(8).weight == OPTIMIZER_PRESETS["lns8_adam"].weight
-    assert adam_config_for_bits(16).weight == OPTIMIZER_PRESETS["lns16_adam"].weight
+    assert adam_config_for_bits(8).weight == presets.get("lns8_adam").weight
+    assert adam_config_for_bits(16).weight == presets.get("lns16_adam").weight
 
 
 def test_rounding_rule_is_the_eta_shift_threshold():

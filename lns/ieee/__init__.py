@@ -11,11 +11,11 @@ the LNS units are compared with).  Imports without Amaranth or a simulator.
 """
 
 from . import adam, exact, ops, vectors
-from .adam import (FLOAT_ADAM_PRESETS, FloatAdamConfig, bias_correction_word,
-                   float_adam_update, get_float_adam)
+from .adam import (FloatAdamConfig, bias_correction_word,
+                   float_adam_update)
 from .format import FLOAT_FORMATS, FloatFormat, get_format
 from .ops import add, div, mul, sqrt, sub
 
 __all__ = ["FloatFormat", "FLOAT_FORMATS", "get_format", "exact", "ops", "vectors",
-           "add", "sub", "mul", "div", "sqrt", "adam", "FloatAdamConfig", "FLOAT_ADAM_PRESETS",
-           "get_float_adam", "bias_correction_word", "float_adam_update"]
+           "add", "sub", "mul", "div", "sqrt", "adam", "FloatAdamConfig",
+           "bias_correction_word", "float_adam_update"]

@@ -46,10 +46,12 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..errors import InvalidType, InvalidValue
+from ..modes import Optimizer, Rounding
+from ..rule import Rule
 from . import exact, ops
 from .format import FLOAT_FORMATS, FloatFormat
 
-__all__ = ["FloatAdamConfig", "FLOAT_ADAM_PRESETS", "get_float_adam", "bias_correction_word",
+__all__ = ["FloatAdamConfig", "bias_correction_word",
            "float_adam_update", "CONSTANTS", "OPERATIONS"]
 
 CONSTANTS = ("b1", "c1", "b2", "c2", "lr", "eps")
@@ -100,12 +102,33 @@ def bias_correction_word(fmt: FloatFormat, beta: float, t: int) -> int:
 
 
 @dataclass(frozen=True)
-class FloatAdamConfig:
+class FloatAdamConfig(Rule):
     """One float Adam unit: its format and hyperparameters (float64, as a user gives them).
 
     The derived words (`b1`, `c1`, `b2`, `c2`, `lr_word`, `eps_word`; all of them in
     `constants`) are the constants of the datapath, each rounded to `fmt` once.
+
+    The rule contract (`lns.rule.Rule`): every word (``w, g, m, v``) is of `fmt`; the held
+    inputs are the bias-correction words ``k1, k2``; IEEE rounds to nearest even (no
+    LFSR); the evaluators are ``"python"`` (exact integers, one rounding function) and
+    ``"numpy"`` (numpy's correctly rounded float32 / bfloat16), with ``"numba"`` taken as
+    the fast one as well, so a caller may ask every rule for ``"numba"``.
     """
+
+    OPTIMIZER = Optimizer.FLOAT_ADAM
+    WORD_ROLES = {"w": "fmt", "g": "fmt", "m": "fmt", "v": "fmt"}
+    FORMAT_ROLES = ("fmt",)
+    HELD = ("k1", "k2")
+    EVALUATORS = ("python", "numpy")
+    HYPER = ("lr", "beta1", "beta2", "eps")
+    FAMILY_BASE = "fp32_adam"
+    MODEL = "lns.ieee.adam.float_adam_update"
+    rounding = Rounding.NEAREST_EVEN        # IEEE's, every operation
+
+    @property
+    def eta(self) -> float:
+        """The step size (``lr``), as the LNS rules name it."""
+        return self.lr
 
     fmt: FloatFormat
     lr: float = 1e-3
@@ -170,29 +193,105 @@ class FloatAdamConfig:
         return (bias_correction_word(self.fmt, self.beta1, t),
                 bias_correction_word(self.fmt, self.beta2, t))
 
+    # ---- the rule contract ------------------------------------------------------------------
+    @property
+    def operations(self) -> tuple:
+        """The fixed sequence of IEEE operations (`OPERATIONS`)."""
+        return OPERATIONS
+
+    def held(self, t: int, *, clip=None) -> dict:
+        return dict(zip(self.HELD, self.bias_correction_words(t)))
+
+    def held_range(self, port: str) -> tuple[int, int]:
+        if port not in self.HELD:
+            return super().held_range(port)
+        return 0, self.fmt.word_mask
+
+    def check_evaluator(self, evaluator):
+        return super().check_evaluator("numpy" if evaluator == "numba" else evaluator)
+
+    def update(self, words: dict, t: int = 1, held: dict | None = None, *, lfsr_state=None,
+               evaluator: str | None = None) -> dict:
+        """`float_adam_update` on ``words`` with the held ``k1, k2`` of step ``t``
+        (``evaluator`` ``"python"``: the exact path; ``"numpy"``: numpy's)."""
+        impl = {"python": "exact", "numpy": "numpy"}[self.check_evaluator(evaluator)]
+        held = self.check_held(t, held)
+        from .fast import word_dtype
+        arrays = {}
+        for key in "wgmv":
+            a = np.asarray(words[key])
+            if a.size and (int(a.min()) < 0 or int(a.max()) > self.fmt.word_mask):
+                raise InvalidValue(f"{key} must hold {self.fmt.name} words in "
+                                   f"0..{self.fmt.word_mask:#x}")
+            arrays[key] = a.astype(word_dtype(self.fmt)).ravel()
+        out = float_adam_update(self, *(arrays[k] for k in "wgmv"), held["k1"], held["k2"],
+                                impl=impl)
+        return {k: np.asarray(a, dtype=np.int64).ravel() for k, a in zip(self.output_roles, out)}
+
+    def encode_words(self, key: str, x) -> np.ndarray:
+        """Float64 values as words of `fmt`, nearest even (`lns.ieee.fast.from_float`)."""
+        from .fast import from_float
+        return np.asarray(from_float(self.fmt, np.asarray(x, np.float64)), dtype=np.int64)
+
+    def describe(self) -> dict:
+        """A preset row (JSON): the rule, the format, the hyperparameters, the constants."""
+        return {"name": self.name, "optimizer": str(self.optimizer),
+                "format": self.fmt.to_dict(), "lr": self.lr, "beta1": self.beta1,
+                "beta2": self.beta2, "eps": self.eps, "constants": self.to_dict()["constants"],
+                "operations": len(self.operations)}
+
+    def at_width(self, bits: int, **overrides) -> "FloatAdamConfig":
+        """This configuration in the IEEE format of ``bits`` bits (32: fp32; 16: this
+        configuration's own 16-bit format, else bf16); the LNS overrides do not apply."""
+        fmt = {32: FLOAT_FORMATS["fp32"], 16: self.fmt if self.fmt.total_bits == 16
+               else FLOAT_FORMATS["bf16"]}.get(bits)
+        if fmt is None:
+            raise InvalidValue(f"bits must be 16 or 32 for IEEE Adam, not {bits!r}")
+        return self.replace(fmt=fmt, name=f"{fmt.name}_adam")
+
+    def replace(self, **changes) -> "FloatAdamConfig":
+        import dataclasses
+        return dataclasses.replace(self, **changes)
+
     def to_dict(self) -> dict:
-        """The config for a JSON sidecar: hyperparameters, and each constant as a word and
-        as the value it holds."""
-        return {"name": self.name, "format": self.fmt.to_dict(), "lr": self.lr,
+        """The config for a JSON sidecar: the rule, hyperparameters, and each constant as a
+        word and as the value it holds."""
+        return {"optimizer": str(self.optimizer), "name": self.name,
+                "format": self.fmt.to_dict(), "lr": self.lr,
                 "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
                 "constants": {k: {"word": f"{w:#0{2 + (self.fmt.total_bits + 3) // 4}x}",
                                   "value": float(exact.to_fraction(self.fmt, w))}
                               for k, w in self.constants.items()}}
 
+    def to_json(self) -> str:
+        import json
+        return json.dumps(self.to_dict(), sort_keys=True)
 
-FLOAT_ADAM_PRESETS = {
-    "fp32_adam": FloatAdamConfig(FLOAT_FORMATS["fp32"], name="fp32_adam"),
-    "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam"),
-}
-
-
-def get_float_adam(name: str) -> FloatAdamConfig:
-    """A named float Adam preset."""
-    try:
-        return FLOAT_ADAM_PRESETS[name]
-    except (KeyError, TypeError):
-        raise InvalidValue(f"float Adam preset must be one of {', '.join(FLOAT_ADAM_PRESETS)},"
-                           f" not {name!r}") from None
+    @classmethod
+    def from_dict(cls, data: dict) -> "FloatAdamConfig":
+        """From `to_dict`'s dict (``constants`` are derived, so ignored; ``format`` a
+        preset name or ``{"exp_bits", "frac_bits"[, "name"]}``)."""
+        if not isinstance(data, dict):
+            raise InvalidType(f"a config must be a mapping, not {type(data).__name__}")
+        known = {"name", "format", "lr", "beta1", "beta2", "eps", "constants", "optimizer"}
+        extra = sorted(set(data) - known)
+        if extra:
+            raise InvalidValue(f"unknown float Adam config field(s): {', '.join(extra)}")
+        if data.get("optimizer", str(cls.OPTIMIZER)) != str(cls.OPTIMIZER):
+            raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
+                               f"not {data['optimizer']!r}")
+        f = data.get("format")
+        if isinstance(f, str) and f in FLOAT_FORMATS:
+            fmt = FLOAT_FORMATS[f]
+        elif isinstance(f, dict) and "exp_bits" in f and "frac_bits" in f:
+            fmt = FloatFormat(f["exp_bits"], f["frac_bits"], f.get("name", ""))
+            if fmt.name in FLOAT_FORMATS and FLOAT_FORMATS[fmt.name] != fmt:
+                raise InvalidValue(f"format {fmt.name} must be {FLOAT_FORMATS[fmt.name]}")
+        else:
+            raise InvalidValue(f"format must be one of {', '.join(FLOAT_FORMATS)} or a table "
+                               f"with exp_bits and frac_bits, not {f!r}")
+        kw = {k: data[k] for k in ("lr", "beta1", "beta2", "eps", "name") if k in data}
+        return cls(fmt, **kw)
 
 
 def float_adam_update(cfg: FloatAdamConfig, w, g, m, v, k1, k2, *, impl: str = "auto"):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .format import FloatFormat
 
-__all__ = ["word_dtype", "binary", "unary", "BINARY_UFUNCS"]
+__all__ = ["word_dtype", "from_float", "binary", "unary", "BINARY_UFUNCS"]
 
 BINARY_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
 
@@ -47,6 +47,19 @@ def _to_words(fmt: FloatFormat, f: np.ndarray) -> np.ndarray:
     words = narrow.view(word_dtype(fmt)).copy()
     words[np.isnan(f)] = fmt.canonical_nan
     return words
+
+
+def from_float(fmt: FloatFormat, x) -> np.ndarray:
+    """float64 values rounded to ``fmt`` once (numpy's correctly rounded conversion; bf16
+    through ml_dtypes; a format numpy lacks through `lns.ieee.exact`), as int64 words."""
+    dt = fmt.numpy_dtype
+    if dt is None:
+        from fractions import Fraction
+
+        from . import exact
+        return np.array([exact.round_to_format(fmt, int(v < 0), Fraction(abs(float(v))))
+                         for v in np.ravel(x)], dtype=np.int64).reshape(np.shape(x))
+    return np.asarray(x, dtype=np.float64).astype(dt).view(word_dtype(fmt)).astype(np.int64)
 
 
 def binary(fmt: FloatFormat, op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ This module only describes the format; the correctly rounded operations are in
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -117,6 +119,22 @@ class FloatFormat:
     @property
     def min_subnormal(self) -> int:
         return 1
+
+    # ---- range (as `lns.LNSFormat` gives it) ------------------------------------------------
+    @property
+    def has_zero(self) -> bool:
+        """Every IEEE format has a zero word (+0.0 is the all-zero word)."""
+        return True
+
+    @property
+    def min_value(self) -> float:
+        """The smallest positive magnitude (the smallest subnormal)."""
+        return math.ldexp(1.0, self.emin - self.frac_bits)
+
+    @property
+    def max_value(self) -> float:
+        """The largest finite magnitude."""
+        return math.ldexp(float((1 << (self.frac_bits + 1)) - 1), self.emax - self.frac_bits)
 
     # ---- fields of a word -----------------------------------------------------------------
     def fields(self, word: int) -> tuple[int, int, int]:

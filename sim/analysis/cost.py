@@ -23,8 +23,8 @@ def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
     from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
 
     synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
-    from lns.optimizers import is_float
-    if is_float(cfg):
+    from lns.registry import entry
+    if entry(cfg).number_system == "ieee":
         # IEEE float Adam: its 14 operations by kind, priced at the format's width
         from .energy import float_adam_energy
         energy = float_adam_energy(cfg)

@@ -23,18 +23,9 @@ CHECKED = 2000                    # of them checked against the scalar reference
 
 
 def describe(cfg) -> dict:
-    """The configuration's modes, hyperparameters and table bits, and per word (weight,
-    grad, moment) its format, bits, fields and range (JSON)."""
-    out = {"name": cfg.name, "normaliser": str(cfg.normaliser), "rounding": str(cfg.rounding),
-           "table": str(cfg.table), "eta": cfg.eta, "beta": cfg.beta, "g_bound": cfg.g_bound,
-           "sb_table_bits": cfg.sb_table.bits if cfg.sb_table is not None else 0,
-           "exp2_table_bits": cfg.exp_table_bits}
-    for role in ("weight", "grad", "moment"):
-        f = getattr(cfg, role)
-        out[role] = {"format": f.name, "bits": f.total_bits, "int_bits": f.int_bits,
-                     "frac_bits": f.frac_bits, "bias": f.bias,
-                     "min": f.min_value, "max": f.max_value}
-    return out
+    """The configuration's modes, hyperparameters and table bits, and per word its format,
+    bits, fields and range (JSON): `lns.rule.Rule.describe`."""
+    return cfg.describe()
 
 
 def tensor_step(cfg, seed: int = 0, n: int = TENSOR_WEIGHTS, checked: int = CHECKED) -> dict:
@@ -77,7 +68,7 @@ def quick_look(cfg, steps: int = 300, weights: int = 2000, seed: int = 0,
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, not {value!r}")
     tensor = tensor_step(cfg, seed)
-    names = [p for p in presets.names() if p != "tiny"]
+    names = [p for p in presets.names("madam") if p != "tiny"]
     rows = []
     for i, name in enumerate(names):
         if progress is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from .ops import adam_ops, float_madam_ops, float_sgd_ops, operation_counts
+from .ops import adam_ops, float_madam_ops, float_ops_for, float_sgd_ops, operation_counts
 
 __all__ = ["energy_estimate", "float_adam_energy", "FIGURES_PJ", "ASSUMPTIONS", "SOURCE", "PUBLISHED",
            "int_add_pj", "int_mul_pj", "rom_read_pj", "MA_PER_FUNCTION"]
@@ -157,7 +157,7 @@ def energy_estimate(cfg) -> dict:
     madam = _price(float_madam_ops())
     adam = _price(adam_ops())
     sgd = _price(float_sgd_ops())
-    same = {"madam": madam, "adam": adam, "sgd": sgd}[rule]
+    same = {"madam": madam, "adam": adam, "sgd": sgd}.get(rule) or _price(float_ops_for(rule))
 
     def ratio(a, b):
         return round(a / b, 5)
@@ -189,13 +189,11 @@ def float_adam_energy(cfg) -> dict:
 
     Returns ``{"counts", "compute_pj", "memory_pj", "total_pj", "by_kind_pj", "read_bits",
     "write_bits", "figures", "assumption"}``."""
-    from lns.ieee.adam import OPERATIONS
-    from lns.optimizers import as_rule, is_float
+    from lns.ieee.adam import OPERATIONS, FloatAdamConfig
 
-    if not is_float(cfg):
+    if not isinstance(cfg, FloatAdamConfig):
         from lns.errors import InvalidType
         raise InvalidType(f"cfg must be a float Adam configuration, not {type(cfg).__name__}")
-    cfg = as_rule(cfg)
     bits = cfg.fmt.total_bits
     if bits == 32:
         add, mul, fig = FIGURES_PJ["fp32_add"], FIGURES_PJ["fp32_mul"], "fp32"

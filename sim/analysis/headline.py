@@ -143,11 +143,10 @@ def _ratio(a, b):
 
 def _row(preset, label, system, optimizer, bits, target, lanes, pnr, dsp_eq, progress):
     from lns import presets
-    from lns.optimizers import as_rule
     from rtl.cost import device_counts, synthesis_report
 
     from .energy import energy_estimate
-    cfg = as_rule(presets.get_any(preset))
+    cfg = presets.get(preset)
     synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
     dev = device_counts(synth)
     pnr_r = synth["pnr"]

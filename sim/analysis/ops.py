@@ -32,8 +32,10 @@ from lns.lfsr import RANDOM_BITS, STEPS_PER_UPDATE, WIDTH
 from lns.optimizers import Optimizer
 from lns.tables import rom_bits
 
-__all__ = ["operation_counts", "additive_operation_counts", "float_madam_ops", "adam_ops",
-           "float_sgd_ops", "float_ops_for", "LNS_KINDS", "FLOAT_KINDS"]
+__all__ = ["operation_counts", "additive_operation_counts", "lion_operation_counts",
+           "float_unit_operation_counts", "float_madam_ops", "adam_ops",
+           "float_sgd_ops", "float_lion_ops", "float_ops_for", "FLOAT_OPS", "LNS_KINDS",
+           "FLOAT_KINDS"]
 
 LNS_KINDS = ("int_add", "int_mul", "shift", "compare_select", "table_read", "logic")
 FLOAT_KINDS = ("fp_mul", "fp_add", "fp_exp", "fp_sqrt", "fp_div", "fp_compare")
@@ -104,11 +106,13 @@ def operation_counts(cfg) -> dict:
     update: ``w``, ``g`` and, with ``rms``, ``v``) and ``notes``.
     """
     from lns import MadamConfig
-    if _additive(cfg):
-        return additive_operation_counts(cfg)
-    if not isinstance(cfg, MadamConfig):
+    from lns.registry import load
+    from lns.rule import Rule
+    if not isinstance(cfg, Rule):
         raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
                           f"not {type(cfg).__name__}")
+    if not isinstance(cfg, MadamConfig):
+        return load(cfg, "operations")(cfg)         # the rule's own count
     p = cfg.params
     W, G, V = cfg.weight, cfg.grad, cfg.moment
     ww, wg, wv = W.log_bits, G.log_bits, V.log_bits
@@ -224,7 +228,9 @@ def operation_counts(cfg) -> dict:
 
 # ---- the additive rules: LNS Adam and LNS SGD with momentum --------------------------------
 def _additive(cfg) -> bool:
-    return getattr(cfg, "optimizer", None) in (Optimizer.ADAM, Optimizer.SGD)
+    from lns.adam import AdamConfig
+    from lns.sgd import SGDConfig
+    return isinstance(cfg, (AdamConfig, SGDConfig))
 
 
 def _zero_test(c: _Counter, step: str, what: str, fp) -> None:
@@ -405,6 +411,84 @@ def additive_operation_counts(cfg) -> dict:
                     source=src, memory=memory, notes=notes)
 
 
+def lion_operation_counts(cfg) -> dict:
+    """Operations one LNS Lion update of one element needs (`lns.lion`, as
+    `rtl.lion_unit` builds it): the four adder operands (the constants of beta1 and beta2
+    folded), the sign of ``c`` (one compare of the two term codes, no table), the momentum
+    adder (signed ``sb``/``db`` sum), and the weight adder at ``Fa`` with the constant step
+    ``eta`` and the final rounding.  Same keys as `additive_operation_counts`."""
+    from lns.lion import LionConfig
+    if not isinstance(cfg, LionConfig):
+        raise InvalidType(f"cfg must be a LionConfig, not {type(cfg).__name__}")
+    p = cfg.params
+    W, G, M = cfg.weight, cfg.grad, cfg.momentum
+    c = _Counter()
+    for what, fp in (("w", W), ("g", G), ("m", M)):
+        _zero_test(c, "0 unpack", what, fp)
+    if cfg.is_stochastic:
+        c.add("0 unpack", f"lfsr advance ({STEPS_PER_UPDATE} Galois steps, unrolled XOR)",
+              "logic", WIDTH)
+    wm = max(M.log_bits, G.log_bits + p.g_shift) + 2
+    c.add("0 unpack", "g << g_shift: g at Fm", "shift", wm, variable=False)
+    for beta in ("beta1", "beta2"):
+        c.add("0 unpack", f"a = e_m - offset_m + c_{beta}", "int_add", wm)
+        c.add("0 unpack", f"b = (e_g << g_shift) - (offset_g << g_shift) + c_1m{beta}",
+              "int_add", wm)
+    wa = max(W.log_bits + p.guard, 0) + 3
+    c.add("0 unpack", "xw = (e_w - offset_w) << guard: w at Fa", "int_add", W.log_bits + 1)
+    c.add("0 unpack", "xw << guard", "shift", wa, variable=False)
+    step = "1 sign of c"
+    c.add(step, "a_c - b_c: the larger term's code", "int_add", wm + 1)
+    c.add(step, "sign(c) = sign of the larger term; 0 on an exact cancellation",
+          "compare_select", wm + 1)
+    c.add(step, "zero terms, cancellation", "logic", 1)
+    step = "2 moment"
+    _signed_sum_ops(c, step, cfg.m_tables, "m", wm)
+    _pack_ops(c, step, "m'", M, wm + 1)
+    step = "3 weight"
+    c.add(step, "sign of -step = ~sign(c); L = eta_log2 << Fa (a constant)", "logic", 1)
+    _signed_sum_ops(c, step, cfg.weight_tables, "w", wa)
+    if cfg.is_stochastic:
+        c.add(step, "stochastic rounding by guard: + r, then >> rbits", "int_add",
+              wa + RANDOM_BITS - p.guard + 1)
+    else:
+        _rne_ops(c, step, "w", wa + 1, p.guard)
+    _pack_ops(c, step, "w'", W, wa + 1 - p.guard)
+    read, write = cfg.update_words
+    read_bits, write_bits = cfg.update_bits
+    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
+              "read_bits": read_bits, "write_bits": write_bits}
+    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer=str(cfg.optimizer),
+                    normaliser=None, rounding=str(cfg.rounding), table=str(cfg.table),
+                    source="lns/lion.py _lion_kernel as rtl/lion_unit.py builds it",
+                    memory=memory,
+                    notes=["the weight adder does not wait for m' (the step is eta): it "
+                           "runs beside the momentum adder",
+                           "both sb and db of each signed adder are read every update"])
+
+
+def float_unit_operation_counts(cfg) -> dict:
+    """Operations of one update of the IEEE float Adam unit ``cfg``: its sequence
+    `lns.ieee.adam.OPERATIONS`, each one IEEE operation of the format's width (the kinds
+    ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``, ``fp_sqrt``)."""
+    from lns.ieee.adam import FloatAdamConfig
+    if not isinstance(cfg, FloatAdamConfig):
+        raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
+    c = _Counter()
+    n = cfg.fmt.total_bits
+    for result, op, args in cfg.operations:
+        kind = "fp_add" if op in ("add", "sub") else f"fp_{op}"
+        c.add("ieee", f"{result} = {op}({', '.join(args)})", kind, n)
+    read, write = cfg.update_words
+    read_bits, write_bits = cfg.update_bits
+    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
+              "read_bits": read_bits, "write_bits": write_bits}
+    return c.result(FLOAT_KINDS, name=cfg.name, arithmetic=cfg.fmt.name,
+                    optimizer=str(cfg.optimizer), normaliser=None, rounding=str(cfg.rounding),
+                    table="none", source="lns/ieee/adam.py OPERATIONS", memory=memory,
+                    notes=[])
+
+
 def _float_memory(read, write):
     return {"words": {"read": read, "write": write}, "word_bits": {k: 32 for k in read},
             "read_bits": 32 * len(read), "write_bits": 32 * len(write)}
@@ -476,9 +560,31 @@ def float_sgd_ops() -> dict:
                     memory=_float_memory(["w", "g", "m"], ["w", "m"]), notes=[])
 
 
+def float_lion_ops() -> dict:
+    """float32 Lion per element (Chen et al. 2023, Algorithm 2 without weight decay):
+    ``c = b1 m + (1 - b1) g``, ``w = w - lr sign(c)``, ``m = b2 m + (1 - b2) g``."""
+    c = _Counter()
+    c.add("1 update direction", "beta1 * m", "fp_mul", 32)
+    c.add("1 update direction", "(1 - beta1) * g", "fp_mul", 32)
+    c.add("1 update direction", "c = beta1 m + (1 - beta1) g", "fp_add", 32)
+    c.add("1 update direction", "sign(c)", "fp_compare", 32)
+    c.add("2 weight", "lr * sign(c) (a sign applied to lr)", "fp_compare", 32)
+    c.add("2 weight", "w - lr sign(c)", "fp_add", 32)
+    c.add("3 momentum", "beta2 * m", "fp_mul", 32)
+    c.add("3 momentum", "(1 - beta2) * g", "fp_mul", 32)
+    c.add("3 momentum", "m = beta2 m + (1 - beta2) g", "fp_add", 32)
+    return c.result(FLOAT_KINDS, name="float32 Lion", arithmetic="float32",
+                    source="Chen et al. 2023 (arXiv 2302.06675), Lion",
+                    memory=_float_memory(["w", "g", "m"], ["w", "m"]), notes=[])
+
+
+# The float32 counts of each rule's optimizer (the same update in float32).
+FLOAT_OPS = {"madam": float_madam_ops, "adam": adam_ops, "sgd": float_sgd_ops,
+             "lion": float_lion_ops, "float_adam": adam_ops}
+
+
 def float_ops_for(optimizer: str) -> dict:
-    """The float32 counts of the same rule: ``madam``, ``adam`` or ``sgd``."""
-    table = {"madam": float_madam_ops, "adam": adam_ops, "sgd": float_sgd_ops}
-    if optimizer not in table:
-        raise InvalidType(f"optimizer must be one of madam, adam, sgd, not {optimizer!r}")
-    return table[optimizer]()
+    """The float32 counts of the same rule (`FLOAT_OPS`)."""
+    if optimizer not in FLOAT_OPS:
+        raise InvalidType(f"optimizer must be one of {', '.join(FLOAT_OPS)}, not {optimizer!r}")
+    return FLOAT_OPS[optimizer]()

@@ -39,16 +39,12 @@ def config_for(optimizer: str, width: int):
     (``how = "preset"``) or the `lns.presets` family function (``"family"``); ``(None,
     "no preset")`` when neither exists."""
     from lns import presets
-    name = {"madam": f"lns{width}", "adam": f"lns{width}_adam",
-            "sgd": f"lns{width}_sgd"}[optimizer]
-    if name in presets.names() or name in presets.optimizer_names():
-        return presets.get_any(name), "preset"
-    family = {"madam": "config_for_bits", "adam": "adam_config_for_bits",
-              "sgd": "sgd_config_for_bits"}[optimizer]
-    make = getattr(presets, family, None)
-    if make is None:
-        return None, "no preset"
-    return make(width), "family"
+    from lns.registry import config_class
+    # the presets of a family are named like its base, 12 replaced by the width
+    name = config_class(optimizer).FAMILY_BASE.replace("12", str(width), 1)
+    if name in presets.names(optimizer):
+        return presets.get(name), "preset"
+    return presets.for_bits(optimizer, width), "family"
 
 
 def _check(widths, target, lanes):

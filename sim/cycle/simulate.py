@@ -371,7 +371,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
 if __name__ == "__main__":     # python -m sim.cycle lns12 1000000 1 verilator
     import json
     import lns
-    r = simulate(lns.presets.get_any(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+    r = simulate(lns.presets.get(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
                  sys.argv[4])
     print(json.dumps(r, indent=2, default=str))
     os._exit(0)

@@ -37,22 +37,20 @@ __all__ = ["Stream", "stream_of", "check_moved_bits"]
 
 @dataclass(frozen=True)
 class Stream:
-    """The word roles and held ports of one configuration's update array."""
+    """The word roles and held ports of one configuration's update array (every part from
+    the rule contract, `lns.rule.Rule`, and the registry, `lns.registry`)."""
 
     cfg: object
-    rule: str                       # "madam", "adam" or "sgd"
+    rule: str                       # the rule's name (`lns.modes.Optimizer`)
     in_roles: tuple                 # ports in_<role>, in the order the harness reads them
     state_roles: tuple              # ports out_<role>: written back, read by the next step
     held_ports: tuple               # ports held for a whole step
-    reference: str                  # the model function the outputs are checked against
+    reference: str                  # the model the outputs are checked against
 
     @property
     def formats(self) -> dict:
-        """``{role: LNSFormat}`` of every port role (float Adam: its `FloatFormat`)."""
-        cfg = self.cfg
-        if self.rule == "madam":
-            return {"w": cfg.weight, "g": cfg.grad, "v": cfg.moment}
-        return {k: getattr(cfg, attr) for k, attr in cfg.WORD_ROLES.items()}
+        """``{role: format}`` of every port role (`lns.LNSFormat` or `lns.ieee.FloatFormat`)."""
+        return self.cfg.word_formats
 
     @property
     def widths(self) -> dict:
@@ -62,25 +60,12 @@ class Stream:
     @property
     def stages(self) -> int:
         """Register stages of the array (latency + 1), as the RTL builds them."""
-        if self.rule == "madam":
-            from rtl import pipeline_stages
-            return pipeline_stages(self.cfg)
-        if self.rule == "float_adam":
-            from rtl.float_adam import float_adam_stages
-            return float_adam_stages(self.cfg)
-        from rtl.additive_unit import additive_stages
-        return additive_stages(self.cfg)
+        from lns.registry import load
+        return load(self.cfg, "array").stages_of(self.cfg)
 
     def held(self, t: int, clip) -> dict:
-        """``{port: value}`` of step ``t`` (from 1): the bias-correction codes (and Madam's
-        clip word)."""
-        if self.rule == "madam":
-            return {"x_bc": self.cfg.bias_correction_code(t), "clip": int(clip)}
-        if self.rule == "adam":
-            return dict(zip(self.held_ports, self.cfg.bias_correction_codes(t)))
-        if self.rule == "float_adam":
-            return dict(zip(self.held_ports, self.cfg.bias_correction_words(t)))
-        return {}
+        """``{port: value}`` of step ``t`` (from 1): `lns.rule.Rule.held`."""
+        return self.cfg.held(t, clip=clip)
 
     def held_table(self, steps: int, clip) -> np.ndarray:
         """``[T][H]`` int64: `held` of every step, columns in `held_ports` order."""
@@ -92,69 +77,36 @@ class Stream:
 
     def array(self, lanes: int):
         """A fresh Amaranth array of ``lanes`` lanes (the top module the Verilog is of)."""
-        if self.rule == "madam":
-            from rtl import MadamUpdateArray
-            return MadamUpdateArray(self.cfg, lanes)
-        if self.rule == "float_adam":
-            from rtl.float_adam import FloatAdamArray
-            return FloatAdamArray(self.cfg, lanes)
-        from rtl.additive_unit import AdditiveUpdateArray
-        return AdditiveUpdateArray(self.cfg, lanes)
+        from rtl.design import array_of
+        return array_of(self.cfg, lanes)
 
     def update(self, state: dict, g, t: int, clip, lfsr_state) -> dict:
         """One step of the model on the words ``state`` (`state_roles`) and gradients ``g``:
         the new ``{role: words}`` (``lfsr_state`` advanced in place when stochastic)."""
-        import lns
-        if self.rule == "madam":
-            w, v = lns.madam_update(self.cfg, state["w"], g, state["v"], t, clip=clip,
-                                    lfsr_state=lfsr_state)
-            return {"w": w, "v": v}
-        from lns.optimizers import update_words
-        return update_words(self.cfg, {**state, "g": g}, t, lfsr_state=lfsr_state)
+        out = self.cfg.update({**state, "g": g}, t, self.held(t, clip), lfsr_state=lfsr_state)
+        shape = np.shape(g)
+        return {k: a.reshape(shape) for k, a in out.items()}
 
     def encode(self, role: str, x) -> np.ndarray:
-        """Float64 values ``x`` as words of ``role`` (int64): `lns.encode` for the LNS
-        rules, the nearest IEEE word (ties to even) for float Adam."""
-        f = self.formats[role]
-        if self.rule != "float_adam":
-            import lns
-            return lns.encode(f, x)
-        x = np.asarray(x, dtype=np.float64)
-        if f.numpy_dtype is not None:
-            from lns.ieee.fast import word_dtype
-            return x.astype(f.numpy_dtype).view(word_dtype(f)).astype(np.int64)
-        from fractions import Fraction
-        from lns.ieee.exact import round_to_format
-        return np.array([round_to_format(f, int(v < 0), Fraction(abs(float(v))))
-                         for v in x.ravel()], dtype=np.int64).reshape(x.shape)
+        """Float64 values ``x`` as words of ``role`` (int64), rounded to nearest
+        (`lns.rule.Rule.encode_words`)."""
+        return self.cfg.encode_words(role, x)
 
     def has_zero(self, role: str) -> bool:
         """Whether ``role``'s format has a zero word (IEEE formats always do)."""
-        return self.rule == "float_adam" or bool(self.formats[role].has_zero)
+        return bool(self.formats[role].has_zero)
 
 
 def stream_of(cfg) -> Stream:
-    """The `Stream` of ``cfg`` (a `lns.MadamConfig`, `lns.AdamConfig`, `lns.SGDConfig` or
-    `lns.ieee.adam.FloatAdamConfig`)."""
+    """The `Stream` of any rule's configuration (`lns.rule.Rule`)."""
     from lns.errors import InvalidType
-    from lns.optimizers import Optimizer, as_rule, optimizer_of, output_roles
-    try:
-        rule = optimizer_of(cfg)
-    except InvalidType:
-        # (FloatAdamConfig is accepted too; tests/test_sim_cycle_additive.py pins the text)
+    from lns.rule import Rule
+    if not isinstance(cfg, Rule):
+        # (tests/test_sim_cycle_additive.py pins the text)
         raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
-                          f"not {type(cfg).__name__}") from None
-    if rule is Optimizer.MADAM:
-        return Stream(cfg, "madam", ("w", "g", "v"), ("w", "v"), ("x_bc", "clip"),
-                      "lns.madam_update")
-    if rule is Optimizer.FLOAT_ADAM:
-        from rtl.float_adam import HELD
-        cfg = as_rule(cfg)
-        return Stream(cfg, str(rule), tuple(cfg.WORD_ROLES), output_roles(cfg), HELD,
-                      "lns.ieee.adam.float_adam_update")
-    from rtl.additive_unit import xbc_shapes
-    return Stream(cfg, str(rule), tuple(cfg.WORD_ROLES), output_roles(cfg),
-                  tuple(xbc_shapes(cfg)), f"lns.{rule}_update")
+                          f"not {type(cfg).__name__}")
+    return Stream(cfg, str(cfg.optimizer), tuple(cfg.WORD_ROLES), cfg.output_roles,
+                  tuple(cfg.HELD), cfg.MODEL)
 
 
 def check_moved_bits(cfg, width, read_bits: int, write_bits: int):
@@ -163,8 +115,7 @@ def check_moved_bits(cfg, width, read_bits: int, write_bits: int):
     ``out_<role>`` of every word written (``width(port)``: the sidecar's port widths, each
     bus ``lanes`` words of the lane layout of `rtl.lanes`).  AssertionError if they
     disagree: the memory would count other words than the design moves."""
-    from lns.optimizers import as_rule
-    read, written = as_rule(cfg).update_words
+    read, written = cfg.update_words
     got = (sum(width(f"in_{k}") for k in read), sum(width(f"out_{k}") for k in written))
     if got != (read_bits, write_bits):
         raise AssertionError(f"the design's ports move {got} bits a beat (read, written), "

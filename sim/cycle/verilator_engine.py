@@ -410,4 +410,4 @@ def run_harness(design, memory: MemorySide, *, held, lfsr_seeds, state0: dict, g
 
 if __name__ == "__main__":      # print the harness of a preset: python -m sim.cycle.verilator_engine lns12 2
     import lns
-    print(harness_text(design_for(lns.presets.get_any(sys.argv[1]), int(sys.argv[2]))))
+    print(harness_text(design_for(lns.presets.get(sys.argv[1]), int(sys.argv[2]))))

@@ -20,8 +20,8 @@ Optimizers (``method``):
     weights.
 ``lns_madam``, ``lns_adam``, ``lns_sgd``
     the bit-exact rules (`sim.jaxlns.transform`) on the weights, of ``cfg`` (default
-    ``lns.presets.get("lns12")``, ``OPTIMIZER_PRESETS["lns12_adam"]``,
-    ``OPTIMIZER_PRESETS["lns12_sgd"]``).  ``lr``, when given, must be a power of two and
+    ``lns.presets.get("lns12")``, ``presets.get("lns12_adam")``,
+    ``presets.get("lns12_sgd")``).  ``lr``, when given, must be a power of two and
     replaces the config's eta; ``momentum`` is LNS SGD's ``mu``.
 
 Biases: float Adam (lr 1e-3) in the Madam and LNS runs (Madam cannot move a zero weight;
@@ -41,7 +41,7 @@ import optax
 
 import lns
 from lns.errors import InvalidType, InvalidValue
-from lns.presets import OPTIMIZER_PRESETS
+from lns import presets
 
 from .madam import madam
 from .transform import lns_adam, lns_madam, lns_sgd
@@ -125,8 +125,8 @@ def make_optimizer(method: str, params: dict, *, seed: int = 0, cfg=None, lr=Non
         weights = madam(lr)
     else:
         default = {"lns_madam": lns.presets.get(lns.presets.DEFAULT),
-                   "lns_adam": OPTIMIZER_PRESETS["lns12_adam"],
-                   "lns_sgd": OPTIMIZER_PRESETS["lns12_sgd"]}[method]
+                   "lns_adam": presets.get("lns12_adam"),
+                   "lns_sgd": presets.get("lns12_sgd")}[method]
         cfg = default if cfg is None else cfg
         if type(cfg) is not type(default):
             raise InvalidType(f"method {method!r} needs a {type(default).__name__}, not "

@@ -9,7 +9,7 @@ usually take float Adam)::
 
     import optax
     import lns
-    from lns.presets import OPTIMIZER_PRESETS
+    from lns import presets
     from sim.jaxlns import lns_madam, lns_adam, lns_sgd
 
     labels = {"w": "w", "b": "b"}                         # params = {"w": ..., "b": ...}
@@ -19,7 +19,7 @@ usually take float Adam)::
     updates, state = tx.update(grads, state, params)
     params = optax.apply_updates(params, updates)
 
-(``lns_adam(OPTIMIZER_PRESETS["lns12_adam"])`` and ``lns_sgd(OPTIMIZER_PRESETS["lns12_sgd"])``
+(``lns_adam(presets.get("lns12_adam"))`` and ``lns_sgd(presets.get("lns12_sgd"))``
 in place of ``lns_madam``.)
 
 State (`LNSState`): the step count ``t`` and, per parameter leaf, a `rules.Words` of JAX
@@ -183,13 +183,13 @@ def lns_madam(cfg, *, seed: int = 0) -> optax.GradientTransformation:
 
 def lns_adam(cfg, *, seed: int = 0) -> optax.GradientTransformation:
     """Bit-exact LNS Adam (`lns.adam_update`) of a `lns.AdamConfig` (e.g.
-    ``lns.presets.OPTIMIZER_PRESETS["lns12_adam"]``)."""
+    ``lns.presets.get("lns12_adam")``)."""
     return lns_transform(_checked(cfg, Optimizer.ADAM, "lns_adam", "lns.AdamConfig"),
                          seed=seed, name="lns_adam")
 
 
 def lns_sgd(cfg, *, seed: int = 0) -> optax.GradientTransformation:
     """Bit-exact LNS SGD with momentum (`lns.sgd_update`) of a `lns.SGDConfig` (e.g.
-    ``lns.presets.OPTIMIZER_PRESETS["lns12_sgd"]``)."""
+    ``lns.presets.get("lns12_sgd")``)."""
     return lns_transform(_checked(cfg, Optimizer.SGD, "lns_sgd", "lns.SGDConfig"),
                          seed=seed, name="lns_sgd")

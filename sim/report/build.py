@@ -54,7 +54,9 @@ def _verification(cfg, vectors: int, seed: int, say) -> dict:
 def _lns_presets() -> list[str]:
     """The LNS presets of every rule the ops and energy sections cover (``tiny`` is a test
     format, not a design point)."""
-    return [p for p in presets.names() if p != "tiny"] + presets.optimizer_names()
+    from lns.registry import entry
+    return [p for p in presets.names() if p != "tiny" and entry(presets.get(p)).number_system
+            == "lns"]
 
 
 def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, seed: int = 0,
@@ -85,7 +87,7 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
             bar.item(k, len(sections), name)
             t0 = time.perf_counter()
             if name == "tables":
-                cfgs = [presets.get(p) for p in presets.names()]
+                cfgs = [presets.get(p) for p in presets.names("madam")]
                 result["tables"] = sweep.table_sweep(cfgs)
             elif name == "precision":
                 res = sweep.precision_sweep(mode["bits"], steps=mode["steps"],
@@ -106,7 +108,7 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                                        ("sigma", train.plot_sigma, res["sigma_sweep"])):
                     result["plots"][key] = os.path.basename(plot(arg, out / f"{key}.png"))
             elif name == "ops":
-                result["ops"] = {"lns": {p: ops.operation_counts(presets.get_any(p))
+                result["ops"] = {"lns": {p: ops.operation_counts(presets.get(p))
                                          for p in _lns_presets()},
                                  "float32_madam": ops.float_madam_ops(),
                                  "float32_adam": ops.adam_ops(),
@@ -143,7 +145,7 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
                 result["headline"] = res or {"skipped": "the full report only (lnsmadam "
                                                         "report, or lnsmadam headline)"}
             elif name == "energy":
-                result["energy"] = {p: energy.energy_estimate(presets.get_any(p))
+                result["energy"] = {p: energy.energy_estimate(presets.get(p))
                                     for p in _lns_presets()}
             elif name == "verification":
                 result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.note)

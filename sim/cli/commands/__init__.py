@@ -43,11 +43,11 @@ def check_out_file(path, option: str) -> Path:
 def add_config_arguments(parser, *, default_preset: str | None = None):
     """--preset and --config, shared by every command that needs a configuration."""
     from lns import presets
-    from lns.ieee.adam import FLOAT_ADAM_PRESETS
+    from lns.registry import RULES
+    named = "; ".join(f"{e.label} {', '.join(presets.names(rule))}"
+                      for rule, e in RULES.items() if presets.names(rule))
     parser.add_argument("--preset", default=default_preset or presets.DEFAULT,
-                        help=f"named configuration: LNS Madam {', '.join(presets.names())}; "
-                             f"LNS Adam and SGD {', '.join(presets.optimizer_names())}; "
-                             f"IEEE float Adam {', '.join(FLOAT_ADAM_PRESETS)}; "
+                        help=f"named configuration: {named}; "
                              f"default {default_preset or presets.DEFAULT}")
     parser.add_argument("--config", metavar="FILE",
                         help="a TOML or JSON file of config fields (of the preset's rule), "
@@ -55,21 +55,11 @@ def add_config_arguments(parser, *, default_preset: str | None = None):
 
 
 def load_config(args, *, command: str | None = None):
-    """The configuration named by --preset, with --config's fields laid over it.
-
-    ``command``: the command's name if it handles only Madam configurations; an Adam or SGD
-    preset is then a one-line usage error (``preset lns12_adam (adam) is not supported by
-    testbench yet``).  Without it every rule's preset is accepted (`presets.get_any`)."""
+    """The configuration named by --preset (any rule's), with --config's fields laid over
+    it (`lns.optimizers.config_from_dict`)."""
     from lns import presets
-    from lns.ieee.adam import FLOAT_ADAM_PRESETS
-    from lns.optimizers import config_class, optimizer_of
-    if command is not None and (args.preset in presets.OPTIMIZER_PRESETS
-                                or args.preset in FLOAT_ADAM_PRESETS):
-        rule = optimizer_of(presets.get_any(args.preset))
-        raise UsageError(f"preset {args.preset} ({rule}) is not supported by {command} yet")
-    # A Madam-only command names only the Madam presets when the name is unknown.
-    cfg = presets.get(args.preset) if command is not None else presets.get_any(args.preset)
-    cls = config_class(optimizer_of(cfg))
+    cfg = presets.get(args.preset)
+    cls = type(cfg)
     if getattr(args, "config", None):
         path = Path(args.config)
         try:

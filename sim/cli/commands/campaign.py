@@ -16,7 +16,7 @@ ORDER = 45
 def add_arguments(parser):
     from lns import presets
     parser.add_argument("--presets", default=presets.DEFAULT, metavar="P,Q",
-                        help=f"presets, comma-separated (of {', '.join(presets.names())}; "
+                        help=f"presets, comma-separated (of {', '.join(presets.names('madam'))}; "
                              f"default {presets.DEFAULT})")
     parser.add_argument("--sims", default="icarus,verilator", metavar="S,T",
                         help="simulators, comma-separated (of icarus, verilator, amaranth; "
@@ -58,8 +58,8 @@ def run(args) -> int:
 
     names = _names(args.presets, "--presets")
     for p in names:
-        if p not in presets.names():
-            raise UsageError(f"--presets must be names from {', '.join(presets.names())}, "
+        if p not in presets.names("madam"):
+            raise UsageError(f"--presets must be names from {', '.join(presets.names('madam'))}, "
                              f"not {p!r}")
     sims = _names(args.sims, "--sims")
     for s in sims:

@@ -42,7 +42,7 @@ def add_arguments(parser):
                         help="preset the swept widths take grad, moment and eta from (default lns12)")
     parser.add_argument("--presets", default=",".join(SWEEP_PRESETS), metavar="P,Q",
                         help=f"presets to measure as they are, comma-separated "
-                             f"(of {', '.join(presets.names())}; '' for none)")
+                             f"(of {', '.join(presets.names('madam'))}; '' for none)")
     parser.add_argument("--variants-at", type=int, default=12, metavar="BITS",
                         help="weight width of the table/moment/grad/rounding variants (0: none)")
     parser.add_argument("--steps", type=int, default=1000, help="steps of each run (default 1000)")
@@ -61,8 +61,10 @@ def run(args) -> int:
     if args.steps < 1 or args.weights < 1:
         raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
+    madam = presets.names("madam")           # the sweep tracks float Madam
     for p in names + [args.base]:
-        presets.get(p)                       # InvalidValue naming the choices
+        if p not in madam:
+            raise UsageError(f"preset must be one of {', '.join(madam)}, not {p!r}")
     if args.variants_at and not 4 <= args.variants_at <= 25:
         raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), not {args.variants_at}")
     check_plot(args.plot)

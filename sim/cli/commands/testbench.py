@@ -68,12 +68,11 @@ def run(args) -> int:
         value = getattr(args, name)
         if not 0 <= value <= 90:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
-    from lns import presets
-    from lns.ieee.adam import FLOAT_ADAM_PRESETS
+    from lns.modes import Optimizer
+    cfg = load_config(args)
     # LNS Adam / SGD (testbench.additive) and IEEE Adam (testbench.float_adam)
-    if args.preset in presets.OPTIMIZER_PRESETS or args.preset in FLOAT_ADAM_PRESETS:
-        return _additive(args, load_config(args))
-    cfg = load_config(args, command=NAME)       # Madam presets from here on
+    if cfg.optimizer is not Optimizer.MADAM:
+        return _additive(args, cfg)
     sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
     try:
         for sim in sims:
@@ -160,11 +159,11 @@ def _additive(args, cfg) -> int:
     expectation), python, and ``--sim``'s simulators (``all``: amaranth, icarus,
     verilator).  The IEEE float Adam unit the same way through `testbench.float_adam`
     (numpy the expectation, python the exact path)."""
-    from lns.optimizers import is_float
+    from lns.modes import Optimizer
     from testbench import additive, float_adam, tools
     from testbench.design import RTLMissing
     from testbench.progress import say
-    bench = float_adam if is_float(cfg) else additive
+    bench = float_adam if cfg.optimizer is Optimizer.FLOAT_ADAM else additive
     if args.exhaustive:
         raise UsageError(f"--exhaustive is not supported for {cfg.name} ({cfg.optimizer})")
     sims = ("amaranth", "icarus", "verilator") if args.sim == "all" else (args.sim,)

@@ -1,6 +1,5 @@
 """`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (Madam, the
-Adam / SGD presets of `lns.presets.OPTIMIZER_PRESETS`, and the IEEE float Adam units of
-`lns.ieee.adam.FLOAT_ADAM_PRESETS`)."""
+preset of every rule in `lns.presets`)."""
 
 from __future__ import annotations
 
@@ -50,12 +49,7 @@ def run(args) -> int:
                 cells = cell_count(cfg, 1)
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
-        from rtl.design import is_additive, is_float
-        if is_float(cfg):
-            from rtl.float_adam import float_adam_stages
-            stages = float_adam_stages(cfg)
-        else:
-            stages = rtl.additive_stages(cfg) if is_additive(cfg) else rtl.pipeline_stages(cfg)
+        stages = d.latency + 1
         result["stats"] = {"pipeline_stages": stages,
                            "latency": d.latency,
                            "table_bits": {k: v["bits"] for k, v in d.tables.items()},

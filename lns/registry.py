@@ -1,0 +1,94 @@
+"""The one registry of rules: the enum member -> what the rule brings.
+
+Each entry names, as ``"module:attribute"`` strings resolved on first use, the rule's
+configuration class (`lns`), its RTL array (`rtl`), its test-vector recipe (`testbench`),
+its float reference (`python_ref`) and its operation-count function.  Strings, not imports:
+`lns` imports without Amaranth or a simulator, and the dependencies still run one way
+(knowledge <- gateware <- applications); only the layer that needs a part loads it.
+
+A new rule is its own files plus one line here (and its enum member in `lns.modes`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from .errors import InvalidValue
+from .modes import Optimizer, parse
+
+__all__ = ["RuleEntry", "RULES", "entry", "load", "config_class", "rules"]
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """What one rule brings (each part ``"module:attribute"``)."""
+
+    label: str              # for tables and plots: "LNS Madam"
+    number_system: str      # "lns" or "ieee"
+    config: str             # the configuration class (implements `lns.rule.Rule`)
+    array: str              # the RTL array: ``lanes`` units behind one valid/ready stream
+    unit: str               # the RTL lane: one update a beat, ``stages_of(cfg)``
+    recipe: str             # the test vectors: a `testbench.recipes` module
+    reference: str          # the float reference optimizer class (`python_ref`)
+    operations: str         # operation counts of one update: ``f(cfg) -> dict``
+    module_prefix: str      # the generated module's name: ``<prefix>_<preset>_x<lanes>``
+
+
+_A = "rtl.additive_unit:"      # the additive rules' array and lanes
+_OPS = "sim.analysis.ops:"
+
+RULES: dict[Optimizer, RuleEntry] = {
+    Optimizer.MADAM: RuleEntry(
+        "LNS Madam", "lns", "lns.config:MadamConfig", "rtl.unit:MadamUpdateArray",
+        "rtl.unit:MadamUpdateUnit", "testbench.recipes.madam", "python_ref.madam:Madam",
+        _OPS + "operation_counts", "lnsmadam"),
+    Optimizer.ADAM: RuleEntry(
+        "LNS Adam", "lns", "lns.adam:AdamConfig", _A + "AdditiveUpdateArray",
+        _A + "AdamUpdateUnit", "testbench.recipes.additive", "python_ref.adam:Adam",
+        _OPS + "additive_operation_counts", "lnsadam"),
+    Optimizer.SGD: RuleEntry(
+        "LNS SGD", "lns", "lns.sgd:SGDConfig", _A + "AdditiveUpdateArray",
+        _A + "SGDUpdateUnit", "testbench.recipes.additive", "python_ref.sgd:SGD",
+        _OPS + "additive_operation_counts", "lnssgd"),
+    Optimizer.LION: RuleEntry(
+        "LNS Lion", "lns", "lns.lion:LionConfig", _A + "AdditiveUpdateArray",
+        "rtl.lion_unit:LionUpdateUnit", "testbench.recipes.additive", "python_ref.lion:Lion",
+        _OPS + "lion_operation_counts", "lnslion"),
+    Optimizer.FLOAT_ADAM: RuleEntry(
+        "IEEE Adam", "ieee", "lns.ieee.adam:FloatAdamConfig", "rtl.float_adam:FloatAdamArray",
+        "rtl.float_adam:FloatAdamUnit", "testbench.recipes.float_adam", "python_ref.adam:Adam",
+        _OPS + "float_unit_operation_counts", "floatadam"),
+}
+
+
+def rules() -> list[Optimizer]:
+    """Every registered rule, in registry order."""
+    return list(RULES)
+
+
+def entry(rule) -> RuleEntry:
+    """The registry entry of ``rule`` (a member or its string, or a configuration)."""
+    rule = getattr(rule, "OPTIMIZER", rule)
+    rule = parse(Optimizer, "optimizer", rule)
+    if rule not in RULES:
+        raise InvalidValue(f"optimizer must be one of {', '.join(RULES)}, not {rule!r}")
+    return RULES[rule]
+
+
+_LOADED: dict = {}
+
+
+def load(rule, part: str):
+    """The object ``part`` (a `RuleEntry` field) of ``rule``, imported on first use."""
+    path = getattr(entry(rule), part)
+    if path not in _LOADED:
+        module, _, attr = path.partition(":")
+        obj = importlib.import_module(module)
+        _LOADED[path] = getattr(obj, attr) if attr else obj
+    return _LOADED[path]
+
+
+def config_class(rule) -> type:
+    """The configuration class of ``rule``."""
+    return load(rule, "config")

@@ -1,0 +1,197 @@
+"""The one rule contract: what every optimizer-in-a-number-system configuration provides.
+
+A *rule* is one optimizer in one number system (LNS Madam, LNS Adam, LNS SGD with momentum,
+LNS Lion, IEEE Adam, ...).  Its configuration class inherits `Rule` and sets the class
+attributes below; everything outside the rule's own files (the update array, the testbench,
+the streaming and campaigns, the cycle simulation, the cost, the report, the training) works
+through this contract and the registry (`lns.registry`), and never asks which rule it holds.
+
+Class attributes a rule sets
+----------------------------
+OPTIMIZER : lns.modes.Optimizer
+    The rule's enum member (``cfg.optimizer``).
+WORD_ROLES : dict
+    ``{word key: attribute}``: the words of one element a beat carries, in port order
+    (``"w"``, ``"g"``, then the state), each with the attribute holding its format
+    (`lns.LNSFormat` or `lns.ieee.FloatFormat`).
+HELD : tuple
+    The per-step inputs held with every beat (ports of the unit, constant over a step):
+    Madam ``("x_bc", "clip")``, LNS Adam ``("x_bc1", "x_bc2")``, IEEE Adam ``("k1", "k2")``,
+    SGD and Lion none.
+MODEL : str
+    The model function a report names (``"lns.madam_update"``).
+EVALUATORS : tuple
+    The model's evaluators: the exact scalar reference first (``"python"``), then the fast
+    one, which is the testbench's expectation (`reference_evaluator`).
+
+Methods a rule implements
+-------------------------
+``update(words, t, held, lfsr_state, evaluator)``, ``held(t, clip=None)``,
+``held_range(port)``, ``to_dict``/``from_dict``; the rest below has a default that the
+rule may refine (`update_words` when a word passes through unwritten).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .errors import InvalidType, InvalidValue
+
+__all__ = ["Rule", "BYTE", "format_row", "table_row"]
+
+BYTE = 8
+
+
+def format_row(fmt) -> dict:
+    """A word format for a preset listing: its name, bits, fields and range."""
+    row = {"format": fmt.name, "bits": fmt.total_bits}
+    for key in ("int_bits", "exp_bits", "frac_bits", "bias"):
+        if hasattr(fmt, key):
+            row[key] = getattr(fmt, key)
+    row.update(min=float(fmt.min_value), max=float(fmt.max_value))
+    return row
+
+
+def table_row(t) -> dict:
+    """A Gaussian-logarithm table (`lns.tables.GaussTable`) for a sidecar: how it is held,
+    its entries and bits."""
+    return {"method": str(t.method), "entries_near": len(t.near),
+            "entries_nodes": len(t.nodes), "bits": int(t.bits)}
+
+
+class Rule:
+    """The contract every rule's configuration implements (see the module's doc)."""
+
+    OPTIMIZER = None
+    WORD_ROLES: dict = {}
+    HELD: tuple = ()
+    EVALUATORS: tuple = ("python", "numba")
+    MODEL: str = ""
+
+    # ---- what a beat carries ------------------------------------------------------------
+    @property
+    def optimizer(self):
+        """The rule's enum member (`lns.modes.Optimizer`)."""
+        return self.OPTIMIZER
+
+    @property
+    def word_formats(self) -> dict:
+        """``{word key: format}`` in port order."""
+        return {k: getattr(self, role) for k, role in self.WORD_ROLES.items()}
+
+    @property
+    def update_words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(read, written)``: the words one lane-update moves (every word read; all but
+        the gradient written)."""
+        read = tuple(self.WORD_ROLES)
+        return read, tuple(k for k in read if k != "g")
+
+    @property
+    def output_roles(self) -> tuple[str, ...]:
+        """The words `update` returns and the unit's ``out_`` ports carry, in port order:
+        every word but the gradient (a word the rule does not write, such as Madam's ``v``
+        with the sign normaliser, passes through unchanged)."""
+        return tuple(k for k in self.WORD_ROLES if k != "g")
+
+    @property
+    def word_bits(self) -> dict[str, int]:
+        """Bits of each word kind."""
+        return {k: f.total_bits for k, f in self.word_formats.items()}
+
+    @property
+    def update_bits(self) -> tuple[int, int]:
+        """``(bits read, bits written)`` by one lane-update (`update_words`)."""
+        size = self.word_bits
+        read, write = self.update_words
+        return sum(size[k] for k in read), sum(size[k] for k in write)
+
+    @property
+    def update_bytes(self) -> float:
+        """Bytes one update moves to and from memory (read + written)."""
+        return sum(self.update_bits) / BYTE
+
+    @property
+    def is_stochastic(self) -> bool:
+        """Whether a lane holds an LFSR (stochastic rounding)."""
+        return False
+
+    @property
+    def reference_evaluator(self) -> str:
+        """The fast evaluator, whose outputs every other evaluator is compared with."""
+        return self.EVALUATORS[-1]
+
+    def lane_state(self, lanes: int, seed: int = 0):
+        """The lanes' LFSR registers at the start of a tensor (`lns.lane_seeds`), or None
+        when the rule rounds deterministically."""
+        if not self.is_stochastic:
+            return None
+        from .lfsr import lane_seeds
+        return np.array(lane_seeds(seed, lanes), dtype=np.int64)
+
+    def rom_tables(self) -> dict:
+        """The ROMs the hardware holds, by role, for the sidecar and the cost: ``{role:
+        {"method", "entries_near", "entries_nodes", "bits"}}`` (none by default)."""
+        return {}
+
+    # ---- the per-step held inputs -------------------------------------------------------
+    def held(self, t: int, *, clip=None) -> dict:
+        """``{port: int}`` held with every beat of step ``t`` (``clip``: Madam's per-tensor
+        clip word; ignored by the other rules)."""
+        return {}
+
+    def held_range(self, port: str) -> tuple[int, int]:
+        """``(lowest, highest)`` value of a held port over every step (its hardware shape)."""
+        raise InvalidValue(f"{port} is not a held input of {type(self).__name__}")
+
+    # ---- the update -----------------------------------------------------------------------
+    def update(self, words: dict, t: int = 1, held: dict | None = None, *, lfsr_state=None,
+               evaluator: str | None = None) -> dict:
+        """One update of ``words`` (``{key: int array}`` of `WORD_ROLES`): the written words
+        ``{key: flat int64 array}`` (`output_roles`).  ``held`` defaults to ``held(t)``;
+        ``lfsr_state`` (stochastic rules) is advanced in place; ``evaluator`` defaults to
+        `reference_evaluator`."""
+        raise NotImplementedError
+
+    def initial_words(self, w0) -> dict:
+        """The input words of a weight tensor ``w0`` (floats) at step 1: the weights
+        encoded, every state word zero (the gradient too, for the caller to fill)."""
+        w = self.encode_words("w", w0)
+        return {k: (w if k == "w" else np.zeros(w.shape, dtype=np.int64))
+                for k in self.WORD_ROLES}
+
+    def encode_words(self, key: str, x) -> np.ndarray:
+        """Float64 values ``x`` as int64 words of ``key``'s format, rounded to nearest
+        (LNS: `lns.encode`, correctly rounded in the log)."""
+        from .codec import encode
+        return np.asarray(encode(self.word_formats[key], np.asarray(x, np.float64)),
+                          dtype=np.int64)
+
+    def check_evaluator(self, evaluator):
+        if evaluator is None:
+            return self.reference_evaluator
+        if evaluator not in self.EVALUATORS:
+            raise InvalidValue(f"evaluator must be one of {', '.join(self.EVALUATORS)}, "
+                               f"not {evaluator!r}")
+        return evaluator
+
+    def check_held(self, t: int, held) -> dict:
+        """``held`` (or ``held(t)`` when None) with exactly the ports of `HELD`."""
+        if held is None:
+            return self.held(t)
+        if not isinstance(held, dict):
+            raise InvalidType(f"held must be a dict of {', '.join(self.HELD) or 'no ports'}, "
+                              f"not {type(held).__name__}")
+        missing = [k for k in self.HELD if k not in held]
+        if missing:
+            raise InvalidValue(f"held must give {', '.join(self.HELD)}, not {sorted(held)}")
+        return held
+
+    # ---- JSON -----------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
