@@ -232,6 +232,10 @@ class MadamConfig(Rule):
         return {"x_bc": self.bias_correction_code(t),
                 "clip": self.weight.e_max if clip is None else int(clip)}
 
+    def tensor_held(self, w0) -> dict:
+        """``{"clip": clip_code(w0)}``: the clip word of the tensor's sigma*."""
+        return {"clip": self.clip_code(w0)}
+
     def held_range(self, port: str) -> tuple[int, int]:
         if port == "x_bc":
             return self.bias_correction_code(1), 0

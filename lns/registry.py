@@ -1,7 +1,8 @@
 """The one registry of rules: the enum member -> what the rule brings.
 
 Each entry names, as ``"module:attribute"`` strings resolved on first use, the rule's
-configuration class (`lns`), its RTL array (`rtl`), its test-vector recipe (`testbench`),
+configuration class (`lns`), its RTL lane unit (`rtl`; `rtl.array.UpdateArray` puts
+``lanes`` of them behind the one stream), its test-vector recipe (`testbench`),
 its float reference (`python_ref`) and its operation-count function.  Strings, not imports:
 `lns` imports without Amaranth or a simulator, and the dependencies still run one way
 (knowledge <- gateware <- applications); only the layer that needs a part loads it.
@@ -27,7 +28,6 @@ class RuleEntry:
     label: str              # for tables and plots: "LNS Madam"
     number_system: str      # "lns" or "ieee"
     config: str             # the configuration class (implements `lns.rule.Rule`)
-    array: str              # the RTL array: ``lanes`` units behind one valid/ready stream
     unit: str               # the RTL lane: one update a beat, ``stages_of(cfg)``
     recipe: str             # the test vectors: a `testbench.recipes` module
     reference: str          # the float reference optimizer class (`python_ref`)
@@ -35,30 +35,17 @@ class RuleEntry:
     module_prefix: str      # the generated module's name: ``<prefix>_<preset>_x<lanes>``
 
 
-_A = "rtl.additive_unit:"      # the additive rules' array and lanes
-_OPS = "sim.analysis.ops:"
+def _rule(label, ns, config, unit, recipe, reference, operations, prefix) -> RuleEntry:
+    return RuleEntry(label, ns, config, unit, "testbench.recipes." + recipe, reference,
+                     "sim.analysis.ops:" + operations, prefix)
 
-RULES: dict[Optimizer, RuleEntry] = {
-    Optimizer.MADAM: RuleEntry(
-        "LNS Madam", "lns", "lns.config:MadamConfig", "rtl.unit:MadamUpdateArray",
-        "rtl.unit:MadamUpdateUnit", "testbench.recipes.madam", "python_ref.madam:Madam",
-        _OPS + "operation_counts", "lnsmadam"),
-    Optimizer.ADAM: RuleEntry(
-        "LNS Adam", "lns", "lns.adam:AdamConfig", _A + "AdditiveUpdateArray",
-        _A + "AdamUpdateUnit", "testbench.recipes.additive", "python_ref.adam:Adam",
-        _OPS + "additive_operation_counts", "lnsadam"),
-    Optimizer.SGD: RuleEntry(
-        "LNS SGD", "lns", "lns.sgd:SGDConfig", _A + "AdditiveUpdateArray",
-        _A + "SGDUpdateUnit", "testbench.recipes.additive", "python_ref.sgd:SGD",
-        _OPS + "additive_operation_counts", "lnssgd"),
-    Optimizer.LION: RuleEntry(
-        "LNS Lion", "lns", "lns.lion:LionConfig", _A + "AdditiveUpdateArray",
-        "rtl.lion_unit:LionUpdateUnit", "testbench.recipes.additive", "python_ref.lion:Lion",
-        _OPS + "lion_operation_counts", "lnslion"),
-    Optimizer.FLOAT_ADAM: RuleEntry(
-        "IEEE Adam", "ieee", "lns.ieee.adam:FloatAdamConfig", "rtl.float_adam:FloatAdamArray",
-        "rtl.float_adam:FloatAdamUnit", "testbench.recipes.float_adam", "python_ref.adam:Adam",
-        _OPS + "float_unit_operation_counts", "floatadam"),
+
+RULES: dict[Optimizer, RuleEntry] = {   # one line a rule
+    Optimizer.MADAM: _rule("LNS Madam", "lns", "lns.config:MadamConfig", "rtl.unit:MadamUpdateUnit", "madam", "python_ref.madam:Madam", "operation_counts", "lnsmadam"),  # noqa: E501
+    Optimizer.ADAM: _rule("LNS Adam", "lns", "lns.adam:AdamConfig", "rtl.additive_unit:AdamUpdateUnit", "additive", "python_ref.adam:Adam", "additive_operation_counts", "lnsadam"),  # noqa: E501
+    Optimizer.SGD: _rule("LNS SGD", "lns", "lns.sgd:SGDConfig", "rtl.additive_unit:SGDUpdateUnit", "additive", "python_ref.sgd:SGD", "additive_operation_counts", "lnssgd"),  # noqa: E501
+    Optimizer.LION: _rule("LNS Lion", "lns", "lns.lion:LionConfig", "rtl.lion_unit:LionUpdateUnit", "additive", "python_ref.lion:Lion", "lion_operation_counts", "lnslion"),  # noqa: E501
+    Optimizer.FLOAT_ADAM: _rule("IEEE Adam", "ieee", "lns.ieee.adam:FloatAdamConfig", "rtl.float_adam:FloatAdamUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "floatadam"),  # noqa: E501
 }
 
 

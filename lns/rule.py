@@ -141,6 +141,17 @@ class Rule:
         clip word; ignored by the other rules)."""
         return {}
 
+    def tensor_held(self, w0) -> dict:
+        """The held values a weight tensor fixes (``w0``: its initial float weights), to
+        pass to `held` as keywords: Madam's ``{"clip": clip_code(w0)}``; none by default."""
+        return {}
+
+    @property
+    def moment_share(self) -> float:
+        """The first moment's steady state is about ``g / moment_share``: 1 for a moving
+        average; SGD's sum ``1 - mu`` (for typical test tensors)."""
+        return 1.0
+
     def held_range(self, port: str) -> tuple[int, int]:
         """``(lowest, highest)`` value of a held port over every step (its hardware shape)."""
         raise InvalidValue(f"{port} is not a held input of {type(self).__name__}")

@@ -121,6 +121,11 @@ class SGDConfig(AdditiveConfigMixin):
         fm = self.momentum.frac_bits
         return gauss_table("sb", fm, self.table), gauss_table("db", fm, self.table)
 
+    @property
+    def moment_share(self) -> float:
+        """The momentum's steady state is ``g / (1 - mu)``."""
+        return 1.0 - self.mu
+
     def update_function(self, words, t, held, *, lfsr_state, evaluator):
         return sgd_update(self, words["w"], words["g"], words["m"], lfsr_state=lfsr_state,
                           evaluator=evaluator)

@@ -1,6 +1,7 @@
-"""rtl: Amaranth description of the LNS Madam update unit and of the additive LNS Adam and
-SGD-with-momentum units (`rtl.additive_unit`), Verilog generation with a JSON sidecar, and
-synthesis cost.
+"""rtl: Amaranth descriptions of every registered rule's lane unit (LNS Madam `rtl.unit`,
+LNS Adam and SGD `rtl.additive_unit`, LNS Lion `rtl.lion_unit`, IEEE Adam
+`rtl.float_adam`), the one array that puts ``lanes`` of them behind one valid/ready stream
+(`rtl.array.UpdateArray`), Verilog generation with a JSON sidecar, and synthesis cost.
 
 The ROMs and constants are built from `lns` (``cfg.params``, ``cfg.sb_table``,
 ``cfg.exp_table``, `lns.lfsr`), never recomputed here.  Every generated design comes from
@@ -18,15 +19,22 @@ from pathlib import Path
 
 from .design import Design, module_name, sidecar, table_summary
 
-__all__ = ["MadamUpdateUnit", "MadamUpdateArray", "AdamUpdateUnit", "SGDUpdateUnit",
-           "AdditiveUpdateArray", "generate_verilog", "module_name", "sidecar",
-           "pipeline_stages", "additive_stages", "xbc_shape", "table_summary", "Design"]
+__all__ = ["UpdateArray", "MadamUpdateUnit", "MadamUpdateArray", "AdamUpdateUnit",
+           "SGDUpdateUnit", "AdditiveUpdateArray", "generate_verilog", "module_name", "sidecar",
+           "pipeline_stages", "additive_stages", "xbc_shape", "table_summary", "Design",
+           "simulate"]
 
 _FROM_UNIT = ("MadamUpdateArray", "MadamUpdateUnit", "pipeline_stages", "xbc_shape")
 _FROM_ADDITIVE = ("AdamUpdateUnit", "SGDUpdateUnit", "AdditiveUpdateArray", "additive_stages")
 
 
 def __getattr__(name):
+    if name == "UpdateArray":
+        from .array import UpdateArray
+        return UpdateArray
+    if name == "simulate":
+        from .sim import simulate
+        return simulate
     if name in _FROM_UNIT:
         from . import unit
         return getattr(unit, name)

@@ -37,13 +37,13 @@ from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lns.errors import InvalidType, InvalidValue
-from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
+from lns.errors import InvalidType
+from lns.lfsr import RANDOM_BITS, WIDTH
 from lns.optimizers import Optimizer
 
-from ._common import (Pipe, count_stages, range_shape, rne_shift, stream_handshake,
+from ._common import (Pipe, count_stages, range_shape, rne_shift,
                       word_fields)
-from .lanes import lane_bits
+from .array import UpdateArray
 from .lfsr import LaneLFSR
 from .log_adder import log_add, parallel, signed_log_add
 
@@ -189,6 +189,11 @@ class _AdditiveUnit(wiring.Component):
     def stages_of(cfg) -> int:
         return additive_stages(cfg)
 
+    @staticmethod
+    def sidecar_extra(cfg) -> dict:
+        """What this rule adds to the sidecar (`rtl.design.sidecar`): the rule's name."""
+        return {"optimizer": str(cfg.optimizer)}
+
     def __init__(self, cfg, lfsr_init: int = 1):
         if _rule(cfg) is not self.RULE:
             raise InvalidType(f"{type(self).__name__} needs a {self.RULE} configuration, "
@@ -234,67 +239,5 @@ class SGDUpdateUnit(_AdditiveUnit):
     RULE = Optimizer.SGD
 
 
-class AdditiveUpdateArray(wiring.Component):
-    """``lanes`` Adam or SGD units behind one valid/ready handshake (the generated top).
-
-    Ports: ``in_valid``, ``in_ready``, ``in_w``/``in_g``/``in_m``[/``in_v``] (lanes x word),
-    ``x_bc1``/``x_bc2`` (Adam: sampled with each beat), ``lfsr_seed``/``lfsr_load``
-    (stochastic), ``out_valid``, ``out_ready``, ``out_w``/``out_m``[/``out_v``].  Lane layout,
-    handshake and LFSR seeding as `rtl.unit.MadamUpdateArray`.
-    """
-
-    def __init__(self, cfg, lanes: int = 1):
-        rule = _rule(cfg)
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
-        self.cfg, self.lanes, self.rule = cfg, lanes, rule
-        self.stages = self.stages_of(cfg)
-        self.latency = self.stages - 1
-        n = lanes
-        words = word_roles(cfg)
-        ports = {"in_valid": In(1), "in_ready": Out(1)}
-        ports.update({f"in_{k}": In(n * f.total_bits) for k, f in words.items()})
-        ports.update({k: In(s) for k, s in xbc_shapes(cfg).items()})
-        if cfg.is_stochastic:
-            ports["lfsr_seed"] = In(unsigned(n * WIDTH))
-            ports["lfsr_load"] = In(1)
-        ports.update({"out_valid": Out(1), "out_ready": In(1)})
-        ports.update({f"out_{k}": Out(n * f.total_bits) for k, f in words.items() if k != "g"})
-        super().__init__(ports)
-
-    @staticmethod
-    def stages_of(cfg) -> int:
-        """Register stages of one lane (latency + 1) of ``cfg``, without building the array:
-        its lane unit's (`lns.registry.RuleEntry.unit`)."""
-        from lns.registry import load
-        return load(cfg, "unit").stages_of(cfg)
-
-    def sidecar_extra(self) -> dict:
-        """What this rule adds to the sidecar (`rtl.design.sidecar`): the rule's name."""
-        return {"optimizer": str(self.cfg.optimizer)}
-
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self.cfg
-        en, accept = stream_handshake(m, self, self.stages)
-        from lns.registry import load
-        unit_cls = load(cfg, "unit")
-        words = word_roles(cfg)
-        seeds = lane_seeds(0, self.lanes)
-        for k in range(self.lanes):
-            unit = unit_cls(cfg, int(seeds[k]))
-            m.submodules[f"lane{k}"] = unit
-            m.d.comb += [unit.en.eq(en), unit.accept.eq(accept)]
-            for name, f in words.items():
-                lo, hi = lane_bits(k, f.total_bits)
-                m.d.comb += getattr(unit, name).eq(getattr(self, f"in_{name}")[lo:hi])
-                if name != "g":
-                    m.d.comb += getattr(self, f"out_{name}")[lo:hi].eq(
-                        getattr(unit, f"{name}_out"))
-            for name in xbc_shapes(cfg):
-                m.d.comb += getattr(unit, name).eq(getattr(self, name))
-            if cfg.is_stochastic:
-                lo, hi = lane_bits(k, WIDTH)
-                m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[lo:hi]),
-                             unit.lfsr_load.eq(self.lfsr_load)]
-        return m
+# The one array (`rtl.array.UpdateArray`) under the name it had before the other rules.
+AdditiveUpdateArray = UpdateArray

@@ -198,8 +198,8 @@ def _write_pair(out: Path, name: str, verilog: bytes, sidecar_json: bytes):
 def array_of(cfg, lanes: int = 1):
     """The Amaranth array component of ``cfg``'s rule with ``lanes`` lanes (the top of
     every generated design; `rtl.cost` wraps the same object for the package's pins)."""
-    from lns.registry import load
-    return load(cfg, "array")(cfg, lanes)
+    from .array import UpdateArray
+    return UpdateArray(cfg, lanes)
 
 
 def _convert(cfg, lanes: int) -> tuple[str, dict]:

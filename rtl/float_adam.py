@@ -38,9 +38,9 @@ from amaranth.lib.wiring import In, Out
 from lns.errors import InvalidType, InvalidValue
 from lns.ieee.adam import CONSTANTS, OPERATIONS, FloatAdamConfig
 
-from ._common import Pipe, count_stages, stream_handshake
+from ._common import Pipe, count_stages
+from .array import UpdateArray
 from .float import float_add, float_div, float_mul, float_sqrt
-from .lanes import lane_bits
 
 __all__ = ["FloatAdamUnit", "FloatAdamArray", "float_adam_stages", "schedule", "WORDS",
            "HELD", "OUTPUTS", "OP_GAP"]
@@ -187,6 +187,30 @@ class FloatAdamUnit(wiring.Component):
     edges earlier
     """
 
+    @staticmethod
+    def stages_of(cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP) -> int:
+        """Register stages of one lane (latency + 1): `float_adam_stages`."""
+        _check_steps(steps_per_stage)
+        _check_gap(op_gap)
+        return float_adam_stages(cfg, steps_per_stage, op_gap)
+
+    @staticmethod
+    def sidecar_extra(cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP) -> dict:
+        """The float unit's sidecar entries: the rule, the format, the constants' words
+        (also in ``config``), the roles of the ports and the schedule of
+        `lns.ieee.adam.OPERATIONS` (stages counted after the input registers; ``op_gap``
+        registers between a result and its readers)."""
+        return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
+                "constants": cfg.to_dict()["constants"],
+                "roles": {"read": list(WORDS), "written": list(cfg.update_words[1]),
+                          "held": {k: f"bias correction 1/(1 - beta{k[1]}**t), a word of "
+                                      f"{cfg.fmt.name} sampled with each beat"
+                                   for k in HELD}},
+                "op_gap": op_gap,
+                "schedule": [{"result": r, "op": op, "operands": list(args), "start": a,
+                              "done": b} for r, op, args, a, b in
+                             schedule(cfg, steps_per_stage, op_gap)]}
+
     def __init__(self, cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP):
         if not isinstance(cfg, FloatAdamConfig):
             self._MustUse__silence = True
@@ -216,73 +240,5 @@ class FloatAdamUnit(wiring.Component):
         return m
 
 
-class FloatAdamArray(wiring.Component):
-    """``lanes`` `FloatAdamUnit` behind one valid/ready handshake (the generated top).
-
-    Ports: ``in_valid``, ``in_ready``, ``in_w``/``in_g``/``in_m``/``in_v`` (lanes x word, the
-    lane layout of `rtl.lanes`), ``k1``/``k2`` (one word each, shared by the lanes, sampled
-    with each beat), ``out_valid``, ``out_ready``, ``out_w``/``out_m``/``out_v``.  The
-    handshake is `rtl._common.stream_handshake`, the LNS units' one.
-    """
-
-    def __init__(self, cfg, lanes: int = 1, steps_per_stage: int | None = None,
-                 op_gap: int = OP_GAP):
-        if not isinstance(cfg, FloatAdamConfig):
-            self._MustUse__silence = True
-            raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
-        try:
-            if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-                raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
-            _check_steps(steps_per_stage)
-            _check_gap(op_gap)
-        except InvalidValue:
-            self._MustUse__silence = True
-            raise
-        self.cfg, self.lanes = cfg, lanes
-        self.steps_per_stage, self.op_gap = steps_per_stage, op_gap
-        self.stages = float_adam_stages(cfg, steps_per_stage, op_gap)
-        self.latency = self.stages - 1
-        n = cfg.fmt.total_bits
-        ports = {"in_valid": In(1), "in_ready": Out(1)}
-        ports.update({f"in_{k}": In(lanes * n) for k in WORDS})
-        ports.update({k: In(n) for k in HELD})
-        ports.update({"out_valid": Out(1), "out_ready": In(1)})
-        ports.update({f"out_{k[0]}": Out(lanes * n) for k in OUTPUTS})
-        super().__init__(ports)
-
-    @staticmethod
-    def stages_of(cfg) -> int:
-        """Register stages of one lane (latency + 1) of ``cfg``, without building the array."""
-        return float_adam_stages(cfg)
-
-    def sidecar_extra(self) -> dict:
-        """The float unit's sidecar entries: the rule, the format, the constants' words
-        (also in ``config``), the roles of the ports and the schedule of
-        `lns.ieee.adam.OPERATIONS` (stages counted after the input registers; ``op_gap``
-        registers between a result and its readers)."""
-        cfg = self.cfg
-        return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
-                "constants": cfg.to_dict()["constants"],
-                "roles": {"read": list(WORDS), "written": list(cfg.update_words[1]),
-                          "held": {k: f"bias correction 1/(1 - beta{k[1]}**t), a word of "
-                                      f"{cfg.fmt.name} sampled with each beat"
-                                   for k in HELD}},
-                "op_gap": self.op_gap,
-                "schedule": [{"result": r, "op": op, "operands": list(args), "start": a,
-                              "done": b} for r, op, args, a, b in
-                             schedule(cfg, self.steps_per_stage, self.op_gap)]}
-
-    def elaborate(self, platform):
-        m = Module()
-        en, _ = stream_handshake(m, self, self.stages)
-        n = self.cfg.fmt.total_bits
-        for k in range(self.lanes):
-            unit = FloatAdamUnit(self.cfg, self.steps_per_stage, self.op_gap)
-            m.submodules[f"lane{k}"] = unit
-            lo, hi = lane_bits(k, n)
-            m.d.comb += unit.en.eq(en)
-            m.d.comb += [getattr(unit, r).eq(getattr(self, f"in_{r}")[lo:hi]) for r in WORDS]
-            m.d.comb += [getattr(unit, h).eq(getattr(self, h)) for h in HELD]
-            m.d.comb += [getattr(self, f"out_{r[0]}")[lo:hi].eq(getattr(unit, f"{r[0]}_out"))
-                         for r in OUTPUTS]
-        return m
+# The one array (`rtl.array.UpdateArray`) under the name it had before the other rules.
+FloatAdamArray = UpdateArray

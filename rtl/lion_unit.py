@@ -149,6 +149,11 @@ class LionUpdateUnit(wiring.Component):
     def stages_of(cfg) -> int:
         return lion_stages(cfg)
 
+    @staticmethod
+    def sidecar_extra(cfg) -> dict:
+        """What this rule adds to the sidecar (`rtl.design.sidecar`): the rule's name."""
+        return {"optimizer": str(cfg.optimizer)}
+
     def __init__(self, cfg, lfsr_init: int = 1):
         if not isinstance(cfg, LionConfig):
             raise InvalidType(f"{type(self).__name__} needs a LionConfig, "

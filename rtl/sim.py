@@ -28,7 +28,7 @@ import numpy as np
 
 from .lanes import LFSR_WIDTH, pack_beats, pack_lanes, unpack_beats
 
-__all__ = ["simulate_update", "SimResult", "drive", "output_roles", "Drive", "Handshake",
+__all__ = ["simulate", "Simulated", "simulate_update", "SimResult", "drive", "output_roles", "Drive", "Handshake",
            "RandomHandshake", "PERIOD"]
 
 PERIOD = 1e-8                 # simulated clock period (only VCD times depend on it)
@@ -175,31 +175,51 @@ class SimResult:
     latencies: list          # per beat: edges from acceptance to the delivering edge
 
 
+def simulate(cfg, words: dict, t: int = 1, held: dict | None = None, *, lanes: int = 1,
+             lfsr_state=None, gap: float = 0.0, stall: float = 0.0, seed: int = 0,
+             max_cycles: int | None = None, dut=None) -> "Simulated":
+    """Run the elements of ``words`` (``{role: words}`` of ``cfg.WORD_ROLES``, one length)
+    through a ``lanes``-wide array of any rule at step ``t`` (the ``amaranth`` evaluator).
+
+    ``held``: the held ports (default ``cfg.held(t)``); ``lfsr_state``: one start state a
+    lane, loaded through ``lfsr_seed``/``lfsr_load`` in the first cycle (not advanced in
+    place); ``gap``/``stall``: probabilities of an idle input cycle and of ``out_ready``
+    low (`RandomHandshake`); ``dut``: an array to drive instead of a new
+    `rtl.array.UpdateArray` (a faulty one, say).  Returns the written words by role in
+    element order and what the driver observed about the timing."""
+    from .array import UpdateArray
+    fmts = cfg.word_formats
+    arrays = {k: np.asarray(words[k], dtype=np.int64).ravel() for k in fmts}
+    n = len(arrays["w"])
+    beats = -(-n // lanes)
+    packed = {k: pack_beats(arrays[k], f.total_bits, lanes) for k, f in fmts.items()}
+    held = cfg.held(t) if held is None else held
+    dut = dut if dut is not None else UpdateArray(cfg, lanes)
+    r = drive(dut, beats=beats, steps=1, held=lambda s: held,
+              inputs=lambda s, previous: packed, handshake=RandomHandshake(gap, stall, seed),
+              lfsr_state=lfsr_state if cfg.is_stochastic else None,
+              max_cycles=max_cycles or (beats * 20 + 200))
+    out = {k: unpack_beats(w, fmts[k].total_bits, lanes, n) for k, w in r.out[0].items()}
+    return Simulated(out, r.cycles, r.accepted, r.delivered, r.latencies)
+
+
+@dataclass
+class Simulated:
+    """What `simulate` returns."""
+
+    out: dict                # role -> output words, element order
+    cycles: int              # clock cycles simulated
+    accepted: int            # beats accepted
+    delivered: int           # beats delivered (out_valid & out_ready)
+    latencies: list          # per beat: edges from acceptance to the delivering edge
+
+
 def simulate_update(cfg, w, g, v, t: int, *, clip: int | None = None, lanes: int = 1,
                     lfsr_state=None, gap: float = 0.0, stall: float = 0.0, seed: int = 0,
                     max_cycles: int | None = None) -> SimResult:
-    """Run ``len(w)`` elements through a ``lanes``-wide array (the ``amaranth`` evaluator).
-
-    Parameters mirror `lns.madam_update` (``lfsr_state``: one start state a lane, loaded
-    through ``lfsr_seed``/``lfsr_load`` in the first cycle; it is not advanced in place).
-    ``gap`` and ``stall`` are the probabilities of an idle input cycle and of ``out_ready``
-    low (`RandomHandshake`).  Returns the outputs in element order, the same shape as
-    `lns.madam_update`'s, and what the driver observed about the timing.
-    """
-    from .unit import MadamUpdateArray
-    w, g, v = (np.asarray(a, dtype=np.int64).ravel() for a in (w, g, v))
-    n = len(w)
-    beats = -(-n // lanes)
-    clip = cfg.weight.e_max if clip is None else int(clip)
-    ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
-    words = {"w": pack_beats(w, ww, lanes), "g": pack_beats(g, wg, lanes),
-             "v": pack_beats(v, wv, lanes)}
-    held = {"x_bc": cfg.bias_correction_code(t), "clip": clip}
-    dut = MadamUpdateArray(cfg, lanes)
-    r = drive(dut, beats=beats, steps=1, held=lambda s: held,
-              inputs=lambda s, previous: words, handshake=RandomHandshake(gap, stall, seed),
-              lfsr_state=lfsr_state if cfg.is_stochastic else None,
-              max_cycles=max_cycles or (beats * 20 + 100))
-    return SimResult(unpack_beats(r.out[0]["w"], ww, lanes, n),
-                     unpack_beats(r.out[0]["v"], wv, lanes, n),
-                     r.cycles, r.accepted, r.delivered, r.latencies)
+    """`simulate` of a Madam array with the arguments of `lns.madam_update` (``clip``:
+    the clip word, default the weight format's largest); returns a `SimResult`."""
+    r = simulate(cfg, {"w": w, "g": g, "v": v}, t, cfg.held(t, clip=clip), lanes=lanes,
+                 lfsr_state=lfsr_state, gap=gap, stall=stall, seed=seed,
+                 max_cycles=max_cycles or (-(-len(np.ravel(w)) // lanes) * 20 + 100))
+    return SimResult(r.out["w"], r.out["v"], r.cycles, r.accepted, r.delivered, r.latencies)

@@ -36,12 +36,11 @@ from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lns.lfsr import RANDOM_BITS, WIDTH, lane_seeds
-from lns.errors import InvalidValue
+from lns.lfsr import RANDOM_BITS, WIDTH
 
-from ._common import Pipe, count_stages, range_shape, stream_handshake, word_fields
+from ._common import Pipe, count_stages, range_shape, word_fields
+from .array import UpdateArray
 from .exp_step import exp_step
-from .lanes import lane_bits
 from .lfsr import LaneLFSR
 from .update import l_shape, normaliser, normaliser_prep, second_moment, weight_update
 
@@ -133,6 +132,11 @@ class MadamUpdateUnit(wiring.Component):
     enabled edges earlier
     """
 
+    @staticmethod
+    def stages_of(cfg) -> int:
+        """Register stages of one lane (latency + 1): `pipeline_stages`."""
+        return pipeline_stages(cfg)
+
     def __init__(self, cfg, lfsr_init: int = 1):
         self.cfg = cfg
         self.lfsr_init = lfsr_init
@@ -166,70 +170,5 @@ class MadamUpdateUnit(wiring.Component):
         return m
 
 
-class MadamUpdateArray(wiring.Component):
-    """``lanes`` update units behind one valid/ready handshake (the generated top module).
-
-    Lane ``k`` of a packed bus is bits ``[k*W, (k+1)*W)``; beat ``b`` lane ``k`` carries
-    tensor element ``b*lanes + k``.  See the module docstring for the timing.  After reset
-    lane ``k``'s LFSR holds ``lns.lane_seeds(0, lanes)[k]``; ``lfsr_load`` loads every lane
-    from ``lfsr_seed`` (lane ``k`` from bits ``[32k, 32k+32)``); a load at the edge that
-    accepts a beat loads first and that beat then advances from the seed.
-    """
-
-    def __init__(self, cfg, lanes: int = 1):
-        if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
-            raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
-        self.cfg = cfg
-        self.lanes = lanes
-        self.stages = pipeline_stages(cfg)
-        self.latency = self.stages - 1
-        n = lanes
-        ports = {
-            "in_valid": In(1), "in_ready": Out(1),
-            "in_w": In(n * cfg.weight.total_bits), "in_g": In(n * cfg.grad.total_bits),
-            "in_v": In(n * cfg.moment.total_bits),
-            "x_bc": In(xbc_shape(cfg)), "clip": In(unsigned(cfg.weight.log_bits)),
-        }
-        if cfg.is_stochastic:
-            ports["lfsr_seed"] = In(unsigned(n * WIDTH))
-            ports["lfsr_load"] = In(1)
-        ports.update({"out_valid": Out(1), "out_ready": In(1),
-                      "out_w": Out(n * cfg.weight.total_bits),
-                      "out_v": Out(n * cfg.moment.total_bits)})
-        super().__init__(ports)
-
-    @staticmethod
-    def stages_of(cfg) -> int:
-        """Register stages of one lane (latency + 1) of ``cfg``, without building the array."""
-        return pipeline_stages(cfg)
-
-    def sidecar_extra(self) -> dict:
-        """What this rule adds to the sidecar (`rtl.design.sidecar`): nothing."""
-        return {}
-
-    def elaborate(self, platform):
-        m = Module()
-        cfg = self.cfg
-        en, accept = stream_handshake(m, self, self.stages)
-
-        ww, wg, wv = cfg.weight.total_bits, cfg.grad.total_bits, cfg.moment.total_bits
-        seeds = lane_seeds(0, self.lanes)
-        for k in range(self.lanes):
-            unit = MadamUpdateUnit(cfg, int(seeds[k]))
-            m.submodules[f"lane{k}"] = unit
-
-            def lane(width, k=k):         # the one lane layout (rtl.lanes)
-                return slice(*lane_bits(k, width))
-            m.d.comb += [
-                unit.en.eq(en), unit.accept.eq(accept),
-                unit.w.eq(self.in_w[lane(ww)]),
-                unit.g.eq(self.in_g[lane(wg)]),
-                unit.v.eq(self.in_v[lane(wv)]),
-                unit.x_bc.eq(self.x_bc), unit.clip.eq(self.clip),
-                self.out_w[lane(ww)].eq(unit.w_out),
-                self.out_v[lane(wv)].eq(unit.v_out),
-            ]
-            if cfg.is_stochastic:
-                m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[lane(WIDTH)]),
-                             unit.lfsr_load.eq(self.lfsr_load)]
-        return m
+# The one array (`rtl.array.UpdateArray`) under the name it had before the other rules.
+MadamUpdateArray = UpdateArray

@@ -98,20 +98,20 @@ def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
     if stream.has_zero("w"):
         w[rng.random(n) < 0.01] = 0
     scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
-    if "v" in fmt and (stream.rule != "madam" or cfg.has_second_moment):
+    if "v" in cfg.update_words[1]:            # a second moment the rule writes
         v = stream.encode("v", (scale * rng.normal(0.0, 1.0, n)) ** 2)
     else:
         v = np.zeros(n, dtype=np.int64)
     g = np.stack([padded(stream.encode("g", scale * rng.normal(0.0, 1.0, n)))
                   for _ in range(steps)])
-    if stream.rule == "madam":
-        return Tensor(n, lanes, {"w": padded(w), "v": padded(v)}, g,
-                      int(cfg.clip_code(wf)))
-    size = scale / (1.0 - cfg.mu) if stream.rule == "sgd" else scale
-    m = stream.encode("m", size * rng.normal(0.0, 1.0, n))
-    m[rng.random(n) < 0.01] = 0
-    state0 = {"w": padded(w), "m": padded(m), "v": padded(v)}
-    return Tensor(n, lanes, {k: state0[k] for k in stream.state_roles}, g)
+    state0 = {"w": padded(w), "v": padded(v)}
+    if "m" in fmt:
+        m = stream.encode("m", scale / cfg.moment_share * rng.normal(0.0, 1.0, n))
+        m[rng.random(n) < 0.01] = 0
+        state0["m"] = padded(m)
+    clip = cfg.tensor_held(wf).get("clip")
+    return Tensor(n, lanes, {k: state0[k] for k in stream.state_roles}, g,
+                  None if clip is None else int(clip))
 
 
 def lfsr_seeds(cfg, lanes: int, seed: int) -> np.ndarray:

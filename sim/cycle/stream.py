@@ -61,7 +61,7 @@ class Stream:
     def stages(self) -> int:
         """Register stages of the array (latency + 1), as the RTL builds them."""
         from lns.registry import load
-        return load(self.cfg, "array").stages_of(self.cfg)
+        return load(self.cfg, "unit").stages_of(self.cfg)
 
     def held(self, t: int, clip) -> dict:
         """``{port: value}`` of step ``t`` (from 1): `lns.rule.Rule.held`."""
