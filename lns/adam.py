@@ -39,6 +39,7 @@ will compute it; the tests run both over the same inputs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -227,6 +228,13 @@ class AdamConfig(AdditiveConfigMixin):
         if v.frac_bits < grad.frac_bits - 1:
             v = LNSFormat(v.int_bits, grad.frac_bits - 1, bias=v.bias, signed=False)
         return {"second_moment": v}
+
+    def gradient_scale_changes(self, k: int, eta_log2: int) -> dict:
+        """``m_hat / sqrt(v_hat)`` is scale-free but for ``eps``: it scales with ``g``."""
+        changes = super().gradient_scale_changes(k, eta_log2)
+        if k:
+            changes["eps"] = math.ldexp(self.eps, k)
+        return changes
 
     def update_function(self, words, t, held, *, lfsr_state, evaluator):
         return adam_update(self, words["w"], words["g"], words["m"], words["v"], t,

@@ -24,7 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import InvalidValue
 
 __all__ = ["grad_scale_log2", "scaled_config"]
 
@@ -44,18 +43,6 @@ def scaled_config(cfg, k: int, *, eta_log2: int | None = None):
     units).  Raises `InvalidValue` when SGD's shifted eta leaves the config's range.  Cached:
     a tensor asks for the same configuration at every step, and the kernels' tables are
     cached per configuration object."""
-    from .adam import AdamConfig
-    from .sgd import SGDConfig
     eta = cfg.eta_log2 if eta_log2 is None else int(eta_log2)
-    changes = {}
-    if isinstance(cfg, SGDConfig):
-        if not -24 <= eta - k <= 4:
-            raise InvalidValue(f"the gradient's scale 2**{k} puts LNS SGD's eta_log2 at "
-                               f"{eta - k}, outside -24..4 (largest |g| of the first step "
-                               f"{2.0 ** -k:g})")
-        eta -= k
-    elif isinstance(cfg, AdamConfig) and k:
-        changes["eps"] = math.ldexp(cfg.eps, k)
-    if eta != cfg.eta_log2:
-        changes["eta_log2"] = eta
+    changes = cfg.gradient_scale_changes(k, eta)
     return cfg.replace(**changes) if changes else cfg

@@ -152,6 +152,13 @@ class Rule:
         average; SGD's sum ``1 - mu`` (for typical test tensors)."""
         return 1.0
 
+    def gradient_scale_changes(self, k: int, eta_log2: int) -> dict:
+        """The fields that make this rule's update of ``2**k g`` its update of ``g`` at step
+        size ``2**eta_log2`` (`lns.grad_scale.scaled_config`): none but the step size for a
+        rule whose step does not depend on the gradient's scale (Madam's normalised
+        gradient, Lion's sign)."""
+        return {} if eta_log2 == self.eta_log2 else {"eta_log2": eta_log2}
+
     def held_range(self, port: str) -> tuple[int, int]:
         """``(lowest, highest)`` value of a held port over every step (its hardware shape)."""
         raise InvalidValue(f"{port} is not a held input of {type(self).__name__}")

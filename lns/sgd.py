@@ -126,6 +126,14 @@ class SGDConfig(AdditiveConfigMixin):
         """The momentum's steady state is ``g / (1 - mu)``."""
         return 1.0 - self.mu
 
+    def gradient_scale_changes(self, k: int, eta_log2: int) -> dict:
+        """SGD's step is ``eta m``: ``2**k g`` needs ``eta 2**-k``."""
+        if not -24 <= eta_log2 - k <= 4:
+            raise InvalidValue(f"the gradient's scale 2**{k} puts LNS SGD's eta_log2 at "
+                               f"{eta_log2 - k}, outside -24..4 (largest |g| of the first "
+                               f"step {2.0 ** -k:g})")
+        return super().gradient_scale_changes(k, eta_log2 - k)
+
     def update_function(self, words, t, held, *, lfsr_state, evaluator):
         return sgd_update(self, words["w"], words["g"], words["m"], lfsr_state=lfsr_state,
                           evaluator=evaluator)

@@ -9,13 +9,15 @@ the timing, so the cycle count, the stall counts and the latencies are exactly t
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 from numba import njit
 
 from .memory import (SPLITMIX_GAMMA, SPLITMIX_MUL1, SPLITMIX_MUL2, SPLITMIX_SHIFTS,
                      STALL_SHIFT, MemorySide)
 
-__all__ = ["model_cycles", "model_method", "TIMING_KEYS", "SLICE"]
+__all__ = ["model_cycles", "model_method", "Method", "TIMING_KEYS", "SLICE"]
 
 TIMING_KEYS = ("cycles", "accepted", "delivered", "stall_cycles", "bandwidth_wait_cycles",
                "latency_min", "latency_max")
@@ -164,13 +166,48 @@ def _timing_no_stall(beats, steps, stages, rate, cap, cost, st, budget):
     return s >= steps
 
 
-def model_method(memory: MemorySide, cycle_by_cycle: bool = False) -> str:
-    """How `model_cycles` computes the timing for ``memory``: ``"closed form"`` (no stalls,
-    no bandwidth limit: no loop at all), ``"per beat"`` (no stalls: one iteration a beat)
-    or ``"per cycle"`` (the cycle loop)."""
+class Method(StrEnum):
+    """How a timing is computed: with no loop at all (no stalls, no bandwidth limit), one
+    iteration a beat (no stalls), or cycle by cycle (every RTL engine; the model with
+    random stalls)."""
+
+    CLOSED_FORM = "closed form"
+    PER_BEAT = "per beat"
+    PER_CYCLE = "per cycle"
+
+    @property
+    def timed(self) -> bool:
+        """Whether a loop runs, so that a rate (cycles or weights a second) means something."""
+        return self is not Method.CLOSED_FORM
+
+
+def model_method(memory: MemorySide, cycle_by_cycle: bool = False) -> Method:
+    """How `model_cycles` computes the timing for ``memory`` (`Method`)."""
     if memory.threshold == 0 and not cycle_by_cycle:
-        return "closed form" if memory.rate_bits == 0 else "per beat"
-    return "per cycle"
+        return Method.CLOSED_FORM if memory.rate_bits == 0 else Method.PER_BEAT
+    return Method.PER_CYCLE
+
+
+def _closed_form(beats, steps, stages, memory, total, slice_len, progress) -> dict:
+    # Nothing ever waits: each step is `beats` accepting cycles plus the drain.
+    return {"cycles": steps * (beats + stages), "accepted": total,
+            "delivered": total, "stall_cycles": 0, "bandwidth_wait_cycles": 0,
+            "latency_min": stages - 1, "latency_max": stages - 1}
+
+
+def _per_beat(beats, steps, stages, memory, total, slice_len, progress) -> dict:
+    st = np.zeros(5, dtype=np.int64)
+    while not _timing_no_stall(beats, steps, stages, memory.rate_bits, memory.cap_bits,
+                               memory.beat_bits, st, slice_len):
+        if progress is not None:
+            progress(int(st[3]) * beats + int(st[4]), total, int(st[0]))
+    return {"cycles": int(st[0]), "accepted": total, "delivered": total,
+            "stall_cycles": 0, "bandwidth_wait_cycles": int(st[1]),
+            "latency_min": stages - 1, "latency_max": stages - 1}
+
+
+# The timings without a cycle loop (`Method.PER_CYCLE` runs the loop of `model_cycles`).
+_SHORTCUTS = {Method.CLOSED_FORM: _closed_form, Method.PER_BEAT: _per_beat}
 
 
 def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
@@ -194,22 +231,10 @@ def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
     slice_len = int(slice_len)
     if slice_len < 1:
         raise ValueError(f"slice_len must be positive, not {slice_len}")
-    method = model_method(memory, cycle_by_cycle)
     total = beats * steps
-    if method == "closed form":
-        # Nothing ever waits: each step is `beats` accepting cycles plus the drain.
-        return {"cycles": steps * (beats + stages), "accepted": total,
-                "delivered": total, "stall_cycles": 0, "bandwidth_wait_cycles": 0,
-                "latency_min": stages - 1, "latency_max": stages - 1}
-    if method == "per beat":
-        st = np.zeros(5, dtype=np.int64)
-        while not _timing_no_stall(beats, steps, stages, memory.rate_bits, memory.cap_bits,
-                                   memory.beat_bits, st, slice_len):
-            if progress is not None:
-                progress(int(st[3]) * beats + int(st[4]), total, int(st[0]))
-        return {"cycles": int(st[0]), "accepted": total, "delivered": total,
-                "stall_cycles": 0, "bandwidth_wait_cycles": int(st[1]),
-                "latency_min": stages - 1, "latency_max": stages - 1}
+    shortcut = _SHORTCUTS.get(model_method(memory, cycle_by_cycle))
+    if shortcut is not None:
+        return shortcut(beats, steps, stages, memory, total, slice_len, progress)
     st = np.zeros(_NSTATE, dtype=np.int64)
     st[_LMIN] = 1 << 62
     rng = np.array([memory.seed64], dtype=np.uint64)

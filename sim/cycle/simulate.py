@@ -26,18 +26,31 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
 from lns.errors import InvalidValue
+from lns.modes import parse
 
 from .memory import MemorySide, beat_bits
 from .stream import check_moved_bits, stream_of
 
-__all__ = ["ENGINES", "Tensor", "make_tensor", "expected_outputs", "simulate"]
+__all__ = ["Engine", "ENGINES", "Tensor", "make_tensor", "expected_outputs", "simulate"]
 
-ENGINES = ("verilator", "amaranth", "model")
+
+class Engine(StrEnum):
+    """What runs the cycles: the generated Verilog on Verilator, the Amaranth description
+    in Amaranth's simulator (both carry data and check it against the model), or the
+    timing model alone (`sim.cycle.model_engine`: no data)."""
+
+    VERILATOR = "verilator"
+    AMARANTH = "amaranth"
+    MODEL = "model"
+
+
+ENGINES = tuple(str(e) for e in Engine)
 
 
 @dataclass
@@ -74,6 +87,33 @@ def _int_arg(name, value, lo):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
         raise InvalidValue(f"{name} must be an int >= {lo}, not {value!r}")
     return int(value)
+
+
+def _run_verilator(cfg, lanes, stages, memory, bits, progress, **kw):
+    from .verilator_engine import design_for, run_harness
+    design = design_for(cfg, lanes)
+    if design.latency != stages - 1:
+        raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
+    check_moved_bits(cfg, design.width, *bits)
+    return run_harness(design, memory, progress=progress, **kw)
+
+
+def _run_amaranth(cfg, lanes, stages, memory, bits, progress, **kw):
+    from .amaranth_engine import run_amaranth
+    return run_amaranth(cfg, lanes, memory, progress=progress, **kw)
+
+
+@dataclass(frozen=True)
+class _RTLEngine:
+    """An engine that runs the RTL on data: its runner (``out, timing, sim_s, build_s``)
+    and the beats x steps from which a progress bar shows by default."""
+
+    run: object
+    long_run: int
+
+
+_RTL_ENGINES = {Engine.VERILATOR: _RTLEngine(_run_verilator, 2_000_000),
+                Engine.AMARANTH: _RTLEngine(_run_amaranth, 20_000)}
 
 
 def make_tensor(cfg, n: int, lanes: int, steps: int, seed: int = 1) -> Tensor:
@@ -261,8 +301,8 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     """
     from rtl.design import MAX_LANES
     stream = stream_of(cfg)
-    if engine not in ENGINES:
-        raise InvalidValue(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    engine = parse(Engine, "engine", engine)
+    rtl_run = _RTL_ENGINES.get(engine)              # None: the timing model
     n = _int_arg("weights", n, 1)
     lanes = _int_arg("lanes", lanes, 1)
     steps = _int_arg("steps", steps, 1)
@@ -277,14 +317,14 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     memory = MemorySide(stall_prob=stall_prob, seed=seed, bytes_per_cycle=bytes_per_cycle,
                         beat_bits=read_bits + write_bits)
     if vcd is not None:
-        if engine == "model":
+        if rtl_run is None:
             raise InvalidValue("a VCD needs the verilator or amaranth engine, not model")
         vcd = _check_vcd_path(vcd)
     stages = stream.stages
     if stages > 255:
         raise InvalidValue(f"pipeline stages must be at most 255, not {stages}")
     beats = -(-n // lanes)
-    result = {"engine": engine, "preset": cfg.name, "weights": n, "lanes": lanes,
+    result = {"engine": str(engine), "preset": cfg.name, "weights": n, "lanes": lanes,
               "steps": steps, "beats_per_step": beats, "padding": beats * lanes - n,
               "pipeline_latency": stages - 1,
               "memory": {"stall_prob": float(stall_prob), "seed": seed,
@@ -294,12 +334,12 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     build_s = 0.0
     checked, mismatches, first = None, None, None
     from testbench.progress import Progress
-    if engine == "model":
+    if rtl_run is None:
         from .model_engine import model_cycles, model_method
         method = model_method(memory)
         # ~1e8 cycles (beats) a second: progress from a few seconds up
-        long_run = method != "closed form" and beats * steps > 500_000_000
-        show = long_run if progress is None else bool(progress) and method != "closed form"
+        long_run = method.timed and beats * steps > 500_000_000
+        show = long_run if progress is None else bool(progress) and method.timed
         t0 = time.perf_counter()
         with Progress("sim", beats * steps, unit="beat", enabled=show) as bar:
             timing = model_cycles(
@@ -308,7 +348,8 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
                 if show else None)
         sim_s = time.perf_counter() - t0
     else:
-        method = "per cycle"
+        from .model_engine import Method
+        method = Method.PER_CYCLE
         _check_memory(engine, beats * lanes, steps, len(stream.state_roles) + 1)
         if tensor is None:
             tensor = make_tensor(cfg, n, lanes, steps, seed)
@@ -317,7 +358,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
             raise ValueError("tensor must match n, lanes, steps and the words of the rule")
         held = stream.held_table(steps, tensor.clip)
         seeds = lfsr_seeds(cfg, lanes, seed)
-        long_run = beats * steps > (2_000_000 if engine == "verilator" else 20_000)
+        long_run = beats * steps > rtl_run.long_run
         show = long_run if progress is None else progress
         kw = dict(held=held, lfsr_seeds=seeds, state0=tensor.state0, g=tensor.g,
                   vcd_cycles=vcd_cycles)
@@ -325,18 +366,9 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
                 _vcd_written(vcd) as kw["vcd"]:
             def progress(done, total, cycle):
                 bar.update(done, total, f"{cycle} cycles")
-            if engine == "verilator":
-                from .verilator_engine import design_for, run_harness
-                design = design_for(cfg, lanes)
-                if design.latency != stages - 1:
-                    raise AssertionError(f"sidecar latency {design.latency} != {stages - 1}")
-                check_moved_bits(cfg, design.width, read_bits, write_bits)
-                out, timing, sim_s, build_s = run_harness(
-                    design, memory, progress=progress if show else None, **kw)
-            else:
-                from .amaranth_engine import run_amaranth
-                out, timing, sim_s, build_s = run_amaranth(
-                    cfg, lanes, memory, progress=progress if show else None, **kw)
+            out, timing, sim_s, build_s = rtl_run.run(
+                cfg, lanes, stages, memory, (read_bits, write_bits),
+                progress if show else None, **kw)
         exp = expected_outputs(cfg, tensor, seed)
         bad = out != exp
         mismatches = int(bad.sum())
@@ -357,12 +389,10 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         "bytes_per_update": bytes_moved / updates,
         "bytes_per_beat": memory.beat_bits / 8,
         "checked": checked, "mismatches": mismatches, "first_mismatch": first,
-        "sim_seconds": sim_s, "build_seconds": build_s, "method": method,
+        "sim_seconds": sim_s, "build_seconds": build_s, "method": str(method),
         # a closed form runs no cycles: no rate (nor has a run too short to time one)
-        "cycles_per_second": cycles / sim_s if sim_s > 0 and method != "closed form"
-        else None,
-        "weights_per_second": updates / sim_s if sim_s > 0 and method != "closed form"
-        else None,
+        "cycles_per_second": cycles / sim_s if sim_s > 0 and method.timed else None,
+        "weights_per_second": updates / sim_s if sim_s > 0 and method.timed else None,
         "vcd": str(vcd) if vcd is not None else None,
     })
     return result

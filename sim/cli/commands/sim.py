@@ -15,13 +15,15 @@ ORDER = 45
 
 def add_arguments(parser):
     add_config_arguments(parser)
+    from sim.cycle.simulate import ENGINES
     parser.epilog = ("Every preset streams: Madam reads w, g, v and writes w, v a beat; Adam "
-                     "reads w, g, m, v and writes w, m, v; SGD reads w, g, m and writes w, m.")
+                     "reads w, g, m, v and writes w, m, v; SGD and Lion read w, g, m and "
+                     "write w, m.")
     parser.add_argument("--weights", type=int, required=True, metavar="N",
                         help="weights in the tensor")
     parser.add_argument("--lanes", type=int, default=1,
                         help="lanes of the unit, 1 to 64 (default 1)")
-    parser.add_argument("--engine", default="model", choices=("verilator", "amaranth", "model"),
+    parser.add_argument("--engine", default="model", choices=ENGINES,
                         help="verilator (compiled Verilog), amaranth (Amaranth's simulator) or "
                              "model (cycle-accurate performance model); default model")
     parser.add_argument("--steps", type=int, default=1, metavar="T", help="steps (default 1)")
