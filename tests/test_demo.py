@@ -14,6 +14,24 @@ def test_tensor_step_agrees_with_the_scalar_reference(name):
     assert r["updates_per_s"] == pytest.approx(5000 / r["seconds"])
 
 
+@pytest.mark.parametrize("name", [p for p in presets.names() if p != "tiny"])
+def test_every_rule_steps_through_the_contract(name, capsys):
+    """Any rule's preset: one step of a seeded tensor, the fast evaluator against the exact
+    one, and the demo command's description line."""
+    from sim.cli import main
+    from sim.cli.commands.demo import describe_line
+    cfg = presets.get(name)
+    r = tensor_step(cfg, seed=1, n=400, checked=60)
+    assert r["python_checked"] == r["python_agrees"] == 60
+    line = describe_line(cfg)
+    assert line.startswith(f"preset {name} (") and f"w {cfg.word_formats['w'].name}" in line
+    for role, t in cfg.rom_tables().items():
+        assert f"{role} table {t['bits']} bits" in line
+    if name == "lns8_lion":                          # the command runs on any rule
+        assert main(["demo", "--preset", name, "--steps", "2", "--weights", "10"]) == 0
+        assert capsys.readouterr().out.startswith(line + "\n")
+
+
 def test_quick_look_tracks_every_preset_but_tiny():
     seen = []
     r = quick_look(presets.get("lns12"), steps=5, weights=20, seed=1,

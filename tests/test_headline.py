@@ -1,6 +1,6 @@
 """The headline comparison (`sim.analysis.headline`, `lnsmadam headline`).
 
-The synthesis of the eight units is replaced by a stand-in with made-up, known counts and
+The synthesis of the nine units is replaced by a stand-in with made-up, known counts and
 Fmax (the real run takes minutes; `tests/test_cost.py` runs the real flow), so every derived
 number (LUT4 equivalents, rates, densities, ratios, the sentence) is checked against
 arithmetic done here.  The words moved and the float energies are checked against the
@@ -20,14 +20,14 @@ from lns import presets
 from lns.errors import InvalidType, InvalidValue
 from sim.analysis.energy import energy_estimate
 from sim.analysis.headline import (UNITS, answer_sentence, compare_number_systems,
-                                   dsp_equivalent, float_energy, plot_headline,
-                                   render_markdown)
+                                   dsp_equivalent, plot_headline, render_markdown)
 from sim.cli import main
 
 # made-up costs by preset: (LUT4, carries, FFs, DSPs, BRAMs, Fmax MHz)
 FAKE = {"lns8": (300, 40, 400, 0, 0, 120.0), "lns12": (500, 60, 600, 0, 0, 100.0),
         "lns16": (800, 80, 900, 0, 1, 90.0), "lns8_adam": (1200, 100, 1300, 0, 2, 80.0),
         "lns12_adam": (2000, 150, 2100, 0, 4, 70.0), "lns16_adam": (3000, 200, 3200, 0, 8, 60.0),
+        "lns12_lion": (1500, 120, 1400, 0, 3, 75.0),
         "fp32_adam": (7000, 900, 4000, 30, 0, 40.0), "bf16_adam": (2500, 800, 3600, 7, 0, 47.0)}
 DSP_EQ = 500                                   # made-up LUT4 equivalent of one DSP block
 
@@ -45,7 +45,7 @@ def fake(monkeypatch):
         return {"target": target, "latency": 7 + len(cfg.name),
                 target: {"luts": luts, "carries": carries, "ffs": ffs, "brams": brams,
                          "dsps": dsps if target == "ecp5" else 0},
-                "ports": {"wrapped": False}, "cached": False,
+                "ports": {"wrapped": False}, "cached": False, "rom_bits": {"total": 0},
                 "pnr": None if not pnr else {
                     "fits": fits, "fmax_mhz": fmax if fits else None,
                     "message": None if fits else "ERROR: device only has 7680 ICESTORM_LCs"}}
@@ -74,7 +74,7 @@ def test_rows_equivalents_rates_and_ratios(fake):
     json.dumps(r)
     assert [x["preset"] for x in r["rows"]] == [u[0] for u in UNITS] == list(FAKE)
     assert {c[3] for c in calls} == {"ecp5"} and {c[1] for c in calls} == {1}
-    assert lines[0] == "[1/8] LNS Madam 8-bit: lns8" and len(lines) == 8
+    assert lines[0] == "[1/9] LNS Madam 8-bit: lns8" and len(lines) == 9
     assert r["dsp_lut4_equiv"] == DSP_EQ
     by = _by(r)
     base_density = 100e6 / (_equiv("lns12", "ecp5") / 1000)
@@ -84,6 +84,8 @@ def test_rows_equivalents_rates_and_ratios(fake):
         assert (row["luts"], row["carries"], row["ffs"], row["dsps"], row["brams"]) == \
             (luts, carries, ffs, dsps, brams)
         assert row["lut4_equiv"] == eq and row["fits"] is True and row["status"] == "ok"
+        cfg = presets.get(p)
+        assert row["optimizer"] == str(cfg.optimizer) and row["bits"] == cfg.word_bits["w"]
         assert row["updates_per_s"] == pytest.approx(fmax * 1e6)
         assert row["updates_per_s_per_k_lut4"] == pytest.approx(fmax * 1e6 / (eq / 1000))
         assert row["ratio_vs_baseline"]["updates_per_s_per_k_lut4"] == pytest.approx(
@@ -108,17 +110,17 @@ def test_words_bytes_and_energy(fake):
     assert by["lns12"]["words_moved"] == 5
     assert by["lns12"]["bits_moved"] == 2 * lns12.weight.total_bits + lns12.grad.total_bits \
         + 2 * lns12.moment.total_bits
-    for p in ("lns8", "lns16_adam"):
-        assert by[p]["energy_pj"] == energy_estimate(presets.get(p))["lns"]["total_pj"]
+    for p in ("lns8", "lns16_adam", "lns12_lion", "fp32_adam", "bf16_adam"):
+        assert by[p]["energy_pj"] == energy_estimate(presets.get(p))["unit"]["total_pj"]
+    # Lion reads w, g, m and writes w, m
+    assert by["lns12_lion"]["words_read"] == ["w", "g", "m"]
     # Horowitz ISSCC 2014, 45 nm: fp32 add 0.9, mul 3.7; fp16 add 0.4, mul 1.1 pJ; SRAM
     # 10 pJ / 64 bits.  14 operations: 8 mul, 3 add + 1 sub, 1 sqrt, 1 div (5 MACs each).
     fp32 = 8 * 3.7 + 4 * 0.9 + 2 * 5 * (3.7 + 0.9) + 224 * 10 / 64
     bf16 = 8 * 1.1 + 4 * 0.4 + 2 * 5 * (1.1 + 0.4) + 112 * 10 / 64
     assert by["fp32_adam"]["energy_pj"] == pytest.approx(fp32, abs=1e-3)
     assert by["bf16_adam"]["energy_pj"] == pytest.approx(bf16, abs=1e-3)
-    e = float_energy(presets.get("fp32_adam"))
-    assert e["counts"] == {"mul": 8, "add": 4, "sqrt": 1, "div": 1}
-    assert e["memory_pj"] == pytest.approx(35.0)
+    assert by["fp32_adam"]["energy_memory_pj"] == pytest.approx(35.0)
 
 
 def test_sentence_follows_the_numbers(fake, monkeypatch):
@@ -178,7 +180,7 @@ def test_ice40_does_not_fit_and_no_pnr(fake):
             f"{min(x8, x12):.1f} to {max(x8, x12):.1f} times.") in r["answer"]
     assert "float Adam units" not in r["answer"].split(":")[-1]
     r = compare_number_systems("ecp5", pnr=False)
-    assert {c[2] for c in calls[-8:]} == {False}
+    assert {c[2] for c in calls[-9:]} == {False}
     assert all(x["updates_per_s"] is None and x["fits"] is None for x in r["rows"])
     assert r["answer"].startswith("No measured answer to the seed's claim on the ECP5")
 
@@ -196,7 +198,7 @@ def test_command_line(fake, tmp_path, capsys):
     png = tmp_path / "h.png"
     assert main(["headline", "--target", "ecp5", "--json", "--plot", str(png)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["target"] == "ecp5" and len(out["rows"]) == 8 and png.exists()
+    assert out["target"] == "ecp5" and len(out["rows"]) == 9 and png.exists()
     assert main(["headline", "--target", "ice40", "--no-pnr"]) == 0
     assert "## One update unit per optimizer and number system (iCE40 HX8K)" in \
         capsys.readouterr().out
@@ -213,8 +215,6 @@ def test_bad_arguments(fake):
         compare_number_systems("ecp5", pnr="yes")
     with pytest.raises(InvalidValue, match=r"^lanes must be a positive int"):
         compare_number_systems("ecp5", lanes=0)
-    with pytest.raises(InvalidType, match=r"^cfg must be a float Adam configuration"):
-        float_energy(presets.get("lns12"))
 
 
 def test_dsp_equivalent_is_measured():

@@ -1,13 +1,26 @@
-"""Operations per update (`sim.analysis.ops`): the LNS counts follow the config (Madam, and
-Adam / SGD checked against the ROMs of the elaborated RTL); float counts pinned."""
+"""Operations per update (`sim.analysis.ops`): every rule counted one way, through the
+registry; the LNS counts follow the config (Madam, and the additive rules checked against the
+ROMs of the elaborated RTL); the IEEE unit's and the published algorithms' counts pinned
+against the papers, typed here."""
 
 import json
+import re
 
 import pytest
 
 import rtl
-from lns import presets
-from sim.analysis.ops import LNS_KINDS, adam_ops, float_madam_ops, operation_counts
+from lns import presets, registry
+from lns.errors import InvalidType, InvalidValue
+from lns.modes import Optimizer
+from sim.analysis.ops import (AS_WRITTEN, FLOAT_KINDS, LNS_KINDS, as_written, baselines,
+                              operation_counts)
+
+# The words one update of each algorithm reads and writes, from the papers: Madam
+# (Bernstein et al. 2020) w, g, v -> w, v; Adam (Kingma & Ba 2015, Algorithm 1) w, g, m, v ->
+# w, m, v; SGD with momentum and Lion (Chen et al. 2023) w, g, m -> w, m.
+WORDS = {"madam": (["w", "g", "v"], ["w", "v"]), "adam": (["w", "g", "m", "v"], ["w", "m", "v"]),
+         "sgd": (["w", "g", "m"], ["w", "m"]), "lion": (["w", "g", "m"], ["w", "m"]),
+         "float_adam": (["w", "g", "m", "v"], ["w", "m", "v"])}
 
 
 def _reads(ops, table):
@@ -15,23 +28,40 @@ def _reads(ops, table):
                if e["kind"] == "table_read" and e["table"] == table)
 
 
-@pytest.mark.parametrize("name", presets.names("madam"))
-def test_every_preset_is_counted_and_serialisable(name):
+@pytest.mark.parametrize("name", presets.names())
+def test_every_preset_of_every_rule_is_counted_one_way(name):
     cfg = presets.get(name)
     ops = operation_counts(cfg)
     json.dumps(ops)
-    assert set(ops["totals"]) == set(LNS_KINDS)
+    # the registry's count, with the registry's label: one way for every rule
+    count = registry.load(cfg, "operations")
+    if count is not operation_counts:             # (Madam's entry names the entry itself)
+        assert ops == dict(count(cfg), label=ops["label"])
+    assert ops["label"] == f"{registry.entry(cfg).label} ({name})"
+    assert ops["optimizer"] == str(cfg.optimizer) and ops["name"] == name
+    kinds = LNS_KINDS if registry.entry(cfg).number_system == "lns" else FLOAT_KINDS
+    assert set(ops["totals"]) == set(kinds)
     assert ops["totals"] == {k: sum(e["count"] for e in ops["entries"] if e["kind"] == k)
-                             for k in LNS_KINDS}
+                             for k in kinds}
     assert all(e["count"] > 0 and e["width"] > 0 and e["op"] for e in ops["entries"])
-    # every ROM the datapath reads is one the RTL's sidecar lists, with its bits
-    tables = rtl.table_summary(cfg)
-    roms = {e["table"]: e["rom_bits"] for e in ops["entries"] if e["kind"] == "table_read"}
-    if cfg.normaliser == "rms":
-        assert roms.get("sb_near", 0) + roms.get("sb_nodes", 0) == tables["sb"]["bits"]
-        assert roms["exp2"] == tables["exp2"]["bits"]
-    else:
-        assert roms == {}
+    # the words of the published algorithm (Madam's sign normaliser stores no v)
+    read, write = WORDS[str(cfg.optimizer)]
+    sign = getattr(cfg, "normaliser", "rms") == "sign"
+    if sign:
+        read, write = read[:-1], write[:-1]
+    assert ops["memory"]["words"] == {"read": read, "write": write}
+    fmt = cfg.word_formats
+    assert ops["memory"]["read_bits"] == sum(fmt[k].total_bits for k in read)
+    assert ops["memory"]["write_bits"] == sum(fmt[k].total_bits for k in write)
+    # every ROM the datapath reads is one the RTL's sidecar lists, with its bits (the sign
+    # normaliser reads none: L = 0 makes the exp2 read a constant of the config)
+    by_role = {}
+    for e in ops["entries"]:
+        if e["kind"] == "table_read":
+            by_role.setdefault(re.sub(r"_(near|nodes)$", "", e["table"]), {})[e["table"]] = \
+                e["rom_bits"]
+    tables = {k: t["bits"] for k, t in rtl.table_summary(cfg).items() if t["bits"]}
+    assert {k: sum(v.values()) for k, v in by_role.items()} == ({} if sign else tables)
 
 
 def test_sign_has_no_second_moment_work():
@@ -88,25 +118,65 @@ def test_widths_follow_the_formats():
 
 
 def test_float_counts_pinned():
-    m, a = float_madam_ops(), adam_ops()
+    m, a = as_written(Optimizer.MADAM), as_written("adam")
     json.dumps([m, a])
     assert m["totals"] == {"fp_mul": 6, "fp_add": 1, "fp_exp": 1, "fp_sqrt": 1, "fp_div": 2,
                            "fp_compare": 6}
+    # Kingma & Ba, Algorithm 1: the bias corrections divide; three divisions in all
     assert a["totals"] == {"fp_mul": 6, "fp_add": 4, "fp_exp": 0, "fp_sqrt": 1, "fp_div": 3,
                            "fp_compare": 0}
     assert m["memory"]["read_bits"] == 96 and m["memory"]["write_bits"] == 64
     assert a["memory"]["read_bits"] == 128 and a["memory"]["write_bits"] == 96
     assert "Bernstein" in m["source"] and "Kingma" in a["source"]
+    assert m["name"] == m["label"] == "float32 Madam as written"
+    assert a["name"] == "float32 Adam as written"
+
+
+@pytest.mark.parametrize("name,bits", [("fp32_adam", 32), ("bf16_adam", 16)])
+def test_the_ieee_unit_is_its_operation_table(name, bits):
+    """The IEEE Adam unit: m' = b1 m + c1 g, v' = b2 v + c2 g g, mh = m' k1, vh = v' k2,
+    d = sqrt(vh) + eps, w' = w - (lr mh) / d: 8 multiplies, 3 adds and a subtract, one
+    square root and one division, each of the format's width."""
+    ops = operation_counts(presets.get(name))
+    assert ops["totals"] == {"fp_mul": 8, "fp_add": 4, "fp_exp": 0, "fp_sqrt": 1, "fp_div": 1,
+                             "fp_compare": 0}
+    assert {e["width"] for e in ops["entries"]} == {bits}
+    assert ops["arithmetic"] == name.split("_")[0]
+    assert ops["memory"]["read_bits"] == 4 * bits and ops["memory"]["write_bits"] == 3 * bits
+
+
+def test_baselines_one_per_algorithm_the_unit_where_built():
+    b = baselines()
+    json.dumps(b)
+    # one per float reference of the registry, plus Adam as written beside the FP32 unit
+    refs = dict.fromkeys(e.reference for e in registry.RULES.values())
+    assert set(refs) <= set(AS_WRITTEN)
+    assert list(b) == ["float32_madam", "float32_adam", "float32_adam_as_written",
+                       "float32_sgd", "float32_lion"]
+    # FP32 Adam is the IEEE unit the project builds, counted from its table: one way
+    assert b["float32_adam"] == operation_counts(presets.get("fp32_adam"))
+    assert b["float32_adam"]["totals"]["fp_div"] == 1
+    assert b["float32_adam_as_written"] == as_written("adam")
+    assert b["float32_adam_as_written"]["totals"]["fp_div"] == 3
+    for key in ("float32_madam", "float32_sgd", "float32_lion"):
+        assert b[key]["name"].endswith("as written")
+        assert {e["width"] for e in b[key]["entries"]} == {32}
 
 
 def test_error_text():
-    with pytest.raises(TypeError, match="^cfg must be a MadamConfig, AdamConfig or SGDConfig, "
-                                        "not str$"):
+    with pytest.raises(InvalidType, match=r"^cfg must be a rule's configuration "
+                                          r"\(lns.rule.Rule\), not str$"):
         operation_counts("lns8")
+    from sim.analysis.ops import additive_operation_counts, madam_operation_counts
+    with pytest.raises(InvalidType, match="^cfg must be a configuration of a rule "
+                                          "madam_operation_counts counts, not AdamConfig$"):
+        madam_operation_counts(presets.get("lns12_adam"))
+    with pytest.raises(InvalidType, match="additive_operation_counts counts, not MadamConfig$"):
+        additive_operation_counts(presets.get("lns12"))
 
 
-# ---- the additive rules (LNS Adam, LNS SGD with momentum) ---------------------------------
-ADDITIVE = ["lns8_adam", "lns12_adam", "lns12_sgd"]
+# ---- the additive rules (LNS Adam, LNS SGD with momentum, LNS Lion) -----------------------
+ADDITIVE = ["lns8_adam", "lns12_adam", "lns12_sgd", "lns12_lion"]
 
 
 def _rtl_roms(cfg):
@@ -115,8 +185,7 @@ def _rtl_roms(cfg):
     from amaranth.hdl import Fragment
 
     import rtl.log_adder as la
-    from rtl.additive_unit import AdamUpdateUnit, SGDUpdateUnit
-    unit = (AdamUpdateUnit if cfg.optimizer == "adam" else SGDUpdateUnit)(cfg)
+    unit = registry.load(cfg, "unit")(cfg)
     seen, real = {}, la.rom_read
 
     def record(m, name, values, *addrs):
@@ -199,14 +268,18 @@ def test_additive_rounding_and_table_method_change_the_count():
     assert direct["totals"]["table_read"] == len(presets.get("lns8_adam").tables)
 
 
-def test_float_sgd_pinned():
-    from sim.analysis.ops import float_ops_for, float_sgd_ops
-    s = float_sgd_ops()
+def test_float_sgd_and_lion_pinned():
+    s, lion = as_written("sgd"), as_written(Optimizer.LION)
     assert s["totals"] == {"fp_mul": 2, "fp_add": 2, "fp_exp": 0, "fp_sqrt": 0, "fp_div": 0,
                            "fp_compare": 0}
-    assert s["memory"]["read_bits"] == 96 and s["memory"]["write_bits"] == 64
-    assert float_ops_for("adam") == adam_ops() and float_ops_for("madam") == float_madam_ops()
-    from lns.errors import InvalidType
-    with pytest.raises(InvalidType, match="^optimizer must be one of madam, adam, sgd, "
-                                          "lion, float_adam, not 'rmsprop'$"):
-        float_ops_for("rmsprop")
+    # c = b1 m + (1 - b1) g, w - lr sign(c), m = b2 m + (1 - b2) g
+    assert lion["totals"] == {"fp_mul": 4, "fp_add": 3, "fp_exp": 0, "fp_sqrt": 0,
+                              "fp_div": 0, "fp_compare": 2}
+    for c in (s, lion):
+        assert c["memory"]["read_bits"] == 96 and c["memory"]["write_bits"] == 64
+    # a rule of the same algorithm shares it; a configuration asks for its own
+    assert as_written("float_adam") == as_written("adam") == \
+        as_written(presets.get("lns12_adam"))
+    with pytest.raises(InvalidValue, match="^optimizer must be one of madam, adam, sgd, "
+                                           "lion, float_adam, not 'rmsprop'$"):
+        as_written("rmsprop")

@@ -4,11 +4,13 @@
 ``tracking``  one configuration's weights tracked against float Madam over many steps
 ``training``  training emulation on scikit-learn's digits: LNS Madam, Adam and SGD beside float
               optimizers, tuned eta, paired verdicts, the sigma* sweep, the eta schedule
-``ops``       operations per update (LNS Madam, Adam, SGD from the config; float32 Madam,
-              Adam, SGD)
-``energy``    the energy estimate built on the operation counts (Horowitz, ISSCC 2014), also
-              of the IEEE float Adam units
-``cost``      operation counts, synthesis and energy of one configuration in one record
-``optimizers`` one datapath, three optimizers: LNS Madam, Adam, SGD side by side
+``ops``       operations per update of every rule, through the registry (LNS units from their
+              datapaths, IEEE units from their operation tables), and the float32 baselines
+              (the IEEE FP32 Adam unit; the published algorithms as written)
+``energy``    the one pricing of any operation count (Horowitz, ISSCC 2014), the energy
+              estimate of any rule beside the float32 baselines
+``cost``      the one cost path: operation counts, synthesis and energy of one configuration
+              in one record; the one unit row of the tables below
+``optimizers`` one datapath, every LNS optimizer: LNS Madam, Adam, SGD, Lion side by side
 ``headline``  one update unit per optimizer and number system: LNS against IEEE FP32/BF16
 """

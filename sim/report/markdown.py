@@ -1,11 +1,13 @@
-"""Render a report dict (`sim.report.build_report`) as Markdown tables.
+"""Render a report dict (`sim.report.build_report`) as Markdown tables: one function a
+section (the ``markdown`` of its `sim.report.build.Section`), and `render` of the whole.
 
 Formatting only: every number comes from the dict, which `report.json` holds in full.
 """
 
 from __future__ import annotations
 
-__all__ = ["render", "table"]
+__all__ = ["render", "table", "tables", "precision", "training", "ops", "synthesis",
+           "optimizers", "headline", "energy", "verification"]
 
 
 def table(head: list[str], rows: list[list]) -> str:
@@ -18,7 +20,7 @@ def _f(x, fmt=".3f"):
     return "n/a" if x is None else format(x, fmt)
 
 
-def _tables(rows) -> str:
+def tables(rows) -> str:
     body = [[r["table"], r["frac_bits"], r["method"], r["entries"], r["bits"], r["direct_bits"],
              _f(r["max_err_ulp"]), _f(r["mean_err_ulp"]), f"{r['correctly_rounded_share']:.1%}",
              "yes" if r["faithful"] else "NO", ", ".join(r.get("used_by", []))]
@@ -27,7 +29,7 @@ def _tables(rows) -> str:
                   "mean err (ulp)", "correctly rounded", "faithful", "used by"], body)
 
 
-def _precision(res) -> str:
+def precision(res) -> str:
     body = [[r["name"], r["weight"], r["rounding"], _f(r["step_rms_lsb"]), _f(r["step_max_lsb"]),
              f"{r['step_mismatch_share']:.1%}", _f(r["final_rms_lsb"], ".1f"),
              _f(r["mean_drift_lsb"], ".2f"), f"{r['final_rel_err']:.2%}"]
@@ -45,7 +47,7 @@ def _eta(r) -> str:
         text = f"{r['eta']:g}"
     else:
         return "n/a"
-    if r.get("momentum") is not None and r.get("optimizer") in ("sgd", "lns_sgd"):
+    if r.get("momentum") is not None:
         text += f", mu {r['momentum']:g}"
     return text
 
@@ -56,7 +58,7 @@ def _bullets(text) -> str:
     return "\n".join(f"- {t}" for t in items)
 
 
-def _training(res) -> str:
+def training(res) -> str:
     body = []
     for r in res["rows"]:
         body.append([r["label"], r.get("model", "mlp"), r.get("weight_format") or "float64",
@@ -95,18 +97,21 @@ def _training(res) -> str:
     return "\n\n".join(parts)
 
 
-def _ops(ops) -> str:
-    columns = {f"LNS {k}": v["totals"] for k, v in ops["lns"].items()}
-    columns["float32 Madam"] = ops["float32_madam"]["totals"]
-    columns["float32 Adam"] = ops["float32_adam"]["totals"]
-    if "float32_sgd" in ops:
-        columns["float32 SGD"] = ops["float32_sgd"]["totals"]
-    kinds = sorted({k for c in columns.values() for k in c})
-    body = [[k] + [c.get(k, 0) for c in columns.values()] for k in kinds]
-    return table(["operation"] + list(columns), body)
+def ops(res) -> str:
+    """One row a unit (every preset of every rule) and a float32 baseline, one column an
+    operation kind."""
+    rows = [(f"`{name}`", c["label"], c["totals"]) for name, c in res["units"].items()]
+    rows += [(f"`{key}`", c["label"], c["totals"]) for key, c in res["baselines"].items()]
+    kinds = list(dict.fromkeys(k for _, _, t in rows for k in t))
+    body = [[key, label] + [t.get(k, 0) for k in kinds] for key, label, t in rows]
+    return ("Operations of one element's update, by kind (`sim.analysis.ops`): each unit "
+            "counted one way, through the registry; the float32 baselines below the units "
+            "(the IEEE FP32 Adam unit by its operation table; the other algorithms, and Adam "
+            "for context, as written in their papers).\n\n"
+            + table(["unit", "label"] + kinds, body))
 
 
-def _synthesis(rows) -> str:
+def synthesis(rows) -> str:
     from rtl.cost import device_counts
     body = []
     for name, r in rows.items():
@@ -124,28 +129,36 @@ def _synthesis(rows) -> str:
                      "BRAMs", "ROM bits", "Fmax MHz", "pins serialised"], body))
 
 
-def _energy(rows) -> str:
-    body = []
-    any_row = None
+def energy(rows) -> str:
+    """One row a unit (every preset of every rule): its energy and its ratios against the
+    float32 baselines; then the baselines, the sources and the assumptions."""
+    body, any_row = [], None
     for name, e in rows.items():
         any_row = e
-        r = e["ratios"]
-        body.append([name, e.get("optimizer", "madam"), _f(e["lns"]["compute_pj"], ".2f"),
-                     _f(e["lns"]["total_pj"], ".2f"),
-                     _f(e["float32_madam"]["total_pj"], ".1f"), _f(e["float32_adam"]["total_pj"], ".1f"),
-                     f"{1 - r['lns_vs_fp32_madam_total']:.1%}", f"{1 - r['lns_vs_adam_total']:.1%}"])
-    text = table(["preset", "rule", "LNS compute pJ", "LNS total pJ", "FP32 Madam pJ",
-                  "FP32 Adam pJ", "saved vs FP32 Madam", "saved vs FP32 Adam"], body)
+        r, u = e["ratios"], e["unit"]
+        body.append([name, e["label"], _f(u["compute_pj"], ".2f"), _f(u["memory_pj"], ".2f"),
+                     _f(u["total_pj"], ".2f"),
+                     f"{r['unit_vs_float32_same_rule_total']:.3f} ({e['same_rule']})",
+                     f"{1 - r['unit_vs_float32_madam_total']:.1%}",
+                     f"{1 - r['unit_vs_float32_adam_total']:.1%}"])
+    text = table(["preset", "unit", "compute pJ", "memory pJ", "total pJ",
+                  "/ float32 of the same rule", "saved vs float32 Madam",
+                  "saved vs FP32 Adam unit"], body)
     if any_row:
+        base = [[f"`{k}`", b["label"], _f(b["compute_pj"], ".1f"), _f(b["memory_pj"], ".1f"),
+                 _f(b["total_pj"], ".1f")] for k, b in any_row["baselines"].items()]
         pub = any_row["published"]
-        text += (f"\n\nPer element update, memory traffic included. Source of the per-operation "
-                 f"figures: {any_row['source']}.\nPublished: {pub['claim']} ({pub['source']}); "
-                 f"{pub['scope']}.\n\nAssumptions:\n" +
+        text += ("\n\nThe float32 baselines (FP32 Adam is the IEEE unit the project builds; "
+                 "the others as written in their papers):\n\n"
+                 + table(["baseline", "what", "compute pJ", "memory pJ", "total pJ"], base)
+                 + f"\n\nPer element update, memory traffic included. Source of the "
+                 f"per-operation figures: {any_row['source']}.\nPublished: {pub['claim']} "
+                 f"({pub['source']}); {pub['scope']}.\n\nAssumptions:\n" +
                  "\n".join(f"- {a}" for a in any_row["assumptions"]))
     return text
 
 
-def _optimizers(res) -> str:
+def optimizers(res) -> str:
     """One `sim.analysis.optimizers` section per target, each with its plot."""
     from sim.analysis.optimizers import render_markdown
     parts = []
@@ -156,10 +169,8 @@ def _optimizers(res) -> str:
     return "\n\n".join(parts)
 
 
-def _headline(res) -> str:
+def headline(res) -> str:
     """One `sim.analysis.headline` table per target, with its answer and plot."""
-    if "skipped" in res:
-        return f"Run in {res['skipped']}."
     from sim.analysis.headline import render_markdown
     parts = []
     for target, r in res.items():
@@ -169,7 +180,7 @@ def _headline(res) -> str:
     return "\n\n".join(parts)
 
 
-def _verification(v) -> str:
+def verification(v) -> str:
     body = []
     for preset, r in v.items():
         for ev, s in r["evaluators"].items():
@@ -178,24 +189,23 @@ def _verification(v) -> str:
 
 
 def render(res: dict) -> str:
+    """The whole report: each section of `sim.report.build.REPORT` the dict holds, in the
+    report's order, under its title (with its plot of the same name, if any), then the
+    sections the mode left out and the time per section."""
+    from .build import REPORT
     parts = [f"# lnsmadam report ({'quick' if res['quick'] else 'full'})",
              f"Default preset `{res['preset']}`, seed {res['seed']}. Every number here is in "
              "`report.json`; regenerate with `lnsmadam report --out DIR"
              f"{' --quick' if res['quick'] else ''}`."]
-    render_of = [("tables", "Arithmetic precision of the tables", _tables),
-                 ("precision", "Update precision against float Madam", _precision),
-                 ("training", "Training emulation", _training),
-                 ("ops", "Operations per update", _ops),
-                 ("synthesis", "Synthesis", _synthesis),
-                 ("optimizers", "One datapath, three optimizers", _optimizers),
-                 ("headline", "One update unit per optimizer and number system", _headline),
-                 ("energy", "Energy per update (estimate)", _energy),
-                 ("verification", "Verification of the generated Verilog", _verification)]
-    for key, title, fn in render_of:
-        if key in res:
-            parts.append(f"## {title}\n\n{fn(res[key])}")
-            if key in res.get("plots", {}):
-                parts.append(f"![{key}]({res['plots'][key]})")
+    for section in REPORT:
+        if section.name in res:
+            parts.append(f"## {section.title}\n\n{section.markdown(res[section.name])}")
+            if section.name in res.get("plots", {}):
+                parts.append(f"![{section.name}]({res['plots'][section.name]})")
+    if res.get("left_out"):
+        parts.append("Not in this report: " + "; ".join(
+            f"{name} ({why}: `lnsmadam report --out DIR --sections {name}`)"
+            for name, why in res["left_out"].items()) + ".")
     parts.append("Time per section (s): " +
                  ", ".join(f"{k} {v}" for k, v in res.get("timing_s", {}).items()))
     return "\n\n".join(parts) + "\n"

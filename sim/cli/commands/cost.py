@@ -32,48 +32,30 @@ def _fmt(v):
     return "-" if v is None else str(v)
 
 
-_RULE = {"madam": "Madam", "adam": "Adam", "sgd": "SGD"}
-
-
-def _lns_name(r: dict) -> str:
-    return f"LNS {_RULE[r['optimizer']]} ({r['config']})"
-
-
 def format_report(r: dict) -> str:
-    lines = [f"cost of {r['config']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
-    if r["optimizer"] == "float_adam":
-        lines = lines[:1] + _synthesis_lines(r["synthesis"]) + _float_lines(r)
-        return "\n".join(lines)
+    """The `sim.analysis.cost.cost_report` of any rule as text: its operations beside the
+    float32 baselines, its synthesis, its energy beside theirs."""
+    lines = [f"cost of {r['label']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
     lines += _ops_lines(r)
     lines += _synthesis_lines(r["synthesis"])
     lines += _energy_lines(r)
     return "\n".join(lines)
 
 
-def _float_lines(r: dict) -> list:
-    """Operations and energy of an IEEE float Adam unit (`sim.analysis.energy.float_adam_energy`)."""
-    e = r["energy"]["float"]
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(e["counts"].items()))
-    return ["", f"operations per element update: {counts} (IEEE, correctly rounded each)",
-            f"  words read {e['read_bits']} bits, written {e['write_bits']} bits",
-            "", "energy per element update (estimate, pJ)",
-            f"  compute {e['compute_pj']:.3f}  memory {e['memory_pj']:.3f}  total "
-            f"{e['total_pj']:.3f}", f"  ({e['assumption']})"]
+def _totals(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts["totals"].items())
 
 
 def _ops_lines(r: dict) -> list:
-    ops, lines = r["ops"], ["operations per element update"]
-    lk = list(ops["lns"]["totals"])
-    lines.append(f"  {_lns_name(r):<28}" +
-                 ", ".join(f"{k} {ops['lns']['totals'][k]}" for k in lk))
-    mem = ops["lns"]["memory"]
+    unit, lines = r["ops"]["unit"], ["operations per element update"]
+    lines.append(f"  {unit['label']:<28}{_totals(unit)}")
+    mem = unit["memory"]
     lines.append(f"  {'':<28}words read {'/'.join(mem['words']['read'])} "
                  f"({mem['read_bits']} bits), written {'/'.join(mem['words']['write'])} "
                  f"({mem['write_bits']} bits)")
-    for key in ("float32_madam", "float32_adam", "float32_sgd"):
-        t = ops[key]["totals"]
-        lines.append(f"  {ops[key]['name']:<28}" + ", ".join(f"{k} {v}" for k, v in t.items()))
-    for note in ops["lns"]["notes"]:
+    for counts in r["ops"]["baselines"].values():
+        lines.append(f"  {counts['label']:<28}{_totals(counts)}")
+    for note in unit["notes"]:
         lines.append(f"  note: {note}")
     return lines
 
@@ -126,20 +108,18 @@ def _synthesis_lines(s: dict) -> list:
 def _energy_lines(r: dict) -> list:
     e, lines = r["energy"], []
     lines += ["", f"energy per element update (estimate, pJ; {e['source']})"]
-    for key in ("lns", "float32_madam", "float32_adam", "float32_sgd"):
-        x = e[key]
-        name = _lns_name(r) if key == "lns" else x["name"]
-        lines.append(f"  {name:<28}compute {x['compute_pj']:8.3f}  memory "
+    for x in (e["unit"], *e["baselines"].values()):
+        lines.append(f"  {x['label']:<28}compute {x['compute_pj']:8.3f}  memory "
                      f"{x['memory_pj']:8.3f}  total {x['total_pj']:8.3f}")
-    ra = e["ratios"]
-    lines.append(f"  LNS / FP32 Madam: compute {ra['lns_vs_fp32_madam_compute']:.3f}, "
-                 f"total {ra['lns_vs_fp32_madam_total']:.3f} "
-                 f"({e['savings_vs_fp32_madam_total']:.1%} less; ROMs priced as 8 KB SRAM: "
-                 f"{ra['lns_vs_fp32_madam_total_rom_as_sram']:.3f}); "
-                 f"LNS / Adam total {ra['lns_vs_adam_total']:.3f}")
-    if r["optimizer"] != "madam":
-        lines.append(f"  LNS {_RULE[r['optimizer']]} / float32 {_RULE[r['optimizer']]}: total "
-                     f"{ra['lns_vs_float32_same_rule_total']:.3f}")
+    ra, base, unit = e["ratios"], e["baselines"], e["unit"]["label"]
+    madam, adam = base["float32_madam"]["label"], base["float32_adam"]["label"]
+    lines.append(f"  {unit} / {madam}: compute {ra['unit_vs_float32_madam_compute']:.3f}, "
+                 f"total {ra['unit_vs_float32_madam_total']:.3f} "
+                 f"({e['savings_vs_float32_madam_total']:.1%} less; ROMs priced as 8 KB SRAM: "
+                 f"{ra['unit_vs_float32_madam_total_rom_as_sram']:.3f}); "
+                 f"/ {adam} total {ra['unit_vs_float32_adam_total']:.3f}")
+    lines.append(f"  {unit} / {base[e['same_rule']]['label']} (its algorithm in float32): "
+                 f"total {ra['unit_vs_float32_same_rule_total']:.3f}")
     pub = e["published"]
     lines.append(f"  published: {pub['claim']} ({pub['source']})")
     lines.append(f"  ({pub['scope']})")
@@ -149,7 +129,7 @@ def _energy_lines(r: dict) -> list:
 
 
 def run(args) -> int:
-    cfg = load_config(args)                     # Madam, Adam and SGD presets
+    cfg = load_config(args)                     # any rule's preset
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     try:

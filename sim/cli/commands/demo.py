@@ -26,6 +26,19 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def describe_line(cfg) -> str:
+    """One line of any rule's configuration: its words' formats (the weight's range), its
+    rounding, and the tables it holds (`lns.rule.Rule.rom_tables`)."""
+    from lns.registry import entry
+    words = ", ".join(f"{k} {f.name}" + (f" ({f.total_bits} bits, {f.min_value:.3g}.."
+                                          f"{f.max_value:.3g})" if k == "w" else "")
+                      for k, f in cfg.word_formats.items())
+    modes = [str(m) for m in (cfg.describe().get("normaliser"), cfg.rounding) if m]
+    tables = ", ".join(f"{k} table {t['bits']} bits" for k, t in cfg.rom_tables().items())
+    return (f"preset {cfg.name} ({entry(cfg).label}): {words}; {', '.join(modes)}"
+            + (f", {tables}" if tables else ""))
+
+
 def run(args) -> int:
     from lns import presets
     from sim.analysis.demo import quick_look
@@ -41,14 +54,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0 if agree == k else 1
-    d = result["preset"]
-    print(f"preset {cfg.name}: weight {d['weight']['format']} ({d['weight']['bits']} bits, "
-          f"{d['weight']['min']:.3g}..{d['weight']['max']:.3g}), grad {d['grad']['format']}, "
-          f"moment {d['moment']['format']}; {cfg.normaliser}, {cfg.rounding}, "
-          f"sb table {cfg.table} {d['sb_table_bits']} bits, 2^frac table {d['exp2_table_bits']} bits")
+    print(describe_line(cfg))
     tensor = result["tensor"]
     print(f"one step of {tensor['weights']:,} weights: {tensor['updates_per_s'] / 1e6:.1f} "
-          f"M updates/s (Numba); "
+          f"M updates/s ({cfg.reference_evaluator}); "
           f"scalar reference agrees on {agree}/{k}")
     print()
     print(f"tracking base-2 float Madam, {args.steps} steps x {args.weights} weights "

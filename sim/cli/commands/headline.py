@@ -1,5 +1,5 @@
 """`lnsmadam headline`: one update unit per optimizer and number system (LNS Madam, LNS Adam,
-FP32 and BF16 Adam) on one FPGA, with the one-sentence answer to the seed's claim."""
+LNS Lion, FP32 and BF16 Adam) on one FPGA, with the one-sentence answer to the seed's claim."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from testbench.progress import Progress
 from . import UsageError, check_out_file
 
 NAME = "headline"
-HELP = ("the headline comparison: LNS Madam 8/12/16, LNS Adam 8/12/16, FP32 Adam and BF16 "
-        "Adam update units synthesised on one FPGA (LUT4 equivalents, Fmax, updates per "
+HELP = ("the headline comparison: LNS Madam 8/12/16, LNS Adam 8/12/16, LNS Lion 12, FP32 Adam "
+        "and BF16 Adam update units synthesised on one FPGA (LUT4 equivalents, Fmax, updates per "
         "second per area, words moved, energy) and the one-sentence answer")
 ORDER = 36
 

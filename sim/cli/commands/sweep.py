@@ -35,6 +35,7 @@ def parse_bits(text: str, *, option: str = "--weight-bits", lo: int = 4, hi: int
 
 def add_arguments(parser):
     from lns import presets
+    from lns.modes import Optimizer
     from sim.analysis.sweep import SWEEP_PRESETS
     parser.add_argument("--weight-bits", default="6..16", metavar="BITS",
                         help="weight word widths: A..B or A,B,C (default 6..16)")
@@ -42,7 +43,8 @@ def add_arguments(parser):
                         help="preset the swept widths take grad, moment and eta from (default lns12)")
     parser.add_argument("--presets", default=",".join(SWEEP_PRESETS), metavar="P,Q",
                         help=f"presets to measure as they are, comma-separated "
-                             f"(of {', '.join(presets.names('madam'))}; '' for none)")
+                             f"(of {', '.join(presets.names(Optimizer.MADAM))}; "
+                             "'' for none)")
     parser.add_argument("--variants-at", type=int, default=12, metavar="BITS",
                         help="weight width of the table/moment/grad/rounding variants (0: none)")
     parser.add_argument("--steps", type=int, default=1000, help="steps of each run (default 1000)")
@@ -54,6 +56,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from lns import presets
+    from lns.modes import Optimizer
     from sim.analysis.sweep import plot_sweep, precision_sweep
     from testbench.progress import Progress
 
@@ -61,7 +64,7 @@ def run(args) -> int:
     if args.steps < 1 or args.weights < 1:
         raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
-    madam = presets.names("madam")           # the sweep tracks float Madam
+    madam = presets.names(Optimizer.MADAM)    # the sweep tracks float Madam
     for p in names + [args.base]:
         if p not in madam:
             raise UsageError(f"preset must be one of {', '.join(madam)}, not {p!r}")

