@@ -9,14 +9,14 @@ raises the errors of `lns.errors` (`ValueError` / `TypeError` subclasses).
 from . import presets
 from .arith import add, div, mul, sqrt, square, sub
 from .codec import decode, decode_ref, encode, encode_ref
-from .config import MadamConfig
+from .rules.madam import MadamConfig
 from .errors import InputError, InvalidType, InvalidValue
 from .format import LNSFormat
 from .lfsr import lane_seeds
 from .modes import Normaliser, Optimizer, Rounding, TableMethod, Underflow, Zero
 from .registry import RULES, config_class
 from .rule import Rule
-from .update import madam_update, madam_update_ref
+from .rules.madam_update import madam_update, madam_update_ref
 
 __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_ref",
            "decode_ref", "mul", "div", "square", "sqrt", "add", "sub", "madam_update",
@@ -25,9 +25,9 @@ __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_re
            "Rule", "RULES", "config_class"]
 
 # The additive rules on the same datapath (lns.additive): LNS Adam and SGD with momentum.
-from .adam import AdamConfig, adam_update, adam_update_ref          # noqa: E402
-from .lion import LionConfig, lion_update, lion_update_ref          # noqa: E402
-from .sgd import SGDConfig, sgd_update, sgd_update_ref              # noqa: E402
+from .rules.adam import AdamConfig, adam_update, adam_update_ref          # noqa: E402
+from .rules.lion import LionConfig, lion_update, lion_update_ref          # noqa: E402
+from .rules.sgd import SGDConfig, sgd_update, sgd_update_ref              # noqa: E402
 
 __all__ += ["AdamConfig", "adam_update", "adam_update_ref", "SGDConfig", "sgd_update",
             "sgd_update_ref", "LionConfig", "lion_update", "lion_update_ref"]

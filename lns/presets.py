@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .additive import AdditiveConfigMixin
-from .adam import AdamConfig
-from .config import MadamConfig
+from .rules.additive import AdditiveConfigMixin
+from .rules.adam import AdamConfig
+from .rules.madam import MadamConfig
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
-from .ieee.adam import FloatAdamConfig
+from .rules.ieee_adam import FloatAdamConfig
 from .ieee.format import FLOAT_FORMATS
-from .lion import LionConfig
+from .rules.lion import LionConfig
 from .modes import Normaliser, Optimizer, Rounding, TableMethod, parse
 from .registry import config_class
 from .rule import Rule
-from .sgd import SGDConfig
+from .rules.sgd import SGDConfig
 
 __all__ = ["PRESETS", "get", "names", "for_bits", "DEFAULT", "config_for_bits",
            "variant_configs", "describe_config", "additive_config_for_bits",

@@ -41,11 +41,11 @@ def _rule(label, ns, config, unit, recipe, reference, operations, prefix) -> Rul
 
 
 RULES: dict[Optimizer, RuleEntry] = {   # one line a rule
-    Optimizer.MADAM: _rule("LNS Madam", "lns", "lns.config:MadamConfig", "rtl.unit:MadamUpdateUnit", "madam", "python_ref.madam:Madam", "madam_operation_counts", "lnsmadam"),  # noqa: E501
-    Optimizer.ADAM: _rule("LNS Adam", "lns", "lns.adam:AdamConfig", "rtl.additive_unit:AdamUpdateUnit", "additive", "python_ref.adam:Adam", "additive_operation_counts", "lnsadam"),  # noqa: E501
-    Optimizer.SGD: _rule("LNS SGD", "lns", "lns.sgd:SGDConfig", "rtl.additive_unit:SGDUpdateUnit", "additive", "python_ref.sgd:SGD", "additive_operation_counts", "lnssgd"),  # noqa: E501
-    Optimizer.LION: _rule("LNS Lion", "lns", "lns.lion:LionConfig", "rtl.lion_unit:LionUpdateUnit", "additive", "python_ref.lion:Lion", "lion_operation_counts", "lnslion"),  # noqa: E501
-    Optimizer.FLOAT_ADAM: _rule("IEEE Adam", "ieee", "lns.ieee.adam:FloatAdamConfig", "rtl.float_adam:FloatAdamUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "floatadam"),  # noqa: E501
+    Optimizer.MADAM: _rule("LNS Madam", "lns", "lns.rules.madam:MadamConfig", "rtl.unit:MadamUpdateUnit", "madam", "python_ref.madam:Madam", "madam_operation_counts", "lnsmadam"),  # noqa: E501
+    Optimizer.ADAM: _rule("LNS Adam", "lns", "lns.rules.adam:AdamConfig", "rtl.additive_unit:AdamUpdateUnit", "additive", "python_ref.adam:Adam", "additive_operation_counts", "lnsadam"),  # noqa: E501
+    Optimizer.SGD: _rule("LNS SGD", "lns", "lns.rules.sgd:SGDConfig", "rtl.additive_unit:SGDUpdateUnit", "additive", "python_ref.sgd:SGD", "additive_operation_counts", "lnssgd"),  # noqa: E501
+    Optimizer.LION: _rule("LNS Lion", "lns", "lns.rules.lion:LionConfig", "rtl.lion_unit:LionUpdateUnit", "additive", "python_ref.lion:Lion", "lion_operation_counts", "lnslion"),  # noqa: E501
+    Optimizer.FLOAT_ADAM: _rule("IEEE Adam", "ieee", "lns.rules.ieee_adam:FloatAdamConfig", "rtl.float_adam:FloatAdamUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "floatadam"),  # noqa: E501
 }
 
 
