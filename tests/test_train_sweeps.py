@@ -8,7 +8,7 @@ import pytest
 
 import lns
 from lns.presets import config_for_bits
-from python_ref import Madam
+from python_ref import Adam, Madam
 from sim.analysis.training import (LNSTensor, halving_schedule, init_params, run_schedule,
                                    run_sigma_sweep, xavier_scales)
 from sim.analysis.training.runs import _optimizers
@@ -35,20 +35,22 @@ def test_sigma_clips_are_xavier_multiples_for_float_and_lns():
     assert xav[2] == pytest.approx(math.sqrt(2 / (64 + 10)))
     cfg = config_for_bits(12)
     for c in (0.5, 2.0):
-        fl = _optimizers("madam", params, cfg=None, lr=2 ** -7, momentum=0.9, bias_lr=1e-3,
-                         seed=0, clip_xavier=c)
-        ln = _optimizers("lns", params, cfg=cfg, lr=2 ** -7, momentum=0.9, bias_lr=1e-3,
-                         seed=0, clip_xavier=c)
+        fl, _ = _optimizers("madam", params, cfg=None, lr=2 ** -7, momentum=0.9,
+                            bias_lr=1e-3, seed=0, clip_xavier=c)
+        ln, _ = _optimizers("lns", params, cfg=cfg, lr=2 ** -7, momentum=0.9, bias_lr=1e-3,
+                            seed=0, clip_xavier=c)
         for i in (0, 2):
             assert isinstance(fl[i], Madam) and float(fl[i].sigma_star) == pytest.approx(
                 c * xav[i], rel=1e-12)
             assert isinstance(ln[i], LNSTensor)
             assert ln[i].clip == int(lns.encode(cfg.weight, c * xav[i]))
-    fl = _optimizers("madam", params, cfg=None, lr=2 ** -7, momentum=0.9, bias_lr=1e-3, seed=0,
-                     clip_xavier=math.inf)
-    ln = _optimizers("lns", params, cfg=cfg, lr=2 ** -7, momentum=0.9, bias_lr=1e-3, seed=0,
-                     clip_xavier=math.inf)
+    fl, mine = _optimizers("madam", params, cfg=None, lr=2 ** -7, momentum=0.9, bias_lr=1e-3,
+                           seed=0, clip_xavier=math.inf)
+    ln, _ = _optimizers("lns", params, cfg=cfg, lr=2 ** -7, momentum=0.9, bias_lr=1e-3, seed=0,
+                        clip_xavier=math.inf)
     assert math.isinf(fl[0].sigma_star) and ln[0].clip == cfg.weight.e_max
+    # Madam cannot move a zero weight: the biases (indices 1, 3) go to float Adam
+    assert mine == [True, False, True, False] and isinstance(fl[1], Adam)
 
 
 def _row(clip, loss, gap, seeds=(0, 1, 2)):

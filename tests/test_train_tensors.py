@@ -1,6 +1,7 @@
 """sim.analysis.training.tensors.LNSTensor under each bit-exact rule: the words it keeps are
-the words `lns.madam_update` / `lns.adam_update` / `lns.sgd_update` give when called directly
-on the same inputs; the clip options; the decode table."""
+the words the rule's update gives (every registered LNS rule through its contract, and
+`lns.madam_update` / `adam_update` / `sgd_update` / `lion_update` called directly) on the
+same inputs; the clip options; the decode table."""
 
 import math
 
@@ -8,13 +9,80 @@ import numpy as np
 import pytest
 
 import lns
+from lns import presets
 from lns.presets import adam_config_for_bits, config_for_bits, sgd_config_for_bits
 from lns.word import zero_word
 from sim.analysis.training import LNSTensor
+from sim.analysis.training.methods import lns_rules
 
 
 def _grads(rng, shape, steps):
     return [rng.normal(0, 3e-3, shape) * np.exp2(rng.normal(0, 1, shape)) for _ in range(steps)]
+
+
+def _start(cfg, w0):
+    """The oracle's initial words: ``encode(w0)``; a rule with a clip (Madam) has its log
+    field raised to the format's floor and lowered to sigma* = p_scale RMS(w0)."""
+    W = cfg.weight
+    words = {k: np.zeros(w0.size, dtype=np.int64) for k in cfg.output_roles}
+    words["w"] = lns.encode(W, w0.ravel())
+    held = {}
+    if "clip" in cfg.HELD:
+        held["clip"] = int(lns.encode(W, cfg.p_scale * math.sqrt(np.mean(w0 ** 2))))
+        mask = (1 << W.log_bits) - 1
+        words["w"] = (words["w"] & ~mask) | np.clip(words["w"] & mask, W.e_min, held["clip"])
+    return words, held
+
+
+@pytest.mark.parametrize("bits", [8, 12])
+@pytest.mark.parametrize("rule", lns_rules())
+def test_tensor_words_equal_the_rules_update_of_the_unscaled_gradient(rule, bits):
+    # every registered LNS rule at its 8-bit (stochastic for most) and 12-bit configuration:
+    # the tensor scales the gradient by a power of two and compensates (lns.grad_scale); the
+    # oracle is the rule's update (the contract) of the plain gradient through the plain
+    # configuration, with its own lane: the weight words must be the same
+    cfg = presets.for_bits(rule, bits)
+    rng = np.random.default_rng(7)
+    w0 = rng.normal(0, 0.2, (12, 5))
+    t = LNSTensor(cfg, w0, seed=3)
+    words, held = _start(cfg, w0)
+    assert np.array_equal(t.codes, words["w"]) and t.clip == held.get("clip")
+    lane = lns.lane_seeds(3, 1) if cfg.is_stochastic else None
+    for step, g in enumerate(_grads(rng, w0.shape, 6), start=1):
+        out = t.step(None, g)
+        words["g"] = lns.encode(cfg.grad, g.ravel())
+        words = cfg.update(words, step, cfg.held(step, **held), lfsr_state=lane)
+        assert np.array_equal(t.codes, words["w"]), f"{rule} {bits}-bit step {step}"
+        assert np.array_equal(out, lns.decode(cfg.weight, words["w"]).reshape(w0.shape))
+    assert set(t.moments) == set(cfg.output_roles) - {"w"}
+    assert np.count_nonzero(t.codes != _start(cfg, w0)[0]["w"]) > 5       # the words moved
+
+
+@pytest.mark.parametrize("name", ["lns12_lion", "lns8_lion"])
+def test_lion_tensor_words_equal_lion_update_called_directly(name):
+    # Lion's sign(c) is scale free, so the tensor runs the configuration as it is on the
+    # gradient times 2**k: every word (weight, momentum holding 2**k m, the lane) is
+    # lion_update's on that gradient; on the plain gradient the weight words are the same
+    cfg = presets.get(name)
+    rng = np.random.default_rng(8)
+    w0 = rng.normal(0, 0.2, 40)
+    t = LNSTensor(cfg, w0, seed=5)
+    gs = _grads(rng, w0.shape, 8)
+    k = -math.floor(math.log2(np.max(np.abs(gs[0]))))
+    w = u = lns.encode(cfg.weight, w0)
+    m = mu = np.zeros(w.shape, dtype=np.int64)
+    lane = lns.lane_seeds(5, 1) if cfg.is_stochastic else None
+    lane_u = None if lane is None else lane.copy()
+    for g in gs:
+        t.step(None, g)
+        w, m = lns.lion_update(cfg, w, lns.encode(cfg.grad, g * 2.0 ** k), m, lfsr_state=lane)
+        u, mu = lns.lion_update(cfg, u, lns.encode(cfg.grad, g), mu, lfsr_state=lane_u)
+        assert np.array_equal(t.codes, w) and np.array_equal(t.moments["m"], m)
+        assert np.array_equal(t.codes, u)
+        if lane is not None:
+            assert np.array_equal(t.state, lane)
+    assert t.scale == 2.0 ** k and t.clip is None and t.v is None
+    assert np.count_nonzero(t.codes != lns.encode(cfg.weight, w0)) > 10
 
 
 @pytest.mark.parametrize("bits", [8, 16])              # stochastic (LFSR) and nearest-even

@@ -10,22 +10,24 @@ zero biases, drawn with numpy from the run's seed, which also sets the batch ord
 (``jax.grad`` of the loss), jitted together with the optimizer's update; the loss and error
 curves are measured on the whole train and test sets after each epoch.
 
-Optimizers (``method``):
+Optimizers (``method``: a `sim.analysis.training.Method`, a rule in a number system, or
+its name: ``"adam"``, ``"lns_madam"``, ...):
 
-``adam``, ``sgd``
-    ``optax.adam(lr)`` (lr 1e-3) and ``optax.sgd(lr, momentum)`` (lr 0.1, momentum 0.9) on
-    every tensor.
-``madam``
-    float Madam (`sim.jaxlns.madam.madam`, base 2, ``eta = lr``, default 2**-7) on the
-    weights.
-``lns_madam``, ``lns_adam``, ``lns_sgd``
-    the bit-exact rules (`sim.jaxlns.transform`) on the weights, of ``cfg`` (default
-    ``lns.presets.get("lns12")``, ``presets.get("lns12_adam")``,
-    ``presets.get("lns12_sgd")``).  ``lr``, when given, must be a power of two and
-    replaces the config's eta; ``momentum`` is LNS SGD's ``mu``.
+float (``adam``, ``sgd``, ``lion``, ``madam``)
+    the rule's float optimizer in JAX (`FLOAT_TRANSFORMS`): ``optax.adam(lr)`` (lr 1e-3),
+    ``optax.sgd(lr, momentum)`` (lr 0.1, momentum 0.9), ``optax.lion(lr)`` (lr 2**-11,
+    betas 0.9 / 0.99 and no weight decay, as `python_ref.Lion` and LNS Lion), float Madam
+    (`sim.jaxlns.madam.madam`, base 2, ``eta = lr``, default 2**-7).
+LNS (``lns_madam``, ``lns_adam``, ``lns_sgd``, ``lns_lion``)
+    the bit-exact rule (`sim.jaxlns.transform.lns_transform`, through the rule contract) on
+    the weights, of ``cfg`` (default: the rule's family preset, ``lns12``, ``lns12_adam``,
+    ``lns12_sgd``, ``lns12_lion``).  ``lr``, when given, must be a power of two and
+    replaces the config's eta; ``momentum`` is the config's ``mu`` where it has one (LNS
+    SGD).
 
-Biases: float Adam (lr 1e-3) in the Madam and LNS runs (Madam cannot move a zero weight;
-the same rule for the LNS Adam/SGD rows keeps the comparison about the weights), as the MLP.
+Biases: float Adam (lr 1e-3) in every LNS run and in the float run of a rule that cannot
+move a zero weight (Madam: `sim.analysis.training.methods.moves_zero`; the same for the LNS
+rows keeps the comparison about the weights), as the MLP.
 """
 
 from __future__ import annotations
@@ -39,18 +41,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-import lns
-from lns.errors import InvalidType, InvalidValue
 from lns import presets
+from lns.errors import InvalidType, InvalidValue
+from lns.modes import Optimizer
 
+from ..analysis.training.methods import METHODS as _METHODS, Method
 from .madam import madam
-from .transform import lns_adam, lns_madam, lns_sgd
+from .transform import lns_transform
 
-__all__ = ["METHODS", "DEFAULT_LR", "PARAM_COUNT", "init_cnn", "forward", "batch_loss",
-           "train_cnn", "make_optimizer"]
+__all__ = ["METHODS", "DEFAULT_LR", "FLOAT_TRANSFORMS", "PARAM_COUNT", "init_cnn", "forward",
+           "batch_loss", "train_cnn", "make_optimizer"]
 
-METHODS = ("adam", "sgd", "madam", "lns_madam", "lns_adam", "lns_sgd")
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.1, "madam": 2.0 ** -7}
+METHODS = tuple(m.alias for m in _METHODS)
+DEFAULT_LR = {m.alias: m.default_lr for m in _METHODS if not m.is_lns}
+# each rule's float optimizer in JAX: ``f(lr, momentum)`` (the CNN's counterpart of the
+# registry's float reference, `python_ref`)
+FLOAT_TRANSFORMS = {
+    Optimizer.ADAM: lambda lr, momentum: optax.adam(lr),
+    Optimizer.SGD: lambda lr, momentum: optax.sgd(lr, momentum=momentum),
+    Optimizer.LION: lambda lr, momentum: optax.lion(lr, b1=0.9, b2=0.99, weight_decay=0.0),
+    Optimizer.MADAM: lambda lr, momentum: madam(lr),
+}
 BIAS_LR = 1e-3
 # (name, kernel shape HWIO or dense (in, out), stride)
 LAYERS = (("conv1", (3, 3, 1, 8), 1), ("conv2", (3, 3, 8, 16), 2), ("dense", (256, 10), None))
@@ -108,35 +119,37 @@ def _pow2(lr, name) -> int:
     return int(round(e))
 
 
-def make_optimizer(method: str, params: dict, *, seed: int = 0, cfg=None, lr=None,
+def _method(method) -> Method:
+    try:
+        return Method.parse(method)
+    except InvalidValue:
+        raise InvalidValue(f"method must be one of {', '.join(METHODS)}, not {method!r}") \
+            from None
+
+
+def make_optimizer(method, params: dict, *, seed: int = 0, cfg=None, lr=None,
                    momentum: float = 0.9) -> optax.GradientTransformation:
     """The optimizer of ``method`` for the CNN's ``params`` (see the module docstring)."""
-    if method not in METHODS:
-        raise InvalidValue(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if method in ("adam", "sgd", "madam") and cfg is not None:
-        raise InvalidValue(f"cfg is for the LNS methods, not {method!r}")
-    if method in DEFAULT_LR:
-        lr = DEFAULT_LR[method] if lr is None else _positive("lr", lr)
-    if method == "adam":
-        return optax.adam(lr)
-    if method == "sgd":
-        return optax.sgd(lr, momentum=momentum)
-    if method == "madam":
-        weights = madam(lr)
+    method = _method(method)
+    if not method.is_lns:
+        if cfg is not None:
+            raise InvalidValue(f"cfg is for the LNS methods, not {method.alias!r}")
+        lr = method.default_lr if lr is None else _positive("lr", lr)
+        tx = FLOAT_TRANSFORMS[method.rule](lr, momentum)
+        if method.moves_zero:
+            return tx
+        weights = tx
     else:
-        default = {"lns_madam": lns.presets.get(lns.presets.DEFAULT),
-                   "lns_adam": presets.get("lns12_adam"),
-                   "lns_sgd": presets.get("lns12_sgd")}[method]
+        default = presets.get(type(method.config()).FAMILY_BASE)
         cfg = default if cfg is None else cfg
         if type(cfg) is not type(default):
-            raise InvalidType(f"method {method!r} needs a {type(default).__name__}, not "
+            raise InvalidType(f"method {method.alias!r} needs a {type(default).__name__}, not "
                               f"{type(cfg).__name__}")
         if lr is not None:
-            cfg = cfg.replace(eta_log2=_pow2(lr, method))
-        if method == "lns_sgd" and momentum != cfg.mu:
+            cfg = cfg.replace(eta_log2=_pow2(lr, method.alias))
+        if getattr(cfg, "mu", momentum) != momentum:      # the rule's own momentum (SGD)
             cfg = cfg.replace(mu=momentum)
-        weights = {"lns_madam": lns_madam, "lns_adam": lns_adam, "lns_sgd": lns_sgd}[method](
-            cfg, seed=seed)
+        weights = lns_transform(cfg, seed=seed, name=method.alias)
     labels = {layer: {"w": "w", "b": "b"} for layer in params}
     return optax.multi_transform({"w": weights, "b": optax.adam(BIAS_LR)}, labels)
 
@@ -181,9 +194,9 @@ def _check_data(data):
             jnp.asarray(xte, jnp.float32), jnp.asarray(yte, jnp.int32))
 
 
-def train_cnn(method: str, seed: int, *, epochs: int, data, cfg=None, lr=None,
+def train_cnn(method, seed: int, *, epochs: int, data, cfg=None, lr=None,
               momentum: float = 0.9, batch: int = 16) -> dict:
-    """Train the CNN once with ``method`` (one of `METHODS`).
+    """Train the CNN once with ``method`` (a `Method` or one of `METHODS`).
 
     ``data`` is ``(x_train, y_train, x_test, y_test)``, e.g.
     `sim.analysis.training.load_data()`; ``seed`` sets the initial weights, the batch order
@@ -197,6 +210,7 @@ def train_cnn(method: str, seed: int, *, epochs: int, data, cfg=None, lr=None,
     for name, value, low in (("epochs", epochs, 1), ("batch", batch, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise InvalidValue(f"{name} must be a positive int, not {value!r}")
+    method = _method(method)
     xtr, ytr, xtr_j, ytr_j, xte, yte = _check_data(data)
     t0 = time.perf_counter()
     rng = np.random.default_rng(int(seed))
@@ -222,6 +236,6 @@ def train_cnn(method: str, seed: int, *, epochs: int, data, cfg=None, lr=None,
             loss, err = _evaluate(params, x, y)
             curves[f"{part}_loss"].append(float(loss))
             curves[f"{part}_err"].append(float(err))
-    return {"seed": int(seed), "method": method,
+    return {"seed": int(seed), "method": method.alias,
             **{key: values[-1] for key, values in curves.items()},
             "curves": curves, "seconds": time.perf_counter() - t0}

@@ -1,7 +1,9 @@
 """The bit-exact LNS optimizers as optax ``GradientTransformation``\\ s.
 
-``lns_madam(cfg)``, ``lns_adam(cfg)`` and ``lns_sgd(cfg)`` train any JAX model with the
-words of `lns.madam_update`, `lns.adam_update` and `lns.sgd_update`: the optimizer state
+``lns_madam(cfg)``, ``lns_adam(cfg)``, ``lns_sgd(cfg)`` and ``lns_lion(cfg)`` (or
+``lns_transform(cfg)`` of any LNS rule's configuration) train any JAX model with the words
+of `lns.madam_update`, `lns.adam_update`, `lns.sgd_update` and `lns.lion_update` (each
+rule's ``cfg.update``, the rule contract `lns.rule.Rule`): the optimizer state
 holds each parameter as LNS words, and ``update`` returns ``decoded(new words) - params``,
 so ``optax.apply_updates`` lands on the weights the words stand for.  With other
 transformations for the rest of the model (Madam cannot move a zero weight, so biases
@@ -19,13 +21,15 @@ usually take float Adam)::
     updates, state = tx.update(grads, state, params)
     params = optax.apply_updates(params, updates)
 
-(``lns_adam(presets.get("lns12_adam"))`` and ``lns_sgd(presets.get("lns12_sgd"))``
-in place of ``lns_madam``.)
+(``lns_adam(presets.get("lns12_adam"))``, ``lns_sgd(presets.get("lns12_sgd"))`` and
+``lns_lion(presets.get("lns12_lion"))`` in place of ``lns_madam``.)
 
 State (`LNSState`): the step count ``t`` and, per parameter leaf, a `rules.Words` of JAX
-arrays: the weight words (int32), the moment words (``v`` for Madam, ``m`` and ``v`` for
-Adam, ``m`` for SGD; int32), Madam's clip word (sigma* of the initial weights), ``k`` (the
-gradient's power-of-two scale, fixed at step 1, see `sim.jaxlns.rules`) and the leaf's LFSR
+arrays: the words by role (``words["w"]`` the weight words, then the state words the rule
+writes: ``v`` for Madam, ``m`` and ``v`` for Adam, ``m`` for SGD and Lion; int32; read as
+``.w``, ``.m``, ``.v``), the held inputs fixed per tensor (Madam's clip word, sigma* of the
+initial weights; ``.clip``), ``k`` (the gradient's power-of-two scale, fixed at step 1, see
+`sim.jaxlns.rules`) and the leaf's LFSR
 lane (uint32; stochastic configurations only; leaf ``i`` of the transformation's own leaves,
 in ``jax.tree`` order, starts at ``lns.lane_seeds(seed * 16 + i, 1)`` as
 `sim.analysis.training.LNSTensor` numbers its tensors).  Initial weights are encoded as
@@ -44,7 +48,8 @@ decoded weight (rounded to that dtype) whenever old and new weight have the same
 are within a factor 2 of each other (Sterbenz: the subtraction is exact), which holds for
 every Madam step after the first when ``eta g_bound < 1`` (every preset: at most
 ``2**-5 x 10``).  The first update moves each weight from its float initial value onto
-the LNS grid, and an additive step that flips a sign or jumps more than a factor 2 can
+the LNS grid, and an additive step (Adam, SGD, Lion) that flips a sign or jumps more than a
+factor 2 can
 leave ``params`` off the decoded word by the rounding of ``decoded - params`` (half an ulp
 of the step's size); nothing accumulates, as every update is computed from the words.
 Gradients must be finite: a NaN or inf raises `lns.errors.InvalidValue` (under jit from
@@ -61,13 +66,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from lns import registry
 from lns.errors import InvalidType, InvalidValue
-from lns.optimizers import Optimizer
+from lns.modes import Optimizer
 
 from . import rules
 from .rules import Words
 
-__all__ = ["LNSState", "lns_madam", "lns_adam", "lns_sgd", "lns_transform"]
+__all__ = ["LNSState", "lns_madam", "lns_adam", "lns_sgd", "lns_lion", "lns_transform"]
 
 
 class LNSState(NamedTuple):
@@ -82,14 +88,13 @@ _LANE = jnp.uint32       # a 32-bit LFSR register
 
 
 def _shapes(cfg, shape) -> Words:
-    """The JAX shapes and dtypes of one leaf's `Words`."""
-    rule = rules.rule_of(cfg)
+    """The JAX shapes and dtypes of one leaf's `Words` (from the contract: the roles the
+    update writes, the per-tensor held ports, the lane when stochastic)."""
+    rules.rule_of(cfg)
     words = jax.ShapeDtypeStruct(shape, _WORD)
     scalar = jax.ShapeDtypeStruct((), _WORD)
-    return Words(w=words,
-                 m=words if rule is not Optimizer.MADAM else None,
-                 v=words if rule is not Optimizer.SGD else None,
-                 clip=scalar if rule is Optimizer.MADAM else None,
+    return Words(words={r: words for r in rules.state_roles(cfg)},
+                 held={p: scalar for p in rules.held_ports(cfg)},
                  k=scalar,
                  lfsr=jax.ShapeDtypeStruct((1,), _LANE) if cfg.is_stochastic else None)
 
@@ -98,8 +103,9 @@ def _to_jax_dtypes(s: Words) -> Words:
     """numpy int64 words -> the int32 / uint32 arrays of `_shapes` (values unchanged)."""
     def cast(a, dt):
         return None if a is None else np.asarray(a).astype(dt)
-    return Words(cast(s.w, np.int32), cast(s.m, np.int32), cast(s.v, np.int32),
-                 cast(s.clip, np.int32), cast(s.k, np.int32), cast(s.lfsr, np.uint32))
+    return Words({r: cast(a, np.int32) for r, a in s.words.items()},
+                 {p: cast(c, np.int32) for p, c in s.held.items()},
+                 cast(s.k, np.int32), cast(s.lfsr, np.uint32))
 
 
 def _check_leaf(name, p):
@@ -109,8 +115,8 @@ def _check_leaf(name, p):
 
 
 def lns_transform(cfg, *, seed: int = 0, name: str = "lns") -> optax.GradientTransformation:
-    """The optax transformation of any LNS rule's configuration (`lns_madam`, `lns_adam`
-    and `lns_sgd` check which rule they are given, then call this)."""
+    """The optax transformation of any LNS rule's configuration (`lns_madam`, `lns_adam`,
+    `lns_sgd` and `lns_lion` check which rule they are given, then call this)."""
     rules.rule_of(cfg)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise InvalidType(f"seed must be an int, not {seed!r}")
@@ -168,28 +174,36 @@ def lns_transform(cfg, *, seed: int = 0, name: str = "lns") -> optax.GradientTra
     return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _checked(cfg, rule: Optimizer, fname: str, cls: str):
+def _checked(cfg, rule: Optimizer, fname: str):
     if rules.rule_of(cfg) is not rule:
-        raise InvalidType(f"{fname} needs a {cls}, not a {type(cfg).__name__}")
+        cls = registry.load(rule, "config").__name__
+        raise InvalidType(f"{fname} needs a lns.{cls}, not a {type(cfg).__name__}")
     return cfg
 
 
 def lns_madam(cfg, *, seed: int = 0) -> optax.GradientTransformation:
     """Bit-exact LNS Madam (`lns.madam_update`) of a `lns.MadamConfig` (e.g.
     ``lns.presets.get("lns12")``); ``seed`` sets the LFSR lanes of a stochastic config."""
-    return lns_transform(_checked(cfg, Optimizer.MADAM, "lns_madam", "lns.MadamConfig"),
-                         seed=seed, name="lns_madam")
+    return lns_transform(_checked(cfg, Optimizer.MADAM, "lns_madam"), seed=seed,
+                         name="lns_madam")
 
 
 def lns_adam(cfg, *, seed: int = 0) -> optax.GradientTransformation:
     """Bit-exact LNS Adam (`lns.adam_update`) of a `lns.AdamConfig` (e.g.
     ``lns.presets.get("lns12_adam")``)."""
-    return lns_transform(_checked(cfg, Optimizer.ADAM, "lns_adam", "lns.AdamConfig"),
-                         seed=seed, name="lns_adam")
+    return lns_transform(_checked(cfg, Optimizer.ADAM, "lns_adam"), seed=seed,
+                         name="lns_adam")
 
 
 def lns_sgd(cfg, *, seed: int = 0) -> optax.GradientTransformation:
     """Bit-exact LNS SGD with momentum (`lns.sgd_update`) of a `lns.SGDConfig` (e.g.
     ``lns.presets.get("lns12_sgd")``)."""
-    return lns_transform(_checked(cfg, Optimizer.SGD, "lns_sgd", "lns.SGDConfig"),
-                         seed=seed, name="lns_sgd")
+    return lns_transform(_checked(cfg, Optimizer.SGD, "lns_sgd"), seed=seed, name="lns_sgd")
+
+
+def lns_lion(cfg, *, seed: int = 0) -> optax.GradientTransformation:
+    """Bit-exact LNS Lion (`lns.lion_update`) of a `lns.LionConfig` (e.g.
+    ``lns.presets.get("lns12_lion")``; stochastic ``lns8_lion`` takes its lanes from
+    ``seed``).  Lion's decoupled weight decay is not in the unit (``lambda = 0``)."""
+    return lns_transform(_checked(cfg, Optimizer.LION, "lns_lion"), seed=seed,
+                         name="lns_lion")

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .methods import METHODS, SUBJECT, Method
+
 __all__ = ["plot_training", "plot_convergence", "plot_sigma"]
 
-_FLOAT_COLORS = {"adam": "C2", "sgd": "C3", "madam": "C4"}
-_LNS_COLORS = {"lns": "C0", "lns_adam": "C1", "lns_sgd": "C5"}
-_LNS_NAMES = {"lns": "LNS Madam", "lns_adam": "LNS Adam", "lns_sgd": "LNS SGD"}
+# a colour per method: those the plots have always used, then the spare ones in order
+_KNOWN = {"adam": "C2", "sgd": "C3", "madam": "C4", "lns": "C0", "lns_adam": "C1",
+          "lns_sgd": "C5"}
+_SPARE = iter(c for c in ("C6", "C8", "C9", "C7") if c not in _KNOWN.values())
+_COLORS = {m.key: _KNOWN.get(m.key) or next(_SPARE, "k") for m in METHODS}
+_FLOAT_COLORS = {m.key: _COLORS[m.key] for m in METHODS if not m.is_lns}
+_LNS_COLORS = {m.key: _COLORS[m.key] for m in METHODS if m.is_lns}
+_SUBJECT_KEY = Method(SUBJECT, "lns").key
 
 
 def _pyplot():
@@ -29,12 +36,12 @@ def plot_training(result: dict, path) -> str:
     for r in sorted((r for r in rows if r["optimizer"] in _LNS_COLORS),
                     key=lambda r: r["weight_bits"]):
         key = (r["optimizer"], r.get("grad_format"), r.get("rounding")
-               if r["optimizer"] != "lns" else None)
+               if r["optimizer"] != _SUBJECT_KEY else None)
         groups.setdefault(key, []).append(r)
     styles = {}
     for (opt, fmt, rnd), rs in groups.items():
         n = styles[opt] = styles.get(opt, -1) + 1
-        label = f"{_LNS_NAMES[opt]} (grad {fmt}" + (f", {rnd})" if rnd else ")")
+        label = f"{Method.parse(opt).label} (grad {fmt}" + (f", {rnd})" if rnd else ")")
         ax.errorbar([r["weight_bits"] for r in rs], [r["test_acc_mean"] for r in rs],
                     yerr=[r["test_acc_std"] for r in rs], marker="os^v"[n % 4], capsize=3,
                     color=_LNS_COLORS[opt], ls=["-", "--", ":", "-."][n % 4], label=label)
@@ -75,7 +82,7 @@ def plot_convergence(result: dict, path, *, bits: int | None = None) -> str:
               ("test_err", "test error, %"))
     for r in chosen:
         color = _FLOAT_COLORS.get(r["optimizer"]) or _LNS_COLORS[r["optimizer"]]
-        ls = "-" if r["weight_bits"] is None else (":" if r["optimizer"] != "lns" and
+        ls = "-" if r["weight_bits"] is None else (":" if r["optimizer"] != _SUBJECT_KEY and
                                                    r.get("rounding") == "nearest_even" else "--")
         for ax, (key, _) in zip(axes, panels):
             c = r["curves"][key]

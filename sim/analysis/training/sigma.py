@@ -81,7 +81,7 @@ def run_sigma_sweep(quick: bool = True, seeds=None, bits=None, *, epochs=None, c
                 if progress:
                     progress(i, n, f"sigma* {_clip_name(c)} x Xavier: {name}")
                 i += 1
-                runs.append(train_once(method, s, epochs=epochs, cfg=cfg, eta_log2=eta_log2,
+                runs.append(train_once(method, s, epochs=epochs, cfg=cfg, lr=2.0 ** eta_log2,
                                        batch=batch, clip_xavier=c))
             row = make_row(method, runs, label=f"{name}, sigma* {_clip_name(c)}", clip=c,
                            clip_name=_clip_name(c))

@@ -1,5 +1,13 @@
-"""The comparison table: every optimizer over the seeds, LNS rules at each weight width,
-learning rates tuned on validation, per-epoch curves, and verdicts from paired statistics."""
+"""The comparison table: every method (`methods.Method`: each LNS rule of the registry in
+LNS and in float) over the seeds, LNS rules at each weight width, learning rates tuned on
+validation, per-epoch curves, and verdicts from paired statistics.
+
+The table is about one rule, `methods.SUBJECT` (Madam): its LNS rows follow their preset's
+rounding at their eta and carry the extra gradient widths (``extra_lns``); every other LNS
+rule (Adam, SGD, Lion, ...) names its rounding (its preset's at each width, and both where
+asked); the verdicts compare the subject's float twin with every other float method, the
+subject's LNS rows with its float twin, and every other LNS rule with the subject at each
+width.  Nothing else here depends on which rule a method holds."""
 
 from __future__ import annotations
 
@@ -11,16 +19,16 @@ from lns.errors import InvalidValue
 from lns.modes import Rounding
 
 from .data import load_data
-from .runs import timed_single_thread
-from .runs import FLOAT_METHODS, LABELS, LNS_METHODS, METHODS, cnn_available, default_config, \
-    train_run
+from .methods import KEYS, LNS_METHODS, METHODS, SUBJECT, Method
+from .runs import cnn_available, timed_single_thread, train_run
 from .stats import compare_runs
 from .tune import FULL_GRIDS, QUICK_GRIDS, tune
 
 __all__ = ["QUICK", "FULL", "run_training", "claim_8bit", "row_specs", "verdicts", "findings",
            "curve_bands", "make_row"]
 
-# seeds, LNS widths, epochs; the tuning budget; where both roundings of Adam / SGD are run
+# seeds, LNS widths, epochs; the tuning budget; where both roundings of the LNS rules other
+# than the subject (Adam, SGD, Lion) are run
 QUICK = {"seeds": (0, 1, 2), "bits": (6, 8, 12), "epochs": 10,
          "tune_seeds": (0,), "tune_epochs": 4, "tune_bits": 8, "rounding_bits": (6, 8),
          "grids": QUICK_GRIDS, "models": ("mlp",)}
@@ -34,25 +42,35 @@ CNN_PLAN = {"bits": (8,), "epochs": 15, "rounding_bits": (), "tune_bits": 8,
             "tune_epochs": 15, "tune_seeds": (0,), "grids": QUICK_GRIDS}
 
 _SHORT = {Rounding.NEAREST_EVEN: "RNE", Rounding.STOCHASTIC: "SR"}
+_LNS_SUBJECT = Method(SUBJECT, "lns")
+_FLOAT_SUBJECT = Method(SUBJECT, "float")
+
+
+def _methods(methods) -> list[Method]:
+    """``methods`` (Method objects or keys) in the table's order (`methods.METHODS`)."""
+    chosen = {Method.parse(m) for m in methods}
+    return [m for m in METHODS if m in chosen]
 
 
 def row_specs(methods, bits, *, grad_bits=None, extra_lns=((8, 8),), rounding_bits=()) -> list:
-    """The rows to train: ``{"method", "bits", "grad_bits", "rounding"}`` each (``bits``
-    None for float).  LNS Madam rows follow `config_for_bits`'s rounding at their eta
-    (``rounding`` None); LNS Adam / SGD rows name their rounding: the preset rule's at each
-    width, and both where ``bits`` is in ``rounding_bits`` (does stochastic rounding rescue
-    them?)."""
+    """The rows to train: ``{"method" (a `Method`), "bits", "grad_bits", "rounding"}`` each
+    (``bits`` None for float), in the order of `methods.METHODS`.  The subject's (LNS
+    Madam's) rows follow `lns.presets.for_bits`'s rounding at their eta (``rounding`` None)
+    and add the ``extra_lns`` widths ``(weight_bits, grad_bits)``; every other LNS rule's
+    rows name their rounding: the preset rule's at each width, and both where ``bits`` is
+    in ``rounding_bits`` (does stochastic rounding rescue them?)."""
+    methods = _methods(methods)
     specs = [{"method": m, "bits": None, "grad_bits": None, "rounding": None}
-             for m in methods if m in FLOAT_METHODS]
-    for m in (m for m in methods if m in LNS_METHODS):
+             for m in methods if not m.is_lns]
+    for m in (m for m in methods if m.is_lns):
         widths = [(b, grad_bits) for b in bits]
-        if m == "lns":
+        if m == _LNS_SUBJECT:
             widths += [tuple(e) for e in extra_lns if tuple(e) not in widths]
         for b, gb in widths:
-            if m == "lns":
+            if m == _LNS_SUBJECT:
                 specs.append({"method": m, "bits": b, "grad_bits": gb, "rounding": None})
                 continue
-            own = default_config(m, b, grad_bits=gb).rounding
+            own = m.config(b, grad_bits=gb).rounding
             both = [own] + [r for r in Rounding if r is not own] if b in rounding_bits else [own]
             for r in sorted(both, key=lambda r: r is Rounding.STOCHASTIC):
                 specs.append({"method": m, "bits": b, "grad_bits": gb, "rounding": str(r)})
@@ -61,7 +79,7 @@ def row_specs(methods, bits, *, grad_bits=None, extra_lns=((8, 8),), rounding_bi
 
 def _label(spec, model="mlp") -> str:
     m, b, gb = spec["method"], spec["bits"], spec["grad_bits"]
-    text = LABELS[m]
+    text = m.label
     if b is not None:
         text += f" {b}-bit" + (f", {gb}-bit grad" if gb else "")
     if spec["rounding"] is not None:
@@ -70,10 +88,11 @@ def _label(spec, model="mlp") -> str:
 
 
 def _cfg_maker(spec):
-    if spec["method"] not in LNS_METHODS:
+    if not spec["method"].is_lns:
         return None
-    return lambda e: default_config(spec["method"], spec["bits"], eta_log2=e,
-                                    grad_bits=spec["grad_bits"], rounding=spec["rounding"])
+    return lambda e: spec["method"].config(spec["bits"], eta_log2=e,
+                                           grad_bits=spec["grad_bits"],
+                                           rounding=spec["rounding"])
 
 
 def _mean_std(values, scale=1.0):
@@ -96,7 +115,9 @@ def curve_bands(runs) -> dict:
 
 
 def make_row(method, runs, **extra) -> dict:
-    """A table row from runs of any model (the run dict of `runs`)."""
+    """A table row from runs of any model (the run dict of `runs`); ``method`` a `Method`
+    or its key (the row's ``"optimizer"``)."""
+    method = Method.parse(method).key
     tr_m, tr_s = _mean_std([r["train_err"] for r in runs], 100.0)
     te_m, te_s = _mean_std([r["test_err"] for r in runs], 100.0)
     trl_m, trl_s = _mean_std([r["train_loss"] for r in runs])
@@ -129,18 +150,22 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
                  base: str = "lns12", eta_log2: int = -7, adam_lr: float = 1e-3,
                  sgd_lr: float = 0.1, batch: int = 16, hidden: int = 64,
                  methods=METHODS, tolerance: float = 1.0, tune_lr: bool = True,
-                 models=None, rounding_bits=None, progress=None) -> dict:
-    """Train every optimizer over ``seeds``, the LNS rules at each of ``bits``.
+                 models=None, rounding_bits=None, lrs=None, progress=None) -> dict:
+    """Train every method (`methods.METHODS`: each LNS rule in LNS and in float, or those
+    of ``methods``, Method objects or keys) over ``seeds``, the LNS rules at each of
+    ``bits``.
 
     ``quick`` picks the defaults of ``QUICK`` (3 seeds, widths 6, 8, 12, 10 epochs; each
     learning rate tuned on a 3-point grid for 4 epochs, 1 seed, the LNS rules once at 8
     bits) or ``FULL`` (5 seeds, widths 6-16, 30 epochs; 6-point grids per row, each point
     trained as long as the rows (a shorter tuning budget favours too large an eta: tuned on
     15 epochs, float Madam chose 2**-5 and was unstable over 30),
-    both roundings of LNS Adam / SGD at every width, the CNN rows when ``sim.jaxlns.cnn``
-    is installed) for whatever is ``None``.  ``tune_lr=False`` uses ``eta_log2`` (Madam),
-    ``adam_lr``, ``sgd_lr`` and the presets' eta instead.  ``extra_lns``: LNS Madam rows
-    ``(weight_bits, grad_bits)``.  ``progress(i, n, label)`` is called before each run.
+    both roundings of LNS Adam / SGD / Lion at every width, the CNN rows when
+    ``sim.jaxlns.cnn`` is installed) for whatever is ``None``.  ``tune_lr=False`` uses
+    ``eta_log2`` (Madam, float and LNS), ``adam_lr``, ``sgd_lr``, ``lrs`` (learning rates by
+    method key) and otherwise `Method.default_lr` (float Lion 2**-11) and the presets' eta
+    instead.  ``extra_lns``: LNS Madam rows ``(weight_bits, grad_bits)``.
+    ``progress(i, n, label)`` is called before each run.
 
     Returns a JSON-serialisable dict: ``dataset``, ``model``, ``epochs``, ``batch``,
     ``seeds``, ``bits``, ``settings``, ``tuning`` (budget and grids), ``rows`` (one per
@@ -159,8 +184,10 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
         raise InvalidValue(f"seeds must be non-empty and epochs positive, not {seeds} and "
                            f"{epochs}")
     if base != "lns12":
-        raise InvalidValue("the training rows are built on base 'lns12' (and lns12_adam, "
-                           "lns12_sgd)")
+        bases = ", ".join(_family_base(m) for m in LNS_METHODS if m != _LNS_SUBJECT)
+        raise InvalidValue(f"the training rows are built on base 'lns12' (and {bases})")
+    untuned = {_FLOAT_SUBJECT.key: 2.0 ** eta_log2, _LNS_SUBJECT.key: 2.0 ** eta_log2,
+               "adam": adam_lr, "sgd": sgd_lr, **(lrs or {})}
     models = tuple(preset["models"] if models is None else models)
     models = tuple(m for m in models if m == "mlp" or cnn_available())
     rbits = preset["rounding_bits"] if rounding_bits is None else tuple(rounding_bits)
@@ -180,8 +207,9 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
         n += len(plan["specs"]) * len(seeds)
         if tune_lr:
             units = {(s["method"] if plan["per_rule"] else _label(s)): s for s in plan["specs"]}
-            n += sum(len(plan["grids"][s["method"]]) * len(plan["tune_seeds"])
-                     * (len(plan["grids"]["sgd_momentum"]) if s["method"] == "sgd" else 1)
+            n += sum(len(plan["grids"][s["method"].key]) * len(plan["tune_seeds"])
+                     * (len(plan["grids"]["sgd_momentum"]) if s["method"].takes_momentum
+                        else 1)
                      for s in units.values())
     steps = _Steps(n, progress)
     t0 = time.perf_counter()
@@ -194,19 +222,19 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
             key = m if plan["per_rule"] else _label(spec)
             if tune_lr and key not in chosen:
                 tspec = dict(spec)
-                if plan["per_rule"] and m in LNS_METHODS:
+                if plan["per_rule"] and m.is_lns:
                     # the rule at tune_bits with its own rounding there, whichever row of it
                     # comes first
-                    own = None if m == "lns" else str(default_config(
-                        m, plan["tune_bits"], grad_bits=grad_bits).rounding)
+                    own = None if m == _LNS_SUBJECT else str(m.config(
+                        plan["tune_bits"], grad_bits=grad_bits).rounding)
                     tspec.update(bits=plan["tune_bits"], rounding=own, grad_bits=grad_bits)
-                chosen[key] = tune(m, grid=grids[m], momenta=grids["sgd_momentum"],
+                chosen[key] = tune(m, grid=grids[m.key], momenta=grids["sgd_momentum"],
                                    make_cfg=_cfg_maker(tspec), seeds=plan["tune_seeds"],
                                    epochs=plan["tune_epochs"], model=model, batch=batch,
                                    progress=steps, label=_label(tspec, model))
             t = chosen.get(key)
             row = _train_row(model, spec, t, seeds, plan["epochs"], batch, hidden, steps,
-                             eta_log2=eta_log2, adam_lr=adam_lr, sgd_lr=sgd_lr)
+                             untuned=untuned)
             row["epochs"] = plan["epochs"]
             rows.append(row)
     mlp = plans.get("mlp", next(iter(plans.values())))
@@ -220,8 +248,13 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
         "epochs": epochs, "batch": batch, "seeds": list(seeds), "bits": list(bits),
         "quick": bool(quick),
         "settings": {"eta_log2": eta_log2, "adam_lr": adam_lr, "sgd_lr": sgd_lr,
-                     "sgd_momentum": 0.9, "base": base, "lns_adam_base": "lns12_adam",
-                     "lns_sgd_base": "lns12_sgd", "lns_sgd_mu": 0.9,
+                     "sgd_momentum": 0.9, "base": base,
+                     **{f"{m.key}_base": _family_base(m) for m in _methods(methods)
+                        if m.is_lns and m != _LNS_SUBJECT},
+                     **{f"{m.key}_mu": m.config().mu for m in _methods(methods)
+                        if m.is_lns and hasattr(m.config(), "mu")},
+                     "untuned_lr": {m.key: untuned.get(m.key, m.default_lr)
+                                    for m in _methods(methods)},
                      "biases": "float64, Adam lr 1e-3, in every Madam and LNS run",
                      "grad_scale": "per tensor, power of two fixed at step 1: max |g| in [1, 2)"},
         "tuning": {"enabled": bool(tune_lr), "seeds": list(mlp["tune_seeds"]),
@@ -242,29 +275,30 @@ def run_training(quick: bool = True, seeds=None, bits=None, *, epochs: int | Non
     return result
 
 
-def _train_row(model, spec, tuned, seeds, epochs, batch, hidden, steps, *, eta_log2,
-               adam_lr, sgd_lr) -> dict:
+def _family_base(method) -> str:
+    """The preset a method's rows are built from (the rule's ``FAMILY_BASE``)."""
+    return type(method.config()).FAMILY_BASE
+
+
+def _train_row(model, spec, tuned, seeds, epochs, batch, hidden, steps, *, untuned) -> dict:
     m = spec["method"]
     label = _label(spec, model)
     momentum = 0.9
     cfg = None
     if tuned is not None:
         e = tuned["eta_log2"]
-        if m == "sgd":
+        if m.takes_momentum:
             momentum = tuned["momentum"]
-    elif m in LNS_METHODS:
-        e = None
-    else:
-        e = {"madam": eta_log2, "adam": None, "sgd": None}[m]
-    if m in LNS_METHODS:
-        cfg = _cfg_maker(spec)(e) if e is not None else default_config(
-            m, spec["bits"], grad_bits=spec["grad_bits"], rounding=spec["rounding"],
-            **({"eta_log2": eta_log2} if m == "lns" else {}))
-        lr = cfg.eta
-    elif e is not None:
         lr = 2.0 ** e
     else:
-        lr = adam_lr if m == "adam" else sgd_lr
+        lr = untuned.get(m.key)
+        e = None if lr is None or not m.is_lns else _eta_log2(lr)
+    if m.is_lns:
+        cfg = m.config(spec["bits"], grad_bits=spec["grad_bits"], rounding=spec["rounding"],
+                       **({} if e is None else {"eta_log2": e}))
+        lr = cfg.eta
+    elif lr is None:
+        lr = m.default_lr
     runs = []
     for s in seeds:
         steps(label)
@@ -274,22 +308,24 @@ def _train_row(model, spec, tuned, seeds, epochs, batch, hidden, steps, *, eta_l
     extra = {"label": label, "model": model, "weight_bits": spec["bits"],
              "grad_bits": None, "rounding": None, "eta": lr,
              "eta_log2": int(round(np.log2(lr))) if np.log2(lr) == round(np.log2(lr)) else None,
-             "momentum": momentum if m in ("sgd", "lns_sgd") else None, "tuning": tuned}
+             "momentum": momentum if m.takes_momentum else None, "tuning": tuned}
     if cfg is not None:
-        extra.update({"grad_bits": cfg.grad.total_bits, "weight_format": cfg.weight.name,
-                      "grad_format": cfg.grad.name, "rounding": str(cfg.rounding),
+        fmt = cfg.word_formats
+        extra.update({"grad_bits": fmt["g"].total_bits, "weight_format": fmt["w"].name,
+                      "grad_format": fmt["g"].name, "rounding": str(cfg.rounding),
                       "moment_format": " + ".join(
-                          getattr(cfg, r).name for r in cfg_moment_roles(cfg)),
+                          f.name for k, f in fmt.items() if k not in ("w", "g")),
                       "config": cfg.to_dict()})
-        if m == "lns_sgd":
-            extra["momentum"] = cfg.mu
+        # an LNS rule's own momentum (SGD's mu, a constant of the unit), if it has one
+        extra["momentum"] = getattr(cfg, "mu", None)
     return make_row(m, runs, **extra)
 
 
-def cfg_moment_roles(cfg) -> tuple[str, ...]:
-    """The moment formats of a configuration, by role name."""
-    return tuple(r for r in ("moment", "first_moment", "second_moment", "momentum")
-                 if hasattr(cfg, r))
+def _eta_log2(lr) -> int:
+    e = float(np.log2(lr))
+    if e != round(e):
+        raise InvalidValue(f"an LNS learning rate must be a power of two, not {lr!r}")
+    return int(e)
 
 
 # ---- verdicts ----------------------------------------------------------------------------
@@ -310,8 +346,8 @@ def claim_8bit(result: dict, tolerance: float = 1.0) -> dict:
     CI (``paired``), and ``holds_ci``: the interval's lower end is within the margin
     (non-inferiority).  ``holds`` is None when a row is missing."""
     rows = [r for r in result["rows"] if r.get("model", "mlp") == "mlp"]
-    fm = next((r for r in rows if r["optimizer"] == "madam"), None)
-    l8 = [r for r in rows if r["optimizer"] == "lns" and r["weight_bits"] == 8]
+    fm = next((r for r in rows if r["optimizer"] == _FLOAT_SUBJECT.key), None)
+    l8 = [r for r in rows if r["optimizer"] == _LNS_SUBJECT.key and r["weight_bits"] == 8]
     if fm is None or not l8:
         return {"holds": None, "text": "needs float Madam and LNS Madam at 8 bits"}
     worst = min(l8, key=lambda r: r["test_acc_mean"])
@@ -342,17 +378,20 @@ def claim_8bit(result: dict, tolerance: float = 1.0) -> dict:
 
 def verdicts(result: dict, tolerance: float = 1.0) -> list[dict]:
     """Every comparison the table supports, each with its paired difference and 95 % CI
-    (`stats.compare_runs`): Madam against Adam and SGD (final test accuracy, and speed:
-    the test error averaged over the epochs), LNS Madam at each width against float Madam,
-    LNS Adam and LNS SGD against LNS Madam at each width, and stochastic against
-    nearest-even rounding of LNS Adam / SGD where both were run.  Each carries ``kind``
-    ("float", "speed", "width", "additive", "rounding") and, where they apply, ``bits``,
-    ``rule``, ``rounding``."""
+    (`stats.compare_runs`): float Madam against every other float method (Adam, SGD, Lion;
+    final test accuracy, and speed: the test error averaged over the epochs), LNS Madam at
+    each width against float Madam, every other LNS rule (LNS Adam, SGD, Lion) against LNS
+    Madam at each width, and stochastic against nearest-even rounding of those rules where
+    both were run.  Each carries ``kind`` ("float", "speed", "width", "additive",
+    "rounding") and, where they apply, ``bits``, ``rule`` (the row key, e.g.
+    ``"lns_lion"``), ``rounding``."""
     out = []
+    present = {r["optimizer"] for r in result["rows"]}
+    others = [m for m in METHODS if m.rule is not SUBJECT and m.key in present]
     for model in result.get("models", ["mlp"]):
         rows = [r for r in result["rows"] if r.get("model", "mlp") == model]
         pre = "" if model == "mlp" else "CNN: "
-        madam = _find(rows, "madam", model=model)
+        madam = _find(rows, _FLOAT_SUBJECT.key, model=model)
 
         def add(a, b, claim, metric="test_acc", **tags):
             if a is not None and b is not None and a.get("runs") and b.get("runs"):
@@ -361,32 +400,35 @@ def verdicts(result: dict, tolerance: float = 1.0) -> list[dict]:
                 v.update(model=model, **tags)
                 out.append(v)
 
-        for other in ("adam", "sgd"):
-            o = _find(rows, other, model=model)
-            add(madam, o, f"Madam vs {LABELS[other]}: final accuracy", kind="float")
-            add(madam, o, f"Madam vs {LABELS[other]}: speed (test error over the epochs)",
+        name = _FLOAT_SUBJECT.reference.__name__             # "Madam"
+        lns_name = _LNS_SUBJECT.label                         # "LNS Madam"
+        for other in (m for m in others if not m.is_lns):
+            o = _find(rows, other.key, model=model)
+            add(madam, o, f"{name} vs {other.label}: final accuracy", kind="float")
+            add(madam, o, f"{name} vs {other.label}: speed (test error over the epochs)",
                 "mean_test_err", kind="speed")
         widths = sorted({r["weight_bits"] for r in rows if r["weight_bits"] is not None})
         for b in widths:
-            own = pre + f"{LABELS['lns']} {b}-bit"          # the row of the default gradient
-            lm = next((r for r in rows if r["label"] == own), None) or _find(rows, "lns", b,
-                                                                             model)
-            add(lm, madam, f"LNS Madam {b}-bit vs float Madam", kind="width", bits=b)
-            for rule in ("lns_adam", "lns_sgd"):
-                cands = [r for r in rows if r["optimizer"] == rule and r["weight_bits"] == b]
+            own = pre + f"{lns_name} {b}-bit"                 # the row of the default gradient
+            lm = next((r for r in rows if r["label"] == own), None) or _find(
+                rows, _LNS_SUBJECT.key, b, model)
+            add(lm, madam, f"{lns_name} {b}-bit vs float {name}", kind="width", bits=b)
+            for rule in (m for m in others if m.is_lns):
+                cands = [r for r in rows if r["optimizer"] == rule.key and r["weight_bits"] == b]
                 for r in cands:
-                    add(r, lm, f"{LABELS[rule]} vs LNS Madam at {b} bits ({r['rounding']})",
-                        kind="additive", rule=rule, bits=b, rounding=r["rounding"])
+                    add(r, lm, f"{rule.label} vs {lns_name} at {b} bits ({r['rounding']})",
+                        kind="additive", rule=rule.key, bits=b, rounding=r["rounding"])
                 sr = next((r for r in cands if r["rounding"] == "stochastic"), None)
                 rne = next((r for r in cands if r["rounding"] == "nearest_even"), None)
-                add(sr, rne, f"{LABELS[rule]} {b}-bit: stochastic vs nearest-even rounding",
-                    kind="rounding", rule=rule, bits=b)
+                add(sr, rne, f"{rule.label} {b}-bit: stochastic vs nearest-even rounding",
+                    kind="rounding", rule=rule.key, bits=b)
     return out
 
 
 def findings(result: dict, fail_points: float = 10.0) -> dict:
-    """Where LNS Adam / LNS SGD fail to train where LNS Madam trains, and whether stochastic
-    rounding rescues them, from the verdicts of ``result`` (MLP rows).
+    """Where the other LNS rules (LNS Adam, SGD, Lion) fail to train where LNS Madam trains,
+    and whether stochastic rounding rescues them, from the verdicts of ``result`` (MLP
+    rows).
 
     A row *fails* at a width when its mean test accuracy is more than ``fail_points`` below
     LNS Madam's at that width and the paired 95 % CI of the difference lies below 0 (with
@@ -406,12 +448,10 @@ def findings(result: dict, fail_points: float = 10.0) -> dict:
                     "madam_acc": v["b_mean"], "diff": v["diff_mean"], "ci_lo": v["ci_lo"],
                     "ci_hi": v["ci_hi"], "fails": fails})
     text, rescued = [], []
-    for rule in ("lns_adam", "lns_sgd"):
+    for rule in [k for k in KEYS if any(r["rule"] == k for r in out)]:
         mine = [r for r in out if r["rule"] == rule]
-        if not mine:
-            continue
         failed = sorted({(r["bits"], r["rounding"]) for r in mine if r["fails"]})
-        name = LABELS[rule]
+        name = Method.parse(rule).label
         if failed:
             parts = [f"{b} bits ({rnd})" for b, rnd in failed]
             text.append(f"{name} fails to train where LNS Madam trains at " + ", ".join(parts)

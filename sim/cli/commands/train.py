@@ -1,7 +1,8 @@
-"""`lnsmadam train`: training emulation on the digits data set: LNS Madam, Adam and SGD at
-several weight widths beside float Madam, Adam and SGD, learning rates tuned on a
-validation split, verdicts with paired confidence intervals, the sigma* sweep and the
-eta-halving schedule (`sim.analysis.training`)."""
+"""`lnsmadam train`: training emulation on the digits data set: every LNS rule of the
+registry (LNS Madam, Adam, SGD, Lion) at several weight widths beside its float reference
+(float Madam, Adam, SGD, Lion), learning rates tuned on a validation split, verdicts with
+paired confidence intervals, the sigma* sweep and the eta-halving schedule
+(`sim.analysis.training`)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from . import UsageError
 from .sweep import check_plot, finish, parse_bits
 
 NAME = "train"
-HELP = ("train a small MLP on sklearn digits: LNS Madam, Adam, SGD across weight bits vs float "
-        "Madam, Adam, SGD (tuned eta, paired CIs), the sigma* sweep, the eta schedule")
+HELP = ("train a small MLP on sklearn digits: LNS Madam, Adam, SGD, Lion across weight bits vs "
+        "float Madam, Adam, SGD, Lion (tuned eta, paired CIs), the sigma* sweep, the eta "
+        "schedule")
 ORDER = 35
 
 
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
                         help="3 seeds, widths 6,8,12, 10 epochs, eta tuned per rule on 3 "
-                             "points for 4 epochs; sigma* sweep 6 epochs (about 50 s of CPU; "
+                             "points for 4 epochs; sigma* sweep 6 epochs (about 55 s of CPU; "
                              "default: 5 seeds, widths 6..16, 30 epochs, 6-point grids per "
                              "row, the CNN when JAX is installed: about 15 min of CPU)")
     parser.add_argument("--bits", metavar="BITS", help="LNS weight widths: A..B or A,B,C")
@@ -26,7 +28,8 @@ def add_arguments(parser):
     parser.add_argument("--grad-bits", type=int, metavar="B",
                         help="gradient word width of every LNS row (default: the base preset's)")
     parser.add_argument("--no-tune", action="store_true",
-                        help="no learning-rate search: the presets' eta, Adam 1e-3, SGD 0.1")
+                        help="no learning-rate search: the presets' eta, Adam 1e-3, SGD 0.1, "
+                             "Lion 2^-11")
     parser.add_argument("--cnn", action="store_true",
                         help="also train the CNN (sim.jaxlns.cnn, JAX) on the same table")
     parser.add_argument("--sigma-sweep", action="store_true",
@@ -129,7 +132,8 @@ def _format_table(result: dict) -> list[str]:
                 if result.get("quick") else ""),
              (f"eta tuned per {tn['per']} on a power-of-two grid by validation error "
               f"({tn['epochs']} epochs, seeds {tn['seeds']}; {tn['data']})"
-              if tn["enabled"] else "eta not tuned: the presets' eta, Adam 1e-3, SGD 0.1"),
+              if tn["enabled"] else "eta not tuned: the presets' eta, Adam 1e-3, SGD 0.1, "
+              "Lion 2^-11"),
              f"biases of the Madam and LNS runs: {result['settings']['biases']}"]
     cnn = [r for r in result["rows"] if r.get("model") == "cnn"]
     if cnn:
