@@ -82,7 +82,8 @@ def training(res) -> str:
                      + "\n".join(f"- {t}" for t in verdicts))
     finding = (res.get("findings") or {}).get("text")
     if finding:
-        parts.append("**Where the other LNS rules (LNS Adam, SGD, Lion) fail to train and LNS Madam does:**\n\n"
+        parts.append("**Where the other LNS rules (LNS Adam, SGD, Lion) fail to train and LNS "
+                     "Madam does:**\n\n"
                      + _bullets(finding))
     parts.append("![convergence: loss and error per epoch](convergence.png)")
     sweep = res.get("sigma_sweep")
