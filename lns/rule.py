@@ -39,7 +39,7 @@ import numpy as np
 
 from .errors import InvalidType, InvalidValue
 
-__all__ = ["Rule", "BYTE", "format_row", "table_row"]
+__all__ = ["Rule", "BYTE", "format_row", "table_row", "check_config"]
 
 BYTE = 8
 
@@ -52,6 +52,15 @@ def format_row(fmt) -> dict:
             row[key] = getattr(fmt, key)
     row.update(min=float(fmt.min_value), max=float(fmt.max_value))
     return row
+
+
+def check_config(cfg, cls, what: str):
+    """``cfg`` if it is a ``cls``; otherwise InvalidType ``"cfg must be <what>, not <type>"``
+    (``what`` with its article: ``"an AdamConfig"``).  The one check a rule's own functions
+    make of the configuration they are given."""
+    if not isinstance(cfg, cls):
+        raise InvalidType(f"cfg must be {what}, not {type(cfg).__name__}")
+    return cfg
 
 
 def table_row(t) -> dict:

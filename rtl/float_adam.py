@@ -36,7 +36,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from lns.errors import InvalidType, InvalidValue
-from lns.ieee.adam import CONSTANTS, OPERATIONS, FloatAdamConfig
+from lns.rule import check_config
+from lns.rules.ieee_adam import CONSTANTS, OPERATIONS, FloatAdamConfig
 
 from ._common import Pipe, count_stages
 from .array import UpdateArray
@@ -57,9 +58,7 @@ OP_GAP = 1
 
 
 def _check(cfg) -> FloatAdamConfig:
-    if not isinstance(cfg, FloatAdamConfig):
-        raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
-    return cfg
+    return check_config(cfg, FloatAdamConfig, "a FloatAdamConfig")
 
 
 def _ident(name: str) -> str:
@@ -212,9 +211,11 @@ class FloatAdamUnit(wiring.Component):
                              schedule(cfg, steps_per_stage, op_gap)]}
 
     def __init__(self, cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP):
-        if not isinstance(cfg, FloatAdamConfig):
+        try:
+            _check(cfg)
+        except InvalidType:
             self._MustUse__silence = True
-            raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
+            raise
         try:
             _check_steps(steps_per_stage)
             _check_gap(op_gap)

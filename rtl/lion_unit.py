@@ -39,9 +39,9 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lns.errors import InvalidType
 from lns.lfsr import RANDOM_BITS, WIDTH
-from lns.lion import LionConfig
+from lns.rule import check_config
+from lns.rules.lion import LionConfig
 
 from ._common import Pipe, count_stages, rne_shift, word_fields
 from .additive_unit import pack_signed, stochastic_shift, word_roles
@@ -52,8 +52,7 @@ __all__ = ["LionUpdateUnit", "lion_stages"]
 
 
 def _check(cfg):
-    if not isinstance(cfg, LionConfig):
-        raise InvalidType(f"cfg must be a LionConfig, not {type(cfg).__name__}")
+    return check_config(cfg, LionConfig, "a LionConfig")
 
 
 @lru_cache(maxsize=None)
@@ -155,9 +154,7 @@ class LionUpdateUnit(wiring.Component):
         return {"optimizer": str(cfg.optimizer)}
 
     def __init__(self, cfg, lfsr_init: int = 1):
-        if not isinstance(cfg, LionConfig):
-            raise InvalidType(f"{type(self).__name__} needs a LionConfig, "
-                              f"not {type(cfg).__name__}")
+        _check(cfg)
         self.cfg = cfg
         self.lfsr_init = lfsr_init
         self.stages = lion_stages(cfg)

@@ -167,7 +167,7 @@ def test_stages():
     with warnings.catch_warnings():
         # the refused unit was never elaborated: Amaranth would warn when it is collected
         warnings.simplefilter("ignore")
-        with pytest.raises(TypeError, match="^LionUpdateUnit needs a LionConfig, not str$"):
+        with pytest.raises(TypeError, match="^cfg must be a LionConfig, not str$"):
             LionUpdateUnit("lns12_lion")
         gc.collect()
     with pytest.raises(TypeError, match="^cfg must be a LionConfig, not int$"):

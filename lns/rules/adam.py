@@ -52,7 +52,8 @@ from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, chec
                        check_open_unit, check_positive, check_t, check_words,
                        finish, lns_sum_ref, rne_fraction, signed_sum, store_term_ref, term_ref,
                        weight_step, weight_step_ref)
-from ..errors import InvalidType, InvalidValue
+from ..errors import InvalidValue
+from ..rule import check_config
 from ..format import LNSFormat
 from ..kernels import table_tuple
 from ..lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
@@ -349,8 +350,7 @@ def adam_update(cfg: AdamConfig, w, g, m, v, t: int, *, lfsr_state: np.ndarray |
     -------
     (w_new, m_new, v_new) : int64 arrays of the input shape (ints for scalar input).
     """
-    if not isinstance(cfg, AdamConfig):
-        raise InvalidType(f"cfg must be an AdamConfig, not {type(cfg).__name__}")
+    check_config(cfg, AdamConfig, "an AdamConfig")
     check_evaluator(evaluator)
     x_bc1, x_bc2 = cfg.bias_correction_codes(t)
     (fw, fg, fm, fv), shape, scalar = check_words(

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import InvalidType, InvalidValue
 from ..modes import Optimizer, Rounding
-from ..rule import Rule
+from ..rule import Rule, check_config
 from ..ieee import exact, ops
 from ..ieee.format import FLOAT_FORMATS, FloatFormat
 
@@ -298,8 +298,7 @@ def float_adam_update(cfg: FloatAdamConfig, w, g, m, v, k1, k2, *, impl: str = "
     """One Adam step on words: ``(w', m', v')``, the `OPERATIONS` in order, each a correctly
     rounded `lns.ieee.ops` operation (``impl`` picks the exact or the numpy path; both give
     the same words).  Scalars give ints, arrays give arrays (broadcast like numpy)."""
-    if not isinstance(cfg, FloatAdamConfig):
-        raise InvalidType(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__}")
+    check_config(cfg, FloatAdamConfig, "a FloatAdamConfig")
     fmt = cfg.fmt
     inputs = {"w": w, "g": g, "m": m, "v": v, "k1": k1, "k2": k2}
     checked = {name: ops.check_words(fmt, x, name) for name, x in inputs.items()}

@@ -48,7 +48,8 @@ from numba import njit
 from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, check_int,
                        check_open_unit, check_words, finish, lns_sum_ref, signed_sum,
                        store_term_ref, term_ref, weight_step, weight_step_ref)
-from ..errors import InvalidType, InvalidValue
+from ..errors import InvalidValue
+from ..rule import check_config
 from ..format import LNSFormat
 from ..kernels import table_tuple
 from ..lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
@@ -274,8 +275,7 @@ def lion_update(cfg: LionConfig, w, g, m, *, lfsr_state: np.ndarray | None = Non
     -------
     (w_new, m_new) : int64 arrays of the input shape (ints for scalar input).
     """
-    if not isinstance(cfg, LionConfig):
-        raise InvalidType(f"cfg must be a LionConfig, not {type(cfg).__name__}")
+    check_config(cfg, LionConfig, "a LionConfig")
     check_evaluator(evaluator)
     (fw, fg, fm), shape, scalar = check_words(
         [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.momentum, m, "m")])

@@ -32,6 +32,7 @@ from numba import njit
 from ..codec import as_codes, fields_ref as _fields, store_ref
 from .madam import MadamConfig
 from ..errors import InvalidType, InvalidValue
+from ..rule import check_config
 from ..kernels import flat_lookup, table_tuple
 from ..lfsr import check_lane_states, lfsr_advance, lfsr_advance_ref
 from ..rounding import round_shift_rne, round_shift_stochastic
@@ -298,8 +299,7 @@ def madam_update(cfg: MadamConfig, w, g, v, t: int, *, clip: int | None = None,
     -------
     (w_new, v_new) : int64 arrays of the input shape (ints for scalar input), or ``out``.
     """
-    if not isinstance(cfg, MadamConfig):
-        raise InvalidType(f"cfg must be a MadamConfig, not {type(cfg).__name__}")
+    check_config(cfg, MadamConfig, "a MadamConfig")
     if evaluator not in EVALUATORS:
         raise InvalidValue(f"evaluator must be one of {', '.join(EVALUATORS)}, not {evaluator!r}")
     x_bc = cfg.bias_correction_code(t)

@@ -26,7 +26,8 @@ from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, chec
                        check_open_unit, check_words, finish, lns_sum_ref,
                        rne_fraction, signed_sum, store_term_ref, term_ref, weight_step,
                        weight_step_ref)
-from ..errors import InvalidType, InvalidValue
+from ..errors import InvalidValue
+from ..rule import check_config
 from ..format import LNSFormat
 from ..kernels import table_tuple
 from ..lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
@@ -221,8 +222,7 @@ def sgd_update(cfg: SGDConfig, w, g, m, *, lfsr_state: np.ndarray | None = None,
     -------
     (w_new, m_new) : int64 arrays of the input shape (ints for scalar input).
     """
-    if not isinstance(cfg, SGDConfig):
-        raise InvalidType(f"cfg must be an SGDConfig, not {type(cfg).__name__}")
+    check_config(cfg, SGDConfig, "an SGDConfig")
     check_evaluator(evaluator)
     (fw, fg, fm), shape, scalar = check_words(
         [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.momentum, m, "m")])
