@@ -238,12 +238,14 @@ def test_one_amaranth_driver_for_testbench_and_engine(preset, lanes):
     from rtl.sim import simulate_update
     from sim.cycle.amaranth_engine import run_amaranth
     from sim.cycle.simulate import lfsr_seeds
+    from sim.cycle.stream import stream_of
     cfg = lns.presets.get(preset)
     n = 23
     t = make_tensor(cfg, n, lanes, 1, seed=4)
     seeds = lfsr_seeds(cfg, lanes, 4)
-    out, timing, _, _ = run_amaranth(cfg, lanes, MemorySide(beat_bits=8), x_bc=[
-        cfg.bias_correction_code(1)], lfsr_seeds=seeds, w0=t.w0, v0=t.v0, g=t.g, clip=t.clip)
+    out, timing, _, _ = run_amaranth(cfg, lanes, MemorySide(beat_bits=8),
+                                     held=stream_of(cfg).held_table(1, t.clip),
+                                     lfsr_seeds=seeds, state0=t.state0, g=t.g)
     r = simulate_update(cfg, t.w0[:n], t.g[0, :n], t.v0[:n], 1, clip=t.clip, lanes=lanes,
                         lfsr_state=seeds)
     assert np.array_equal(out[0, 0, :n], r.w) and np.array_equal(out[0, 1, :n], r.v)

@@ -15,24 +15,15 @@ import numpy as np
 from .memory import MemorySide, MemoryState, beat_bits
 from .stream import check_moved_bits, stream_of
 
-__all__ = ["run_amaranth", "madam_inputs"]
+__all__ = ["run_amaranth"]
 
 
-def madam_inputs(x_bc, w0, v0, clip) -> tuple:
-    """``(held, state0)`` of the Madam keywords of the first version of the engines
-    (``x_bc`` a code a step, the first weights and moments, the clip word)."""
-    held = np.array([[int(x), int(clip)] for x in x_bc], dtype=np.int64)
-    return held, {"w": w0, "v": v0}
-
-
-def run_amaranth(cfg, lanes: int, memory: MemorySide, *, lfsr_seeds, g, held=None,
-                 state0=None, vcd=None, vcd_cycles: int = 0, progress=None,
-                 x_bc=None, w0=None, v0=None, clip=None):
+def run_amaranth(cfg, lanes: int, memory: MemorySide, *, lfsr_seeds, g, held, state0,
+                 vcd=None, vcd_cycles: int = 0, progress=None):
     """Same contract as `sim.cycle.verilator_engine.run_harness` (build seconds are 0).
 
     ``held``: ``[T][H]``, the ports held each step (`sim.cycle.stream.Stream.held_table`);
-    ``state0``: ``{role: [P]}``, the words of step 1; ``g``: ``[T][P]``.  Madam also takes
-    ``x_bc``, ``w0``, ``v0``, ``clip`` instead (`madam_inputs`).
+    ``state0``: ``{role: [P]}``, the words of step 1; ``g``: ``[T][P]``.
     ``progress``: called as ``progress(done_beats, total_beats, cycle)`` now and then.
     """
     from amaranth.hdl import Shape
@@ -40,10 +31,6 @@ def run_amaranth(cfg, lanes: int, memory: MemorySide, *, lfsr_seeds, g, held=Non
     from rtl.sim import Handshake, drive
 
     stream = stream_of(cfg)
-    if held is None:
-        if x_bc is None or stream.rule != "madam":
-            raise TypeError("run_amaranth needs held and state0 (Madam: or x_bc, w0, v0, clip)")
-        held, state0 = madam_inputs(x_bc, w0, v0, clip)
     steps, P = g.shape
     beats = P // lanes
     width = stream.widths
