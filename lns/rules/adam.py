@@ -48,15 +48,15 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, check_int,
-                       check_open_unit, check_positive, check_t, check_words,
-                       finish, lns_sum_ref, rne_fraction, signed_sum, store_term_ref, term_ref,
-                       weight_step, weight_step_ref)
+from .additive import (AdditiveConfigMixin, apply_update, check_evaluator, check_formats,
+                       check_int, check_open_unit, check_positive, check_t, lns_sum_ref,
+                       rne_fraction, signed_sum, store_term_ref, term_ref, weight_step,
+                       weight_step_ref)
 from ..errors import InvalidValue
 from ..rule import check_config
 from ..format import LNSFormat
 from ..kernels import table_tuple
-from ..lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
+from ..lfsr import RANDOM_BITS, lfsr_advance, lfsr_advance_ref
 from ..modes import Rounding, TableMethod, parse
 from ..modes import Optimizer
 from ..rounding import round_shift_rne
@@ -353,25 +353,14 @@ def adam_update(cfg: AdamConfig, w, g, m, v, t: int, *, lfsr_state: np.ndarray |
     check_config(cfg, AdamConfig, "an AdamConfig")
     check_evaluator(evaluator)
     x_bc1, x_bc2 = cfg.bias_correction_codes(t)
-    (fw, fg, fm, fv), shape, scalar = check_words(
-        [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.first_moment, m, "m"),
-         (cfg.second_moment, v, "v")])
-    state = check_lane_states(cfg.is_stochastic, lfsr_state)
-    n = fw.shape[0]
-    out_w, out_m, out_v = (np.empty(n, dtype=np.int64) for _ in range(3))
-    if evaluator == "python":
-        lanes = state.shape[0]
-        for i in range(n):
-            lane = i % lanes
-            st = int(state[lane]) if cfg.is_stochastic else None
-            out_w[i], out_m[i], out_v[i], st = adam_update_ref(
-                cfg, int(fw[i]), int(fg[i]), int(fm[i]), int(fv[i]), t, st)
-            if st is not None:
-                state[lane] = st
-    else:
-        sbm, dbm = cfg.m_tables
-        sba, dba = cfg.weight_tables
+
+    def kernel(fw, fg, fm, fv, state, out_w, out_m, out_v):
+        (sbm, dbm), (sba, dba) = cfg.m_tables, cfg.weight_tables
         _adam_kernel(fw, fg, fm, fv, x_bc1, x_bc2, cfg.params, table_tuple(sbm)[5],
                      table_tuple(dbm)[5], table_tuple(cfg.v_table)[5], table_tuple(sba)[5],
                      table_tuple(dba)[5], state, out_w, out_m, out_v)
-    return finish((out_w, out_m, out_v), shape, scalar)
+    return apply_update(
+        cfg, [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.first_moment, m, "m"),
+              (cfg.second_moment, v, "v")],
+        lambda wi, gi, mi, vi, st: adam_update_ref(cfg, wi, gi, mi, vi, t, st), kernel,
+        lfsr_state=lfsr_state, evaluator=evaluator)

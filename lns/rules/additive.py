@@ -52,7 +52,7 @@ from ..codec import as_codes, fields_ref, store_ref
 from ..errors import InvalidType, InvalidValue
 from ..format import LNSFormat
 from ..kernels import flat_lookup
-from ..lfsr import RANDOM_BITS
+from ..lfsr import RANDOM_BITS, check_lane_states
 from ..modes import plain
 from ..rule import Rule
 from ..rounding import (round_shift_rne, round_shift_rne_ref, round_shift_stochastic,
@@ -342,6 +342,33 @@ def check_words(formats):
                            + ", ".join(str(a.shape) for a in arrays))
     scalar = all(np.ndim(x) == 0 for _, x, _ in formats)
     return [np.ascontiguousarray(a).ravel() for a in arrays], arrays[0].shape, scalar
+
+
+def apply_update(cfg, words, reference, kernel, *, lfsr_state, evaluator):
+    """The public update of an additive rule on tensors: ``words`` ``[(fmt, x, name)]``
+    checked (`check_words`) and the lanes' LFSR states (advanced in place); then either the
+    scalar reference element by element, ``reference(*ints, state) -> (*outs, state)``
+    (``evaluator="python"``; lane ``i % lanes`` takes element ``i``), or the kernel on the
+    flat arrays, ``kernel(*arrays, state, *outs)`` (``"numba"``).  Returns the outputs in
+    the inputs' shape (ints for scalar input), as many as the reference returns."""
+    check_evaluator(evaluator)
+    flat, shape, scalar = check_words(words)
+    state = check_lane_states(cfg.is_stochastic, lfsr_state)
+    n = flat[0].shape[0]
+    outs = [np.empty(n, dtype=np.int64) for _ in range(len(cfg.output_roles))]
+    if evaluator == "python":
+        lanes = state.shape[0]
+        for i in range(n):
+            lane = i % lanes
+            st = int(state[lane]) if cfg.is_stochastic else None
+            *values, st = reference(*(int(a[i]) for a in flat), st)
+            for out, value in zip(outs, values):
+                out[i] = value
+            if st is not None:
+                state[lane] = st
+    else:
+        kernel(*flat, state, *outs)
+    return finish(outs, shape, scalar)
 
 
 def finish(outs, shape, scalar):

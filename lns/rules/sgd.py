@@ -22,15 +22,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .additive import (AdditiveConfigMixin, check_evaluator, check_formats, check_int,
-                       check_open_unit, check_words, finish, lns_sum_ref,
-                       rne_fraction, signed_sum, store_term_ref, term_ref, weight_step,
-                       weight_step_ref)
+from .additive import (AdditiveConfigMixin, apply_update, check_formats, check_int,
+                       check_open_unit, lns_sum_ref, rne_fraction, signed_sum, store_term_ref,
+                       term_ref, weight_step, weight_step_ref)
 from ..errors import InvalidValue
 from ..rule import check_config
 from ..format import LNSFormat
 from ..kernels import table_tuple
-from ..lfsr import RANDOM_BITS, check_lane_states, lfsr_advance, lfsr_advance_ref
+from ..lfsr import RANDOM_BITS, lfsr_advance, lfsr_advance_ref
 from ..modes import Rounding, TableMethod, parse
 from ..modes import Optimizer
 from ..rounding import round_shift_rne
@@ -223,23 +222,11 @@ def sgd_update(cfg: SGDConfig, w, g, m, *, lfsr_state: np.ndarray | None = None,
     (w_new, m_new) : int64 arrays of the input shape (ints for scalar input).
     """
     check_config(cfg, SGDConfig, "an SGDConfig")
-    check_evaluator(evaluator)
-    (fw, fg, fm), shape, scalar = check_words(
-        [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.momentum, m, "m")])
-    state = check_lane_states(cfg.is_stochastic, lfsr_state)
-    n = fw.shape[0]
-    out_w, out_m = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    if evaluator == "python":
-        lanes = state.shape[0]
-        for i in range(n):
-            lane = i % lanes
-            st = int(state[lane]) if cfg.is_stochastic else None
-            out_w[i], out_m[i], st = sgd_update_ref(cfg, int(fw[i]), int(fg[i]), int(fm[i]), st)
-            if st is not None:
-                state[lane] = st
-    else:
-        sbm, dbm = cfg.m_tables
-        sba, dba = cfg.weight_tables
+
+    def kernel(fw, fg, fm, state, out_w, out_m):
+        (sbm, dbm), (sba, dba) = cfg.m_tables, cfg.weight_tables
         _sgd_kernel(fw, fg, fm, cfg.params, table_tuple(sbm)[5], table_tuple(dbm)[5],
-                    table_tuple(sba)[5], table_tuple(dba)[5], state, out_w, out_m)
-    return finish((out_w, out_m), shape, scalar)
+                     table_tuple(sba)[5], table_tuple(dba)[5], state, out_w, out_m)
+    return apply_update(cfg, [(cfg.weight, w, "w"), (cfg.grad, g, "g"), (cfg.momentum, m, "m")],
+                        lambda wi, gi, mi, st: sgd_update_ref(cfg, wi, gi, mi, st), kernel,
+                        lfsr_state=lfsr_state, evaluator=evaluator)
