@@ -113,7 +113,7 @@ def main():
 
     d = design.generate(cfg)
     t_build = time.perf_counter()
-    fastpath.build("verilator", d, fastpath._depth(args.vectors))
+    fastpath.build_stream(d)
     t_build = time.perf_counter() - t_build
 
     t0 = time.perf_counter()

@@ -1,12 +1,13 @@
 """cocotb test module of the stream path (run by `testbench.stream` through cocotb's Python
-runner; not a pytest module).
+runner; not a pytest module), for any rule's unit.
 
 A driver sends the vectors with random gaps in ``in_valid`` and keeps each beat until it is
 accepted; ``out_ready`` has random back-pressure; a monitor collects every output beat;
-the scoreboard compares them in order with the Numba model run over the same stream (the
-lanes' LFSRs from the set's seeds).  ``x_bc``/``clip`` change between groups only once the
-pipeline is drained.  Writes happen after a falling edge; handshakes are sampled in the
-ReadOnly phase that follows the writes, i.e. on the values the next rising edge sees.
+the scoreboard compares them in order with the model run over the same stream (the
+lanes' LFSRs from the set's seeds).  The held ports (``cfg.HELD``) change between groups
+only once the pipeline is drained.  Writes happen after a falling edge; handshakes are
+sampled in the ReadOnly phase that follows the writes, i.e. on the values the next rising
+edge sees.
 
 Environment: ``LNSMADAM_STREAM_VECTORS`` (a vector file), ``LNSMADAM_STREAM_RESULT``
 (where the JSON result goes), ``LNSMADAM_STREAM_GAP``/``_BP`` (probabilities),
@@ -43,18 +44,18 @@ async def stream(dut):
     latency = int(env.get("LNSMADAM_STREAM_LATENCY", "8"))
     maxerr = int(env.get("LNSMADAM_STREAM_MAXERR", "10"))
     c, L = vs.cfg, vs.lanes
-    ww, wg, wv = c.weight.total_bits, c.grad.total_bits, c.moment.total_bits
-    wx = len(dut.x_bc)
-    # The scoreboard's reference: the Numba model over the whole stream, in order.
-    exp_w, exp_v = expected_outputs(c, vs.t, vs.clip, vs.w, vs.g, vs.v, lanes=L,
-                                    lfsr_seed=vs.lfsr_seed)
-    x_bc = vs.x_bc()
+    bits = {k: f.total_bits for k, f in c.word_formats.items()}
+    ins, outs = vs.in_roles, vs.out_roles
+    # The scoreboard's reference: the model over the whole stream, in order.
+    exp = expected_outputs(c, vs.t, vs.tensor, vs.words, lanes=L, lfsr_seed=vs.lfsr_seed)
+    held = vs.held_columns()
+    widths = {h: len(getattr(dut, h)) for h in c.HELD}
     n, nbeats = len(vs), len(vs) // L
     stochastic = vs.stochastic
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
-    for name in ("in_valid", "in_w", "in_g", "in_v", "out_ready", "x_bc", "clip"):
+    for name in ("in_valid", "out_ready", *(f"in_{k}" for k in ins), *c.HELD):
         getattr(dut, name).value = 0
     if stochastic:
         dut.lfsr_load.value = 0
@@ -69,7 +70,8 @@ async def stream(dut):
         dut.lfsr_load.value = 0
         await FallingEdge(dut.clk)
 
-    got_w, got_v, details, protocol = [], [], [], []
+    got = {k: [] for k in outs}
+    details, protocol = [], []
     sent = recv = idle = hold = tail = 0
     cur = None
     valid = False
@@ -81,20 +83,19 @@ async def stream(dut):
             pass                                   # the beat stays until accepted
         elif sent < nbeats:
             i = sent * L
-            key = (int(x_bc[i]), int(vs.clip[i]))
+            key = tuple(int(held[h][i]) for h in c.HELD)
             if key != cur:
                 if sent == recv:
                     cur = key
-                    dut.x_bc.value = key[0] & ((1 << wx) - 1)
-                    dut.clip.value = key[1]
+                    for h, value in zip(c.HELD, key):
+                        getattr(dut, h).value = value & ((1 << widths[h]) - 1)
                     hold = 2
             elif hold > 0:
                 hold -= 1
             elif rng.random() >= gap:
                 valid = True
-                dut.in_w.value = pack_lanes(vs.w[i:i + L], ww)
-                dut.in_g.value = pack_lanes(vs.g[i:i + L], wg)
-                dut.in_v.value = pack_lanes(vs.v[i:i + L], wv)
+                for k in ins:
+                    getattr(dut, f"in_{k}").value = pack_lanes(vs.words[k][i:i + L], bits[k])
         dut.in_valid.value = int(valid)
         ready = finishing or rng.random() >= bp
         dut.out_ready.value = int(ready)
@@ -107,14 +108,12 @@ async def stream(dut):
             idle = 0
         if ready and _value(dut.out_valid) == 1:
             idle = 0
-            ow, ov = _value(dut.out_w), _value(dut.out_v)
             if recv >= nbeats:
                 protocol.append(f"EXTRA output beat {recv} after the last")
             else:
-                lw = unpack_lanes(ow, ww, L) if ow >= 0 else [-1] * L
-                lv = unpack_lanes(ov, wv, L) if ov >= 0 else [-1] * L
-                got_w += lw
-                got_v += lv
+                for k in outs:
+                    word = _value(getattr(dut, f"out_{k}"))
+                    got[k] += unpack_lanes(word, bits[k], L) if word >= 0 else [-1] * L
             recv += 1
         await RisingEdge(dut.clk)
         await FallingEdge(dut.clk)
@@ -130,13 +129,15 @@ async def stream(dut):
             break
 
     mismatches = 0
-    for i in range(min(len(got_w), n)):
-        if got_w[i] != exp_w[i] or got_v[i] != exp_v[i]:
+    received = min(len(got[outs[0]]), n)
+    for i in range(received):
+        if any(got[k][i] != exp[k][i] for k in outs):
             mismatches += 1
             if len(details) < maxerr:
-                details.append([i, got_w[i], int(exp_w[i]), got_v[i], int(exp_v[i])])
-    mismatches += max(0, n - len(got_w)) + L * sum(p.startswith("EXTRA") for p in protocol)
-    result = {"vectors": n, "mismatches": mismatches, "received": min(len(got_w), n),
+                details.append([i, {k: got[k][i] for k in outs},
+                                {k: int(exp[k][i]) for k in outs}])
+    mismatches += (n - received) + L * sum(p.startswith("EXTRA") for p in protocol)
+    result = {"vectors": n, "mismatches": mismatches, "received": received,
               "details": details, "protocol": protocol}
     with open(env["LNSMADAM_STREAM_RESULT"], "w") as f:
         json.dump(result, f)

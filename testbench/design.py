@@ -6,7 +6,6 @@ the user's cache directory), or copies it into ``out_dir``.
 
 from __future__ import annotations
 
-from lns import MadamConfig
 from rtl.design import REQUIRED_PORTS, Design
 
 __all__ = ["Design", "generate", "RTLMissing", "REQUIRED_PORTS"]
@@ -16,8 +15,9 @@ class RTLMissing(RuntimeError):
     """The RTL generator (Amaranth) is not there to generate the design."""
 
 
-def generate(cfg: MadamConfig, lanes: int = 1, out_dir=None) -> Design:
-    """The design of ``cfg`` with ``lanes`` lanes (copied into ``out_dir`` if given)."""
+def generate(cfg, lanes: int = 1, out_dir=None) -> Design:
+    """The design of ``cfg`` (any rule's configuration) with ``lanes`` lanes (copied into
+    ``out_dir`` if given)."""
     from rtl.design import design, export
     try:
         import amaranth  # noqa: F401

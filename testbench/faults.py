@@ -1,21 +1,29 @@
-"""Single-fault mutants of the generated Verilog, to show the testbench catches faults.
+"""Single-fault mutants of any rule's generated Verilog, to show the testbench catches
+faults, and the replay corpus of saved cases they make.
 
-Classes (each mutant is one fault in a copy of the design's Verilog):
+Classes (each mutant is one fault in a copy of the design's Verilog, found by pattern in
+the text, so every rule's unit gets them):
 
 ``table``      one bit flipped (the second-highest) in one ROM entry (``name[i] = W'h..;``;
-               not in the zero padding up to a power of two, which nothing reads)
-``constant``   a constant added in the datapath (a log constant, a bias offset) off by one
-               or with one bit flipped
-``rounding``   a ``>`` against a half-way constant (``W'h8..``) made ``>=``: ties round up
+               not in the zero padding up to a power of two, which nothing reads): the LNS
+               units' exp2 and Gaussian-logarithm tables
+``constant``   a constant added in the datapath (a log constant, a bias offset, an IEEE
+               exponent bias) off by one or with one bit flipped
+``rounding``   a round-to-nearest-even made ties-round-up: a ``>`` against the half-way
+               constant of the bits shifted out (``x[k-1:0] > k'h8..``) made ``>=`` (the
+               LNS units), or the IEEE rounding's ``round & (sticky | lsb)`` made
+               ``round`` (ties away from zero; the float units)
 ``handshake``  a wrapper with the module's name around the renamed original: ``in_ready``
                stuck 0 (dropped ready), ``in_ready`` stuck 1 (ignores back-pressure),
                ``out_valid`` stuck 1 or stuck 0
 
 The replay corpus: `save_corpus` (``python -m testbench.faults --save-corpus
-tests/failures``) saves, for every evaluator path (python, numba, amaranth, icarus,
-verilator), a case that one injected fault on that path got wrong; the test suite replays
+tests/failures``) saves, for every entry of `CORPUS` (an evaluator path and a preset: every
+evaluator path, python, numba, amaranth, icarus, verilator, and every rule of the
+registry), a case that one injected fault on that path got wrong; the test suite replays
 them on every evaluator.  `rom_fault` makes the model's and the RTL's fault (one bit of
-the exp2 ROM flipped, through a copy of the configuration).
+Madam's exp2 ROM flipped, through a copy of the configuration); `faulty_verilog` rebuilds
+the IEEE unit with a flipped constant or its rounding's sticky bit stuck at 1.
 """
 
 from __future__ import annotations
@@ -35,15 +43,19 @@ import numpy as np
 from lns import presets
 
 from . import evaluate, fastpath
-from .compare import UNKNOWN, Outputs, compare, save_case
+from .compare import Outputs, compare, save_case
 from .design import generate
+from .tools import Simulator
 from .vectors import expected_outputs, generate as generate_vectors
 
-__all__ = ["Mutant", "mutants", "handshake_mutants", "rom_fault", "save_corpus", "CORPUS_PATHS"]
+__all__ = ["Mutant", "mutants", "table_mutants", "constant_mutants", "rounding_mutants",
+           "handshake_mutants", "rom_fault", "faulty_verilog", "FLOAT_FAULTS", "save_corpus",
+           "CORPUS", "CORPUS_PATHS", "caught"]
 
 _TABLE = re.compile(r"^(\s*)([\w\\$]+)\[(\d+)\] = (\d+)'h([0-9a-fA-F]+);", re.M)
 _ADD_CONST = re.compile(r"(?<=\+ )(\$signed\((\d+)'h([0-9a-fA-F]+)\))")
-_HALF_GT = re.compile(r"(\S+ \[\d+:0\]) > (\d+)'h(8[0]*);")
+_HALF_GT = re.compile(r"(\S+ ?\[(\d+):0\]) > (\d+)'h([0-9a-fA-F]+);")
+_RNE_UP = re.compile(r"(\w+_rp_round) & (\\\$\d+ )")
 
 
 @dataclass(frozen=True)
@@ -97,11 +109,20 @@ def constant_mutants(text: str, rng: random.Random, count: int):
 
 
 def rounding_mutants(text: str):
+    """Every nearest-even rounding of the text made to round ties up (see the module's
+    doc)."""
     out = []
     for m in _HALF_GT.finditer(text):
-        new = f"{m.group(1)} >= {m.group(2)}'h{m.group(3)};"
+        bits, width, value = int(m.group(2)) + 1, int(m.group(3)), int(m.group(4), 16)
+        if bits != width or value != 1 << (width - 1):
+            continue                      # not the half-way point of the bits shifted out
+        new = f"{m.group(1)} >= {m.group(3)}'h{m.group(4)};"
         out.append(Mutant("rounding", f"'{m.group(0)}' made '>=' (ties round up)",
                           _sub(text, m.start(), m.end(), new)))
+    for m in _RNE_UP.finditer(text):
+        out.append(Mutant("rounding", f"'{m.group(0).strip()}' made '{m.group(1)}' (ties "
+                                      f"away from zero)",
+                          _sub(text, m.start(), m.end(), m.group(1) + " ")))
     return out
 
 
@@ -140,25 +161,124 @@ def mutants(text: str, design, *, seed: int = 1, tables: int = 6, constants: int
             + rounding_mutants(text) + handshake_mutants(text, design))
 
 
+def caught(design, vs, mutant: Mutant, workdir, *, sim=Simulator.ICARUS, gap: int = 10,
+           bp: int = 20, maxerr: int = 2):
+    """Run ``vs`` through ``mutant`` of ``design`` on ``sim`` (the vector testbench): the
+    `fastpath.HdlRun` (``mismatches`` or ``protocol`` tell the fault was caught)."""
+    from .tools import digest
+    d = Path(workdir) / f"mutant-{digest(mutant.text)}"
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / design.verilog.name
+    path.write_text(mutant.text)
+    return fastpath.run_vectors(sim, design, vs, gap=gap, bp=bp, verilog=path, maxerr=maxerr,
+                                workdir=d)
+
+
+# ---- the IEEE unit rebuilt with one fault ---------------------------------------------------
+FLOAT_FAULTS = ("constant", "rounding")
+
+
+def _flipped_constant_rule(cfg, name: str, bit: int):
+    """A copy of ``cfg`` whose constant ``name`` has bit ``bit`` flipped (the hardware built
+    from it holds one wrong constant; the model keeps the right one)."""
+    from functools import cached_property
+    from lns.ieee.adam import FloatAdamConfig
+
+    class FlippedConstant(FloatAdamConfig):
+        @cached_property
+        def constants(self):
+            c = dict(FloatAdamConfig.constants.func(self))
+            c[name] ^= 1 << bit
+            return c
+
+    return FlippedConstant(cfg.fmt, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.name)
+
+
+class _sticky_stuck_at_one:
+    """Within the block, every float operator's `round_pack` sees its sticky bit stuck at
+    1: a tie rounds away from zero instead of to even (and nothing else changes)."""
+
+    MODULES = ("add", "mul", "div", "sqrt")
+
+    def __enter__(self):
+        import importlib
+        from amaranth.hdl import Value
+        self.saved = []
+        for name in self.MODULES:
+            mod = importlib.import_module(f"rtl.float.{name}")
+            orig = mod.round_pack
+
+            def broken(m, pipe, fmt, sign, exp, sig, *, _orig=orig, **kw):
+                return _orig(m, pipe, fmt, sign, exp, Value.cast(sig) | 1, **kw)
+
+            self.saved.append((mod, orig))
+            mod.round_pack = broken
+        return self
+
+    def __exit__(self, *exc):
+        for mod, orig in self.saved:
+            mod.round_pack = orig
+        return False
+
+
+def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = "b1",
+                   bit: int = 0):
+    """Write the Verilog of an IEEE float Adam unit (``cfg`` a
+    `lns.ieee.adam.FloatAdamConfig`) rebuilt with one fault, module name and ports as the
+    design's (a drop-in for the ``verilog=`` of `fastpath.run_vectors`, `evaluate.evaluate`
+    and `streaming.stream`); returns its path.
+
+    ``"constant"``: bit ``bit`` of the constant ``constant`` flipped; ``"rounding"``: the
+    rounding's sticky bit stuck at 1 in every operator (ties away from zero).
+    """
+    import os
+    from lns.ieee.adam import FloatAdamConfig
+    from rtl.design import array_of, module_name
+    if not isinstance(cfg, FloatAdamConfig):
+        raise TypeError(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__} (the "
+                        f"Verilog mutants of `mutants` fault every rule)")
+    if fault not in FLOAT_FAULTS:
+        raise ValueError(f"fault must be one of {', '.join(FLOAT_FAULTS)}, not {fault!r}")
+    os.environ["AMARANTH_USE_YOSYS"] = "builtin"
+    from amaranth.back import verilog as back
+    name = module_name(cfg, lanes)
+    if fault == "constant":
+        top = array_of(_flipped_constant_rule(cfg, constant, bit), lanes)
+        text = back.convert(top, name=name, emit_src=False)
+    else:
+        with _sticky_stuck_at_one():
+            top = array_of(cfg, lanes)
+            text = back.convert(top, name=name, emit_src=False)
+    path = Path(out_dir) / f"{name}_{fault}.v"
+    path.write_text(text)
+    return path
+
+
 # ---- the replay corpus ------------------------------------------------------------------
-# tests/failures/ holds, for every evaluator path, a saved case that a single fault on that
-# path got wrong.  `tests/test_testbench_replay.py` replays every saved case on every
+# tests/failures/ holds, for every evaluator path and every rule, a saved case that a single
+# fault got wrong.  `tests/test_testbench_replay.py` replays every saved case on every
 # evaluator against the correct model, so the corpus is never empty and its cases are
 # known to tell a faulty evaluator from a correct one.  `save_corpus` regenerates it.
 #
-# The model and Amaranth paths take their faults through the configuration: a copy of the
-# config whose ``exp2`` ROM (the step's ``2**frac`` table, which both the model and the RTL
-# read from ``cfg.exp_table``) has one bit flipped, the same fault class as a ``table``
-# mutant of the Verilog.  The Verilog paths take a mutant from `mutants`.
+# The model and Amaranth paths take their faults through the configuration: a copy of
+# Madam's config whose ``exp2`` ROM (the step's ``2**frac`` table, which both the model and
+# the RTL read from ``cfg.exp_table``) has one bit flipped, the same fault class as a
+# ``table`` mutant of the Verilog.  The Verilog paths take a mutant from `mutants` (any
+# rule).
 
-#: The evaluator paths and the preset each one's case is made on.
-CORPUS_PATHS = {"python": "lns12", "numba": "lns8_sign", "amaranth": "lns12",
-                "icarus": "lns12", "verilator": "lns8_sign"}
+#: (evaluator path, preset) of every corpus case: each evaluator path, each rule.
+_I, _V, _A = Simulator.ICARUS, Simulator.VERILATOR, Simulator.AMARANTH
+CORPUS = (("python", "lns12"), ("numba", "lns8_sign"), (_A, "lns12"), (_I, "lns12"),
+          (_V, "lns8_sign"), (_V, "lns12_adam"), (_I, "lns12_sgd"), (_V, "lns12_lion"),
+          (_I, "bf16_adam"))
+#: The evaluator paths and the Madam preset each one's case is made on (the first five).
+CORPUS_PATHS = dict(CORPUS[:5])
 CORPUS_NOTE = "fault injection"           # the note of every generated case
+_MODEL_PATHS = ("python", "numba", _A)
 
 
 def rom_fault(cfg, index: int, bit: int):
-    """A copy of ``cfg`` whose ``exp2`` ROM entry ``index`` has bit ``bit`` flipped.
+    """A copy of ``cfg`` (Madam) whose ``exp2`` ROM entry ``index`` has bit ``bit`` flipped.
 
     The copy is an instance of a subclass, so it never equals ``cfg`` and shares no cache
     entry with it (the model's kernel constants are cached per configuration)."""
@@ -182,11 +302,12 @@ def _rom_fault_sites(cfg, rng: random.Random):
 
 def _hdl_outputs(vs, details):
     """A vector testbench's printed mismatches as `Outputs`: known only where printed."""
-    w = np.full(len(vs), UNKNOWN, dtype=np.int64)
-    v = np.full(len(vs), UNKNOWN, dtype=np.int64)
-    for case, wg, _, vg, _ in details:
-        w[case], v[case] = wg, vg
-    return Outputs(w, v, len(vs))
+    out = Outputs.unknown(vs.out_roles, len(vs))
+    for case, got, _ in details:
+        for k, value in got.items():
+            out.words[k][case] = value
+    out.vectors = len(vs)
+    return out
 
 
 def _faulty_run(path: str, cfg, vs, rng: random.Random, workdir):
@@ -194,47 +315,43 @@ def _faulty_run(path: str, cfg, vs, rng: random.Random, workdir):
     a seeded order) that makes it disagree with the model over ``vs``; ``fault`` is a
     JSON-able record of it (``path``, ``kind``, ``description``; ``index``/``bit`` of an
     exp2 ROM fault, which `rom_fault` re-creates)."""
-    model = Outputs.full(vs.exp_w, vs.exp_v)
-    if path in ("python", "numba", "amaranth"):
+    ref = cfg.reference_evaluator
+    model = Outputs.full(vs.expected)
+    if path in _MODEL_PATHS:
         for index, bit in _rom_fault_sites(cfg, rng):
             faulty = dataclasses.replace(vs, cfg=rom_fault(cfg, index, bit))
-            what = {"path": path, "kind": "exp2_rom", "index": index, "bit": bit,
+            what = {"path": str(path), "kind": "exp2_rom", "index": index, "bit": bit,
                     "description": f"exp2[{index}] bit {bit} flipped in the {path} "
                                    f"evaluator's ROM"}
             if path == "python":
-                out = {"numba": model, "python": evaluate.run_python(faulty, 2000)}
-                ref = "numba"
+                out, against = {ref: model, "python": evaluate.run_python(faulty, 2000)}, ref
             elif path == "numba":
-                w, v = expected_outputs(faulty.cfg, vs.t, vs.clip, vs.w, vs.g, vs.v,
-                                        lanes=vs.lanes, lfsr_seed=vs.lfsr_seed)
-                out = {"python": evaluate.run_python(vs, 2000), "numba": Outputs.full(w, v)}
-                ref = "python"
+                words = expected_outputs(faulty.cfg, vs.t, vs.tensor, vs.words,
+                                         lanes=vs.lanes, lfsr_seed=vs.lfsr_seed)
+                out = {"python": evaluate.run_python(vs, 2000), "numba": Outputs.full(words)}
+                against = "python"
             else:
-                out = {"numba": model, "amaranth": evaluate.run_amaranth(faulty, 300)}
-                ref = "numba"
-            if _disagreeing(vs, out, ref):
-                return what, out, ref
+                out = {ref: model, str(_A): evaluate.run_amaranth(faulty, 300)}
+                against = ref
+            if _disagreeing(vs, out, against):
+                return what, out, against
         raise RuntimeError(f"no exp2 fault of {cfg.name} is caught on {path}")
+    sim = Simulator.parse(path)
     design = generate(cfg, vs.lanes)
     text = design.verilog.read_text()
     found = [m for m in mutants(text, design, seed=rng.randrange(1 << 30), tables=64,
                                 constants=64) if m.kind != "handshake"]
     rng.shuffle(found)
     for k, m in enumerate(found):
-        verilog = Path(workdir) / f"{path}-m{k}" / design.verilog.name
-        verilog.parent.mkdir(parents=True)
-        verilog.write_text(m.text)
         # Icarus screens the mutants (no build of its own); Verilator runs the caught ones.
-        r = fastpath.run_vectors("icarus", design, vs, verilog=verilog, maxerr=5,
-                                 workdir=workdir)
-        if r.details and not r.protocol and path != "icarus":
-            r = fastpath.run_vectors(path, design, vs, verilog=verilog, maxerr=5,
-                                     workdir=workdir)
+        r = caught(design, vs, m, workdir, maxerr=5, gap=0, bp=0)
+        if r.details and not r.protocol and sim is not Simulator.ICARUS:
+            r = caught(design, vs, m, workdir, sim=sim, maxerr=5, gap=0, bp=0)
         if r.details and not r.protocol:
-            out = {"numba": model, path: _hdl_outputs(vs, r.details)}
-            return {"path": path, "kind": f"verilog_{m.kind}",
+            out = {ref: model, str(sim): _hdl_outputs(vs, r.details)}
+            return {"path": str(path), "kind": f"verilog_{m.kind}",
                     "description": f"{m.kind} mutant of the Verilog: {m.description}"}, \
-                out, "numba"
+                out, ref
     raise RuntimeError(f"no mutant of {cfg.name} is caught on {path}")
 
 
@@ -242,41 +359,49 @@ def _disagreeing(vs, out, ref):
     return compare(vs, out, reference=ref, out=False, max_report=50)["cases"]
 
 
-def save_corpus(folder, *, seed: int = 1, vectors: int = 3000, progress=None) -> list:
-    """Regenerate the fault-injection corpus in ``folder``: for every evaluator path of
-    `CORPUS_PATHS`, the first case a single fault on that path gets wrong, saved with
-    `compare.save_case` (its ``observed`` entry records the faulty value).  Cases saved by
-    earlier runs of this function (note `CORPUS_NOTE`) are removed first; other saved
-    cases (real failures) are kept.  Returns the paths written.  The same seed gives the
-    same files."""
+def save_corpus(folder, *, seed: int = 1, vectors: int = 3000, progress=None,
+                only=None) -> list:
+    """Regenerate the fault-injection corpus in ``folder``: for every entry of `CORPUS`
+    (``only``: those whose preset or path is in it), the first case a single fault on that
+    path gets wrong, saved with `compare.save_case` (its ``observed`` entry records the
+    faulty value).  Cases saved by earlier runs of this function for those entries (note
+    `CORPUS_NOTE`) are removed first; other saved cases (real failures) are kept.
+    Returns the paths written.  The same seed gives the same files."""
     say = progress or (lambda msg: None)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    todo = [(k, path, preset) for k, (path, preset) in enumerate(CORPUS)
+            if only is None or path in only or preset in only]
     for old in folder.glob("*.json"):
-        if json.loads(old.read_text()).get("note", "").startswith(CORPUS_NOTE):
+        data = json.loads(old.read_text())
+        if not data.get("note", "").startswith(CORPUS_NOTE):
+            continue
+        mine = any(data["config"].get("name") == preset
+                   and data.get("fault", {}).get("path") == path for _, path, preset in todo)
+        if only is None or mine:
             old.unlink()
     written, seen = [], set()
     with tempfile.TemporaryDirectory() as tmp:
-        for k, (path, preset) in enumerate(CORPUS_PATHS.items()):
+        for k, path, preset in todo:
             say(f"{path}: looking for a caught fault on {preset}")
             cfg = presets.get(preset)
-            rng = random.Random(f"{seed}:{path}")
+            rng = random.Random(f"{seed}:{path}" if k < 5 else f"{seed}:{path}:{preset}")
             vs = generate_vectors(cfg, vectors, seed=seed + k)
             what, out, ref = _faulty_run(path, cfg, vs, rng, tmp)
             names = list(out)
             for i in _disagreeing(vs, out, ref):
-                key = (preset, int(vs.t[i]), int(vs.clip[i]), int(vs.w[i]), int(vs.g[i]),
-                       int(vs.v[i]), vs.lfsr_states_before(i))
+                key = (preset, int(vs.t[i]), *(int(a[i]) for a in vs.tensor.values()),
+                       *(int(a[i]) for a in vs.words.values()), vs.lfsr_states_before(i))
                 if key in seen:                  # one file a case: keep the first path's
                     continue
                 seen.add(key)
-                observed = {n: [int(out[n].w[i]), int(out[n].v[i])] for n in names
-                            if out[n].w[i] >= 0 and out[n].v[i] >= 0}
+                observed = {n: [int(out[n].words[r][i]) for r in vs.out_roles] for n in names
+                            if all(out[n].words[r][i] >= 0 for r in vs.out_roles)}
                 written.append(save_case(vs, i, folder, observed=observed, fault=what,
                                          note=f"{CORPUS_NOTE} on {path}: "
                                               f"{what['description']}"))
                 break
-            say(f"{path}: {what['description']} -> {written[-1].name}")
+            say(f"{path} ({preset}): {what['description']} -> {written[-1].name}")
     return written
 
 
@@ -288,8 +413,11 @@ def main(argv=None) -> int:
     parser.add_argument("--save-corpus", metavar="DIR", required=True,
                         help="the folder of saved cases (tests/failures)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", metavar="P,Q", default=None,
+                        help="only the corpus entries of these presets or evaluator paths")
     args = parser.parse_args(argv)
-    for p in save_corpus(args.save_corpus, seed=args.seed,
+    only = None if args.only is None else {x.strip() for x in args.only.split(",")}
+    for p in save_corpus(args.save_corpus, seed=args.seed, only=only,
                          progress=lambda msg: print(msg, file=sys.stderr, flush=True)):
         print(p)
     return 0

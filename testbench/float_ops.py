@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .fastpath import VERILATOR_FLAGS, build_cpp_harness
-from .tools import PipeProcess, SimulatorError, cache_dir, digest, require
+from .tools import PipeProcess, Simulator as Sim, SimulatorError, cache_dir, digest, require
 
 __all__ = ["reference", "run_amaranth", "FloatHarness", "bench_verilog", "build_harness",
            "OPS"]
@@ -279,7 +279,7 @@ int main(int argc, char** argv) {{
 def build_harness(fmt, **options) -> tuple[Path, float, dict]:
     """Build (or reuse) the Verilator harness of the four operators of ``fmt``;
     ``(executable, seconds spent building (0 when cached), latencies)``."""
-    require("verilator")
+    require(Sim.VERILATOR)
     verilog, latency = bench_verilog(fmt, **options)
     module = verilog.stem
     main = _harness_cpp(module, latency)

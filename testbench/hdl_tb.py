@@ -1,23 +1,30 @@
-"""The plain Verilog vector testbench: its text, its C++ main for Verilator, and the packed
-memory file it reads.
+"""The plain Verilog vector testbench of any rule's unit: its text, its C++ main for
+Verilator, the packed memory file it reads, and the persistent Verilator harness the
+streaming testbench feeds.  Everything is written from the design's ports and the rule
+contract (held ports ``cfg.HELD``, inputs ``cfg.WORD_ROLES``, outputs
+``cfg.output_roles``), never from which rule it holds.
 
-Memory file (``$readmemh``): one case a line, the fields of the `vectors` line format with
-``t`` replaced by ``x_bc`` (two's complement) and no separators; every field padded to
-whole hex digits, most significant field first::
+Memory file (``$readmemh``): one case a line, the held ports (two's complement, the
+port's width), the input words by role and the expected output words by role, no
+separators; every field padded to whole hex digits, most significant field first::
 
-    x_bc clip w g v w_out v_out
+    x_bc clip w g v w_out v_out              (Madam)
+    x_bc1 x_bc2 w g m v w_out m_out v_out    (LNS Adam)
+    w g m w_out m_out                        (SGD, Lion: nothing held)
 
 The testbench (``lnsmadam_vtb``, one ``always @(posedge clk)`` block, race-free: it drives
 with non-blocking assignments and samples the DUT's pre-edge outputs):
 
-* holds ``x_bc``/``clip`` per group: before the first case of a new ``(x_bc, clip)`` it
-  stops sending, waits until every accepted beat has come out, changes them, idles two
-  cycles, then sends;
+* holds the held ports per group: before the first case whose held values differ from the
+  current ones it stops sending, waits until every accepted beat has come out, changes
+  them, idles two cycles, then sends;
+* loads the lanes' LFSRs from ``+lfsr_seed=<hex>`` in cycle 5 (stochastic designs);
 * drives ``in_valid`` with ``+gap=P`` percent idle cycles and ``out_ready`` with ``+bp=P``
   percent back-pressure (an xorshift seeded by ``+rng=S``); keeps a beat stable until it
   is accepted;
 * compares every output beat in order against the expected words; prints the first
-  ``+maxerr=N`` mismatches as ``MISMATCH <case> <w got> <w exp> <v got> <v exp>`` (hex);
+  ``+maxerr=N`` mismatches as ``MISMATCH <case> <got> <exp> ...`` (hex, a pair per output
+  role);
 * checks the protocol: an output beat beyond the last (``EXTRA``), no handshake for too
   long (``TIMEOUT``, e.g. a dropped ready or a stuck-low valid); after the last beat it
   watches ``latency + 8`` more cycles for duplicates;
@@ -27,13 +34,14 @@ with non-blocking assignments and samples the DUT's pre-edge outputs):
 
 from __future__ import annotations
 
-from rtl.lanes import lane_bits
+from rtl.lanes import LFSR_WIDTH, lane_bits
 
 from .design import Design
 from .vectors import VectorSet, hex_columns
 
 __all__ = ["layout", "memory_lines", "testbench_text", "icarus_top_text", "verilator_main_text",
-           "raw_main_text", "stream_main_text", "STREAM_MAGIC", "TB_MODULE"]
+           "raw_main_text", "stream_main_text", "STREAM_MAGIC", "TB_MODULE",
+           "read_mismatch_lines", "read_summary", "protocol_lines", "check_word_ports"]
 
 TB_MODULE = "lnsmadam_vtb"
 
@@ -42,73 +50,105 @@ def _digits(bits):
     return max(1, (bits + 3) // 4)
 
 
-def layout(design: Design):
-    """``[(field, bits, offset), ...]`` of the packed word, and its total width."""
+def check_word_ports(design: Design) -> dict:
+    """``{role: bits}`` of every word, after checking the design's ``in_``/``out_`` ports
+    are ``lanes`` words of that width."""
     c, L = design.cfg, design.lanes
-    fields = [("x_bc", design.width("x_bc")), ("clip", design.width("clip")),
-              ("w", c.weight.total_bits), ("g", c.grad.total_bits), ("v", c.moment.total_bits),
-              ("w_out", c.weight.total_bits), ("v_out", c.moment.total_bits)]
-    for port, bits in (("in_w", c.weight.total_bits), ("in_g", c.grad.total_bits),
-                       ("in_v", c.moment.total_bits), ("out_w", c.weight.total_bits),
-                       ("out_v", c.moment.total_bits)):
-        if design.width(port) != L * bits:
-            raise ValueError(f"port {port} must be {L} x {bits} bits wide, "
-                             f"not {design.width(port)}")
+    bits = {k: f.total_bits for k, f in c.word_formats.items()}
+    for port in [f"in_{k}" for k in c.WORD_ROLES] + [f"out_{k}" for k in c.output_roles]:
+        b = bits[port.split("_", 1)[1]]
+        if port not in design.ports or design.width(port) != L * b:
+            raise ValueError(f"port {port} must be {L} x {b} bits wide, not "
+                             f"{design.width(port) if port in design.ports else 'missing'}")
+    return bits
+
+
+def layout(design: Design):
+    """``[(field, bits, offset), ...]`` of the packed word (held ports, inputs, expected
+    outputs ``<role>_out``), most significant first, and its total width."""
+    c = design.cfg
+    bits = check_word_ports(design)
+    fields = [(h, design.width(h)) for h in c.HELD] + \
+        [(k, bits[k]) for k in c.WORD_ROLES] + [(f"{k}_out", bits[k]) for k in c.output_roles]
     out, offset = [], 0
-    for name, bits in reversed(fields):
-        out.append((name, bits, offset))
-        offset += 4 * _digits(bits)
+    for name, b in reversed(fields):
+        out.append((name, b, offset))
+        offset += 4 * _digits(b)
     return list(reversed(out)), offset
 
 
 def memory_lines(design: Design, vs: VectorSet) -> bytes:
     """The packed memory file of ``vs`` for ``design``."""
     fields, _ = layout(design)
-    wx = design.width("x_bc")
-    x_bc = vs.x_bc()
-    lo, hi = -(1 << (wx - 1)), (1 << (wx - 1)) - 1
-    if x_bc.size and (x_bc.min() < lo or x_bc.max() > hi):
-        raise ValueError(f"x_bc must fit the {wx}-bit port, not {int(x_bc.min())}")
-    cols = [x_bc & ((1 << wx) - 1), vs.clip, vs.w, vs.g, vs.v, vs.exp_w, vs.exp_v]
+    held = vs.held_columns()
+    cols = []
+    for name, b, _ in fields:
+        if name in held:
+            col = held[name]
+            signed = design.ports[name].get("signed")
+            top = (1 << (b - 1)) - 1 if signed else (1 << b) - 1
+            bottom = -(1 << (b - 1)) if signed else 0
+            if col.size and (col.min() < bottom or col.max() > top):
+                raise ValueError(f"{name} must fit the {b}-bit port, not {int(col.min())}"
+                                 f"..{int(col.max())}")
+            cols.append(col & ((1 << b) - 1))
+        elif name.endswith("_out"):
+            cols.append(vs.expected[name[:-4]])
+        else:
+            cols.append(vs.words[name])
     return hex_columns(cols, [_digits(b) for _, b, _ in fields], sep=b"")
 
 
 def testbench_text(design: Design) -> str:
     c, L = design.cfg, design.lanes
-    (fx, fc, fw, fg, fv, few, fev), pw = layout(design)
-    ww, wg, wv = c.weight.total_bits, c.grad.total_bits, c.moment.total_bits
+    fields, pw = layout(design)
+    f = {name: (b, off) for name, b, off in fields}
+    held, ins, outs = list(c.HELD), list(c.WORD_ROLES), list(c.output_roles)
     stoch = design.stochastic
-    lfsr_decl = (f"  reg lfsr_load = 1'b0;\n  reg [{L * 32 - 1}:0] lfsr_seed = 0;\n"
-                 if stoch else "")
-    lfsr_ports = ",\n    .lfsr_seed(lfsr_seed), .lfsr_load(lfsr_load)" if stoch else ""
+    decl = "".join(f"  reg [{L * f[k][0] - 1}:0] in_{k} = 0;\n" for k in ins)
+    decl += "".join(f"  wire [{L * f[k][0] - 1}:0] out_{k};\n" for k in outs)
+    decl += "".join(f"  reg [{f[h][0] - 1}:0] {h} = 0;\n  reg [{f[h][0] - 1}:0] cur_{h};\n"
+                    for h in held)
+    if stoch:
+        decl += f"  reg lfsr_load = 1'b0;\n  reg [{L * LFSR_WIDTH - 1}:0] lfsr_seed = 0;\n"
+    ports = [f".in_{k}(in_{k})" for k in ins] + [f".out_{k}(out_{k})" for k in outs] + \
+        [f".{h}({h})" for h in held]
+    if stoch:
+        ports += [".lfsr_seed(lfsr_seed)", ".lfsr_load(lfsr_load)"]
     lfsr_args = ('    if (!$value$plusargs("lfsr_seed=%h", lfsr_seed)) begin\n'
                  '      $display("ERROR: +lfsr_seed=<hex> is required"); $fatal(1);\n'
                  '    end\n') if stoch else ""
     lfsr_load = "      lfsr_load <= (cyc == 5);\n" if stoch else ""
     timeout = 2000 + 4 * design.latency
-    # One block a lane, its bus slices from rtl.lanes (the one definition of the layout).
-    compare_lanes = "".join(f"""          idx = recv * L + {k};
+    changed = " || ".join(["!have_cur"] + [f"e[{f[h][1]} +: {f[h][0]}] != cur_{h}"
+                                           for h in held])
+    take = "".join(f"            cur_{h} = e[{f[h][1]} +: {f[h][0]}]; {h} <= cur_{h};\n"
+                   for h in held)
+    fmt = " ".join("%h %h" for _ in outs)
+
+    def got(k, lane):
+        return f"out_{k}[{lane_bits(lane, f[k][0])[0]} +: {f[k][0]}]"
+
+    def exp(k):
+        return f"e[{f[k + '_out'][1]} +: {f[k][0]}]"
+
+    compare_lanes = "".join(f"""          idx = recv * L + {lane};
           e = mem[idx];
-          if (out_w[{ow} +: WW] !== e[{few[2]} +: WW] || out_v[{ov} +: WV] !== e[{fev[2]} +: WV]) begin
+          if ({" || ".join(f"{got(k, lane)} !== {exp(k)}" for k in outs)}) begin
             errors = errors + 1;
             if (shown < maxerr) begin
               shown = shown + 1;
-              $display("MISMATCH %0d %h %h %h %h", idx, out_w[{ow} +: WW], e[{few[2]} +: WW],
-                       out_v[{ov} +: WV], e[{fev[2]} +: WV]);
+              $display("MISMATCH %0d {fmt}", idx, {", ".join(f"{got(k, lane)}, {exp(k)}" for k in outs)});
             end
           end
-""" for k, ow, ov in ((k, lane_bits(k, ww)[0], lane_bits(k, wv)[0]) for k in range(L)))
-    drive_lanes = "".join(f"""          e = mem[sent * L + {k}];
-          in_w[{lane_bits(k, ww)[0]} +: WW] <= e[{fw[2]} +: WW];
-          in_g[{lane_bits(k, wg)[0]} +: WG] <= e[{fg[2]} +: WG];
-          in_v[{lane_bits(k, wv)[0]} +: WV] <= e[{fv[2]} +: WV];
-""" for k in range(L))
+""" for lane in range(L))
+    drive_lanes = "".join(f"          e = mem[sent * L + {lane}];\n" + "".join(
+        f"          in_{k}[{lane_bits(lane, f[k][0])[0]} +: {f[k][0]}] <= "
+        f"e[{f[k][1]} +: {f[k][0]}];\n" for k in ins) for lane in range(L))
     return f"""// Vector testbench of {design.module} (generated by testbench.hdl_tb; do not edit).
 `timescale 1ns/1ps
 module {TB_MODULE} #(parameter integer DEPTH = 1024) (input wire clk);
   localparam integer L = {L};
-  localparam integer WW = {ww}, WG = {wg}, WV = {wv};
-  localparam integer WX = {fx[1]}, WC = {fc[1]};
   localparam integer PW = {pw};
   localparam integer LAT = {design.latency};
   localparam integer TIMEOUT = {timeout};
@@ -116,29 +156,19 @@ module {TB_MODULE} #(parameter integer DEPTH = 1024) (input wire clk);
 
   reg rst = 1'b1;
   reg in_valid = 1'b0;
-  reg [L*WW-1:0] in_w = 0;
-  reg [L*WG-1:0] in_g = 0;
-  reg [L*WV-1:0] in_v = 0;
   reg out_ready = 1'b0;
-  reg [WX-1:0] x_bc = 0;
-  reg [WC-1:0] clip = 0;
-{lfsr_decl}  wire in_ready, out_valid;
-  wire [L*WW-1:0] out_w;
-  wire [L*WV-1:0] out_v;
+{decl}  wire in_ready, out_valid;
 
   {design.module} dut (
-    .clk(clk), .rst(rst),
-    .in_valid(in_valid), .in_ready(in_ready), .in_w(in_w), .in_g(in_g), .in_v(in_v),
-    .out_valid(out_valid), .out_ready(out_ready), .out_w(out_w), .out_v(out_v),
-    .x_bc(x_bc), .clip(clip){lfsr_ports});
+    .clk(clk), .rst(rst), .in_valid(in_valid), .in_ready(in_ready),
+    .out_valid(out_valid), .out_ready(out_ready),
+    {", ".join(ports)});
 
   integer n, nbeats, maxerr, gap, bp;
   integer cyc, sent, recv, errors, shown, idle, hold, tail, k, idx;
   reg finishing, have_cur;
   reg [31:0] rng;
   reg [PW-1:0] e;
-  reg [WX-1:0] cur_x;
-  reg [WC-1:0] cur_c;
   string file;
 
   initial begin
@@ -158,7 +188,7 @@ module {TB_MODULE} #(parameter integer DEPTH = 1024) (input wire clk);
     if (n > 0) $readmemh(file, mem, 0, n - 1);
     nbeats = n / L;
     cyc = 0; sent = 0; recv = 0; errors = 0; shown = 0; idle = 0; hold = 0; tail = 0;
-    finishing = 1'b0; have_cur = 1'b0; cur_x = 0; cur_c = 0;
+    finishing = 1'b0; have_cur = 1'b0;
   end
 
   function [31:0] xorshift(input [31:0] s);
@@ -181,7 +211,7 @@ module {TB_MODULE} #(parameter integer DEPTH = 1024) (input wire clk);
         idle = 0;
         if (recv >= nbeats) begin
           errors = errors + L;
-          $display("EXTRA output beat %0d after the last (w %h v %h)", recv, out_w, out_v);
+          $display("EXTRA output beat %0d after the last", recv);
           recv = recv + 1;
         end else begin
 {compare_lanes}          recv = recv + 1;
@@ -193,11 +223,10 @@ module {TB_MODULE} #(parameter integer DEPTH = 1024) (input wire clk);
         // hold the beat until it is accepted
       end else if (sent < nbeats) begin
         e = mem[sent * L];
-        if (!have_cur || e[{fx[2]} +: WX] != cur_x || e[{fc[2]} +: WC] != cur_c) begin
+        if ({changed}) begin
           in_valid <= 1'b0;
           if (sent == recv && !(in_valid && in_ready)) begin
-            cur_x = e[{fx[2]} +: WX]; cur_c = e[{fc[2]} +: WC]; have_cur = 1'b1;
-            x_bc <= cur_x; clip <= cur_c; hold = 2;
+{take}            have_cur = 1'b1; hold = 2;
           end
         end else if (hold > 0) begin
           hold = hold - 1; in_valid <= 1'b0;
@@ -275,8 +304,11 @@ int main(int argc, char** argv) {{
 def raw_main_text(design: Design) -> str:
     """A C++ main that drives the bare DUT (no vectors, no checks) for ``argv[1]`` cycles:
     the speed ceiling the benchmark compares the checking testbench with."""
-    mod = design.module
+    mod, c = design.module, design.cfg
     stoch = "    dut->lfsr_load = 0;\n" if design.stochastic else ""
+    drive = "".join(f"        dut->in_{k} = x >> {3 * i};\n"
+                    for i, k in enumerate(c.WORD_ROLES))
+    out = c.output_roles[0]
     return f"""#include <cstdlib>
 #include <cstdint>
 #include <cstdio>
@@ -295,11 +327,10 @@ int main(int argc, char** argv) {{
 {stoch}    dut->in_valid = 1; dut->out_ready = 1;
     for (long i = 0; i < cycles; ++i) {{
         x ^= x << 13; x ^= x >> 17; x ^= x << 5;
-        dut->in_w = x; dut->in_g = x >> 7; dut->in_v = x >> 3;
-        dut->clk = 0; dut->eval();
+{drive}        dut->clk = 0; dut->eval();
         dut->clk = 1; dut->eval();
         outs += dut->out_valid;
-        sink ^= (uint32_t)dut->out_w;
+        sink ^= (uint32_t)dut->out_{out};
     }}
     std::printf("RAW cycles=%ld outputs=%ld sink=%u\\n", cycles, outs, sink);
     return 0;
@@ -307,20 +338,22 @@ int main(int argc, char** argv) {{
 """
 
 
-def read_mismatch_lines(text: str):
-    """``[(case, w_got, w_exp, v_got, v_exp), ...]`` from the testbench's MISMATCH lines
-    (``x`` bits read as -1)."""
+def read_mismatch_lines(text: str, roles=("w", "v")):
+    """``[(case, {role: got}, {role: expected}), ...]`` from the testbench's MISMATCH lines
+    (a got/expected pair per output role of ``roles``; ``x`` bits read as -1)."""
     out = []
     for line in text.splitlines():
         if line.startswith("MISMATCH "):
             parts = line.split()
             vals = []
-            for p in parts[2:6]:
+            for p in parts[2:2 + 2 * len(roles)]:
                 try:
                     vals.append(int(p, 16))
                 except ValueError:
                     vals.append(-1)
-            out.append((int(parts[1]), *vals))
+            got = {k: vals[2 * i] for i, k in enumerate(roles)}
+            exp = {k: vals[2 * i + 1] for i, k in enumerate(roles)}
+            out.append((int(parts[1]), got, exp))
     return out
 
 
@@ -335,34 +368,53 @@ def protocol_lines(text: str):
     return [line for line in text.splitlines() if line.startswith(("EXTRA", "TIMEOUT", "ERROR"))]
 
 
-
 # ---- the streaming harness (Verilator) --------------------------------------------------
 STREAM_MAGIC = 0x4C4E5342         # "LNSB": the first word of every block request
+HARNESS_WORD_BITS = 32            # a word (and a held value) travels as one uint32
 
 
 def stream_main_text(design: Design) -> str:
     """A persistent C++ harness that drives the bare DUT block after block, fed binary words
     on stdin and answering with the output words on stdout (`testbench.streaming`).
 
-    Request (little-endian uint32): ``magic, beats, x_bc, clip, gap, bp, rng, 0``, then the
-    ``lanes`` LFSR seeds, then ``beats * lanes`` words each of ``w``, ``g``, ``v``.
-    Each block resets the DUT (4 cycles), sets ``x_bc``/``clip``, loads the LFSR seeds
-    (stochastic designs: ``lfsr_load`` for one cycle), idles two cycles, then sends every beat
-    with ``gap`` percent idle input cycles and ``bp`` percent output back-pressure (an
-    xorshift from ``rng``); a beat is held until accepted.  After the last output beat it
-    watches ``latency + 8`` cycles for an extra beat.
-    Reply: ``status, cycles`` (status 0 ok, 1 no handshake for too long, 2 an extra output
-    beat), then ``beats * lanes`` words of ``w'`` and of ``v'`` (received beats; the rest 0).
+    Request (little-endian uint32): ``magic, beats, held, gap, bp, rng, 0, 0``, then the
+    ``held`` values of the held ports (``cfg.HELD`` order, two's complement in the port's
+    width), then the ``lanes`` LFSR seeds, then ``beats * lanes`` words of every input role
+    (``cfg.WORD_ROLES`` order).  Each block resets the DUT (4 cycles), sets the held
+    ports, loads the LFSR seeds (stochastic designs: ``lfsr_load`` for one cycle), idles two
+    cycles, then sends every beat with ``gap`` percent idle input cycles and ``bp`` percent
+    output back-pressure (an xorshift from ``rng``); a beat is held until accepted.  After
+    the last output beat it watches ``latency + 8`` cycles for an extra beat.
+    Reply: ``status, cycles, received, microseconds`` (status 0 ok, 1 no handshake for too
+    long, 2 an extra output beat; ``received`` output beats; the block's simulation time),
+    then ``beats * lanes`` words of every output role (``cfg.output_roles`` order; received
+    beats, the rest 0).
     """
     c, L, mod = design.cfg, design.lanes, design.module
-    ww, wg, wv = c.weight.total_bits, c.grad.total_bits, c.moment.total_bits
+    bits = check_word_ports(design)
+    for k, b in bits.items():
+        if b > HARNESS_WORD_BITS:
+            raise ValueError(f"word {k} must be at most {HARNESS_WORD_BITS} bits for the "
+                             f"streaming harness, not {b}")
+    held, ins, outs = list(c.HELD), list(c.WORD_ROLES), list(c.output_roles)
+    for h in held:
+        if design.width(h) > HARNESS_WORD_BITS:
+            raise ValueError(f"held port {h} must be at most {HARNESS_WORD_BITS} bits for "
+                             f"the streaming harness, not {design.width(h)}")
     stoch = design.stochastic
     timeout = 2000 + 4 * design.latency
     lfsr_set = ("            for (int k = 0; k < L; ++k) put(dut->lfsr_seed, 32 * k, 32, seeds[k]);\n"
                 "            dut->lfsr_load = 1; tick(dut.get(), ctx.get());\n"
                 "            dut->lfsr_load = 0;\n") if stoch else ""
     lfsr_zero = "    dut->lfsr_load = 0;\n" if stoch else ""
+    set_held = "".join(f"        put(dut->{h}, 0, {design.width(h)}, hv[{i}]);\n"
+                       for i, h in enumerate(held))
+    put_in = "".join(f"                    put(dut->in_{k}, k * {bits[k]}, {bits[k]}, "
+                     f"in[{i} * n + sent * L + k]);\n" for i, k in enumerate(ins))
+    get_out = "".join(f"                    out[{i} * n + recv * L + k] = get(dut->out_{k}, "
+                      f"k * {bits[k]}, {bits[k]});\n" for i, k in enumerate(outs))
     return f"""// Streaming harness of {mod} (generated by testbench.hdl_tb; do not edit).
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -372,7 +424,7 @@ def stream_main_text(design: Design) -> str:
 #include "V{mod}.h"
 #include "verilated.h"
 
-static const int L = {L}, WW = {ww}, WG = {wg}, WV = {wv};
+static const int L = {L}, NH = {len(held)}, NI = {len(ins)}, NO = {len(outs)};
 static const long TIMEOUT = {timeout}, TAIL = {design.latency} + 8;
 
 template <class T> static inline void put(T& port, int off, int bits, uint32_t val) {{
@@ -412,26 +464,26 @@ int main(int argc, char** argv) {{
     ctx->commandArgs(argc, argv);
     const std::unique_ptr<V{mod}> dut{{new V{mod}{{ctx.get(), "TOP"}}}};
     std::vector<uint32_t> in, out;
-    uint32_t head[8], seeds[L > 0 ? L : 1];
+    uint32_t head[8], hv[NH > 0 ? NH : 1], seeds[L > 0 ? L : 1];
     dut->clk = 0; dut->in_valid = 0; dut->out_ready = 0;
 {lfsr_zero}    dut->eval();
     while (read_all(head, sizeof head)) {{
-        if (head[0] != 0x{STREAM_MAGIC:08X}u) {{ std::fprintf(stderr, "bad request\\n"); return 3; }}
+        if (head[0] != 0x{STREAM_MAGIC:08X}u || head[2] != (uint32_t)NH) {{
+            std::fprintf(stderr, "bad request\\n"); return 3;
+        }}
         const long beats = head[1], n = beats * L;
-        const uint32_t gap = head[4], bp = head[5];
-        uint32_t rng = head[6] ? head[6] : 1u;
+        const uint32_t gap = head[3], bp = head[4];
+        uint32_t rng = head[5] ? head[5] : 1u;
+        if (NH && !read_all(hv, sizeof(uint32_t) * NH)) return 3;
         if (!read_all(seeds, sizeof(uint32_t) * L)) return 3;
-        in.resize(3 * n); out.assign(2 * n, 0);
-        if (n && !read_all(in.data(), sizeof(uint32_t) * 3 * n)) return 3;
-        const uint32_t *iw = in.data(), *ig = iw + n, *iv = ig + n;
-        uint32_t *ow = out.data(), *ov = ow + n;
+        in.resize(NI * n); out.assign(NO * n, 0);
+        if (n && !read_all(in.data(), sizeof(uint32_t) * NI * n)) return 3;
         uint32_t status = 0, cycles = 0;
+        const auto start = std::chrono::steady_clock::now();
         dut->in_valid = 0; dut->out_ready = 0; dut->rst = 1;
         for (int i = 0; i < 4; ++i) tick(dut.get(), ctx.get());
         dut->rst = 0;
-        put(dut->x_bc, 0, {design.width("x_bc")}, head[2]);
-        put(dut->clip, 0, {design.width("clip")}, head[3]);
-{lfsr_set}        tick(dut.get(), ctx.get()); tick(dut.get(), ctx.get());
+{set_held}{lfsr_set}        tick(dut.get(), ctx.get()); tick(dut.get(), ctx.get());
         long sent = 0, recv = 0, idle = 0;
         bool valid = false;
         while (recv < beats) {{
@@ -439,10 +491,7 @@ int main(int argc, char** argv) {{
             if (!valid && sent < beats && !(gap && rng % 100 < gap)) {{
                 valid = true;
                 for (int k = 0; k < L; ++k) {{
-                    put(dut->in_w, k * WW, WW, iw[sent * L + k]);
-                    put(dut->in_g, k * WG, WG, ig[sent * L + k]);
-                    put(dut->in_v, k * WV, WV, iv[sent * L + k]);
-                }}
+{put_in}                }}
             }}
             rng ^= rng << 13; rng ^= rng >> 17; rng ^= rng << 5;
             const bool ready = !(bp && rng % 100 < bp);
@@ -451,9 +500,7 @@ int main(int argc, char** argv) {{
             const bool acc = valid && dut->in_ready, got = dut->out_valid && ready;
             if (got) {{
                 for (int k = 0; k < L; ++k) {{
-                    ow[recv * L + k] = get(dut->out_w, k * WW, WW);
-                    ov[recv * L + k] = get(dut->out_v, k * WV, WV);
-                }}
+{get_out}                }}
                 ++recv;
             }}
             ctx->timeInc(5); dut->clk = 1; dut->eval(); ctx->timeInc(5); ++cycles;
@@ -467,9 +514,11 @@ int main(int argc, char** argv) {{
             if (dut->out_valid) status = 2;
             ctx->timeInc(5); dut->clk = 1; dut->eval(); ctx->timeInc(5); ++cycles;
         }}
-        uint32_t reply[2] = {{status, cycles}};
+        const uint32_t us = (uint32_t)std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - start).count();
+        uint32_t reply[4] = {{status, cycles, (uint32_t)recv, us}};
         std::fwrite(reply, sizeof reply, 1, stdout);
-        if (n) std::fwrite(out.data(), sizeof(uint32_t), 2 * n, stdout);
+        if (n) std::fwrite(out.data(), sizeof(uint32_t), NO * n, stdout);
         std::fflush(stdout);
     }}
     dut->final();

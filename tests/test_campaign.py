@@ -1,5 +1,5 @@
-"""`sim.campaign` and `lnsmadam campaign`: the plan, one task per chunk on Dask, the same
-summary for 1 and 2 workers, the command's errors and Ctrl-C."""
+"""`sim.campaign` and `lnsmadam campaign`: every rule's presets, the plan, one task per chunk
+on Dask, the same summary for 1 and 2 workers, the command's errors and Ctrl-C."""
 
 import json
 import os
@@ -48,6 +48,14 @@ def test_plan_one_spec_per_chunk_per_preset_and_specs_pickle():
     assert [s.blocks for s in plan(["tiny"], ["icarus"], 3 * BLOCK)] == [1, 1, 1]
 
 
+@pytest.mark.parametrize("name", presets.names())
+def test_plan_takes_every_rule(name):
+    (spec,) = plan([name], ["verilator"], 100)
+    back = pickle.loads(pickle.dumps(spec))
+    assert back.cfg() == presets.get(name) and back.config["optimizer"] == \
+        str(presets.get(name).optimizer)
+
+
 @pytest.mark.parametrize("args, message", [
     ((["nope"], ["icarus"], 10), "preset must be one of"),
     ((["lns12", "lns12"], ["icarus"], 10), "presets must not repeat a name, not 'lns12' twice"),
@@ -69,28 +77,34 @@ def _single_process(name, sims, vectors, seed=1):
                                            for k, e in r["evaluators"].items()}
 
 
+RULES = ["lns12", "lns8_sign", "lns12_adam", "lns12_sgd", "lns12_lion", "bf16_adam"]
+
+
+@pytest.mark.slow
 def test_one_and_two_workers_give_the_same_summary(cluster2):
     kw = dict(seed=5, max_errors=4)
-    one = run_campaign(["lns12", "lns8_sign"], ["icarus", "verilator"], 3000, workers=1, **kw)
-    two = run_campaign(["lns12", "lns8_sign"], ["icarus", "verilator"], 3000,
-                       scheduler=cluster2, **kw)
+    one = run_campaign(RULES, ["icarus", "verilator"], 3000, workers=1, **kw)
+    two = run_campaign(RULES, ["icarus", "verilator"], 3000, scheduler=cluster2, **kw)
     assert (one["workers"], two["workers"]) == (1, 2)
     assert two["scheduler"] == cluster2 and one["scheduler"] == "local"
     assert strip_timing(one) == strip_timing(two)
     assert one["ok"] and one["totals"]["mismatches"] == 0
-    assert one["totals"]["vectors"] == 6000 and one["chunks"] == 2
-    for name in ("lns12", "lns8_sign"):
+    assert one["totals"]["vectors"] == 3000 * len(RULES) and one["chunks"] == len(RULES)
+    for name in RULES:
         p = one["presets"][name]
+        ref = presets.get(name).reference_evaluator
         assert p["vectors"] == 3000 and p["mismatches"] == 0 and p["failures"] == []
-        assert set(p["evaluators"]) == {"numba", "python", "icarus", "verilator"}
+        assert set(p["evaluators"]) == {ref, "python", "icarus", "verilator"}
         assert p["evaluators"]["icarus"]["vectors"] == 3000
         assert p["evaluators"]["python"]["vectors"] == streaming.PYTHON_PER_BLOCK
         for e in p["evaluators"].values():
             assert e["seconds"] >= 0 and (e["vectors_per_second"] or 0) >= 0
     t = one["totals"]["evaluators"]
-    assert t["icarus"]["vectors"] == t["verilator"]["vectors"] == t["numba"]["vectors"] == 6000
+    assert t["icarus"]["vectors"] == t["verilator"]["vectors"] == 3000 * len(RULES)
+    assert t["numba"]["vectors"] + t["numpy"]["vectors"] == 3000 * len(RULES)
 
 
+@pytest.mark.slow
 def test_chunks_of_many_blocks_merge_to_the_single_process_result(cluster2):
     total = 2 * BLOCK + 500                           # three blocks, the last one short
     s = run_campaign(["lns8_sign"], ["verilator"], total, seed=2, chunk_blocks=1,
@@ -104,19 +118,24 @@ def test_chunks_of_many_blocks_merge_to_the_single_process_result(cluster2):
 
 
 # ---- the command -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_json_on_an_existing_cluster(cluster2, capsys, tmp_path):
-    rc = main(["campaign", "--presets", "lns8_sign", "--sims", "verilator", "--vectors", "1500",
-               "--seed", "4", "--scheduler", cluster2, "--failures", str(tmp_path), "--json"])
+    rc = main(["campaign", "--presets", "lns8_sign,bf16_adam", "--sims", "verilator",
+               "--vectors", "1500", "--seed", "4", "--scheduler", cluster2, "--failures",
+               str(tmp_path), "--json"])
     out, err = capsys.readouterr()
     assert rc == 0, err
     data = json.loads(out)
     assert data["ok"] and data["workers"] == 2 and data["scheduler"] == cluster2
-    assert data["totals"]["vectors"] == 1500 and data["totals"]["mismatches"] == 0
+    assert data["totals"]["vectors"] == 3000 and data["totals"]["mismatches"] == 0
+    assert data["sims"] == ["verilator"]
     assert data["presets"]["lns8_sign"]["evaluators"]["verilator"]["vectors"] == 1500
+    assert data["presets"]["bf16_adam"]["evaluators"]["numpy"]["vectors"] == 1500
     assert "campaign" in err                                   # progress on stderr
     assert list(tmp_path.iterdir()) == []                      # nothing failed, nothing saved
 
 
+@pytest.mark.slow
 def test_cli_table(cluster2, capsys):
     rc = main(["campaign", "--presets", "tiny", "--sims", "verilator", "--vectors", "500",
                "--scheduler", cluster2, "--failures", ""])
@@ -128,7 +147,8 @@ def test_cli_table(cluster2, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--presets", "lns12,nope"], "--presets must be names from tiny, lns8_sign, lns8, lns12, "
-                                  "lns16, not 'nope'"),
+                                  "lns16, lns8_adam, lns12_adam, lns16_adam, lns12_sgd, "
+                                  "lns12_lion, lns8_lion, fp32_adam, bf16_adam, not 'nope'"),
     (["--presets", ","], "--presets must name at least one, not ','"),
     (["--presets", "lns12,lns12"], "--presets must not repeat a name, not 'lns12,lns12'"),
     (["--sims", "icarus,modelsim"], "--sims must be names from icarus, verilator, amaranth, "
@@ -156,6 +176,7 @@ def test_cli_missing_simulator(capsys, monkeypatch):
     assert "simulator icarus is not available" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_closes_and_says_one_line():
     """SIGINT to the whole process group (what a terminal's Ctrl-C does): one line, exit
     130, no traceback from the client or the worker processes, no process left."""

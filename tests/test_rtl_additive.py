@@ -303,5 +303,6 @@ def test_cli_verilog_optimizer_preset(tmp_path, capsys):
     assert "lnsadam_lns12_adam_x1.v" in out
 
 
-# (`testbench`, `cost` and `sim` take the Adam/SGD presets: tests/test_testbench_additive.py,
-# tests/test_cost.py, tests/test_sim_cycle_additive.py)
+# (`testbench`, `cost` and `sim` take the Adam/SGD presets: tests/test_testbench_cli.py,
+# tests/test_testbench_recipes.py, tests/test_testbench_faults.py, tests/test_cost.py,
+# tests/test_sim_cycle_additive.py)

@@ -1,5 +1,6 @@
-"""Vectors: determinism, the hex line format, edge coverage, exhaustive sets; the compare's
-grouping report."""
+"""Vectors of every rule: determinism, the one hex line format (Madam's line unchanged),
+the model's expectations over the stream, exhaustive sets; the compare's grouping report
+(LNS and IEEE words decoded)."""
 
 import io
 
@@ -7,62 +8,70 @@ import numpy as np
 import pytest
 
 from lns import presets
-from lns.codec import split
 from testbench import vectors as V
-from testbench.compare import UNKNOWN, Outputs, compare
+from testbench.compare import UNKNOWN, Outputs, compare, word_text
+from testbench.recipes import recipe_of
+
+NAMES = presets.names()
 
 
-@pytest.mark.parametrize("preset", ["tiny", "lns8_sign", "lns12"])
-def test_same_seed_same_bytes(preset):
+@pytest.mark.parametrize("preset", NAMES)
+def test_same_seed_same_bytes_and_the_lines_round_trip(preset):
     cfg = presets.get(preset)
-    a, b = V.generate(cfg, 3000, seed=4), V.generate(cfg, 3000, seed=4)
-    assert a.to_text() == b.to_text()
-    assert V.generate(cfg, 3000, seed=5).to_text() != a.to_text()
+    lanes = 3 if cfg.is_stochastic else 1
+    a = V.generate(cfg, 1500, seed=4, lanes=lanes)
+    assert a.to_text() == V.generate(cfg, 1500, seed=4, lanes=lanes).to_text()
+    assert V.generate(cfg, 1500, seed=5, lanes=lanes).to_text() != a.to_text()
+    back = V.parse(a.to_text())
+    assert back.cfg == cfg and back.lanes == lanes and back.fields == a.fields
+    for name, x, y in zip(a.fields, back.columns(), a.columns()):
+        assert np.array_equal(x, y), name
+    # every group is whole beats; the expectations are the model's over the stream
+    assert all((b - s) % lanes == 0 for s, b, _ in a.groups())
+    again = V.expected_outputs(cfg, a.t, a.tensor, a.words, lanes=lanes, lfsr_seed=a.lfsr_seed)
+    assert all(np.array_equal(again[k], a.expected[k]) for k in cfg.output_roles)
 
 
-@pytest.mark.parametrize("preset,lanes", [("lns12", 1), ("lns8_sign", 3)])
-def test_lines_round_trip_and_expectations(preset, lanes):
+@pytest.mark.parametrize("preset", ["lns8", "lns8_lion", "bf16_adam"])
+def test_expectations_are_the_python_model_over_the_stream(preset):
+    """The reference evaluator's outputs equal the exact scalar reference's over a whole
+    stream of several groups, lanes' LFSRs running through the groups."""
     cfg = presets.get(preset)
-    vs = V.generate(cfg, 2000, seed=2, lanes=lanes)
-    back = V.parse(vs.to_text())
-    for name in ("t", "clip", "w", "g", "v", "exp_w", "exp_v"):
-        assert np.array_equal(getattr(back, name), getattr(vs, name)), name
-    assert back.cfg == cfg and back.lanes == lanes
-    # every group is whole beats, and the expectations are the model over the stream
-    assert all((b - a) % lanes == 0 for a, b, _, _ in vs.groups())
-    ew, ev = V.expected_outputs(cfg, vs.t, vs.clip, vs.w, vs.g, vs.v, lanes=lanes,
-                                lfsr_seed=vs.lfsr_seed, evaluator="python")
-    assert np.array_equal(ew, vs.exp_w) and np.array_equal(ev, vs.exp_v)
+    vs = V.generate(cfg, 1200, seed=2, lanes=2)
+    assert len(vs.groups()) >= min(2, len(recipe_of(cfg).groups(cfg, 2)))
+    exact = V.expected_outputs(cfg, vs.t, vs.tensor, vs.words, lanes=2,
+                               lfsr_seed=vs.lfsr_seed, evaluator="python")
+    for k in cfg.output_roles:
+        assert np.array_equal(exact[k], vs.expected[k]), k
 
 
-def test_line_format_fields():
+def test_madam_line_format_is_unchanged():
+    """``t clip w g v w_out v_out`` with 8 hex digits of t and whole digits of each word (the
+    saved cases and vector files of before still read)."""
     cfg = presets.get("lns12")
     vs = V.generate(cfg, 600, seed=1)
+    assert vs.header().splitlines()[-1] == "# fields t clip w g v w_out v_out"
+    assert '"optimizer": "madam"' in vs.header()
     line = vs.lines().decode().splitlines()[0].split()
     assert [len(f) for f in line] == [8, 3, 3, 3, 5, 3, 5]
-    assert int(line[0], 16) == vs.t[0] and int(line[6], 16) == vs.exp_v[0]
+    assert int(line[0], 16) == vs.t[0] and int(line[1], 16) == vs.clip[0]
+    assert int(line[6], 16) == vs.exp_v[0]
 
 
-def test_edges_are_present():
-    cfg = presets.get("lns12")
-    vs = V.generate(cfg, 20000, seed=1)
-    W, G = cfg.weight, cfg.grad
-    ew = vs.w & ((1 << W.log_bits) - 1)
-    assert {0, 1 << W.log_bits} <= set(vs.w.tolist())                 # zero, either sign
-    assert {0, 1 << G.log_bits} <= set(vs.g.tolist())
-    assert 0 in vs.v and W.e_min in ew and W.e_max in ew
-    assert 1 in vs.t and 1_000_000 in vs.t
-    assert np.any(ew == vs.clip) and np.any(ew == vs.clip + 1)
-    norm_tie, step_tie, bound = V.tie_flags(cfg, vs.t, vs.w, vs.g, vs.exp_v)
-    assert norm_tie.sum() > 50 and step_tie.sum() > 5 and bound.sum() > 100
-    # t = 1 with v = 0 makes |g_hat| = 1: a step of exactly eta * 2**Fw = 1 LSB
-    _, xw, zw = split(W, vs.w)
-    _, xg, zg = split(G, vs.g)
-    sel = (vs.t == 1) & (vs.v == 0) & ~zw & ~zg & (xw > W.x_min + 1) & \
-        (xw + W.offset < vs.clip - 1)
-    assert sel.sum() > 10
-    _, xw2, _ = split(W, vs.exp_w[sel])
-    assert np.all(np.abs(xw2 - xw[sel]) == 1)
+@pytest.mark.parametrize("preset,fields,digits", [
+    ("lns12_adam", "t w g m v w_out m_out v_out", [8, 3, 3, 4, 5, 3, 4, 5]),
+    ("lns12_lion", "t w g m w_out m_out", [8, 3, 3, 4, 3, 4]),
+    ("fp32_adam", "t w g m v w_out m_out v_out", [8] + [8] * 7)])
+def test_line_format_by_role(preset, fields, digits):
+    vs = V.generate(presets.get(preset), 300, seed=1)
+    assert vs.header().splitlines()[-1] == f"# fields {fields}"
+    assert [len(f) for f in vs.lines().decode().splitlines()[0].split()] == digits
+
+
+def test_parse_rejects_other_fields():
+    text = V.generate(presets.get("lns12_sgd"), 100, seed=1).to_text()
+    with pytest.raises(ValueError, match="vector fields must be t w g m w_out m_out"):
+        V.parse(text.replace("# fields t w g m w_out m_out", "# fields t w g v w_out v_out"))
 
 
 def test_exhaustive_tiny_is_every_triple():
@@ -79,16 +88,36 @@ def test_bad_arguments():
         V.generate(presets.get("tiny"), 0)
     with pytest.raises(ValueError, match="exhaustive vectors need at most"):
         V.exhaustive(presets.get("lns12"))
+    with pytest.raises(V.NoExhaustiveSet, match="lns12_sgd has no exhaustive vector set"):
+        V.exhaustive(presets.get("lns12_sgd"))
 
 
+@pytest.mark.parametrize("preset", NAMES)
+def test_recipe_groups_and_words_are_valid(preset):
+    """The recipe's first group is t = 1; its words are words of each role's format."""
+    cfg = presets.get(preset)
+    recipe = recipe_of(cfg)
+    groups = recipe.groups(cfg, 1)
+    assert groups[0].t == 1 and set(groups[0].kw) == set(recipe.TENSOR_HELD)
+    rng = np.random.default_rng(0)
+    for part in (recipe.edges(cfg, groups[-1]), recipe.specials(cfg, groups[-1], rng, 512, 1),
+                 recipe.randoms(cfg, groups[-1], rng, 100)):
+        assert set(part) == set(cfg.WORD_ROLES)
+        for k, fmt in cfg.word_formats.items():
+            a = part[k]
+            assert a.dtype == np.int64 and len(a) == len(part["w"])
+            assert a.min() >= 0 and a.max() < 1 << fmt.total_bits, k
+
+
+# ---- the compare ---------------------------------------------------------------------------
 def test_compare_groups_evaluators_by_value():
     cfg = presets.get("lns12")
     vs = V.generate(cfg, 600, seed=3)
-    good = Outputs.full(vs.exp_w, vs.exp_v)
-    bad_w = vs.exp_w.copy()
-    bad_w[7] ^= 1
+    good = Outputs.full(vs.expected)
+    bad = dict(vs.expected, w=vs.exp_w.copy())
+    bad["w"][7] ^= 1
     results = {"python": good, "numba": good, "icarus": good,
-               "verilator": Outputs(bad_w, vs.exp_v.copy(), len(vs))}
+               "verilator": Outputs.full(bad)}
     out = io.StringIO()
     s = compare(vs, results, out=out)
     text = out.getvalue()
@@ -97,20 +126,40 @@ def test_compare_groups_evaluators_by_value():
     assert s["evaluators"]["icarus"]["mismatches"] == 0
     line = next(x for x in text.splitlines() if x.strip().startswith("w'"))
     assert f"python, numba, icarus agree on 0x{vs.exp_w[7]:03x}" in line
-    assert f"verilator says 0x{bad_w[7]:03x}" in line
+    assert f"verilator says 0x{bad['w'][7]:03x}" in line
     assert "(" in line                                  # decoded value beside the hex
-    assert "case 7: t=" in text
+    assert f"case 7: t={vs.t[7]} x_bc=" in text and f"clip=0x{vs.clip[7]:x}" in text
+
+
+def test_compare_an_ieee_rule_reports_words_exactly():
+    """bf16 words decoded exactly (specials by name), against the rule's own reference
+    (numpy), its held words k1, k2 printed."""
+    cfg = presets.get("bf16_adam")
+    vs = V.generate(cfg, 300, seed=3)
+    bad = {k: a.copy() for k, a in vs.expected.items()}
+    bad["m"][4] = cfg.fmt.pos_inf
+    out = io.StringIO()
+    s = compare(vs, {"numpy": Outputs.full(vs.expected), "python": Outputs.full(vs.expected),
+                     "icarus": Outputs.full(bad)}, out=out)
+    assert s["cases"] == [4] and s["evaluators"]["icarus"]["mismatches"] == 1
+    text = out.getvalue()
+    assert "icarus says 0x7f80 (inf)" in text and "numpy, python agree on" in text
+    assert "k1=0x" in text and "k2=0x" in text
+    fmt = cfg.fmt
+    assert word_text(fmt, fmt.canonical_nan) == "0x7fc0 (nan)"
+    assert word_text(fmt, fmt.neg_inf) == "0xff80 (-inf)"
+    assert word_text(fmt, 0x3f80) == "0x3f80 (1)"
 
 
 def test_compare_stops_after_max_report_and_counts_unknowns():
     cfg = presets.get("tiny")
     vs = V.generate(cfg, 600, seed=3)
-    wrong = Outputs.full(vs.exp_w ^ 1, vs.exp_v)
-    part = Outputs.full(vs.exp_w, vs.exp_v)
-    part.w[10:] = UNKNOWN
-    part.v[10:] = UNKNOWN
+    wrong = Outputs.full(dict(vs.expected, w=vs.exp_w ^ 1))
+    part = Outputs.full(vs.expected)
+    for a in part.words.values():
+        a[10:] = UNKNOWN
     out = io.StringIO()
-    s = compare(vs, {"numba": Outputs.full(vs.exp_w, vs.exp_v), "python": part,
+    s = compare(vs, {"numba": Outputs.full(vs.expected), "python": part,
                      "icarus": wrong}, max_report=3, out=out)
     assert s["evaluators"]["icarus"]["mismatches"] == len(vs)
     assert s["evaluators"]["python"] == {"vectors": 600, "mismatches": 0}

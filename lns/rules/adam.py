@@ -156,6 +156,17 @@ class AdamConfig(AdditiveConfigMixin):
         check_positive("eps", self.eps)
         object.__setattr__(self, "rounding", parse(Rounding, "rounding", self.rounding))
         object.__setattr__(self, "table", parse(TableMethod, "table", self.table))
+        # The bias corrections X_bc = RNE(log2(1 - beta**t) 2**F) must be negative at t = 1,
+        # or their held port has no bits (as MadamConfig checks its beta)
+        for name, beta, fmt in (("beta1", self.beta1, self.first_moment),
+                                ("beta2", self.beta2, self.second_moment)):
+            f = fmt.frac_bits
+            if bias_correction_code(float(beta), f, 1) >= 0:
+                limit = -math.expm1(-math.log(2) * 2.0 ** -(f + 1))
+                raise InvalidValue(
+                    f"{name} must be above {limit:.4g} for a moment of {f} fractional bits "
+                    f"(below, log2(1 - {name}) rounds to 0 and its bias correction has no "
+                    f"bits), not {beta!r}")
 
     # ---- derived hardware constants -----------------------------------------------------
     @property

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from testbench.tools import Simulator
+
 __all__ = ["TaskSpec", "plan", "resolve_presets", "resolve_sims", "SIM_NAMES",
            "CHUNK_BLOCKS"]
 
-SIM_NAMES = ("icarus", "verilator", "amaranth")
+#: The simulators' names (`testbench.tools.Simulator`), for messages.
+SIM_NAMES = tuple(str(s) for s in Simulator)
 
 # Blocks a task by default: one block (2**16 vectors) already makes a simulator's start a
 # small share of a task, and a campaign of a few hundred thousand vectors a preset then
@@ -20,13 +23,13 @@ class TaskSpec:
     """One Dask task: blocks ``[first_block, first_block + blocks)`` of one preset.
 
     Everything a worker needs, as plain values (it pickles small and means the same on any
-    machine): the config as its dictionary (`MadamConfig.to_dict`), so a worker needs the
-    project installed but not the same preset list.
+    machine): the config as its dictionary (any rule's ``to_dict`` with its
+    ``"optimizer"``), so a worker needs the project installed but not the same preset list.
     """
 
     preset: str                 # the name the summary files it under
-    config: dict                # MadamConfig.to_dict()
-    sims: tuple                 # HDL/Amaranth simulators (numba and python always run)
+    config: dict                # testbench.vectors.config_dict(cfg)
+    sims: tuple                 # simulator names (the reference and python always run)
     seed: int
     lanes: int
     first_block: int
@@ -35,9 +38,9 @@ class TaskSpec:
     max_errors: int = 10
 
     def cfg(self):
-        """The `lns.MadamConfig` of this task."""
-        from lns import MadamConfig
-        return MadamConfig.from_dict(self.config)
+        """The configuration of this task (any rule's, `lns.optimizers.config_from_dict`)."""
+        from lns.optimizers import config_from_dict
+        return config_from_dict(self.config)
 
     @property
     def label(self) -> str:
@@ -45,20 +48,22 @@ class TaskSpec:
 
 
 def resolve_presets(presets) -> list:
-    """``[(name, MadamConfig)]`` of ``presets``: names (``"lns12"``), configs, or a
-    comma-separated string; ValueError for an unknown name, a repeat or none at all."""
-    from lns import MadamConfig
+    """``[(name, config)]`` of ``presets``: names (``"lns12"``, ``"bf16_adam"``: any
+    rule's), configs (any `lns.rule.Rule`), or a comma-separated string; ValueError for an
+    unknown name, a repeat or none at all."""
     from lns import presets as named
+    from lns.rule import Rule
     if isinstance(presets, str):
         presets = [p.strip() for p in presets.split(",") if p.strip()]
     out, seen = [], set()
     for p in presets:
-        if isinstance(p, MadamConfig):
+        if isinstance(p, Rule):
             name, cfg = p.name, p
         elif isinstance(p, str):
             name, cfg = p, named.get(p)           # ValueError naming the choices
         else:
-            raise TypeError(f"a preset must be a name or a MadamConfig, not {type(p).__name__}")
+            raise TypeError(f"a preset must be a name or a rule's config, not "
+                            f"{type(p).__name__}")
         if name in seen:
             raise ValueError(f"presets must not repeat a name, not {name!r} twice")
         seen.add(name)
@@ -69,16 +74,10 @@ def resolve_presets(presets) -> list:
 
 
 def resolve_sims(sims) -> tuple:
-    """The simulators as a tuple in the order given; ValueError for an unknown name, a
-    repeat or none at all."""
-    if isinstance(sims, str):
-        sims = [s.strip() for s in sims.split(",") if s.strip()]
-    sims = tuple(sims)
-    for s in sims:
-        if s not in SIM_NAMES:
-            raise ValueError(f"sim must be one of {', '.join(SIM_NAMES)}, not {s!r}")
-    if len(set(sims)) != len(sims):
-        raise ValueError(f"sims must not repeat a name, not {','.join(sims)}")
+    """The simulators (`testbench.tools.Simulator`) as a tuple in the order given;
+    ValueError for an unknown name, a repeat or none at all."""
+    from testbench.tools import Simulator
+    sims = Simulator.parse_all(sims)
     if not sims:
         raise ValueError("sims must name at least one simulator, not none")
     return sims
@@ -96,7 +95,7 @@ def plan(presets, sims, vectors: int, seed: int = 1, lanes: int = 1,
 
     Parameters
     ----------
-    presets : list of str or MadamConfig, or "a,b"
+    presets : list of str or configs (any rule's), or "a,b"
     sims : list of str, or "icarus,verilator"
     vectors : int
         Vectors per preset.
@@ -109,8 +108,9 @@ def plan(presets, sims, vectors: int, seed: int = 1, lanes: int = 1,
     The specs do not depend on the number of workers: presets in the order given, chunks in
     block order, the last chunk of a preset possibly shorter.
     """
+    from testbench.vectors import config_dict
     named = resolve_presets(presets)
-    sims = resolve_sims(sims)
+    sims = tuple(str(s) for s in resolve_sims(sims))
     _positive("vectors", vectors)
     _positive("lanes", lanes)
     _positive("max_errors", max_errors)
@@ -125,7 +125,7 @@ def plan(presets, sims, vectors: int, seed: int = 1, lanes: int = 1,
     n_blocks = -(-vectors // block)
     specs = []
     for name, cfg in named:
-        config = cfg.to_dict()
+        config = config_dict(cfg)
         for first in range(0, n_blocks, chunk_blocks):
             specs.append(TaskSpec(name, config, sims, seed, lanes, first,
                                   min(chunk_blocks, n_blocks - first), vectors, max_errors))

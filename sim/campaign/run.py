@@ -68,24 +68,25 @@ def warm_up(specs, progress=None) -> float:
     seconds it took (next to nothing when everything was cached)."""
     from testbench import fastpath, streaming
     from testbench.design import generate
+    from testbench.tools import Simulator
     say = progress or (lambda msg: None)
     t0 = time.perf_counter()
     todo: dict = {}
     for s in specs:
         key = (s.preset, s.lanes)
         entry = todo.setdefault(key, (s, set(), set()))
-        entry[1].update(x for x in s.sims if x in ("icarus", "verilator"))
+        entry[1].update(x for x in Simulator.parse_all(s.sims) if x.is_hdl)
         entry[2].update(_block_lengths(s, streaming.BLOCK))
     for (name, lanes), (spec, sims, lengths) in todo.items():
         if not sims:
             continue
         say(f"design and simulator builds of {name} x{lanes}")
         design = generate(spec.cfg(), lanes)
-        if "verilator" in sims:
+        if Simulator.VERILATOR in sims:
             fastpath.build_stream(design)
-        if "icarus" in sims:
+        if Simulator.ICARUS in sims:
             for n in sorted(lengths):
-                fastpath.build("icarus", design, max(n, 1))
+                fastpath.build(Simulator.ICARUS, design, max(n, 1))
     return time.perf_counter() - t0
 
 
@@ -252,7 +253,7 @@ def run_campaign(presets, sims, vectors: int, *, seed: int = 1, lanes: int = 1,
 
     Parameters
     ----------
-    presets : list of str or MadamConfig, or "a,b"
+    presets : list of str or configs (any rule's), or "a,b"
     sims : list of str, or "icarus,verilator"
         HDL simulators (and ``amaranth``); ``numba`` and ``python`` always run.
     vectors : int
@@ -384,7 +385,7 @@ def run_campaign(presets, sims, vectors: int, *, seed: int = 1, lanes: int = 1,
         "totals": totals,
         "ok": all(p["ok"] for p in per_preset.values()),
         "vectors_per_preset": vectors,
-        "sims": list(sims),
+        "sims": [str(s) for s in sims],
         "seed": seed,
         "lanes": lanes,
         "block": streaming.BLOCK,

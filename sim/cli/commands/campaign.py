@@ -16,8 +16,8 @@ ORDER = 45
 def add_arguments(parser):
     from lns import presets
     parser.add_argument("--presets", default=presets.DEFAULT, metavar="P,Q",
-                        help=f"presets, comma-separated (of {', '.join(presets.names('madam'))}; "
-                             f"default {presets.DEFAULT})")
+                        help=f"presets of any rule, comma-separated (of "
+                             f"{', '.join(presets.names())}; default {presets.DEFAULT})")
     parser.add_argument("--sims", default="icarus,verilator", metavar="S,T",
                         help="simulators, comma-separated (of icarus, verilator, amaranth; "
                              "default icarus,verilator); numba and python always run")
@@ -52,19 +52,20 @@ def _names(text: str, option: str) -> list[str]:
 def run(args) -> int:
     from lns import presets
     from sim.campaign import CampaignError, run_campaign
-    from sim.campaign.plan import SIM_NAMES
     from testbench import tools
     from testbench.progress import Progress, say
+    from testbench.tools import Simulator
 
     names = _names(args.presets, "--presets")
     for p in names:
-        if p not in presets.names("madam"):
-            raise UsageError(f"--presets must be names from {', '.join(presets.names('madam'))}, "
+        if p not in presets.names():
+            raise UsageError(f"--presets must be names from {', '.join(presets.names())}, "
                              f"not {p!r}")
     sims = _names(args.sims, "--sims")
     for s in sims:
-        if s not in SIM_NAMES:
-            raise UsageError(f"--sims must be names from {', '.join(SIM_NAMES)}, not {s!r}")
+        if s not in tuple(Simulator):
+            raise UsageError(f"--sims must be names from {', '.join(Simulator)}, not {s!r}")
+    sims = Simulator.parse_all(sims)
     for opt in ("vectors", "lanes", "max_errors"):
         value = getattr(args, opt)
         if value < 1:

@@ -11,18 +11,24 @@ NAME = "testbench"
 HELP = "check the generated Verilog on Icarus/Verilator (and Amaranth) against the model"
 ORDER = 40
 
-SIM_CHOICES = ("icarus", "verilator", "amaranth", "all")
+SIM_ALL = "all"
+
+
+def _sim_choices():
+    from testbench.tools import Simulator
+    return (*(str(s) for s in Simulator), SIM_ALL)
 
 
 def add_arguments(parser):
     add_config_arguments(parser)
-    parser.add_argument("--sim", default="all", choices=SIM_CHOICES,
+    parser.add_argument("--sim", default=SIM_ALL, choices=_sim_choices(),
                         help="which simulator(s) to run (default all)")
     parser.add_argument("--vectors", type=int, default=100_000, metavar="N",
                         help="number of edge + random vectors (default 100000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the vectors (default 1)")
     parser.add_argument("--exhaustive", action="store_true",
-                        help="every (w, g, v) word triple instead (small formats, e.g. tiny)")
+                        help="every input word combination instead, where the rule's recipe "
+                             "offers it (Madam on small formats, e.g. tiny)")
     parser.add_argument("--lanes", type=int, default=1, help="lanes of the unit (default 1)")
     parser.add_argument("--gap", type=int, default=10, metavar="PCT",
                         help="percent of input cycles without valid (default 10)")
@@ -47,9 +53,13 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    """One path for every rule: the rule's vectors (its recipe) streamed block by block
+    (`testbench.streaming`), or its exhaustive set (`testbench.evaluate`), on the
+    reference evaluator, ``python`` and ``--sim``'s simulators, one compare."""
     from testbench import tools
-    from testbench.progress import say
     from testbench.design import RTLMissing
+    from testbench.progress import say
+    from testbench.tools import Simulator
 
     if args.vectors < 1:
         raise UsageError(f"--vectors must be a positive number, not {args.vectors}")
@@ -68,12 +78,17 @@ def run(args) -> int:
         value = getattr(args, name)
         if not 0 <= value <= 90:
             raise UsageError(f"--{name} must be between 0 and 90, not {value}")
-    from lns.modes import Optimizer
     cfg = load_config(args)
-    # LNS Adam / SGD (testbench.additive) and IEEE Adam (testbench.float_adam)
-    if cfg.optimizer is not Optimizer.MADAM:
-        return _additive(args, cfg)
-    sims = ("icarus", "verilator", "amaranth") if args.sim == "all" else (args.sim,)
+    sims = tuple(Simulator) if args.sim == SIM_ALL else (Simulator.parse(args.sim),)
+    vs = None
+    if args.exhaustive:
+        from testbench import vectors
+        try:
+            vs = vectors.exhaustive(cfg, lanes=args.lanes, seed=args.seed)
+        except vectors.NoExhaustiveSet:
+            raise UsageError(f"--exhaustive is not supported for {cfg.name} (the "
+                             f"{cfg.optimizer} recipe offers no exhaustive vector set)") \
+                from None
     try:
         for sim in sims:
             tools.require(sim)
@@ -90,8 +105,8 @@ def run(args) -> int:
         from rtl.cache import cache_dir
         failures = cache_dir("failures")
     try:
-        if args.exhaustive:
-            result = _exhaustive(args, cfg, sims, report, failures, progress)
+        if vs is not None:
+            result = _exhaustive(args, vs, sims, report, failures, progress)
         else:
             result = _streamed(args, cfg, sims, report, failures, progress)
     except (RTLMissing, tools.SimulatorError) as exc:
@@ -99,6 +114,7 @@ def run(args) -> int:
         return 2
     if args.json:
         data = dict(result["evaluators"])
+        data["ok"] = bool(result["ok"])
         data["vectors_per_second"] = round(result["vectors_per_second"], 1)
         print(json.dumps(data, indent=2))
         for path in result["saved"]:
@@ -117,12 +133,11 @@ def run(args) -> int:
     return 0 if result["ok"] else 1
 
 
-def _exhaustive(args, cfg, sims, report, failures, progress):
+def _exhaustive(args, vs, sims, report, failures, progress):
     import time
-    from testbench import evaluate, vectors
-    progress(f"exhaustive vectors for {cfg.name}")
+    from testbench import evaluate
+    progress(f"exhaustive vectors for {vs.cfg.name}: {len(vs)}")
     t0 = time.perf_counter()
-    vs = vectors.exhaustive(cfg, lanes=args.lanes, seed=args.seed)
     if args.write_vectors:
         vs.write(args.write_vectors)
     result = evaluate.evaluate(vs, sims, gap=args.gap, bp=args.backpressure,
@@ -152,46 +167,3 @@ def _streamed(args, cfg, sims, report, failures, progress):
     result["evaluators"] = {k: {"vectors": s["vectors"], "mismatches": s["mismatches"]}
                             for k, s in result["evaluators"].items()}
     return result
-
-
-def _additive(args, cfg) -> int:
-    """The additive units (Adam, SGD with momentum): `testbench.additive` on numba (the
-    expectation), python, and ``--sim``'s simulators (``all``: amaranth, icarus,
-    verilator).  The IEEE float Adam unit the same way through `testbench.float_adam`
-    (numpy the expectation, python the exact path)."""
-    from lns.modes import Optimizer
-    from testbench import additive, float_adam, tools
-    from testbench.design import RTLMissing
-    from testbench.progress import say
-    bench = float_adam if cfg.optimizer is Optimizer.FLOAT_ADAM else additive
-    if args.exhaustive:
-        raise UsageError(f"--exhaustive is not supported for {cfg.name} ({cfg.optimizer})")
-    sims = ("amaranth", "icarus", "verilator") if args.sim == "all" else (args.sim,)
-    try:
-        for sim in sims:
-            tools.require(sim)
-    except tools.MissingSimulator as exc:
-        print(f"lnsmadam: error: {exc}", file=sys.stderr)
-        return 2
-    report = sys.stderr if args.json else sys.stdout
-    try:
-        result = bench.evaluate(cfg, sims, args.vectors, seed=args.seed, lanes=args.lanes,
-                                   gap=args.gap, bp=args.backpressure,
-                                   max_report=args.max_report, out=report,
-                                   progress=lambda msg: say(f"testbench: {msg}"))
-    except (RTLMissing, tools.SimulatorError) as exc:
-        print(f"lnsmadam: error: {exc}", file=sys.stderr)
-        return 2
-    vps = result["vectors"] / max(result["seconds"], 1e-9)
-    if args.json:
-        data = dict(result["evaluators"])
-        data["ok"] = result["ok"]
-        data["vectors_per_second"] = round(vps, 1)
-        print(json.dumps(data, indent=2))
-    else:
-        print(f"{'evaluator':<10} {'vectors':>11} {'mismatches':>10}")
-        for name, s in result["evaluators"].items():
-            print(f"{name:<10} {s['vectors']:>11} {s['mismatches']:>10}")
-        print(f"{vps:,.0f} vectors/s")
-        print("all agree" if result["ok"] else "MISMATCH")
-    return 0 if result["ok"] else 1

@@ -1,0 +1,187 @@
+"""The vector recipe of IEEE float Adam (`lns.ieee.adam.FloatAdamConfig`): words ``w, g, m,
+v`` of one IEEE format, no tensor-held value, steps ``t`` in `T_VALUES` (the step's
+``k1, k2`` are ``cfg.held(t)``; the interface: `testbench.recipes`).
+
+* **Edges**: every word of `lns.ieee.vectors.edge_words` (+-0, the smallest and largest
+  subnormals, the smallest normal, 1 and its neighbours, the largest finite, +-inf, quiet,
+  signalling and negative NaNs) in each of w, g, m, v beside typical words of the others;
+  random combinations of edge words in all four; the tie pairs of
+  `lns.ieee.vectors.tie_pairs` as (w, g), (m, g) and (g, v); and *ties of the last
+  operation* (`last_op_words`).
+* **Specials**: seeded operand mixtures (`lns.ieee.vectors.random_operands`: uniform bit
+  patterns, subnormals, close exponents, few significand bits), Adam-like words
+  (`adam_like_words`) and a few more ties of the last operation.
+* **Randoms**: uniform bit patterns.
+
+Ties of the last operation: for a typical (g, m, v) the step ``q = (lr mh)/d`` is read
+from the reference (with ``w = +0`` the unit returns ``-q``) and ``w`` is made so that
+``w - q`` lies exactly half way between two words (``w``'s last place twice ``q``'s lowest
+set bit), with weights equal to ``q`` (exact cancellation: ``+0``) and to ``q``'s
+neighbours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lns.ieee import exact
+from lns.ieee.fast import from_float
+from lns.ieee.vectors import edge_words as ieee_edges
+from lns.ieee.vectors import random_operands, tie_pairs
+
+from . import Group
+
+__all__ = ["TENSOR_HELD", "T_VALUES", "groups", "edges", "specials", "randoms",
+           "exhaustive", "adam_like_words", "step_words", "tie_count", "last_op_words"]
+
+TENSOR_HELD = ()
+T_VALUES = (1, 2, 10, 1000, 1_000_000)
+KEYS = ("w", "g", "m", "v")
+
+
+def groups(cfg, seed: int) -> tuple:
+    return tuple(Group.of(t) for t in T_VALUES)
+
+
+def adam_like_words(cfg, n: int, rng) -> dict:
+    """Words as a training run holds them: w ~ N(0, 0.05), g ~ N(0, 1) x 1e-3 x a
+    per-weight scale, m ~ g and v ~ g**2, rounded to the format."""
+    fmt = cfg.fmt
+    scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
+    g = scale * rng.normal(0.0, 1.0, n)
+    return {"w": from_float(fmt, rng.normal(0.0, 0.05, n)).astype(np.int64),
+            "g": from_float(fmt, g).astype(np.int64),
+            "m": from_float(fmt, scale * rng.normal(0.0, 1.0, n)).astype(np.int64),
+            "v": from_float(fmt, (scale * rng.normal(0.0, 1.0, n)) ** 2).astype(np.int64)}
+
+
+def step_words(cfg, words: dict, t: int) -> np.ndarray:
+    """The step ``q = (lr mh)/d`` of each element, from the reference: with ``w = +0`` the
+    update is ``0 - q``, which is ``-q`` exactly (its sign flipped; NaN stays NaN)."""
+    out = cfg.update({**words, "w": np.zeros_like(words["g"])}, t)["w"]
+    return np.asarray(out, dtype=np.int64) ^ cfg.fmt.sign_mask
+
+
+def _lowest_bit(fmt, q: int) -> int | None:
+    """The exponent of ``q``'s lowest set bit (``q`` a finite non-zero word)."""
+    kind, _, n, e = exact.decode(fmt, q)
+    if kind != "finite" or n == 0:
+        return None
+    return e + ((n & -n).bit_length() - 1)
+
+
+def _word_of(fmt, sign: int, sig: int, e: int) -> int | None:
+    """The word of ``(-1)**sign * sig * 2**e`` if ``sig`` has ``p + 1`` bits and it is a
+    finite normal number, else None."""
+    p = fmt.frac_bits
+    if sig.bit_length() != p + 1:
+        return None
+    big_e = e + p + fmt.bias
+    if not 1 <= big_e < fmt.exp_max:
+        return None
+    return (sign << (fmt.total_bits - 1)) | (big_e << p) | (sig & fmt.frac_mask)
+
+
+def last_op_words(cfg, t: int, rng, n: int = 64) -> dict:
+    """Weights at the last operation's corners for ``n`` typical (g, m, v): ``w - q``
+    exactly on a midpoint (both signs of ``w``), ``w = q`` (exact cancellation to +0) and
+    its neighbours."""
+    fmt = cfg.fmt
+    p = fmt.frac_bits
+    base = adam_like_words(cfg, n, rng)
+    q = step_words(cfg, base, t)
+    rows = []
+    for i in range(n):
+        qi = int(q[i])
+        low = _lowest_bit(fmt, qi)
+        g, m, v = (int(base[k][i]) for k in "gmv")
+        if low is None:
+            continue
+        # w's last place is 2**(low + 1): w - q is an odd multiple of half w's ulp; with w's
+        # significand in [1.25, 1.5) 2**p and |q| below w's ulp times 2**(p - 2) the
+        # difference stays in w's binade, so it is a tie.
+        q_mag = abs(float(exact.to_fraction(fmt, qi)))
+        e_w = low + 1
+        while 2.0 ** (e_w + p - 2) <= q_mag:
+            e_w += 1
+        if e_w != low + 1:
+            continue                              # q has too many bits to tie at w's ulp
+        for sign in (0, 1):
+            sig = (1 << p) + (1 << (p - 2)) + int(rng.integers(0, 1 << max(p - 3, 0)))
+            w = _word_of(fmt, sign, sig, e_w)
+            if w is not None:
+                rows.append((w, g, m, v))
+        rows.append((qi, g, m, v))                # w = q: +0
+        rows.append(((qi + 1) & fmt.word_mask, g, m, v))
+        rows.append(((qi - 1) & fmt.word_mask, g, m, v))
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    return {k: arr[:, i].copy() for i, k in enumerate(KEYS)}
+
+
+def tie_count(cfg, words: dict, t: int) -> int:
+    """How many elements' last operation ``w - q`` is exactly a rounding midpoint (checked
+    in exact arithmetic: the difference is not a word and lies half way between the words
+    on either side)."""
+    fmt = cfg.fmt
+    q = step_words(cfg, words, t)
+    count = 0
+    for w, qi in zip(np.asarray(words["w"]).tolist(), q.tolist()):
+        if exact.decode(fmt, w)[0] != "finite" or exact.decode(fmt, qi)[0] != "finite":
+            continue
+        x = exact.to_fraction(fmt, w) - exact.to_fraction(fmt, qi)
+        rw = exact.round_to_format(fmt, 0 if x >= 0 else 1, abs(x))
+        if exact.decode(fmt, rw)[0] == "inf":
+            continue
+        r = exact.to_fraction(fmt, rw)
+        if x == r:
+            continue
+        # a midpoint: the point as far beyond x as r is before it is a word too
+        other = 2 * x - r
+        ow = exact.round_to_format(fmt, 0 if other >= 0 else 1, abs(other))
+        if exact.decode(fmt, ow)[0] != "inf" and exact.to_fraction(fmt, ow) == other:
+            count += 1
+    return count
+
+
+def edges(cfg, group) -> dict:
+    """The edge table of ``group``'s step (see the module's doc); deterministic."""
+    fmt = cfg.fmt
+    rng = np.random.default_rng([0xF1A7, group.t])
+    e = ieee_edges(fmt).astype(np.int64)
+    typical = adam_like_words(cfg, 1, np.random.default_rng(0))
+    ty = {k: int(typical[k][0]) for k in KEYS}
+    rows = []
+    for key in KEYS:                              # every edge word in each role
+        for x in e:
+            row = dict(ty)
+            row[key] = int(x)
+            rows.append(tuple(row[k] for k in KEYS))
+    combos = rng.choice(e, size=(4 * len(e), 4))  # edge words in all four roles
+    rows += [tuple(int(x) for x in c) for c in combos]
+    ta, tb = (a.astype(np.int64) for a in tie_pairs(fmt))
+    for a, b in zip(ta.tolist(), tb.tolist()):
+        rows.append((a, b, ty["m"], ty["v"]))
+        rows.append((ty["w"], b, a, ty["v"]))
+        rows.append((ty["w"], a, ty["m"], b & ~fmt.sign_mask))
+    arr = np.array(rows, dtype=np.int64)
+    last = last_op_words(cfg, group.t, rng)
+    return {k: np.concatenate([arr[:, i], last[k]]) for i, k in enumerate(KEYS)}
+
+
+def specials(cfg, group, rng, n: int, seed: int) -> dict:
+    """``n / 4`` operand mixtures, ``n / 4`` Adam-like words and ties of the last
+    operation from 32 typical elements."""
+    mixed = dict(zip(KEYS, (a.astype(np.int64) for a in
+                            random_operands(cfg.fmt, n // 4, rng, arity=4))))
+    like = adam_like_words(cfg, n // 4, rng)
+    last = last_op_words(cfg, group.t, rng, 32)
+    return {k: np.concatenate([mixed[k], like[k], last[k]]) for k in KEYS}
+
+
+def randoms(cfg, group, rng, n: int) -> dict:
+    return {k: rng.integers(0, cfg.fmt.word_mask + 1, n, dtype=np.int64) for k in KEYS}
+
+
+def exhaustive(cfg, seed: int = 1):
+    """None: the float recipe offers no exhaustive set."""
+    return None
