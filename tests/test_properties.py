@@ -212,9 +212,9 @@ class _Make:
 
 
 def _held_port_without_bits(cfg) -> bool:
-    """Whether a held port of ``cfg`` takes one value over every step (a port of no bits,
+    """Whether a held port of ``cfg`` would have no bits (its only value 0 at every step,
     as Madam's ``x_bc`` with a tiny beta, which its config rejects)."""
-    return any(lo == hi for lo, hi in map(cfg.held_range, cfg.HELD))
+    return any(lo == hi == 0 for lo, hi in map(cfg.held_range, cfg.HELD))
 
 
 def test_a_held_port_without_bits_is_rejected():
