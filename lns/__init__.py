@@ -24,7 +24,7 @@ __all__ = ["LNSFormat", "MadamConfig", "presets", "encode", "decode", "encode_re
            "Underflow", "Zero", "InputError", "InvalidValue", "InvalidType", "Optimizer",
            "Rule", "RULES", "config_class"]
 
-# The additive rules on the same datapath (lns.additive): LNS Adam and SGD with momentum.
+# The additive rules on the same datapath (lns.rules.additive): LNS Adam and SGD with momentum.
 from .rules.adam import AdamConfig, adam_update, adam_update_ref          # noqa: E402
 from .rules.lion import LionConfig, lion_update, lion_update_ref          # noqa: E402
 from .rules.sgd import SGDConfig, sgd_update, sgd_update_ref              # noqa: E402

@@ -24,7 +24,7 @@ class Optimizer(StrEnum):
     ADAM = "adam"       # LNS: additive, w - eta m_hat / (sqrt(v_hat) + eps) through sb/db
     SGD = "sgd"         # LNS: additive, w - eta m, m = mu m + g
     LION = "lion"       # LNS: additive, w - eta sign(b1 m + (1 - b1) g), m = b2 m + (1 - b2) g
-    FLOAT_ADAM = "float_adam"   # IEEE Adam, 14 correctly rounded operations (lns.ieee.adam)
+    FLOAT_ADAM = "float_adam"   # IEEE Adam, 14 correctly rounded operations (lns.rules.ieee_adam)
 
 
 class Normaliser(StrEnum):

@@ -240,7 +240,7 @@ PRESETS.update({
         guard_bits=4, name="lns12_sgd"),
 })
 
-# ---- LNS Lion (`lns.lion`) -------------------------------------------------------------------
+# ---- LNS Lion (`lns.rules.lion`) -------------------------------------------------------------------
 # Weight and gradient formats: the 12- and 8-bit additive presets' (lns12_sgd / lns8_adam;
 # there is no lns8_sgd).  Lion's m is an EMA of g (m ~ g), not SGD's sum (m ~ g / (1 - mu)),
 # so the momentum window sits where the gradient's does (bias 24, as Adam's first moment),
@@ -263,7 +263,7 @@ PRESETS.update({
         table=TableMethod.INTERP, guard_bits=6, name="lns8_lion"),
 })
 
-# ---- the IEEE float Adam units (`lns.ieee.adam`) ---------------------------------------------
+# ---- the IEEE float Adam units (`lns.rules.ieee_adam`) ---------------------------------------------
 PRESETS.update({
     "fp32_adam": FloatAdamConfig(FLOAT_FORMATS["fp32"], name="fp32_adam"),
     "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam"),

@@ -1,8 +1,8 @@
 """The pipelined additive updates: `AdamUpdateUnit` and `SGDUpdateUnit` (one lane each) and
 `AdditiveUpdateArray` (``lanes`` units behind one valid/ready handshake, the top module).
 
-They reproduce `lns.adam._adam_kernel` and `lns.sgd._sgd_kernel` bit for bit.  Every
-constant comes from ``cfg.params`` (`lns.adam.AdamParams`, `lns.sgd.SGDParams`), every ROM
+They reproduce `lns.rules.adam._adam_kernel` and `lns.rules.sgd._sgd_kernel` bit for bit.  Every
+constant comes from ``cfg.params`` (`lns.rules.adam.AdamParams`, `lns.rules.sgd.SGDParams`), every ROM
 from the configuration's tables (``cfg.m_tables``, ``cfg.v_table``, ``cfg.weight_tables``),
 the random bits from `lns.lfsr` through `LaneLFSR`; the roundings mirror `lns.rounding`
 (`rne_shift`, `stochastic_shift`).
@@ -52,7 +52,7 @@ __all__ = ["AdamUpdateUnit", "SGDUpdateUnit", "AdditiveUpdateArray", "additive_s
 
 
 def _rule(cfg) -> Optimizer:
-    from lns.additive import AdditiveConfigMixin
+    from lns.rules.additive import AdditiveConfigMixin
     if not isinstance(cfg, AdditiveConfigMixin):
         raise InvalidType(f"cfg must be an AdamConfig or SGDConfig, not {type(cfg).__name__}")
     return cfg.optimizer

@@ -237,7 +237,7 @@ def design(cfg, lanes: int = 1, *, note=None) -> Design:
     ------
     TypeError
         ``cfg`` is not a `lns.MadamConfig`, `lns.AdamConfig`, `lns.SGDConfig` or
-        `lns.ieee.adam.FloatAdamConfig`.
+        `lns.rules.ieee_adam.FloatAdamConfig`.
     ValueError
         ``lanes`` is not a positive int, or over `MAX_LANES`.
     """

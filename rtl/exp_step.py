@@ -1,6 +1,6 @@
 """The log-to-linear step: ``Delta = round(2**(L / 2**Fs + eta_shift))`` in weight LSBs.
 
-Reproduces step 3 of `lns.update._update_kernel`::
+Reproduces step 3 of `lns.rules.madam_update._update_kernel`::
 
     E = L + (eta_shift << Fs);  q = E >> Fs;  P = exp_table[E & (2**Fs - 1)]
     s = min(exp_bits - q, shift_cap)

@@ -1,8 +1,8 @@
 """The IEEE float Adam update in hardware: `FloatAdamUnit` (one lane) and `FloatAdamArray`
 (``lanes`` units behind the valid/ready stream of the LNS units, the generated top).
 
-The datapath is `lns.ieee.adam.OPERATIONS`, the 14 single IEEE operations of
-`lns.ieee.adam.float_adam_update`, in that order, each one of the `rtl.float` operators
+The datapath is `lns.rules.ieee_adam.OPERATIONS`, the 14 single IEEE operations of
+`lns.rules.ieee_adam.float_adam_update`, in that order, each one of the `rtl.float` operators
 (`float_add`, `float_mul`, `float_div`, `float_sqrt`, one `round_pack` each): no fused
 operation, so the words match the reference bit for bit.  The constants ``b1, c1, b2, c2,
 lr, eps`` are the configuration's words (`FloatAdamConfig.constants`), built in as
@@ -175,7 +175,7 @@ def _check_steps(steps_per_stage):
 
 
 class FloatAdamUnit(wiring.Component):
-    """One lane of the float Adam update (`lns.ieee.adam.float_adam_update`); no handshake of
+    """One lane of the float Adam update (`lns.rules.ieee_adam.float_adam_update`); no handshake of
     its own: ``en`` advances every register.
 
     Ports
@@ -197,7 +197,7 @@ class FloatAdamUnit(wiring.Component):
     def sidecar_extra(cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP) -> dict:
         """The float unit's sidecar entries: the rule, the format, the constants' words
         (also in ``config``), the roles of the ports and the schedule of
-        `lns.ieee.adam.OPERATIONS` (stages counted after the input registers; ``op_gap``
+        `lns.rules.ieee_adam.OPERATIONS` (stages counted after the input registers; ``op_gap``
         registers between a result and its readers)."""
         return {"optimizer": str(cfg.optimizer), "format": cfg.fmt.to_dict(),
                 "constants": cfg.to_dict()["constants"],

@@ -1,14 +1,14 @@
 """The pipelined LNS Lion update, one lane: `LionUpdateUnit`.
 
-It reproduces `lns.lion._lion_kernel` bit for bit.  Every constant comes from ``cfg.params``
-(`lns.lion.LionParams`), every ROM from the configuration's tables (``cfg.m_tables``,
+It reproduces `lns.rules.lion._lion_kernel` bit for bit.  Every constant comes from ``cfg.params``
+(`lns.rules.lion.LionParams`), every ROM from the configuration's tables (``cfg.m_tables``,
 ``cfg.weight_tables``), the random bits from `lns.lfsr` through `LaneLFSR`; the signed
 adders are `rtl.log_adder.signed_log_add`, the packing and the stochastic rounding
 `rtl.additive_unit.pack_signed` / `stochastic_shift`, the nearest-even rounding
 `rtl._common.rne_shift`.
 
 sign(c) needs no table: the model defines it as the sign of the c-term with the larger
-code (`lns.lion.sum_sign`), so the hardware compares the two codes.  ``X_m + c_beta1`` against
+code (`lns.rules.lion.sum_sign`), so the hardware compares the two codes.  ``X_m + c_beta1`` against
 ``(X_g << g_shift) + c_one_minus_beta1`` is, on the words' biased fields, one subtractor
 ``d = e_m - (e_g << g_shift)`` compared with a constant ``K``: ``d > K`` picks m's sign,
 ``d < K`` g's, ``d == K`` with opposite signs is ``c = 0`` (no step).
@@ -126,12 +126,12 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
 
 
 class LionUpdateUnit(wiring.Component):
-    """One lane of the LNS Lion update (`lns.lion.lion_update`); no handshake of its own:
+    """One lane of the LNS Lion update (`lns.rules.lion.lion_update`); no handshake of its own:
     ``en`` advances every register, ``accept`` the LFSR.
 
     Parameters
     ----------
-    cfg : lns.lion.LionConfig
+    cfg : lns.rules.lion.LionConfig
     lfsr_init : int
         The lane LFSR's value after reset (stochastic rounding only).
 

@@ -18,7 +18,7 @@ interpolation's multiply is a tree of shifted partial products ``lo[i] ? diff <<
 (two adder levels a stage).
 
 The additive rules (Adam, SGD with momentum) add `signed_log_add`: the signed sum of
-`lns.additive.signed_sum` (``sb`` for equal signs, ``db`` for opposite ones, exact
+`lns.rules.additive.signed_sum` (``sb`` for equal signs, ``db`` for opposite ones, exact
 cancellation to zero), both tables read side by side through `parallel`.
 """
 
@@ -207,7 +207,7 @@ def parallel(pipe: Pipe, builders):
 
 
 def signed_log_add(m, pipe: Pipe, sb_table, db_table, a, b, name: str = "sa"):
-    """The signed LNS sum of `lns.additive.signed_sum`, built on ``pipe``.
+    """The signed LNS sum of `lns.rules.additive.signed_sum`, built on ``pipe``.
 
     ``a`` and ``b`` are terms ``(sign, X, is_zero)`` of the current stage (``X`` signed log
     codes at the tables' precision).  Equal signs add ``sb(|Xa - Xb|)`` to the larger,
@@ -254,7 +254,7 @@ def signed_add_shape(sb_table, db_table, a_shape, b_shape):
 class SignedLogAdder(wiring.Component):
     """``a + b`` of two signed LNS terms (combinational): `signed_log_add`.
 
-    Reproduces `lns.additive.signed_sum` with the tables ``sb_table``/``db_table``.
+    Reproduces `lns.rules.additive.signed_sum` with the tables ``sb_table``/``db_table``.
 
     Ports
     -----

@@ -111,7 +111,7 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
 
 
 class MadamUpdateUnit(wiring.Component):
-    """One lane of the pipelined update: the datapath of `lns.update._update_kernel`.
+    """One lane of the pipelined update: the datapath of `lns.rules.madam_update._update_kernel`.
 
     The lane has no handshake of its own: ``en`` advances every register (it is the
     array's global enable) and ``accept`` (a beat enters at this edge) advances the lane's

@@ -1,5 +1,5 @@
 """The update's arithmetic around the tables, one component per step of
-`lns.update._update_kernel`:
+`lns.rules.madam_update._update_kernel`:
 
 `SecondMoment`  step 1: ``v' = beta v + (1 - beta) g**2`` through `LogAdder`, then the
                 moment's saturating / flushing pack.  Only built with a second moment

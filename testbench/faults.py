@@ -182,7 +182,7 @@ def _flipped_constant_rule(cfg, name: str, bit: int):
     """A copy of ``cfg`` whose constant ``name`` has bit ``bit`` flipped (the hardware built
     from it holds one wrong constant; the model keeps the right one)."""
     from functools import cached_property
-    from lns.ieee.adam import FloatAdamConfig
+    from lns.rules.ieee_adam import FloatAdamConfig
 
     class FlippedConstant(FloatAdamConfig):
         @cached_property
@@ -224,7 +224,7 @@ class _sticky_stuck_at_one:
 def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = "b1",
                    bit: int = 0):
     """Write the Verilog of an IEEE float Adam unit (``cfg`` a
-    `lns.ieee.adam.FloatAdamConfig`) rebuilt with one fault, module name and ports as the
+    `lns.rules.ieee_adam.FloatAdamConfig`) rebuilt with one fault, module name and ports as the
     design's (a drop-in for the ``verilog=`` of `fastpath.run_vectors`, `evaluate.evaluate`
     and `streaming.stream`); returns its path.
 
@@ -232,7 +232,7 @@ def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = 
     rounding's sticky bit stuck at 1 in every operator (ties away from zero).
     """
     import os
-    from lns.ieee.adam import FloatAdamConfig
+    from lns.rules.ieee_adam import FloatAdamConfig
     from rtl.design import array_of, module_name
     if not isinstance(cfg, FloatAdamConfig):
         raise TypeError(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__} (the "

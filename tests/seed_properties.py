@@ -10,7 +10,7 @@ This module holds the strategies that draw configurations and tensors for
 `tests/test_seed_properties.py`, and the checkers that state the properties on the words an
 update produced.  The checkers are written from the README's word format (``X = e - bias
 2**F``; sign bit above the log field; ``e = 0`` is zero where the format reserves it) and the
-seed's statements, not from `lns.update`: they take a word apart themselves and predict the
+seed's statements, not from `lns.rules.madam_update`: they take a word apart themselves and predict the
 sign update from ``eta`` alone, so a wrong model or a wrong Verilog fails them.
 
 What "within the clip" means here, exactly (`check_norms`):

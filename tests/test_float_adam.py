@@ -12,7 +12,7 @@ import pytest
 
 from lns import presets
 from lns.errors import InvalidType, InvalidValue
-from lns.ieee.adam import FloatAdamConfig
+from lns.rules.ieee_adam import FloatAdamConfig
 from lns.optimizers import (Optimizer, config_from_dict, optimizer_of,
                             output_roles, update_words)
 from sim.cli import main
@@ -237,7 +237,7 @@ def test_cli_verilog_and_presets(tmp_path, capsys):
 def test_cli_config_override(tmp_path, capsys):
     """--config lays fields over a float preset: the unit's constants follow (rounded once
     by lns), a bad value is one line."""
-    from lns.ieee.adam import FloatAdamConfig
+    from lns.rules.ieee_adam import FloatAdamConfig
     from lns.ieee.format import FLOAT_FORMATS
     (tmp_path / "fast.toml").write_text("lr = 0.01\nbeta1 = 0.8\n")
     out = tmp_path / "out"

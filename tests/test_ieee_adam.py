@@ -1,4 +1,4 @@
-"""The float Adam update (`lns.ieee.adam`): constants, bias corrections, the update on both
+"""The float Adam update (`lns.rules.ieee_adam`): constants, bias corrections, the update on both
 paths of `lns.ieee.ops`, and its precision against float64 Adam (`python_ref.adam.Adam`,
 the published equations)."""
 
@@ -14,7 +14,7 @@ import pytest
 from lns.errors import InvalidType, InvalidValue
 from lns.ieee import FLOAT_FORMATS, FloatFormat, exact
 from lns import presets
-from lns.ieee.adam import (OPERATIONS, FloatAdamConfig, bias_correction_word,
+from lns.rules.ieee_adam import (OPERATIONS, FloatAdamConfig, bias_correction_word,
                            float_adam_update)
 from lns.ieee.fast import word_dtype
 from python_ref.adam import Adam

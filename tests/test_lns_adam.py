@@ -1,4 +1,4 @@
-"""The bit-exact LNS Adam update (lns.adam, lns.additive): reference == kernel, the exact
+"""The bit-exact LNS Adam update (lns.rules.adam, lns.rules.additive): reference == kernel, the exact
 cases (cancellation, one LSB apart, t = 1, zero crossing, swamping, saturation), precision
 against a float64 rendering of the same equations, the tables against mpmath, the presets.
 
@@ -15,7 +15,7 @@ import pytest
 
 import lns
 from lns import presets
-from lns.adam import AdamConfig
+from lns.rules.adam import AdamConfig
 from lns.codec import fields_ref, store_ref
 from lns.format import LNSFormat
 from lns.optimizers import Optimizer, config_from_dict, config_from_json, describe

@@ -1,4 +1,4 @@
-"""The bit-exact LNS Lion (lns.lion, on the adders of lns.additive): reference == kernel, the
+"""The bit-exact LNS Lion (lns.rules.lion, on the adders of lns.rules.additive): reference == kernel, the
 exact cases, sign(c) and m' against mpmath, precision against the float Lion of python_ref,
 the presets, validation and JSON.
 
@@ -17,7 +17,7 @@ import lns
 from lns.codec import fields_ref, split, store_ref
 from lns.format import LNSFormat
 from lns.lfsr import lfsr_advance_ref
-from lns.lion import LionConfig, lion_update, lion_update_ref
+from lns.rules.lion import LionConfig, lion_update, lion_update_ref
 from lns import presets
 from lns.rounding import round_shift_rne_ref
 from python_ref.lion import Lion

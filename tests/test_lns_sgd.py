@@ -1,4 +1,4 @@
-"""The bit-exact LNS SGD with momentum (lns.sgd, on the adders of lns.additive):
+"""The bit-exact LNS SGD with momentum (lns.rules.sgd, on the adders of lns.rules.additive):
 reference == kernel, the exact cases, precision against float64, the preset.
 
 Every assertion runs over both evaluators (the Fraction reference and the Numba kernel).
@@ -16,7 +16,7 @@ from lns import presets
 from lns.codec import fields_ref, split, store_ref
 from lns.format import LNSFormat
 from lns.rounding import round_shift_rne_ref
-from lns.sgd import SGDConfig
+from lns.rules.sgd import SGDConfig
 
 EVALUATORS = ["python", "numba"]
 

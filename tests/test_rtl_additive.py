@@ -16,7 +16,7 @@ import lns.rounding
 import lns.word
 import rtl
 from lns import presets
-from lns.additive import signed_sum
+from lns.rules.additive import signed_sum
 from lns.kernels import table_tuple
 from lns.optimizers import config_from_dict, update_words
 from rtl.additive_sim import simulate_additive

@@ -1,4 +1,4 @@
-"""rtl.exp_step against the step of lns.update._update_kernel: every table index, every
+"""rtl.exp_step against the step of lns.rules.madam_update._update_kernel: every table index, every
 shift from the left-shift side to past the cap, both roundings."""
 
 import random

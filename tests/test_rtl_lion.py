@@ -1,5 +1,5 @@
 """The LNS Lion lane (rtl.lion_unit.LionUpdateUnit) in Amaranth's simulator against
-`lns.lion.lion_update` (numba), bit for bit: edge cases (sign(c) cancelling or one LSB
+`lns.rules.lion.lion_update` (numba), bit for bit: edge cases (sign(c) cancelling or one LSB
 apart, m' cancelling, zeros, saturation and flush, weights at the step) and seeded random
 words, with enable gaps (``en`` low) and bubbles (``en`` high, ``accept`` low, junk inputs),
 for lns12_lion (nearest even) and lns8_lion (stochastic; the lane's LFSR against the
@@ -16,7 +16,7 @@ from amaranth.sim import Simulator
 import lns
 from lns.format import LNSFormat
 from lns import presets
-from lns.lion import LionConfig, lion_update
+from lns.rules.lion import LionConfig, lion_update
 from rtl.lion_unit import LionUpdateUnit, lion_stages
 
 PRESETS = {n: presets.get(n) for n in presets.names("lion")}

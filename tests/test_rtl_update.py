@@ -119,7 +119,7 @@ def test_weight_update_every_8bit_weight():
 
     got = _comb(dut, cases, setter, lambda ctx: ctx.get(dut.w_out))
 
-    def model(w, sg, zg, d, clip):      # step 4 of lns.update._update_kernel
+    def model(w, sg, zg, d, clip):      # step 4 of lns.rules.madam_update._update_kernel
         sw, ew = w >> W.log_bits, w & ((1 << W.log_bits) - 1)
         if ew == 0:
             return 0

@@ -7,7 +7,7 @@ LSBs of their formats; ``Fw, Fg, Fm, Fv`` fractional bits; ``Fa = Fw + guard_bit
 
     1. m' = beta1 m + (1 - beta1) g: terms (s_m, X_m + c_b1) and
        (s_g, X_g 2**(Fm - Fg) + c_1mb1) at Fm, summed by the signed LNS sum
-       (`lns.additive`: sb for equal signs, db for opposite, exact cancellation -> 0),
+       (`lns.rules.additive`: sb for equal signs, db for opposite, exact cancellation -> 0),
        stored in m's format (saturate; underflow by the format).
     2. v' = beta2 v + (1 - beta2) g**2 as in Madam: (X_v + c_b2) and
        (2 X_g 2**(Fv - Fg) + c_1mb2) at Fv through sb; stored.
@@ -18,7 +18,7 @@ LSBs of their formats; ``Fw, Fg, Fm, Fv`` fractional bits; ``Fa = Fw + guard_bit
        sign is m''s.  m' = 0 gives no step.  Mul, div and sqrt are an add, a subtract and
        a shift of codes; the bias corrections 1 - beta^t are per-step codes
        (`lns.tables.bias_correction_code`, at Fm and at Fv).
-    4. w' = w - step (`lns.additive`): at Fa through sb/db, one final rounding to Fw
+    4. w' = w - step (`lns.rules.additive`): at Fa through sb/db, one final rounding to Fw
        (nearest even, or stochastic with the lane's LFSR); a weight can cross zero or
        become exactly zero.
 

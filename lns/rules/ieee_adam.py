@@ -122,7 +122,7 @@ class FloatAdamConfig(Rule):
     EVALUATORS = ("python", "numpy")
     HYPER = ("lr", "beta1", "beta2", "eps")
     FAMILY_BASE = "fp32_adam"
-    MODEL = "lns.ieee.adam.float_adam_update"
+    MODEL = "lns.rules.ieee_adam.float_adam_update"
     rounding = Rounding.NEAREST_EVEN        # IEEE's, every operation
 
     @property

@@ -1,6 +1,6 @@
 """The bit-exact LNS Lion (Chen et al. 2023, "Symbolic Discovery of Optimization
 Algorithms"): ``c = b1 m + (1 - b1) g``, ``w' = w - eta sign(c)``, ``m' = b2 m + (1 - b2) g``,
-on the adders of LNS SGD with momentum (`lns.additive`).
+on the adders of LNS SGD with momentum (`lns.rules.additive`).
 
 For one weight word ``w``, gradient ``g`` and momentum ``m`` (``Fa = Fw + guard_bits``; the
 constant codes ``c_b = RNE(log2(b) 2**Fm)``, correctly rounded, `lns.tables.log2_constant_code`)::
@@ -15,7 +15,7 @@ constant codes ``c_b = RNE(log2(b) 2**Fm)``, correctly rounded, `lns.tables.log2
        since a larger code is a strictly larger magnitude.
     3. w' = w - eta sign(c): the step's log is the constant L = eta_log2 2**Fa (exact),
        its sign sign(c); w - step at Fa through sb/db, one final rounding to Fw (nearest
-       even or stochastic) by `lns.additive.weight_step`, exactly as SGD; c = 0 gives no
+       even or stochastic) by `lns.rules.additive.weight_step`, exactly as SGD; c = 0 gives no
        step (the weight word unchanged; a zero weight comes out as the word 0).
     4. m' = the signed LNS sum of the m-terms (sb / db of Fm, exact cancellation -> 0),
        stored in m's format (saturate above, the format's underflow below).
@@ -94,7 +94,7 @@ class LionConfig(AdditiveConfigMixin):
         The interpolation of the update direction ``c`` and the momentum decay, strictly
         between 0 and 1 (Lion's defaults 0.9 and 0.99).
     rounding, table, guard_bits, name
-        As `lns.adam.AdamConfig`.
+        As `lns.rules.adam.AdamConfig`.
 
     Lion's decoupled weight decay is not implemented (``lambda = 0``).
     """
@@ -226,7 +226,7 @@ def lion_update_ref(cfg: LionConfig, w: int, g: int, m: int, lfsr_state: int | N
 @njit(cache=True, inline="always")
 def sum_sign(sa, xa, za, sb, xb, zb):
     """`sum_sign_ref` on fields: ``(sign, is_zero)`` (the sign and zero flag of
-    `lns.additive.signed_sum`, without its table)."""
+    `lns.rules.additive.signed_sum`, without its table)."""
     if za:
         return sb, zb
     if zb:
@@ -269,7 +269,7 @@ def lion_update(cfg: LionConfig, w, g, m, *, lfsr_state: np.ndarray | None = Non
     w, g, m : integer arrays (or ints) of the same shape
         Weight, gradient and momentum words.
     lfsr_state, evaluator
-        As `lns.adam.adam_update`.
+        As `lns.rules.adam.adam_update`.
 
     Returns
     -------

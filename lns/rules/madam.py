@@ -155,7 +155,7 @@ class MadamConfig(Rule):
     def _check_datapath(self):
         """Reject the hyperparameters whose datapath cannot be built or computed.
 
-        Two limits follow from the datapath itself (`lns.update._update_kernel`, mirrored by
+        Two limits follow from the datapath itself (`lns.rules.madam_update._update_kernel`, mirrored by
         the RTL):
 
         * the bias correction ``X_bc = RNE(log2(1 - beta**t) * 2**Fv)`` is negative at

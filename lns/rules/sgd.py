@@ -1,5 +1,5 @@
 """The bit-exact LNS SGD with momentum (heavy ball, dampening 0, as ``torch.optim.SGD``):
-``m' = mu m + g``, ``w' = w - eta m'``, on the same adders as LNS Adam (`lns.additive`).
+``m' = mu m + g``, ``w' = w - eta m'``, on the same adders as LNS Adam (`lns.rules.additive`).
 
 For one weight word ``w``, gradient ``g`` and momentum ``m`` (``Fa = Fw + guard_bits``,
 ``Fc = max(Fm, Fa)``)::
@@ -69,7 +69,7 @@ class SGDConfig(AdditiveConfigMixin):
     mu : float
         Momentum, strictly between 0 and 1.
     rounding, table, guard_bits, name
-        As `lns.adam.AdamConfig`.
+        As `lns.rules.adam.AdamConfig`.
     """
 
     OPTIMIZER = Optimizer.SGD
@@ -215,7 +215,7 @@ def sgd_update(cfg: SGDConfig, w, g, m, *, lfsr_state: np.ndarray | None = None,
     w, g, m : integer arrays (or ints) of the same shape
         Weight, gradient and momentum words.
     lfsr_state, evaluator
-        As `lns.adam.adam_update`.
+        As `lns.rules.adam.adam_update`.
 
     Returns
     -------

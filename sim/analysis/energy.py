@@ -81,7 +81,7 @@ ASSUMPTIONS = [
     "configured width (LNS words; an IEEE unit's at its format's; the algorithms as written "
     "at 32 bits); the sign normaliser stores no second moment; DRAM traffic is not included",
     "float32 baselines (sim.analysis.ops.baselines): Adam is the IEEE FP32 Adam unit the "
-    "project builds (its 14 operations, lns.ieee.adam.OPERATIONS: the bias corrections as "
+    "project builds (its 14 operations, lns.rules.ieee_adam.OPERATIONS: the bias corrections as "
     "per-step multipliers, one division); Madam (Bernstein et al. 2020), SGD with momentum "
     "(2 multiplies, 2 adds) and Lion (Chen et al. 2023) as written in their papers; Adam as "
     "written (Kingma & Ba, Algorithm 1: three divisions) is kept beside it for context",

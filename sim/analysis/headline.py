@@ -19,7 +19,7 @@ reported beside the density, not folded in (as `sim.analysis.optimizers` does).
 
 Energy (a model, `sim.analysis.energy`): every unit by the one pricing of its operation
 counts (`sim.analysis.energy.price`): an LNS unit by its datapath's counts; a float unit by
-its own operation table (`lns.ieee.adam.OPERATIONS`, 14 single IEEE operations) at its
+its own operation table (`lns.rules.ieee_adam.OPERATIONS`, 14 single IEEE operations) at its
 format's width, FP32 at Horowitz's float32 figures, BF16 at his 16-bit float figures (he
 gives FP16; BF16's 8-bit significand needs a smaller multiplier, so these are an upper
 bound), division and square root each priced as `MA_PER_FUNCTION` multiply-adds of the same

@@ -7,14 +7,14 @@ shape, whatever the rule: a list of entries (one per operation of one element's 
 their totals by kind.
 
 * An LNS rule's count walks its datapath from the configuration (the widths, tables and
-  rounding are the config's): `madam_operation_counts` walks `lns.update._update_loop` (the
+  rounding are the config's): `madam_operation_counts` walks `lns.rules.madam_update._update_loop` (the
   Gaussian-logarithm look-up as `lns.kernels.gauss_lookup` holds it, i.e. as the hardware
   holds it, not the kernel's flat CPU expansion); `additive_operation_counts` walks
   `rtl.additive_unit._datapath` (LNS Adam and LNS SGD: the moment adders, the step's log,
   the weight adder at ``Fa``, the final rounding); `lion_operation_counts` walks
   `rtl.lion_unit`.  Each names every ROM it reads (``table``) with its size by the one rule
   of `lns.tables.rom_bits`.
-* An IEEE unit's count is its operation table (`lns.ieee.adam.OPERATIONS`, the hardware's
+* An IEEE unit's count is its operation table (`lns.rules.ieee_adam.OPERATIONS`, the hardware's
   schedule), one IEEE operation of the format's width an entry
   (`float_unit_operation_counts`).
 * The published float algorithms *as written* are tables too (`AS_WRITTEN`, keyed by the
@@ -64,7 +64,7 @@ __all__ = ["operation_counts", "madam_operation_counts", "additive_operation_cou
 
 LNS_KINDS = ("int_add", "int_mul", "shift", "compare_select", "table_read", "logic")
 FLOAT_KINDS = ("fp_mul", "fp_add", "fp_exp", "fp_sqrt", "fp_div", "fp_compare")
-# The kind of each IEEE operation (`lns.ieee.adam.OPERATIONS`; a subtraction is an adder).
+# The kind of each IEEE operation (`lns.rules.ieee_adam.OPERATIONS`; a subtraction is an adder).
 FLOAT_KIND = {"add": "fp_add", "sub": "fp_add", "mul": "fp_mul", "div": "fp_div",
               "sqrt": "fp_sqrt", "exp": "fp_exp", "compare": "fp_compare"}
 
@@ -286,7 +286,7 @@ def _value_width(t) -> int:
 
 
 def _signed_sum_ops(c: _Counter, step: str, tables, role: str, wa: int) -> None:
-    """`rtl.log_adder.signed_log_add` (`lns.additive.signed_sum`) of two terms of ``wa``
+    """`rtl.log_adder.signed_log_add` (`lns.rules.additive.signed_sum`) of two terms of ``wa``
     bits: the distance, the larger term and its sign, ``sb`` and ``db`` read side by side
     (both look-ups are built; the signs select one), exact cancellation, ``big + f``."""
     sb_t, db_t = tables
@@ -351,7 +351,7 @@ def additive_operation_counts(cfg) -> dict:
     """Operations one LNS Adam or LNS SGD update of one element needs under ``cfg``.
 
     Walks `rtl.additive_unit._datapath` stage by stage (the datapath of
-    `lns.adam._adam_kernel` / `lns.sgd._sgd_kernel`, with the look-ups as the hardware
+    `lns.rules.adam._adam_kernel` / `lns.rules.sgd._sgd_kernel`, with the look-ups as the hardware
     holds them, `lns.kernels.gauss_lookup`): the moment adders (signed ``sb``/``db`` sum for
     ``m``, Madam's ``sb`` sum for Adam's ``v``), the step's log (integer adds and a
     compare; mul, div and sqrt of LNS values are adds and shifts of codes), the weight adder
@@ -460,7 +460,7 @@ def _kernel(cfg) -> str:
 
 
 def lion_operation_counts(cfg) -> dict:
-    """Operations one LNS Lion update of one element needs (`lns.lion`, as
+    """Operations one LNS Lion update of one element needs (`lns.rules.lion`, as
     `rtl.lion_unit` builds it): the four adder operands (the constants of beta1 and beta2
     folded), the sign of ``c`` (one compare of the two term codes, no table), the momentum
     adder (signed ``sb``/``db`` sum), and the weight adder at ``Fa`` with the constant step
@@ -522,7 +522,7 @@ def float_counts(rows, **head) -> dict:
 
 def float_unit_operation_counts(cfg) -> dict:
     """Operations of one update of the IEEE float unit ``cfg``: its table
-    (``cfg.operations``, `lns.ieee.adam.OPERATIONS`), each one IEEE operation of the
+    (``cfg.operations``, `lns.rules.ieee_adam.OPERATIONS`), each one IEEE operation of the
     format's width (`FLOAT_KIND`: ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``,
     ``fp_sqrt``)."""
     _check(cfg, float_unit_operation_counts)
@@ -593,7 +593,7 @@ AS_WRITTEN = {
             ("4 weight", "clamp(w, -sigma*, sigma*)", "fp_compare", 2))),
     # Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015, Algorithm 1:
     # the bias corrections as written, one division each (the IEEE unit multiplies by the
-    # per-step k1, k2 instead: lns.ieee.adam).
+    # per-step k1, k2 instead: lns.rules.ieee_adam).
     "python_ref.adam:Adam": Algorithm(
         "float32_adam", "float32 Adam as written",
         "Kingma & Ba 2015 (arXiv 1412.6980), Algorithm 1", ("w", "g", "m", "v"),

@@ -15,7 +15,7 @@ float_adam  w, g, m, v  w, m, v     k1, k2 (t)          `float_adam_update`
 
 ``float_adam`` is the IEEE unit (`rtl.float_adam.FloatAdamArray`, every word of one
 `lns.ieee.FloatFormat`); its held words are ``cfg.bias_correction_words(t)`` and its
-reference `lns.ieee.adam.float_adam_update` (numpy path).  `Stream.encode` rounds the
+reference `lns.rules.ieee_adam.float_adam_update` (numpy path).  `Stream.encode` rounds the
 tensor's float values to any rule's words (LNS: `lns.encode`; IEEE: nearest even).
 
 The additive rules' roles are `lns.optimizers.output_roles` / the configuration's

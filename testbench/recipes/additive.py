@@ -1,5 +1,5 @@
-"""The vector recipe of the additive LNS rules: Adam (`lns.adam.AdamConfig`), SGD with
-momentum (`lns.sgd.SGDConfig`) and Lion (`lns.lion.LionConfig`); words ``w, g, m[, v]`` by
+"""The vector recipe of the additive LNS rules: Adam (`lns.rules.adam.AdamConfig`), SGD with
+momentum (`lns.rules.sgd.SGDConfig`) and Lion (`lns.rules.lion.LionConfig`); words ``w, g, m[, v]`` by
 role, no tensor-held value (the interface: `testbench.recipes`).
 
 * **Groups**: one step a group, ``t`` in `T_VALUES` for a rule with held per-step inputs

@@ -1,4 +1,4 @@
-"""The vector recipe of IEEE float Adam (`lns.ieee.adam.FloatAdamConfig`): words ``w, g, m,
+"""The vector recipe of IEEE float Adam (`lns.rules.ieee_adam.FloatAdamConfig`): words ``w, g, m,
 v`` of one IEEE format, no tensor-held value, steps ``t`` in `T_VALUES` (the step's
 ``k1, k2`` are ``cfg.held(t)``; the interface: `testbench.recipes`).
 

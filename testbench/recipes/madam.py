@@ -1,4 +1,4 @@
-"""The vector recipe of LNS Madam (`lns.config.MadamConfig`): words ``w, g, v`` by role,
+"""The vector recipe of LNS Madam (`lns.rules.madam.MadamConfig`): words ``w, g, v`` by role,
 the tensor-held clip word, steps ``t`` in `STEPS` (the interface: `testbench.recipes`).
 
 * **Groups**: every step of `STEPS` with a clip of the run (the format's largest, the clip
