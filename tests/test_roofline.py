@@ -8,6 +8,7 @@ from lns import presets
 from lns.errors import InvalidValue
 from sim.analysis import roofline as rl
 
+
 def test_blockwise_8bit_adam_bytes_as_bitsandbytes_stores_them():
     # FP32 weights: w read + written (8 B), g read (4 B), m and v one byte each read and
     # written (4 B), two FP32 absmax per 2,048 read and written (16 B / 2048).
@@ -20,10 +21,12 @@ def test_blockwise_8bit_adam_bytes_as_bitsandbytes_stores_them():
     with pytest.raises(InvalidValue):
         rl.blockwise8_adam_bytes(0)
 
+
 def test_bytes_only_rows_name_both_weight_widths():
     rows = rl.bytes_only_rows()
     assert [r["label"] for r in rows] == ["8-bit Adam, FP32 weights", "8-bit Adam, BF16 weights"]
     assert all(r["bytes_only"] and r["fmax_mhz"] is None for r in rows)
+
 
 def test_units_that_fit_take_the_scarcest_resource():
     row = {"luts": 1000, "carries": 100, "ffs": 500, "dsps": 4, "brams": 0}
@@ -32,6 +35,7 @@ def test_units_that_fit_take_the_scarcest_resource():
     assert rl.units_that_fit(dict(row, dsps=0), rl.ECP5_85F) == 69
     assert rl.units_that_fit({"area_um2": 44_600.0}, rl.SKY130_MM2) == 22
     assert rl.units_that_fit({"luts": 10}, rl.ECP5_85F) is None      # no FF count: unknown
+
 
 def test_roofline_is_the_lesser_of_compute_and_memory():
     # FP32 Adam moves 28 B an update (w, g, m, v read; w, m, v written, 4 B each)
@@ -51,16 +55,19 @@ def test_roofline_is_the_lesser_of_compute_and_memory():
     assert r["DDR4-3200"]["bound"] == "memory"
     assert r["DDR4-3200"]["updates_per_s"] == pytest.approx(25.6e9 / 28)
 
+
 def test_bytes_only_rows_are_memory_bound_everywhere():
     row = rl.bytes_only_rows()[1]
     r = rl.roofline_rates(row, rl.ECP5_85F)
     assert r["units"] is None and r["compute_per_s"] is None
     assert r["HBM2e"]["updates_per_s"] == pytest.approx(460e9 / 10.0078125)
 
+
 def test_memory_energy_per_64_bit_access():
     e = rl.memory_energy(28.0)                           # 224 bits = 3.5 accesses
     assert e["sram_8kb"] == pytest.approx(35.0)
     assert e["dram_low"] == pytest.approx(4550.0) and e["dram_high"] == pytest.approx(9100.0)
+
 
 def test_plot_writes_a_png(tmp_path):
     rows = [{"label": "unit", "luts": 500, "carries": 10, "ffs": 300, "dsps": 0, "brams": 0,
