@@ -208,6 +208,41 @@ def test_command_line(fake, tmp_path, capsys):
     assert len(err) == 2 and "folder" in err[1] and "does not exist" in err[1]
 
 
+def test_command_line_table_is_aligned(fake, capsys):
+    """On a terminal the table lines up like the other commands' (it was raw Markdown): one
+    width a column, the same cells, numbers right-aligned; still a Markdown table."""
+    assert main(["headline", "--target", "ecp5"]) == 0
+    table = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
+    raw = [ln for ln in render_markdown(compare_number_systems("ecp5")).splitlines()
+           if ln.startswith("|")]
+    assert len(table) == len(raw) == 2 + len(UNITS)
+    assert len({tuple(i for i, c in enumerate(ln) if c == "|") for ln in table}) == 1
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in table]
+    assert [r for k, r in enumerate(cells) if k != 1] == \
+        [[c.strip() for c in ln.strip("|").split("|")] for k, ln in enumerate(raw) if k != 1]
+    rule = dict(zip(cells[0], cells[1]))
+    assert rule["unit"] == "-" * len(rule["unit"]) and rule["LUT4"].endswith("-:")
+    lns8 = next(r for r in table if "| lns8 " in r)
+    col = cells[0].index("LUT4")
+    assert lns8.split("|")[col + 1] == f" {FAKE['lns8'][0]:>4} "
+
+
+def test_report_without_place_and_route_draws_no_empty_plot(fake, tmp_path):
+    """No Fmax (no place and route): the report's headline has its table but no plot of
+    area against Fmax (it used to draw empty axes); with place and route it has one."""
+    from sim.report import build_report
+    res = build_report(tmp_path / "r", sections=("headline",), pnr=False, progress=False)
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert res["plots"] == {} and sorted(p.name for p in (tmp_path / "r").iterdir()) == \
+        ["report.json", "report.md"]
+    assert "![area against Fmax" not in md and "| lns12_adam |" in md
+    res = build_report(tmp_path / "p", sections=("headline",), progress=False)
+    assert res["plots"] == {"headline_ecp5": "headline_ecp5.png"}
+    assert (tmp_path / "p" / "headline_ecp5.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![area against Fmax on ecp5](headline_ecp5.png)" in \
+        (tmp_path / "p" / "report.md").read_text()
+
+
 def test_bad_arguments(fake):
     with pytest.raises(InvalidValue, match=r"^target must be one of ice40, ecp5, not 'x'$"):
         compare_number_systems("x")

@@ -120,10 +120,25 @@ def test_text_amaranth(capsys):
     assert re.search(r"^cycles\s+\d+", out, re.M)
 
 
+def _timescale(head: str) -> str:
+    """The ``$timescale ... $end`` of a VCD header, its spaces dropped ("1fs")."""
+    m = re.search(r"\$timescale\s+(.*?)\s*\$end", head, re.S)
+    assert m, head[:300]
+    return re.sub(r"\s+", "", m.group(1))
+
+
 def _vcd_ok(path, cycles):
     text = path.read_text()
     head = text.split("$enddefinitions", 1)[0]
-    assert "$timescale" in head
+    # the timescale the README states, and the 10 ns clock in its unit: the first rising
+    # edge of clk half a period after 0 (both engines' VCDs start at a falling edge)
+    from sim.cycle.verilator_engine import TRACE_TIMESCALE
+    assert _timescale(head) == TRACE_TIMESCALE == "1fs"
+    clk = re.search(r"^\s*\$var\s+\S+\s+1\s+(\S+)\s+clk\b", head, re.M).group(1)
+    times = re.split(r"^#(\d+)$", text, flags=re.M)
+    rising = [int(t) for t, body in zip(times[1::2], times[2::2])
+              if re.search(rf"^1{re.escape(clk)}$", body, re.M)]
+    assert rising[:2] == [5_000_000, 15_000_000]
     names = re.findall(r"^\s*\$var\s+\S+\s+\d+\s+\S+\s+(\S+)", head, re.M)
     for port in ("clk", "in_valid", "in_ready", "out_valid", "out_ready", "out_w"):
         assert port in names, port
@@ -143,6 +158,18 @@ def test_vcd(capsys, tmp_path, engine):
     _vcd_ok(path, 30)
     if engine == "verilator":       # exactly K cycles, two dumps each (not the reset edge)
         assert len(re.findall(r"^#\d+$", path.read_text(), re.M)) == 2 * 30
+
+
+def test_readme_states_the_timescale_the_vcds_have():
+    """The README's sentence on ``--vcd`` names the timescale both engines write (it said
+    1 ns where the files say 1 fs)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = " ".join(readme.split())
+    said = re.findall(r"--vcd FILE --vcd-cycles K` writes a waveform for GTKWave \(both RTL "
+                      r"engines: the same `\$timescale (\d+ \w+)`", text)
+    assert said == ["1 fs"]
+    from sim.cycle.verilator_engine import TRACE_TIMESCALE
+    assert said[0].replace(" ", "") == TRACE_TIMESCALE
 
 
 def test_closed_form_reports_no_rate(capsys):

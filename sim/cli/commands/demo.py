@@ -7,8 +7,8 @@ preset tracks base-2 float Madam (python_ref) on the same gradients.
 
 from __future__ import annotations
 
-import json
-
+from ..jsonout import dumps
+from ..options import seed, tracked_weights
 from . import UsageError
 
 NAME = "demo"
@@ -21,8 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--preset", default=presets.DEFAULT,
                         help=f"preset for the tensor run (default {presets.DEFAULT})")
     parser.add_argument("--steps", type=int, default=300, help="steps of the tracking runs")
-    parser.add_argument("--weights", type=int, default=2000, help="weights of the tracking runs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights", type=tracked_weights, default=2000,
+                        help="weights of the tracking runs (default 2000)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed, 0 to 2**32-1 (default 0)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -45,14 +46,15 @@ def run(args) -> int:
     from testbench.progress import Progress
 
     if args.steps < 1 or args.weights < 1:
-        raise UsageError(f"--steps and --weights must be positive, not {args.steps} and {args.weights}")
+        raise UsageError(f"--steps and --weights must be positive, not {args.steps} and "
+                         f"{args.weights}")
     cfg = presets.get(args.preset)
     with Progress("tracking float Madam", unit="preset") as bar:
         result = quick_look(cfg, steps=args.steps, weights=args.weights, seed=args.seed,
                             progress=bar.item)
     agree, k = result["tensor"]["python_agrees"], result["tensor"]["python_checked"]
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(dumps(result))
         return 0 if agree == k else 1
     print(describe_line(cfg))
     tensor = result["tensor"]

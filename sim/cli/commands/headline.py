@@ -3,12 +3,12 @@ LNS Lion, FP32 and BF16 Adam) on one FPGA, with the one-sentence answer to the s
 
 from __future__ import annotations
 
-import json
-
 from rtl.cost import TARGETS
 from testbench.progress import Progress
 
-from . import UsageError, check_out_file
+from ..jsonout import dumps
+from ..outputs import check_plot
+from . import UsageError
 
 NAME = "headline"
 HELP = ("the headline comparison: LNS Madam 8/12/16, LNS Adam 8/12/16, LNS Lion 12, FP32 Adam "
@@ -25,12 +25,17 @@ def add_arguments(parser):
                         help="skip place and route (no Fmax, so no rates; Yosys only)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--plot", metavar="FILE.png",
-                        help="also write the plot of area (LUT4 equivalents) against Fmax")
+                        help="also write the plot of area (LUT4 equivalents) against Fmax "
+                             "(needs place and route: not with --no-pnr)")
 
 
 def run(args) -> int:
     from sim.analysis.headline import compare_number_systems, plot_headline, render_markdown
-    plot = check_out_file(args.plot, "--plot") if args.plot else None   # before the long run
+    from sim.report.markdown import align_tables
+    if args.plot is not None and args.no_pnr:     # the plot's x axis is what --no-pnr skips
+        raise UsageError("--plot draws area against Fmax, which --no-pnr does not measure: "
+                         "leave out one of them")
+    plot = check_plot(args.plot)                  # before the long run
     try:
         with Progress("lnsmadam headline", unit="unit") as bar:
             result = compare_number_systems(args.target, pnr=not args.no_pnr, progress=bar)
@@ -39,9 +44,9 @@ def run(args) -> int:
     if plot is not None:
         result["plot"] = plot_headline(result, plot)
     if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        print(render_markdown(result), end="")
+        print(dumps(result, sort_keys=True))
+    else:                             # the Markdown with its table's columns lined up
+        print(align_tables(render_markdown(result)), end="")
         if plot is not None:
             print(f"\nplot: {result['plot']}")
     return 0

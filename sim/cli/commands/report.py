@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..options import seed
 from . import UsageError
 
 NAME = "report"
@@ -14,16 +15,20 @@ ORDER = 70
 def add_arguments(parser):
     from lns import presets
     from sim.report import SECTIONS
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write the report to")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder to write the report to (built in a hidden folder and "
+                             "moved in when done: an interrupted run leaves an earlier "
+                             "report whole)")
     parser.add_argument("--quick", action="store_true",
-                        help="shorter runs and synthesis of the default preset only (what make demo runs)")
+                        help="shorter runs and synthesis of the default preset only (what "
+                             "make demo runs)")
     parser.add_argument("--preset", default=presets.DEFAULT,
                         help=f"the preset the report centres on (default {presets.DEFAULT})")
     parser.add_argument("--sections", default=None,
                         help=f"comma-separated subset of {','.join(SECTIONS)} (default: the "
                              "mode's sections; --quick leaves out the headline)")
     parser.add_argument("--no-pnr", action="store_true", help="skip place and route (no Fmax)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="seed, 0 to 2**32-1 (default 0)")
     parser.add_argument("--json", action="store_true", help="print report.json to stdout too")
 
 
@@ -37,7 +42,8 @@ def run(args) -> int:
         if not sections:
             raise UsageError(f"--sections must name at least one of {','.join(SECTIONS)}, "
                              f"not {args.sections!r}")
-    # build_report checks --out (writable) before any section runs
+    # build_report checks --out (writable) before any section runs, and builds the report in
+    # a hidden folder that is removed on an error or Ctrl-C
     res = build_report(args.out, quick=args.quick, preset=args.preset, seed=args.seed,
                        sections=sections, pnr=not args.no_pnr)
     if args.json:

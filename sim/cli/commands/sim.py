@@ -3,10 +3,13 @@ Madam presets and the Adam / SGD ones: `sim.cycle.stream`)."""
 
 from __future__ import annotations
 
-import json
 import math
 
+from ..jsonout import dumps
+from ..options import seed
 from . import UsageError, add_config_arguments, load_config
+
+VCD_CYCLES = 1000               # cycles of the waveform when --vcd-cycles is not given
 
 NAME = "sim"
 HELP = "cycle-level simulation of a tensor through the update unit (verilator, amaranth, model)"
@@ -33,11 +36,12 @@ def add_arguments(parser):
     parser.add_argument("--mem-bytes-per-cycle", type=float, default=None, metavar="B",
                         help="memory bandwidth limit in bytes a cycle (read + write; "
                              "default none)")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="seeds the data, the stall PRNG and the LFSRs (default 1)")
+    parser.add_argument("--seed", type=seed, default=1,
+                        help="seeds the data, the stall PRNG and the LFSRs, 0 to 2**32-1 "
+                             "(default 1)")
     parser.add_argument("--vcd", metavar="FILE", help="write a waveform of the first cycles")
-    parser.add_argument("--vcd-cycles", type=int, default=1000, metavar="K",
-                        help="cycles in the waveform (default 1000)")
+    parser.add_argument("--vcd-cycles", type=int, default=None, metavar="K",
+                        help=f"cycles in the waveform of --vcd (default {VCD_CYCLES})")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
 
 
@@ -61,9 +65,9 @@ def _check(args):
     if b is not None and (math.isnan(b) or math.isinf(b) or round(8 * b) < 1):
         raise UsageError(f"--mem-bytes-per-cycle must be at least 0.0625 (one bit a cycle), "
                          f"not {b}")
-    if args.seed < 0:
-        raise UsageError(f"--seed must be non-negative, not {args.seed}")
-    if args.vcd_cycles < 1:
+    if args.vcd_cycles is not None and args.vcd is None:    # it would be ignored
+        raise UsageError("--vcd-cycles sets the cycles of a waveform: it needs --vcd FILE")
+    if args.vcd_cycles is not None and args.vcd_cycles < 1:
         raise UsageError(f"--vcd-cycles must be at least 1, not {args.vcd_cycles}")
     if args.vcd is not None and args.engine == "model":
         raise UsageError("--vcd needs --engine verilator or amaranth, not model")
@@ -77,13 +81,14 @@ def run(args) -> int:
     try:
         r = simulate(cfg, args.weights, args.lanes, args.engine, steps=args.steps,
                      stall_prob=args.stall_prob, bytes_per_cycle=args.mem_bytes_per_cycle,
-                     seed=args.seed, vcd=args.vcd, vcd_cycles=args.vcd_cycles)
+                     seed=args.seed, vcd=args.vcd,
+                     vcd_cycles=VCD_CYCLES if args.vcd_cycles is None else args.vcd_cycles)
     except MissingSimulator as exc:
         raise UsageError(str(exc)) from None
     except SimulatorError as exc:
         raise UsageError(str(exc).splitlines()[0]) from None
     if args.json:
-        print(json.dumps(r, indent=2, sort_keys=True))
+        print(dumps(r, sort_keys=True))
     else:
         mem = r["memory"]
         limit = (f"{mem['bytes_per_cycle']} B/cycle" if mem["bytes_per_cycle"] is not None

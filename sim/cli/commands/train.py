@@ -6,8 +6,10 @@ paired confidence intervals, the sigma* sweep and the eta-halving schedule
 
 from __future__ import annotations
 
+from ..options import EPOCHS_MAX, SEEDS_MAX, TRAIN_LIMIT_WHY, bounded_int
+from ..outputs import check_plot
 from . import UsageError
-from .sweep import check_plot, finish, parse_bits
+from .sweep import finish, parse_bits
 
 NAME = "train"
 HELP = ("train a small MLP on sklearn digits: LNS Madam, Adam, SGD, Lion across weight bits vs "
@@ -23,8 +25,10 @@ def add_arguments(parser):
                              "default: 5 seeds, widths 6..16, 30 epochs, 6-point grids per "
                              "row, the CNN when JAX is installed: about 15 min of CPU)")
     parser.add_argument("--bits", metavar="BITS", help="LNS weight widths: A..B or A,B,C")
-    parser.add_argument("--seeds", type=int, metavar="N", help="number of seeds (0..N-1)")
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seeds", type=bounded_int(1, SEEDS_MAX, TRAIN_LIMIT_WHY), metavar="N",
+                        help=f"number of seeds (0..N-1), at most {SEEDS_MAX}")
+    parser.add_argument("--epochs", type=bounded_int(1, EPOCHS_MAX, TRAIN_LIMIT_WHY),
+                        help=f"epochs of each run, at most {EPOCHS_MAX}")
     parser.add_argument("--grad-bits", type=int, metavar="B",
                         help="gradient word width of every LNS row (default: the base preset's)")
     parser.add_argument("--no-tune", action="store_true",
@@ -57,10 +61,6 @@ def run(args) -> int:
     from testbench.progress import Progress
 
     bits = parse_bits(args.bits, option="--bits") if args.bits else None
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds must be a positive number, not {args.seeds}")
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be a positive number, not {args.epochs}")
     if args.grad_bits is not None and not 7 <= args.grad_bits <= 22:
         raise UsageError(f"--grad-bits must be between 7 and 22, not {args.grad_bits}")
     if args.cnn and not T.cnn_available():
@@ -72,7 +72,7 @@ def run(args) -> int:
                                ("--sigma-plot", args.sigma_plot, "sigma")):
         if path is not None and part not in parts:
             raise UsageError(f"{option} needs the {part} part of the run")
-        check_plot(path)
+        check_plot(path, option)
 
     result: dict = {}
     if "table" in parts:

@@ -3,8 +3,7 @@ of `lns.presets`, whatever its rule)."""
 
 from __future__ import annotations
 
-import json
-
+from ..jsonout import dumps
 from . import UsageError, add_config_arguments, check_out_dir, load_config
 
 NAME = "verilog"
@@ -57,7 +56,7 @@ def run(args) -> int:
                            "cells_per_lane": cells["cells"],
                            "cells_by_type": cells["cells_by_type"]}
     if args.json:
-        print(json.dumps(result, indent=2, sort_keys=True))
+        print(dumps(result, sort_keys=True))
         return 0
     print(f"wrote {v_path}")
     print(f"wrote {j_path}")
