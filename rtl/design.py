@@ -1,8 +1,10 @@
 """One design flow: the generated design of ``(config, lanes)``, made in one place and cached.
 
 `design` is the only function that converts `MadamUpdateArray` to the unit's Verilog.  Its
-files go to ``cache_dir("designs", <key>)``, the key a hash of the config, the lanes, the
-Amaranth version and the sources of ``rtl/`` and ``lns/`` (a change to either regenerates).
+files go to the cache entry ``<cache>/designs/<key>`` (`rtl.cache.ensure`: sealed with the
+checksums of its files, checked on every use, regenerated when damaged), the key a hash of
+the config, the lanes, the Amaranth version and the sources of ``rtl/`` and ``lns/`` (a
+change to either regenerates).
 `rtl.generate_verilog` (``lnsmadam verilog``), the testbench, the cycle simulation and the
 synthesis cost all take their design from here.
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from lns.errors import InvalidType, InvalidValue
 
-from .cache import cache_dir, digest
+from .cache import cache_dir, digest, ensure, problem
 
 __all__ = ["Design", "design", "export", "check_out_dir", "MAX_LANES", "array_of",
            "module_name", "table_summary", "sidecar", "REQUIRED_PORTS", "STREAM_PORTS",
@@ -228,10 +230,15 @@ _MEMO: dict = {}
 def design(cfg, lanes: int = 1, *, note=None) -> Design:
     """The design of ``cfg`` with ``lanes`` lanes, generated once and cached.
 
-    Generated into ``cache_dir("designs", key)`` unless a previous run left it there
-    (then read back with `Design.load`); within one process neither is read again.
-    ``note``: called with one line of text when the design is generated (not cached), e.g.
-    a `testbench.progress.Progress`'s ``note`` (it takes seconds per lane).
+    Generated into the cache entry ``<cache>/designs/<key>`` (`rtl.cache.ensure`: made in a
+    private folder, sealed with the checksums of its files, renamed into place) unless a
+    previous run left it there; then its seal is checked and the sidecar read back with
+    `Design.load`.  An entry that fails either (truncated, garbled, half removed) is
+    generated again, with one line on stderr saying so.  Within one process the sidecar is
+    read once, and the seal checked again on every call (cheap while the files keep their
+    size, time and inode).  ``note``: called with one line of text when the design is
+    generated (not cached), e.g. a `testbench.progress.Progress`'s ``note`` (it takes
+    seconds per lane).
 
     Raises
     ------
@@ -244,25 +251,38 @@ def design(cfg, lanes: int = 1, *, note=None) -> Design:
     import amaranth
     _check(cfg, lanes)
     key = digest(cfg.to_json(), str(lanes), amaranth.__version__, _sources_digest())
-    d = cache_dir("designs", key)
+    d = cache_dir("designs") / key               # the entry itself is made by ensure
     known = _MEMO.get(d)
-    if known is not None and known.verilog.exists() and known.sidecar.exists():
+    if known is not None and problem(d) is None:  # (a few stat calls while files are intact)
         return replace(known, cfg=cfg)
     name = module_name(cfg, lanes)
-    v_path, j_path = d / f"{name}.v", d / f"{name}.json"
-    if v_path.exists() and j_path.exists():
-        found = replace(Design.load(j_path), cfg=cfg)      # the key includes the config
-    else:
+    found = {}
+
+    def loads(folder: Path):
+        """Why the sealed entry ``folder`` is no usable design (None when it is one)."""
+        try:
+            found["design"] = Design.load(folder / f"{name}.json")
+        except (ValueError, TypeError, KeyError) as exc:  # what a garbled sidecar raises
+            return f"its sidecar does not load: {exc}"
+        return None
+
+    def generate(folder: Path):
         if note is not None:
             note(f"generating {name} with Amaranth ({lanes} lane{'s' if lanes > 1 else ''})")
         text, meta = _convert(cfg, lanes)
         # The text as the backend returned it, UTF-8, "\n" line ends: stable bytes.
-        _write_pair(d, name, text.encode("utf-8"),
-                    (json.dumps(meta, sort_keys=True, indent=2) + "\n").encode("utf-8"))
-        found = Design(cfg, lanes, name, meta["ports"], meta["latency"], meta["tables"],
-                       v_path, j_path)
-    _MEMO[d] = found
-    return found
+        (folder / f"{name}.v").write_bytes(text.encode("utf-8"))
+        (folder / f"{name}.json").write_bytes(
+            (json.dumps(meta, sort_keys=True, indent=2) + "\n").encode("utf-8"))
+        found["design"] = Design(cfg, lanes, name, meta["ports"], meta["latency"],
+                                 meta["tables"], d / f"{name}.v", d / f"{name}.json")
+
+    ensure(d, generate, check=loads)
+    # the key includes the config: the one given is the one the files were made of
+    made = replace(found["design"], cfg=cfg, verilog=d / f"{name}.v",
+                   sidecar=d / f"{name}.json")
+    _MEMO[d] = made
+    return made
 
 
 def _missing_dirs(out: Path) -> list:

@@ -1,7 +1,9 @@
 """The fast path: the plain Verilog vector testbench of any rule's design built once per
 design and simulator (cached under ``<cache>/testbench/builds/<hash of Verilog +
-harness>``, `rtl.cache`) and run over a `VectorSet`; and the persistent Verilator harness
-the streaming testbench feeds (`StreamHarness`).
+harness>``, `rtl.cache`: sealed with the checksums of its files, checked on every use,
+Verilator's intermediates deleted; `testbench.tools.cached_build`) and run over a
+`VectorSet` in a scratch folder removed when the run ends; and the persistent Verilator
+harness the streaming testbench feeds (`StreamHarness`).
 
 Icarus: ``iverilog -g2012`` then ``vvp -n``.  Verilator: ``--cc --exe --build`` with a C++
 main that toggles the clock (10-20x the cycles/s of ``--binary --timing``).  Verilator's
@@ -10,12 +12,13 @@ memory depth is a parameter of the build, so depths come in powers of two from 2
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtl.cache import scratch
 from rtl.lanes import LFSR_WIDTH, pack_lanes
 
 from . import hdl_tb
@@ -114,6 +117,19 @@ def depth_of(sim, n: int) -> int:
     return _depth(n) if _hdl(sim) is Simulator.VERILATOR else max(n, 1)
 
 
+@contextmanager
+def _workdir(workdir, sim):
+    """``workdir`` (created if missing, kept), or a scratch folder of the run in the cache
+    (``<cache>/testbench/runs/<sim>-<pid>-<random>``), removed when the run ends."""
+    if workdir:
+        wd = Path(workdir)
+        wd.mkdir(parents=True, exist_ok=True)
+        yield wd
+    else:
+        with scratch(cache_dir("runs"), str(sim)) as wd:
+            yield wd
+
+
 def run_vectors(sim, design: Design, vs: VectorSet, *, gap: int = 0, bp: int = 0,
                 rng_seed: int = 1, maxerr: int = 10, workdir=None, verilog=None,
                 timeout: float | None = 600) -> HdlRun:
@@ -132,20 +148,19 @@ def run_vectors(sim, design: Design, vs: VectorSet, *, gap: int = 0, bp: int = 0
         raise ValueError(f"vectors are for {vs.lanes} lanes, the design has {design.lanes}")
     n = len(vs)
     exe, build_s = build(sim, design, depth_of(sim, n), verilog=verilog)
-    wd = Path(workdir) if workdir else cache_dir("runs", f"{sim}-{os.getpid()}")
-    wd.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    mem = wd / f"vectors-{digest(str(id(vs)), str(time.time()))}.mem"
-    mem.write_bytes(hdl_tb.memory_lines(design, vs))
-    args = [f"+vectors={mem}", f"+n={n}", f"+maxerr={maxerr}", f"+gap={gap}", f"+bp={bp}",
-            f"+rng={rng_seed & 0xFFFFFFFF or 1}"]
-    if design.stochastic:
-        args.append(f"+lfsr_seed={pack_lanes(vs.lfsr_seed, LFSR_WIDTH):x}")
-    cmd = ["vvp", "-n", exe, *args] if sim is Simulator.ICARUS else [exe, *args]
-    try:
-        proc = run(cmd, cwd=wd, timeout=timeout, check=False)
-    finally:
-        mem.unlink(missing_ok=True)
+    with _workdir(workdir, sim) as wd:
+        mem = wd / f"vectors-{digest(str(id(vs)), str(time.time()))}.mem"
+        mem.write_bytes(hdl_tb.memory_lines(design, vs))
+        args = [f"+vectors={mem}", f"+n={n}", f"+maxerr={maxerr}", f"+gap={gap}",
+                f"+bp={bp}", f"+rng={rng_seed & 0xFFFFFFFF or 1}"]
+        if design.stochastic:
+            args.append(f"+lfsr_seed={pack_lanes(vs.lfsr_seed, LFSR_WIDTH):x}")
+        cmd = ["vvp", "-n", exe, *args] if sim is Simulator.ICARUS else [exe, *args]
+        try:
+            proc = run(cmd, cwd=wd, timeout=timeout, check=False)
+        finally:
+            mem.unlink(missing_ok=True)
     seconds = time.perf_counter() - t0
     text = proc.stdout + proc.stderr
     summary = hdl_tb.read_summary(text)

@@ -6,6 +6,7 @@ skips silently.
 
 from __future__ import annotations
 
+import importlib
 import os
 import time
 import shutil
@@ -15,7 +16,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from rtl.cache import cache_dir as _cache_dir
-from rtl.cache import digest
+from rtl.cache import CacheError, digest, ensure
+from rtl.process import Child
+from rtl.process import run as run_child
 
 __all__ = ["Simulator", "MissingSimulator", "SimulatorError", "SIMULATORS", "HDL_SIMULATORS",
            "verilator_bin_dir", "sim_env", "require", "cache_dir", "project_cache",
@@ -125,7 +128,7 @@ def require(name) -> None:
                 raise MissingSimulator(sim, f"{tool} not found on PATH")
     else:
         try:
-            import amaranth.sim  # noqa: F401
+            importlib.import_module("amaranth.sim")
         except ImportError:
             raise MissingSimulator(sim, "amaranth does not import") from None
 
@@ -147,62 +150,56 @@ def cached_build(d: Path, exe_rel: str, populate, what: str | None = None
     """Build once into the cache folder ``d`` (named by a digest of everything that goes in).
 
     ``populate(tmp)`` writes the sources into a private temporary folder and runs the tools
-    there; the folder then replaces ``d`` in one rename, so an interrupted or concurrent
-    build never leaves half a build behind.  Returns ``(d / exe_rel, seconds spent
-    building)``, with 0 seconds when the build was cached.  A build that runs is one stage
-    of `testbench.progress` on stderr: ``"building <what>"`` (default: the folder's name)
-    and its time.
+    there.  Once it succeeds, the intermediates are deleted (`_prune`: when the executable
+    lies in a subfolder, Verilator's ``obj/``, that folder keeps the executable alone; the
+    precompiled headers and objects are most of a build's size), the folder is sealed with
+    the checksum of every file left and replaces ``d`` in one rename (`rtl.cache.ensure`),
+    so an interrupted or concurrent build never leaves half a build behind, and a complete
+    build another process published first is kept.  Every use checks the seal: a truncated
+    or garbled build is rebuilt, with one line on stderr saying so.  Returns ``(d /
+    exe_rel, seconds spent building)``, with 0 seconds when the build was cached.  A build
+    that runs is one stage of `testbench.progress` on stderr: ``"building <what>"``
+    (default: the folder's name) and its time.
     """
-    from .progress import stage
-    exe = d / exe_rel
-    if exe.exists():
-        return exe, 0.0
+    from .progress import say, stage
     t0 = time.perf_counter()
-    tmp = d.with_name(f"{d.name}.tmp{os.getpid()}-{os.urandom(4).hex()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+
+    def build(tmp: Path):
         with stage(f"building {what or d.name}"):
             populate(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _publish(tmp, d, exe)
-    return exe, time.perf_counter() - t0
+        if not (tmp / exe_rel).is_file():
+            raise SimulatorError(f"the build of {what or d.name} made no {exe_rel}")
+        _prune(tmp, exe_rel)
+
+    try:
+        built = ensure(d, build, note=say)
+    except CacheError as exc:             # no complete build could be put in place
+        raise SimulatorError(str(exc)) from None
+    return d / exe_rel, (time.perf_counter() - t0) if built else 0.0
 
 
-def _publish(tmp: Path, d: Path, exe: Path):
-    """Move the finished build ``tmp`` to ``d`` atomically, safe against other processes
-    building the same key: ``rename`` replaces ``d`` only while it is absent or empty (the
-    folder `cache_dir` made), so a complete build another process published first is never
-    deleted; ours is then discarded.  A non-empty ``d`` without the executable (left by an
-    older layout) is moved aside first."""
-    for _ in range(3):
-        if exe.exists():                          # another process published the same key
-            shutil.rmtree(tmp, ignore_errors=True)
-            return
-        try:
-            os.rename(tmp, d)
-            return
-        except OSError:
-            if exe.exists():
-                continue
-            stale = d.with_name(f"{d.name}.stale{os.getpid()}-{os.urandom(4).hex()}")
-            try:
-                os.rename(d, stale)
-            except OSError:
-                continue                          # someone else moved or published it
-            shutil.rmtree(stale, ignore_errors=True)
-    shutil.rmtree(tmp, ignore_errors=True)
-    if not exe.exists():
-        raise SimulatorError(f"could not publish the build into {d}")
+def _prune(folder: Path, exe_rel: str) -> None:
+    """Delete the build intermediates of ``folder``: every file of the executable's own
+    subfolder but the executable (nothing when it lies in ``folder`` itself, as Icarus's
+    ``sim.vvp``, whose sources are small and kept)."""
+    exe = folder / exe_rel
+    if exe.parent == folder:
+        return
+    for p in exe.parent.iterdir():
+        if p == exe:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
 
 
 def run(cmd, *, cwd=None, timeout=None, check=True) -> subprocess.CompletedProcess:
     """Run a command with `sim_env`, capturing text output; `SimulatorError` with the
-    output's tail if ``check`` and it fails."""
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=sim_env(), text=True,
-                          capture_output=True, timeout=timeout)
+    output's tail if ``check`` and it fails.  The command and everything it starts end
+    before an exception (Ctrl-C, the time-out) goes on (`rtl.process.run`)."""
+    proc = run_child([str(c) for c in cmd], cwd=cwd, env=sim_env(), text=True,
+                     capture_output=True, timeout=timeout)
     if check and proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-3000:]
         raise SimulatorError(f"{Path(str(cmd[0])).name} failed (exit {proc.returncode}):\n{tail}")
@@ -215,9 +212,8 @@ class PipeProcess:
     A context manager: the process ends with it, also on an exception or Ctrl-C."""
 
     def _start(self, exe) -> None:
-        import subprocess
-        self.proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=sim_env(), bufsize=0)
+        self.proc = Child([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=sim_env(), bufsize=0)
 
     def _read(self, size: int) -> bytearray:
         """Exactly ``size`` bytes of the harness's reply (EOFError if it ends first)."""
@@ -231,25 +227,32 @@ class PipeProcess:
         return buf
 
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(timeout=5)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
+        """End the harness: its input closed, it has 5 s to finish, else it is ended."""
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self.proc.stdin.close()
+                    self.proc.wait(timeout=5)
+                except Exception:         # it does not finish
+                    self.proc.end()
+                except BaseException:     # Ctrl-C while it finishes
+                    self.proc.end()
+                    raise
+        finally:
+            self._close_pipes()
+
+    def _close_pipes(self):
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 f.close()
-            except Exception:
+            except Exception:             # a pipe the harness broke: nothing to flush
                 pass
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if exc[0] is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        if exc[0] is not None:            # an error or Ctrl-C: the harness ends at once
+            self.proc.end()
         self.close()
         return False

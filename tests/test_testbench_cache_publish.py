@@ -1,43 +1,54 @@
-"""testbench.tools.cached_build publishes a build with one rename: a complete build another
-process published first is kept, an empty cache folder is replaced, a stale one moved aside."""
+"""testbench.tools.cached_build publishes a build with one rename (`rtl.cache.publish`): a
+complete (sealed) build another process published first is kept, an empty cache folder is
+replaced, a stale or damaged one moved aside."""
 
 from __future__ import annotations
 
-from testbench.tools import _publish, cached_build
+from rtl.cache import MARKER, problem, publish, seal
+from testbench.tools import cached_build
 
 
-def _build(folder, text):
+def _build(folder, text, *, sealed=True):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "exe").write_text(text)
+    if sealed:
+        seal(folder)
     return folder
 
 
 def test_publish_into_the_empty_folder_cache_dir_made(tmp_path):
     d = tmp_path / "key"
     d.mkdir()
-    _publish(_build(tmp_path / "tmp1", "mine"), d, d / "exe")
-    assert (d / "exe").read_text() == "mine"
+    publish(_build(tmp_path / "tmp1", "mine"), d)
+    assert (d / "exe").read_text() == "mine" and problem(d) is None
     assert not (tmp_path / "tmp1").exists()
 
 
 def test_a_build_published_first_is_kept(tmp_path):
     d = _build(tmp_path / "key", "theirs")
-    _publish(_build(tmp_path / "tmp1", "mine"), d, d / "exe")
+    publish(_build(tmp_path / "tmp1", "mine"), d)
     assert (d / "exe").read_text() == "theirs"
     assert not (tmp_path / "tmp1").exists()
 
 
-def test_a_stale_folder_without_the_executable_is_replaced(tmp_path):
+def test_a_stale_folder_without_the_marker_is_replaced(tmp_path):
     d = tmp_path / "key"
     d.mkdir()
     (d / "leftover.o").write_text("old")
-    _publish(_build(tmp_path / "tmp1", "mine"), d, d / "exe")
+    publish(_build(tmp_path / "tmp1", "mine"), d)
     assert (d / "exe").read_text() == "mine"
     assert not (d / "leftover.o").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["key"]
 
 
-def test_cached_build_builds_once(tmp_path):
+def test_an_unsealed_build_with_the_executable_is_replaced(tmp_path):
+    # (the old rule kept any folder holding the executable, so a truncated one stayed)
+    d = _build(tmp_path / "key", "trunc", sealed=False)
+    publish(_build(tmp_path / "tmp1", "mine"), d)
+    assert (d / "exe").read_text() == "mine" and problem(d) is None
+
+
+def test_cached_build_builds_once(tmp_path, capsys):
     calls = []
 
     def populate(folder):
@@ -49,3 +60,39 @@ def test_cached_build_builds_once(tmp_path):
     assert exe.read_text() == "built" and seconds >= 0
     exe2, seconds2 = cached_build(d, "exe", populate)
     assert exe2 == exe and seconds2 == 0.0 and len(calls) == 1
+    assert (d / MARKER).is_file()
+    assert "incomplete or damaged" not in capsys.readouterr().err   # a first build: no note
+
+
+def test_cached_build_rebuilds_a_truncated_build_once_and_says_so(tmp_path, capsys):
+    calls = []
+
+    def populate(folder):
+        calls.append(folder)
+        (folder / "exe").write_text("built")
+
+    d = tmp_path / "key"
+    exe, _ = cached_build(d, "exe", populate)
+    exe.write_text("bu")                                   # truncated after it was sealed
+    capsys.readouterr()
+    exe2, seconds = cached_build(d, "exe", populate)
+    assert exe2.read_text() == "built" and seconds > 0 and len(calls) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"lnsmadam: cache entry {d} was incomplete or damaged (exe has 2 bytes, not 5); "
+        f"rebuilt")
+    cached_build(d, "exe", populate)
+    assert len(calls) == 2                                 # rebuilt once, then used
+
+
+def test_cached_build_keeps_only_the_executable_of_its_object_folder(tmp_path):
+    def populate(folder):
+        obj = folder / "obj"
+        obj.mkdir()
+        for name in ("Vtb", "Vtb__pch.h.fast.gch", "Vtb__ALL.a", "main.o"):
+            (obj / name).write_text(name)
+        (folder / "dut.v").write_text("module dut; endmodule\n")
+
+    d = tmp_path / "key"
+    exe, _ = cached_build(d, "obj/Vtb", populate)
+    assert sorted(p.name for p in (d / "obj").iterdir()) == ["Vtb"]
+    assert (d / "dut.v").is_file() and problem(d) is None

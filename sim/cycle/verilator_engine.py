@@ -363,6 +363,7 @@ def run_harness(design, memory: MemorySide, *, held, lfsr_seeds, state0: dict, g
     ``{role: [P]}``, the words step 1 reads; ``g``: ``[T][P]``; every array is padded to
     whole beats.  ``progress``: called as ``progress(done_beats, total_beats, cycle)`` now
     and then."""
+    from rtl.process import Child
     from testbench.tools import SimulatorError, sim_env
     stream = stream_of(design.cfg)
     exe, build_s = build(design, trace=vcd is not None)
@@ -383,8 +384,10 @@ def run_harness(design, memory: MemorySide, *, held, lfsr_seeds, state0: dict, g
                memory.rate_bits, memory.cap_bits, memory.beat_bits,
                str(vcd) if vcd is not None else "-", vcd_cycles, int(progress is not None)]
         t0 = time.perf_counter()
-        with subprocess.Popen([str(c) for c in cmd], env=sim_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) as proc:
+        # Child: the harness in its own process group, ended before Ctrl-C or an error
+        # goes on (rtl.process)
+        with Child([str(c) for c in cmd], env=sim_env(), stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, text=True) as proc:
             errors = []
             for line in proc.stderr:          # stdout is one RESULT line: no deadlock
                 parts = line.split()
