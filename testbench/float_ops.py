@@ -17,8 +17,6 @@ Amaranth's simulator on a sample, and a persistent Verilator harness for million
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -164,21 +162,20 @@ def bench_verilog(fmt, **options) -> tuple[Path, dict]:
     user's cache, keyed by the format, the options, Amaranth's version and the sources."""
     import json
     import amaranth
-    from rtl.cache import cache_dir as root_cache
+    from rtl.cache import cache_dir as root_cache, ensure
     from rtl.float import to_verilog
     opts = json.dumps(options, sort_keys=True)
     key = digest(fmt.name, str(fmt.exp_bits), str(fmt.frac_bits), opts,
                  amaranth.__version__, _sources_digest())
-    d = root_cache("designs", f"float-bench-{fmt.name}-{key}")
+    d = root_cache("designs") / f"float-bench-{fmt.name}-{key}"
     path, meta = d / f"float_bench_{fmt.name}.v", d / "latency.json"
-    if not (path.exists() and meta.exists()):
+
+    def populate(tmp):
         top = _bench_class()(fmt, **options)
-        text = to_verilog(top)
-        # write-then-rename: a concurrent or interrupted run never leaves half a file
-        for target, data in ((path, text), (meta, json.dumps(top.latency))):
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.time_ns()}.tmp")
-            tmp.write_text(data)
-            tmp.replace(target)
+        (tmp / path.name).write_text(to_verilog(top))
+        (tmp / meta.name).write_text(json.dumps(top.latency))
+    # a sealed entry (rtl.cache.ensure): built aside, checked on use, rebuilt when damaged
+    ensure(d, populate)
     return path, json.loads(meta.read_text())
 
 

@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from rtl.cache import scratch
+
 from .design import Design
 from .fastpath import HdlRun, VERILATOR_FLAGS
 from .tools import Simulator, SimulatorError, cache_dir, digest, require, sim_env
@@ -52,26 +54,29 @@ def run_stream(sim, design: Design, vs: VectorSet, *, gap: float = 0.2, bp: floa
                  build_args=args, timescale=("1ns", "1ps"), always=False,
                  log_file=build_dir / "build.log")
     build_s = time.perf_counter() - t0
-    run_dir = cache_dir("cocotb-runs", f"{sim}-{os.getpid()}-{digest(str(time.time()))}")
-    vec, res = run_dir / "vectors.txt", run_dir / "result.json"
-    vs.write(vec)
-    t0 = time.perf_counter()
-    try:
-        runner.test(test_module="testbench.cocotb_stream", hdl_toplevel=design.module,
-                    build_dir=build_dir, test_dir=run_dir, seed=seed,
-                    log_file=run_dir / "sim.log",
-                    extra_env={"LNSMADAM_STREAM_VECTORS": str(vec),
-                               "LNSMADAM_STREAM_RESULT": str(res),
-                               "LNSMADAM_STREAM_GAP": str(gap), "LNSMADAM_STREAM_BP": str(bp),
-                               "LNSMADAM_STREAM_SEED": str(seed),
-                               "LNSMADAM_STREAM_LATENCY": str(design.latency),
-                               "LNSMADAM_STREAM_MAXERR": str(maxerr)})
-    except SystemExit:
-        pass          # under pytest the runner exits on a failed test; the result says why
-    seconds = time.perf_counter() - t0
-    if not res.exists():
-        log = (run_dir / "sim.log").read_text() if (run_dir / "sim.log").exists() else ""
-        raise SimulatorError(f"cocotb on {sim} wrote no result:\n{log[-3000:]}")
-    r = json.loads(res.read_text())
+    # a scratch folder of this run, removed when it ends (rtl.cache.scratch)
+    with scratch(cache_dir("cocotb-runs"), str(sim)) as run_dir:
+        vec, res = run_dir / "vectors.txt", run_dir / "result.json"
+        vs.write(vec)
+        t0 = time.perf_counter()
+        try:
+            runner.test(test_module="testbench.cocotb_stream", hdl_toplevel=design.module,
+                        build_dir=build_dir, test_dir=run_dir, seed=seed,
+                        log_file=run_dir / "sim.log",
+                        extra_env={"LNSMADAM_STREAM_VECTORS": str(vec),
+                                   "LNSMADAM_STREAM_RESULT": str(res),
+                                   "LNSMADAM_STREAM_GAP": str(gap),
+                                   "LNSMADAM_STREAM_BP": str(bp),
+                                   "LNSMADAM_STREAM_SEED": str(seed),
+                                   "LNSMADAM_STREAM_LATENCY": str(design.latency),
+                                   "LNSMADAM_STREAM_MAXERR": str(maxerr)})
+        except SystemExit:
+            pass      # under pytest the runner exits on a failed test; the result says why
+        seconds = time.perf_counter() - t0
+        if not res.exists():
+            log_path = run_dir / "sim.log"
+            log = log_path.read_text() if log_path.exists() else ""
+            raise SimulatorError(f"cocotb on {sim} wrote no result:\n{log[-3000:]}")
+        r = json.loads(res.read_text())
     return HdlRun(f"cocotb-{sim}", r["vectors"], r["mismatches"], r["received"], 0,
                   [tuple(d) for d in r["details"]], r["protocol"], seconds, build_s)
