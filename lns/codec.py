@@ -34,6 +34,8 @@ def _check_format(fmt) -> LNSFormat:
 def as_codes(fmt: LNSFormat, codes, name: str = "codes") -> np.ndarray:
     """``codes`` as an int64 array, checked to be words of ``fmt``."""
     arr = np.asarray(codes)
+    if arr.size == 0 and arr.dtype.kind == "f":
+        return arr.astype(np.int64)     # [] (numpy makes it float64): no words, none bad
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise InvalidType(f"{name} must be integer codes, not {arr.dtype}")
     if arr.size:

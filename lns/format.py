@@ -20,6 +20,7 @@ wrap to).  Underflow follows ``underflow``: ``"flush"`` gives zero (needs a zero
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -27,7 +28,16 @@ from typing import NamedTuple
 from .errors import InvalidType, InvalidValue
 from .modes import Underflow, Zero, parse, plain
 
-__all__ = ["LNSFormat", "FormatParams", "FLOAT64_LOG2_MIN", "FLOAT64_LOG2_LIMIT"]
+__all__ = ["LNSFormat", "FormatParams", "FLOAT64_LOG2_MIN", "FLOAT64_LOG2_LIMIT",
+           "NAME_PATTERN"]
+
+#: How `LNSFormat.name` spells a format, for messages (`LNSFormat.from_name` reads it).
+NAME_PATTERN = "[u]lns<bits>_i<int_bits>f<frac_bits>[_b<bias>|_bm<-bias>][_nz][_us]"
+_NAME = re.compile(r"(u?)lns(\d+)_i(\d+)f(\d+)(?:_b(\d+)|_bm(\d+))?(_nz)?(_us)?")
+# The fields a format's row in a listing adds (`lns.rule.format_row`): derived, so checked
+# against the format when they come back in a config, never set from.
+_ROW_FIELDS = ("format", "bits", "min", "max")
+_FIELDS = ("int_bits", "frac_bits", "bias", "signed", "zero", "underflow")
 
 # The magnitudes a float64 holds, as log2: 2**-1074 (the smallest subnormal) up to, not
 # including, 2**1024 (the largest finite float64 is 2**1024 * (1 - 2**-53)).
@@ -199,17 +209,66 @@ class LNSFormat:
         return {k: plain(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "LNSFormat":
+    def from_dict(cls, data) -> "LNSFormat":
+        """From `to_dict`'s table, from a name (``"lns12_i4f7_b14"``, `from_name`), or from a
+        listing's row (`lns.rule.format_row`: its ``format`` name, with any other field it
+        gives checked against that name)."""
+        if isinstance(data, str):
+            return cls.from_name(data)
         if not isinstance(data, dict):
-            raise InvalidType(f"an LNS format must be a JSON object, not {type(data).__name__}")
-        known = {"int_bits", "frac_bits", "bias", "signed", "zero", "underflow"}
-        unknown = sorted(set(data) - known)
+            raise InvalidType(f"an LNS format must be a table of {', '.join(_FIELDS)} or a "
+                              f"name like lns12_i4f7_b14, not {type(data).__name__}")
+        unknown = sorted(set(data) - set(_FIELDS) - set(_ROW_FIELDS))
         if unknown:
-            raise InvalidValue(f"unknown LNS format field {unknown[0]!r}")
+            raise InvalidValue(f"unknown LNS format field {unknown[0]!r} (the fields are "
+                               f"{', '.join(_FIELDS)}; or a name, format = \"lns12_i4f7_b14\")")
+        if "format" in data:                     # a name, and fields that must agree with it
+            return cls.from_name(data["format"])._agreeing(data, data)
         for name in ("int_bits", "frac_bits"):
             if name not in data:
                 raise InvalidValue(f"an LNS format needs {name}")
-        return cls(**data)
+        fmt = cls(**{k: v for k, v in data.items() if k in _FIELDS})
+        return fmt._agreeing(data, _ROW_FIELDS)
+
+    @classmethod
+    def from_name(cls, name) -> "LNSFormat":
+        """The format `name` spells (`NAME_PATTERN`: ``lns12_i4f7_b14``, ``ulns17_i7f10_b100``,
+        ``lns8_i4f3`` with the centred bias, ``_nz`` no zero code, ``_us`` underflow
+        saturating); InvalidValue naming the pattern for anything else."""
+        m = _NAME.fullmatch(name) if isinstance(name, str) else None
+        if m is None:
+            raise InvalidValue(f"format must be a name like lns12_i4f7_b14 ({NAME_PATTERN}), "
+                               f"not {name!r}")
+        unsigned, bits, ib, fb, bias, neg_bias, nz, us = m.groups()
+        kw = {"int_bits": int(ib), "frac_bits": int(fb), "signed": not unsigned}
+        if bias is not None or neg_bias is not None:
+            kw["bias"] = int(bias) if bias is not None else -int(neg_bias)
+        if nz:
+            kw.update(zero=Zero.NONE, underflow=Underflow.SATURATE)
+        elif us:
+            kw["underflow"] = Underflow.SATURATE
+        fmt = cls(**kw)
+        if fmt.total_bits != int(bits):
+            raise InvalidValue(f"format {name} must be {fmt.total_bits} bits wide "
+                               f"({'' if unsigned else '1 sign + '}{ib} integer + {fb} "
+                               f"fractional), not {bits}")
+        return fmt
+
+    def _agreeing(self, data: dict, keys) -> "LNSFormat":
+        """``self``, after checking that each of ``keys`` that ``data`` gives (a field, or a
+        listing row's derived ``bits``, ``min``, ``max``) is this format's."""
+        from .rule import format_row
+        have = {**self.to_dict(), **format_row(self)}
+        for key in keys:
+            if key not in data or (key == "bias" and data[key] is None):
+                continue
+            given, want = data[key], have[key]
+            if key in ("zero", "underflow"):
+                given = plain(given)
+            if given != want or isinstance(given, bool) != isinstance(want, bool):
+                raise InvalidValue(f"{key} must be {want!r} for the format {self.name}, "
+                                   f"not {given!r}")
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

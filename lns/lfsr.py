@@ -78,7 +78,11 @@ def check_lane_states(stochastic: bool, lfsr_state):
         raise InvalidValue("rounding='stochastic' needs lfsr_state (see lns.lane_seeds)")
     if not isinstance(lfsr_state, np.ndarray) or lfsr_state.dtype != np.int64 \
             or lfsr_state.ndim != 1 or lfsr_state.size == 0:
-        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array, one state a lane")
+        raise InvalidType("lfsr_state must be a non-empty 1-D int64 numpy array (in the "
+                          "machine's byte order), one state a lane")
+    if not lfsr_state.flags.writeable:
+        raise InvalidValue("lfsr_state must be a writeable array (it is advanced in place), "
+                           "not a read-only one")
     if np.any((lfsr_state <= 0) | (lfsr_state > 0xFFFFFFFF)):
         raise InvalidValue("lfsr_state must hold non-zero 32-bit states")
     return lfsr_state

@@ -41,11 +41,13 @@ def _cfg(name, weight, grad, moment, **kw):
 
 
 PRESETS: dict[str, Rule] = {
-    # Small enough to enumerate every (w, g, v): 64 x 32 x 64 = 131,072 inputs a step.
+    # Small enough to enumerate every (w, g, v): 64 x 32 x 64 = 131,072 inputs a step.  Its
+    # moment's 2 fractional bits hold beta = 0.999 as 1.0 (the moment never decays): kept for
+    # the exhaustive checks of the datapath, which it exercises all the same; opts in.
     "tiny": _cfg("tiny",
                  LNSFormat(3, 2, bias=6), LNSFormat(3, 1, bias=4),
                  LNSFormat(4, 2, bias=12, signed=False),
-                 eta_log2=-2, step_frac_bits=3, exp_bits=5),
+                 eta_log2=-2, step_frac_bits=3, exp_bits=5, allow_degenerate=True),
     # 8-bit weights with the bounded sign update and stochastic rounding: no second moment.
     "lns8_sign": _cfg("lns8_sign",
                       LNSFormat(4, 3, bias=14), LNSFormat(4, 3, bias=12),
@@ -127,6 +129,10 @@ def config_for_bits(bits: int, base: str | MadamConfig = "lns12", *, eta_log2: i
     with lns12's moment (Fv = 10) a 16-bit weight (8 LSBs a unit) is off the rounded float
     step in about a fifth of the steps, with Fv = 12 in about 1 %.
 
+    A ``moment_frac_bits`` the caller fixes may hold ``beta`` as 1.0 (lns12's 0.999 needs 9
+    bits): such a configuration studies the moment's precision, so it opts in
+    (``allow_degenerate``; its `caveats` say that the moment never decays).
+
     grad_bits: a ``grad_bits``-bit gradient word ``i5`` with bias 24 (2**-24..2**8) instead
     of ``base``'s.  table: the ``sb`` method.
 
@@ -170,15 +176,23 @@ def madam_at_width(base: MadamConfig, bits: int, *, eta_log2: int | None = None,
         name += f"_g{grad_bits}"
     if moment_frac_bits is not None:
         name += f"_vf{moment_frac_bits}"
+    allow = base.allow_degenerate or moment_frac_bits is not None   # a study of the moment
     return base.replace(weight=weight, grad=grad, moment=moment, eta_log2=eta,
                         rounding=rounding, table=table or base.table, step_frac_bits=fs,
-                        exp_bits=fs + 4, name=name)
+                        exp_bits=fs + 4, name=name, allow_degenerate=allow)
 
 
 def variant_configs(bits: int = 12, base: str | MadamConfig = "lns12") -> list[MadamConfig]:
     """The datapath choices that matter at one weight width: the ``sb`` table held direct or
     interpolated, the second moment's fractional bits, the gradient's width, and the
-    rounding of the step."""
+    rounding of the step.
+
+    Some of them are degenerate on purpose (`lns.degenerate`): a coarse moment holds beta
+    as 1.0 (`config_for_bits` opts those in), and nearest-even rounding at a narrow weight
+    rounds every step to 0 (below 7 bits with lns12's eta); each opts in, and its `caveats`
+    say what it holds."""
+    if isinstance(base, str):
+        base = get(base)
     ref = config_for_bits(bits, base)
     out = []
     other = TableMethod.DIRECT if ref.table is TableMethod.INTERP else TableMethod.INTERP
@@ -189,7 +203,8 @@ def variant_configs(bits: int = 12, base: str | MadamConfig = "lns12") -> list[M
     for gb in (8, 9, 14):
         out.append(config_for_bits(bits, base, grad_bits=gb))
     rnd = Rounding.STOCHASTIC if ref.rounding is Rounding.NEAREST_EVEN else Rounding.NEAREST_EVEN
-    out.append(config_for_bits(bits, base, rounding=rnd).replace(name=f"w{bits}_{rnd}"))
+    study = base.replace(allow_degenerate=True)        # the rounding compared, degenerate or not
+    out.append(config_for_bits(bits, study, rounding=rnd).replace(name=f"w{bits}_{rnd}"))
     return out
 
 
@@ -264,9 +279,12 @@ PRESETS.update({
 })
 
 # ---- the IEEE float Adam units (`lns.rules.ieee_adam`) ---------------------------------------------
+# bf16 holds beta2 = 0.999 as 1.0 (its second moment never decays): the unit as a bf16 Adam
+# is built, and compared, with that caveat (`Rule.caveats`), so the preset opts in.
 PRESETS.update({
     "fp32_adam": FloatAdamConfig(FLOAT_FORMATS["fp32"], name="fp32_adam"),
-    "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam"),
+    "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam",
+                                 allow_degenerate=True),
 })
 
 
@@ -359,7 +377,7 @@ def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | No
         m = LNSFormat(grad.int_bits + m.int_bits - g0.int_bits,
                       grad.frac_bits + m.frac_bits - g0.frac_bits,
                       bias=grad.bias + m.bias - g0.bias)
-    changes = {"weight": weight, "grad": grad, m_role: m}
+    changes = {"weight": weight, "grad": grad, m_role: _holding_decays(base, m_role, m)}
     changes.update(base.second_moment_at(grad))
     eta = base.eta_log2 if eta_log2 is None else int(eta_log2)
     if rounding is None:
@@ -370,6 +388,20 @@ def additive_config_for_bits(bits: int, base="lns12_adam", *, eta_log2: int | No
     return base.replace(**changes, eta_log2=eta, rounding=rounding, table=table or base.table,
                         guard_bits=base.guard_bits if guard_bits is None else int(guard_bits),
                         name=name)
+
+
+def _holding_decays(base, role: str, fmt: LNSFormat) -> LNSFormat:
+    """``fmt`` (the ``role`` format of a family member), with the fractional bits its decays
+    need so none is held as 1.0 (`lns.degenerate`: LNS Lion's beta2 = 0.99 needs 6, which a
+    narrow gradient's momentum would not have); the same window (int bits and bias)."""
+    from .degenerate import decay_frac_bits
+    need = [decay_frac_bits(getattr(base, name), fmt.frac_bits)
+            for name, (r, _) in base.DECAYS.items() if r == role]
+    frac = max([fmt.frac_bits] + [f for f in need if f is not None])
+    if frac == fmt.frac_bits:
+        return fmt
+    return LNSFormat(fmt.int_bits, frac, bias=fmt.bias, signed=fmt.signed, zero=fmt.zero,
+                     underflow=fmt.underflow)
 
 
 def adam_config_for_bits(bits: int, base="lns12_adam", **kw):

@@ -29,6 +29,15 @@ Methods a rule implements
 ``update(words, t, held, lfsr_state, evaluator)``, ``held(t, clip=None)``,
 ``held_range(port)``, ``to_dict``/``from_dict``; the rest below has a default that the
 rule may refine (`update_words` when a word passes through unwritten).
+
+Degenerate constants (`lns.degenerate`)
+---------------------------------------
+Every rule's configuration has the field ``allow_degenerate`` (default False) and calls
+`lns.degenerate.check` last in its ``__post_init__``: a hyperparameter whose rounded
+constant breaks the rule (a decay held as 1.0, an IEEE eps held as 0, a step that always
+rounds to 0) is an `InvalidValue` naming the value it became and the smallest format that
+holds it, unless the configuration opts in.  `caveats` lists what such a unit really holds,
+one line each, for the tables and listings; a rule lists its cases in `_degenerate`.
 """
 
 from __future__ import annotations
@@ -39,9 +48,13 @@ import numpy as np
 
 from .errors import InvalidType, InvalidValue
 
-__all__ = ["Rule", "BYTE", "format_row", "table_row", "check_config"]
+__all__ = ["Rule", "BYTE", "format_row", "table_row", "check_config", "fields_from_dict",
+           "check_derived"]
 
 BYTE = 8
+# What a listing row (`Rule.describe`) adds that is text, not a number a user would edit:
+# accepted back in a config and ignored (recomputed from the fields).
+_DESCRIPTIVE = ("caveats", "constants")
 
 
 def format_row(fmt) -> dict:
@@ -63,6 +76,51 @@ def check_config(cfg, cls, what: str):
     return cfg
 
 
+def fields_from_dict(cls, data, parse_format) -> tuple[dict, dict]:
+    """A rule's ``from_dict``: ``(keyword arguments of cls, derived keys given)`` from
+    ``data`` (`to_dict`'s table, or a listing row of `describe`, so the output of
+    ``lnsmadam presets --json`` loads as a config).  Checks the rule (``"optimizer"``), names
+    every valid field when one is unknown, and parses each of ``cls.FORMAT_ROLES`` with
+    ``parse_format`` (its error prefixed with the role).  The derived keys (``cls.DERIVED``:
+    eta, table bits, ...) are returned for `check_derived` once the configuration exists."""
+    from dataclasses import fields
+    if not isinstance(data, dict):
+        raise InvalidType(f"a {cls.__name__} must be a mapping, not {type(data).__name__}")
+    kwargs = dict(data)
+    rule = kwargs.pop("optimizer", str(cls.OPTIMIZER))
+    if rule != str(cls.OPTIMIZER):
+        raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
+                           f"not {rule!r}")
+    known = [f.name for f in fields(cls) if f.init]
+    derived = {k: kwargs.pop(k) for k in (*cls.DERIVED, *_DESCRIPTIVE) if k in kwargs}
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise InvalidValue(f"unknown config field {unknown[0]!r} (the fields of "
+                           f"{cls.__name__} are {', '.join(known)})")
+    for role in cls.FORMAT_ROLES:
+        if role not in kwargs:
+            raise InvalidValue(f"config needs a {role} format")
+        try:
+            kwargs[role] = parse_format(kwargs[role])
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{role} {exc}") from None
+    return kwargs, derived
+
+
+def check_derived(cfg, derived: dict):
+    """``cfg``, after checking that each derived key a config gave (a listing row's ``eta``,
+    table bits, ...) is what ``cfg`` derives: a changed one would otherwise be ignored."""
+    row = cfg.describe()
+    for key, given in derived.items():
+        if key in _DESCRIPTIVE:
+            continue
+        want = row[key]
+        if given != want or isinstance(given, bool):
+            raise InvalidValue(f"{key} must be {want!r} (it follows from the other fields; "
+                               f"set those instead), not {given!r}")
+    return cfg
+
+
 def table_row(t) -> dict:
     """A Gaussian-logarithm table (`lns.tables.GaussTable`) for a sidecar: how it is held,
     its entries and bits."""
@@ -78,6 +136,8 @@ class Rule:
     HELD: tuple = ()
     EVALUATORS: tuple = ("python", "numba")
     MODEL: str = ""
+    #: Keys of `describe` derived from the fields (accepted by `from_dict`, and checked)
+    DERIVED: tuple = ()
 
     # ---- what a beat carries ------------------------------------------------------------
     @property
@@ -138,6 +198,17 @@ class Rule:
             return None
         from .lfsr import lane_seeds
         return np.array(lane_seeds(seed, lanes), dtype=np.int64)
+
+    def caveats(self) -> tuple[str, ...]:
+        """What the hardware really holds where a rounded constant is degenerate, one line
+        each (``"beta2 0.999 rounds to 1.0 in bf16: the second moment never decays"``);
+        empty for every configuration that does not opt in with ``allow_degenerate``."""
+        return tuple(d.caveat for d in self._degenerate())
+
+    def _degenerate(self) -> list:
+        """The rule's degenerate constants (`lns.degenerate.Degenerate`), in field order;
+        none by default."""
+        return []
 
     def rom_tables(self) -> dict:
         """The ROMs the hardware holds, by role, for the sidecar and the cost: ``{role:

@@ -244,7 +244,8 @@ def test_cli_config_override(tmp_path, capsys):
     assert main(["verilog", "--preset", "bf16_adam", "--config", str(tmp_path / "fast.toml"),
                  "--out", str(out), "--json"]) == 0
     meta = json.loads(Path(json.loads(capsys.readouterr().out)["sidecar"]).read_text())
-    want = FloatAdamConfig(FLOAT_FORMATS["bf16"], lr=0.01, beta1=0.8).constants
+    want = FloatAdamConfig(FLOAT_FORMATS["bf16"], lr=0.01, beta1=0.8,
+                           allow_degenerate=True).constants
     assert {k: int(v["word"], 16) for k, v in meta["constants"].items()} == want
     assert want["lr"] != presets.get("bf16_adam").constants["lr"]
     (tmp_path / "bad.toml").write_text("lr = -1\n")

@@ -88,15 +88,17 @@ def test_bf16_constants_and_what_they_become():
     assert to_float(BF16, cfg.b1) == 0.8984375 and to_float(BF16, cfg.c1) == 0.10009765625
     assert to_float(BF16, cfg.eps_word) == pytest.approx(1.00117e-8, rel=1e-5)
     # fp16 has the ten fraction bits 0.999 needs to stay below 1 (1 - 2**-10), but eps 1e-8
-    # is below half its smallest subnormal, 2**-25: it rounds to +0.
-    fp16 = FloatAdamConfig(FP16)
+    # is below half its smallest subnormal, 2**-25: it rounds to +0, a degenerate constant
+    # (refused unless opted in: tests/test_degenerate_configs.py).
+    fp16 = FloatAdamConfig(FP16, allow_degenerate=True)
     assert to_float(FP16, fp16.b2) == 1 - 2.0 ** -10 and fp16.eps_word == 0
 
 
 @pytest.mark.parametrize("fmt", [FP32, BF16, FP16], ids=lambda f: f.name)
 @pytest.mark.parametrize("beta", [0.9, 0.999, 0.5])
 def test_bias_correction_words_are_correctly_rounded(fmt, beta):
-    cfg = FloatAdamConfig(fmt, beta1=beta, beta2=beta)
+    # (0.999 is 1.0 in bf16, eps 0 in fp16: degenerate units, whose k words are still exact)
+    cfg = FloatAdamConfig(fmt, beta1=beta, beta2=beta, allow_degenerate=True)
     n, d = Fraction(beta).as_integer_ratio()
     for t in list(range(1, 40)) + [50, 99, 100, 101, 150, 400, 1000, 3000, 9000]:
         k1, k2 = cfg.bias_correction_words(t)
@@ -215,7 +217,8 @@ def test_update_special_cases(impl):
 
 
 def test_any_format_runs_on_the_exact_path():
-    cfg = FloatAdamConfig(FloatFormat(5, 6), name="e5m6_adam")      # 12-bit words, no numpy
+    cfg = FloatAdamConfig(FloatFormat(5, 6), name="e5m6_adam",      # 12-bit words, no numpy
+                          allow_degenerate=True)     # eps and beta2 degenerate (see below)
     k = cfg.bias_correction_words(1)
     # w = 2**-4, g = 1 at t = 1: the step is about lr = 0.001, two ulps (2**-11) below 2**-4.
     w1, m1, v1 = float_adam_update(cfg, 0x2C0, 0x3C0, 0, 0, *k)

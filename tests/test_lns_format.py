@@ -64,8 +64,15 @@ def test_format_errors_pinned(kwargs, exc, text):
 
 
 def test_from_dict_rejects_unknown_fields():
-    with pytest.raises(ValueError, match="unknown LNS format field 'bits'"):
-        LNSFormat.from_dict({"int_bits": 4, "frac_bits": 3, "bits": 8})
+    # a listing row's derived "bits" is accepted when it agrees (tests/test_config_files.py)
+    with pytest.raises(ValueError) as info:
+        LNSFormat.from_dict({"int_bits": 4, "frac_bits": 3, "width": 8})
+    assert str(info.value) == ("unknown LNS format field 'width' (the fields are int_bits, "
+                               "frac_bits, bias, signed, zero, underflow; or a name, "
+                               "format = \"lns12_i4f7_b14\")")
+    with pytest.raises(ValueError) as info:
+        LNSFormat.from_dict({"int_bits": 4, "frac_bits": 3, "bits": 9})
+    assert str(info.value) == "bits must be 8 for the format lns8_i4f3, not 9"
 
 
 # ---- MadamConfig --------------------------------------------------------------------------
@@ -251,9 +258,10 @@ def test_g_bound_limits_are_the_step_range():
         "g_bound must be below 6.999e+13 for eta 2**-7 and a weight of 7 fractional bits "
         "(the largest step, eta * g_bound, must be below 2**46 weight LSBs, the model's "
         "64-bit step), not 100000000000000.0")
-    # the limits are exact, on either side of l_bound's rounding
+    # the limits are exact, on either side of l_bound's rounding (a step this small rounds
+    # to 0 with nearest-even rounding, a degenerate config: opted in to reach the limit)
     lo = 2.0 ** (-28 - 2.0 ** -7)
-    assert _cfg(g_bound=lo * (1 + 1e-12)).params.l_bound == -28 * 64
+    assert _cfg(g_bound=lo * (1 + 1e-12), allow_degenerate=True).params.l_bound == -28 * 64
     with pytest.raises(ValueError):
         _cfg(g_bound=lo * (1 - 1e-12))
     hi = 2.0 ** (46 - 2.0 ** -7)
@@ -263,7 +271,8 @@ def test_g_bound_limits_are_the_step_range():
 
 
 def test_sign_normaliser_eta_limit():
-    sign = dict(weight=LNSFormat(4, 0, bias=10), normaliser="sign", exp_bits=1)
+    sign = dict(weight=LNSFormat(4, 0, bias=10), normaliser="sign", exp_bits=1,
+                allow_degenerate=True)         # 2**-20 LSB rounds to 0 (nearest-even)
     assert _cfg(eta_log2=-20, **sign).params.eta_shift == -20
     with pytest.raises(ValueError) as info:
         _cfg(eta_log2=-21, **sign)

@@ -19,13 +19,14 @@ This module only describes the format; the correctly rounded operations are in
 from __future__ import annotations
 
 import math
+import re
 
 from dataclasses import dataclass
 from functools import cached_property
 
 from ..errors import InvalidType, InvalidValue
 
-__all__ = ["FloatFormat", "FLOAT_FORMATS", "get_format"]
+__all__ = ["FloatFormat", "FLOAT_FORMATS", "get_format", "parse_format"]
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,46 @@ def get_format(name: str) -> FloatFormat:
     except (KeyError, TypeError):
         raise InvalidValue(f"float format must be one of {', '.join(FLOAT_FORMATS)}, "
                            f"not {name!r}") from None
+
+
+_NAME = re.compile(r"e(\d+)m(\d+)")
+_FIELDS = ("name", "exp_bits", "frac_bits", "total_bits", "bias")
+
+
+def parse_format(value) -> FloatFormat:
+    """A format as a config gives it: a name (``"fp16"``, or ``"e5m6"``, the name
+    `FloatFormat` gives an unnamed format), or `FloatFormat.to_dict`'s table (its derived
+    ``total_bits`` and ``bias`` checked, a preset's name checked against its widths)."""
+    if isinstance(value, str) and value in FLOAT_FORMATS:
+        return FLOAT_FORMATS[value]
+    m = _NAME.fullmatch(value) if isinstance(value, str) else None
+    if m is not None:
+        return FloatFormat(int(m.group(1)), int(m.group(2)))
+    if isinstance(value, dict) and set(value) <= set(_FIELDS) and (
+            "exp_bits" in value and "frac_bits" in value or _named(value.get("name"))):
+        return _from_table(value)
+    if isinstance(value, dict) and set(value) - set(_FIELDS):
+        raise InvalidValue(f"unknown float format field {sorted(set(value) - set(_FIELDS))[0]!r}"
+                           f" (the fields are {', '.join(_FIELDS)})")
+    raise InvalidValue(f"format must be one of {', '.join(FLOAT_FORMATS)}, a name like e5m10 "
+                       f"(e<exp_bits>m<frac_bits>) or a table with exp_bits and frac_bits, "
+                       f"not {value!r}")
+
+
+def _named(name) -> bool:
+    return isinstance(name, str) and name in FLOAT_FORMATS
+
+
+def _from_table(table: dict) -> FloatFormat:
+    name = table.get("name", "")
+    if "exp_bits" not in table:                      # {"name": "fp16"}
+        fmt = FLOAT_FORMATS[name]
+    else:
+        fmt = FloatFormat(table["exp_bits"], table["frac_bits"], name)
+        if fmt.name in FLOAT_FORMATS and FLOAT_FORMATS[fmt.name] != fmt:
+            raise InvalidValue(f"format {fmt.name} must be {FLOAT_FORMATS[fmt.name]}")
+    for key in ("total_bits", "bias"):
+        if key in table and (table[key] != getattr(fmt, key) or isinstance(table[key], bool)):
+            raise InvalidValue(f"format {key} must be {getattr(fmt, key)} for {fmt.name} (it "
+                               f"follows from exp_bits and frac_bits), not {table[key]!r}")
+    return fmt

@@ -94,6 +94,8 @@ def check_words(fmt: FloatFormat, x, name: str):
                                f"not {x}")
         return x, True
     arr = np.asarray(x)
+    if arr.size == 0 and arr.dtype.kind == "f":
+        arr = arr.astype(word_dtype(fmt))   # [] (numpy makes it float64): no words, none bad
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.integer):
         raise InvalidType(f"{name} must be an int word or an integer array, "
                           f"not {type(x).__name__} of {arr.dtype}")

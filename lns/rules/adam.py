@@ -52,6 +52,7 @@ from .additive import (AdditiveConfigMixin, apply_update, check_evaluator, check
                        check_int, check_open_unit, check_positive, check_t, lns_sum_ref,
                        rne_fraction, signed_sum, store_term_ref, term_ref, weight_step,
                        weight_step_ref)
+from ..degenerate import check as check_degenerate
 from ..errors import InvalidValue
 from ..rule import check_config
 from ..format import LNSFormat
@@ -116,6 +117,9 @@ class AdamConfig(AdditiveConfigMixin):
         Bits of the step's log and the weight adder below the weight's LSB.
     name : str
         A label; not part of the arithmetic.
+    allow_degenerate : bool
+        Build the unit even where ``beta1`` or ``beta2`` is held as 1.0 (its log rounds to
+        the code 0 at its moment's precision, `lns.degenerate`); `caveats` then says so.
     """
 
     OPTIMIZER = Optimizer.ADAM
@@ -126,6 +130,8 @@ class AdamConfig(AdditiveConfigMixin):
     FAMILY_BASE = "lns12_adam"
     MODEL = "lns.adam_update"
     MOMENT_ROLE = "first_moment"
+    DECAYS = {"beta1": ("first_moment", "the first moment never decays"),
+              "beta2": ("second_moment", "the second moment never decays")}
 
     weight: LNSFormat
     grad: LNSFormat
@@ -139,6 +145,7 @@ class AdamConfig(AdditiveConfigMixin):
     table: TableMethod = TableMethod.DIRECT
     guard_bits: int = 3
     name: str = field(default="custom", compare=False)
+    allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         check_formats(self, {"weight": True, "grad": True, "first_moment": True,
@@ -167,6 +174,7 @@ class AdamConfig(AdditiveConfigMixin):
                     f"{name} must be above {limit:.4g} for a moment of {f} fractional bits "
                     f"(below, log2(1 - {name}) rounds to 0 and its bias correction has no "
                     f"bits), not {beta!r}")
+        check_degenerate(self)
 
     # ---- derived hardware constants -----------------------------------------------------
     @property

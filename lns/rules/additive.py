@@ -206,25 +206,11 @@ def config_to_dict(cfg) -> dict:
 
 
 def config_from_dict(cls, data):
-    if not isinstance(data, dict):
-        raise InvalidType(f"a {cls.__name__} must be a mapping, not {type(data).__name__}")
-    kwargs = dict(data)
-    rule = kwargs.pop("optimizer", str(cls.OPTIMIZER))
-    if rule != str(cls.OPTIMIZER):
-        raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
-                           f"not {rule!r}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(kwargs) - known)
-    if unknown:
-        raise InvalidValue(f"unknown config field {unknown[0]!r}")
-    for role in cls.FORMAT_ROLES:
-        if role not in kwargs:
-            raise InvalidValue(f"config needs a {role} format")
-        try:
-            kwargs[role] = LNSFormat.from_dict(kwargs[role])
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"{role} {exc}") from None
-    return cls(**kwargs)
+    """An additive rule's configuration from `to_dict`'s table or a `describe` row
+    (`lns.rule.fields_from_dict`); a format may be a table or a name."""
+    from ..rule import check_derived, fields_from_dict
+    kwargs, derived = fields_from_dict(cls, data, LNSFormat.from_dict)
+    return check_derived(cls(**kwargs), derived)
 
 
 class AdditiveConfigMixin(Rule):
@@ -233,6 +219,10 @@ class AdditiveConfigMixin(Rule):
 
     FORMAT_ROLES: tuple[str, ...] = ()
     HYPER: tuple[str, ...] = ()
+    DERIVED = ("eta", "step_frac_bits")
+    #: ``{decay field: (format role, what holding it as 1.0 does)}``, checked by
+    #: `_degenerate` (`lns.degenerate.lns_decay`)
+    DECAYS: dict = {}
     # `lns.presets.additive_config_for_bits` rounds to nearest even where
     # ``eta_log2 + Fw >= NEAREST_FROM`` (a full-size step reaches an LSB), else stochastically
     NEAREST_FROM = 0
@@ -240,6 +230,16 @@ class AdditiveConfigMixin(Rule):
     @property
     def eta(self) -> float:
         return 2.0 ** self.eta_log2
+
+    def _degenerate(self) -> list:
+        """Each decay of `DECAYS` held as 1.0 in its format.  (No eta makes an additive
+        step a no-op: it scales with the moment, or, Lion's, is large against small
+        weights.)"""
+        from ..degenerate import lns_decay
+        found = (lns_decay(name, getattr(self, name), role.replace("_", " "),
+                           getattr(self, role).frac_bits, effect)
+                 for name, (role, effect) in self.DECAYS.items())
+        return [d for d in found if d is not None]
 
     @property
     def acc_frac_bits(self) -> int:
@@ -306,6 +306,7 @@ class AdditiveConfigMixin(Rule):
                    eta_log2=self.eta_log2, guard_bits=self.guard_bits,
                    step_frac_bits=self.acc_frac_bits)
         row.update({k: getattr(self, k) for k in self.HYPER})
+        row.update(allow_degenerate=self.allow_degenerate, caveats=list(self.caveats()))
         return row
 
     def to_dict(self) -> dict:

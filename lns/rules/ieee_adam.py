@@ -30,26 +30,34 @@ What the presets' constants become (`FloatAdamConfig.constants`, checked in the 
   second moment does not decay: ``v' = v + c2 g**2`` with c2 = 1 - beta2 -> 0x3A83 =
   0.00099945068359375; lr 1e-3 -> 0x3A83 (same word); eps 1e-8 -> 0x322C =
   1.00117176771e-08 (a normal bf16: bf16 has fp32's exponent range).
-* fp16 (no preset; `FloatAdamConfig(FLOAT_FORMATS["fp16"])` works): beta2 0.999 ->
-  0.9990234375 = 1 - 2**-10, but eps 1e-8 -> **+0**: it is below half the smallest fp16
-  subnormal (2**-25 ~ 2.98e-8), so ``d = sqrt(vh) + eps`` is 0 when ``v' = 0`` and the
-  update divides by zero (IEEE: an infinite step, or NaN for 0/0).
+* fp16 (no preset): beta2 0.999 -> 0.9990234375 = 1 - 2**-10, but eps 1e-8 -> **+0**: it
+  is below half the smallest fp16 subnormal (2**-25 ~ 2.98e-8), so ``d = sqrt(vh) + eps``
+  is 0 when ``v' = 0`` and the update divides by zero (IEEE: an infinite step, or NaN for
+  0/0).
+
+Both are *degenerate* constants (`lns.degenerate`, `FloatAdamConfig._degenerate`): a
+configuration holding one is refused, naming the value it became and the smallest format
+that holds it, unless it sets ``allow_degenerate`` (the bf16_adam preset does; its
+`caveats` say that beta2 is 1.0).  ``FloatAdamConfig(FLOAT_FORMATS["fp16"])`` is refused for
+its eps; ``FloatAdamConfig(FLOAT_FORMATS["fp16"], eps=1e-7)`` is not.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property, lru_cache
 
 import numpy as np
 
+from ..degenerate import Degenerate
+from ..degenerate import check as check_degenerate
 from ..errors import InvalidType, InvalidValue
 from ..modes import Optimizer, Rounding
 from ..rule import Rule, check_config
 from ..ieee import exact, ops
-from ..ieee.format import FLOAT_FORMATS, FloatFormat
+from ..ieee.format import FLOAT_FORMATS, FloatFormat, parse_format
 
 __all__ = ["FloatAdamConfig", "bias_correction_word",
            "float_adam_update", "CONSTANTS", "OPERATIONS"]
@@ -64,6 +72,24 @@ OPERATIONS = (
     ("s", "sqrt", ("vh",)), ("d", "add", ("s", "eps")), ("n", "mul", ("lr", "mh")),
     ("q", "div", ("n", "d")), ("w'", "sub", ("w", "q")),
 )
+
+# What a constant held as 1.0, 0 or infinity must be instead (`FloatAdamConfig._degenerate`)
+_WANT = {"1.0": "less than 1.0", "0": "more than 0", "inf": "a finite value"}
+# The degenerate constants (`FloatAdamConfig._degenerate`): ``{constant: (what the config
+# calls it, {value held: its effect})}``; a held value is "1.0", "0" or "inf".
+_DEGENERATE = {
+    "b1": ("beta1", {"1.0": "the first moment never decays",
+                     "0": "the first moment keeps no history (m' = (1 - beta1) g)"}),
+    "c1": ("1 - beta1", {"0": "the gradient never enters the first moment"}),
+    "b2": ("beta2", {"1.0": "the second moment never decays",
+                     "0": "the second moment keeps no history (v' = (1 - beta2) g**2)"}),
+    "c2": ("1 - beta2", {"0": "the gradient never enters the second moment"}),
+    "lr": ("lr", {"0": "every step is 0 and the update never moves a weight",
+                  "inf": "every step is infinite"}),
+    "eps": ("eps", {"0": "where v' = 0, sqrt(v_hat) + eps is 0 and the update divides by "
+                         "zero (NaN or an infinite step)",
+                    "inf": "sqrt(v_hat) + eps is infinite and every step is 0"}),
+}
 
 
 def _check_real(name, value, lo_open=None, hi_open=None):
@@ -123,6 +149,7 @@ class FloatAdamConfig(Rule):
     HYPER = ("lr", "beta1", "beta2", "eps")
     FAMILY_BASE = "fp32_adam"
     MODEL = "lns.rules.ieee_adam.float_adam_update"
+    DERIVED = ("operations",)
     rounding = Rounding.NEAREST_EVEN        # IEEE's, every operation
 
     @property
@@ -136,6 +163,8 @@ class FloatAdamConfig(Rule):
     beta2: float = 0.999
     eps: float = 1e-8
     name: str = ""
+    # Not part of the arithmetic: two configurations that compute the same are equal.
+    allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if not isinstance(self.fmt, FloatFormat):
@@ -150,17 +179,42 @@ class FloatAdamConfig(Rule):
             object.__setattr__(self, f, float(getattr(self, f)))
         if not self.name:
             object.__setattr__(self, "name", f"{self.fmt.name}_adam")
+        check_degenerate(self)
 
     def _round(self, x: Fraction) -> int:
         return exact.round_to_format(self.fmt, 0, x)
 
+    def _exact_constants(self) -> dict[str, Fraction]:
+        """The exact values the `constants` are rounded from."""
+        b1, b2 = Fraction(self.beta1), Fraction(self.beta2)
+        return {"b1": b1, "c1": 1 - b1, "b2": b2, "c2": 1 - b2, "lr": Fraction(self.lr),
+                "eps": Fraction(self.eps)}
+
+    def _degenerate(self) -> list:
+        """Each constant of `_DEGENERATE` held as 1.0, 0 or infinity where that breaks the
+        update, with the smallest of `FLOAT_FORMATS` (by width) that holds it."""
+        found = []
+        for key, x in self._exact_constants().items():
+            label, effects = _DEGENERATE[key]
+            held = _held(self.fmt, self.constants[key])
+            if held not in effects:
+                continue
+            ok = [f for f in _by_width().values()
+                  if _held(f, exact.round_to_format(f, 0, x)) not in effects]
+            holds = (f"{ok[0].name} is the smallest format that holds it" if ok else
+                     f"none of {', '.join(_by_width())} holds it")
+            value, fmt = float(x), self.fmt.name
+            found.append(Degenerate(
+                label.replace("1 - ", ""),
+                f"{label} {value!r} rounds to {held} in {fmt}: {effects[held]}",
+                f"{label} must be held by {fmt} as {_WANT[held]}, not {value!r} (it rounds to "
+                f"{held}: {effects[held]})", holds))
+        return found
+
     @cached_property
     def constants(self) -> dict[str, int]:
         """``{b1, c1, b2, c2, lr, eps}`` as words of `fmt`, each rounded once."""
-        b1, b2 = Fraction(self.beta1), Fraction(self.beta2)
-        return {"b1": self._round(b1), "c1": self._round(1 - b1),
-                "b2": self._round(b2), "c2": self._round(1 - b2),
-                "lr": self._round(Fraction(self.lr)), "eps": self._round(Fraction(self.eps))}
+        return {k: self._round(x) for k, x in self._exact_constants().items()}
 
     @property
     def b1(self) -> int:
@@ -216,14 +270,10 @@ class FloatAdamConfig(Rule):
         (``evaluator`` ``"python"``: the exact path; ``"numpy"``: numpy's)."""
         impl = {"python": "exact", "numpy": "numpy"}[self.check_evaluator(evaluator)]
         held = self.check_held(t, held)
-        from ..ieee.fast import word_dtype
-        arrays = {}
-        for key in "wgmv":
-            a = np.asarray(words[key])
-            if a.size and (int(a.min()) < 0 or int(a.max()) > self.fmt.word_mask):
-                raise InvalidValue(f"{key} must hold {self.fmt.name} words in "
-                                   f"0..{self.fmt.word_mask:#x}")
-            arrays[key] = a.astype(word_dtype(self.fmt)).ravel()
+        # Checked as words (integers in the format's range: a float array is refused, not
+        # truncated), then flat arrays of the word dtype
+        arrays = {key: np.ravel(ops.check_words(self.fmt, np.asarray(words[key]), key)[0])
+                  for key in "wgmv"}
         out = float_adam_update(self, *(arrays[k] for k in "wgmv"), held["k1"], held["k2"],
                                 impl=impl)
         return {k: np.asarray(a, dtype=np.int64).ravel() for k, a in zip(self.output_roles, out)}
@@ -238,7 +288,8 @@ class FloatAdamConfig(Rule):
         return {"name": self.name, "optimizer": str(self.optimizer),
                 "format": self.fmt.to_dict(), "lr": self.lr, "beta1": self.beta1,
                 "beta2": self.beta2, "eps": self.eps, "constants": self.to_dict()["constants"],
-                "operations": len(self.operations)}
+                "operations": len(self.operations), "allow_degenerate": self.allow_degenerate,
+                "caveats": list(self.caveats())}
 
     def at_width(self, bits: int, **overrides) -> "FloatAdamConfig":
         """This configuration in the IEEE format of ``bits`` bits (32: fp32; 16: this
@@ -259,8 +310,9 @@ class FloatAdamConfig(Rule):
         return {"optimizer": str(self.optimizer), "name": self.name,
                 "format": self.fmt.to_dict(), "lr": self.lr,
                 "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
+                "allow_degenerate": self.allow_degenerate,
                 "constants": {k: {"word": f"{w:#0{2 + (self.fmt.total_bits + 3) // 4}x}",
-                                  "value": float(exact.to_fraction(self.fmt, w))}
+                                  "value": _value(self.fmt, w)}
                               for k, w in self.constants.items()}}
 
     def to_json(self) -> str:
@@ -269,29 +321,46 @@ class FloatAdamConfig(Rule):
 
     @classmethod
     def from_dict(cls, data: dict) -> "FloatAdamConfig":
-        """From `to_dict`'s dict (``constants`` are derived, so ignored; ``format`` a
-        preset name or ``{"exp_bits", "frac_bits"[, "name"]}``)."""
+        """From `to_dict`'s dict or a `describe` row (``constants`` and ``caveats`` are
+        derived, so ignored; ``operations`` checked); ``format`` a name (``"fp16"``,
+        ``"e5m6"``) or a table with ``exp_bits`` and ``frac_bits``
+        (`lns.ieee.format.parse_format`)."""
+        from ..rule import check_derived
         if not isinstance(data, dict):
             raise InvalidType(f"a config must be a mapping, not {type(data).__name__}")
-        known = {"name", "format", "lr", "beta1", "beta2", "eps", "constants", "optimizer"}
+        fields = ("name", "format", "lr", "beta1", "beta2", "eps", "allow_degenerate")
+        known = {*fields, "optimizer", *cls.DERIVED, "constants", "caveats"}
         extra = sorted(set(data) - known)
         if extra:
-            raise InvalidValue(f"unknown float Adam config field(s): {', '.join(extra)}")
+            raise InvalidValue(f"unknown float Adam config field(s): {', '.join(extra)} (the "
+                               f"fields of {cls.__name__} are {', '.join(fields)})")
         if data.get("optimizer", str(cls.OPTIMIZER)) != str(cls.OPTIMIZER):
             raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
                                f"not {data['optimizer']!r}")
-        f = data.get("format")
-        if isinstance(f, str) and f in FLOAT_FORMATS:
-            fmt = FLOAT_FORMATS[f]
-        elif isinstance(f, dict) and "exp_bits" in f and "frac_bits" in f:
-            fmt = FloatFormat(f["exp_bits"], f["frac_bits"], f.get("name", ""))
-            if fmt.name in FLOAT_FORMATS and FLOAT_FORMATS[fmt.name] != fmt:
-                raise InvalidValue(f"format {fmt.name} must be {FLOAT_FORMATS[fmt.name]}")
-        else:
-            raise InvalidValue(f"format must be one of {', '.join(FLOAT_FORMATS)} or a table "
-                               f"with exp_bits and frac_bits, not {f!r}")
-        kw = {k: data[k] for k in ("lr", "beta1", "beta2", "eps", "name") if k in data}
-        return cls(fmt, **kw)
+        fmt = parse_format(data.get("format"))
+        kw = {k: data[k] for k in fields[2:] + ("name",) if k in data}
+        return check_derived(cls(fmt, **kw), {k: data[k] for k in cls.DERIVED if k in data})
+
+
+def _by_width() -> dict[str, FloatFormat]:
+    """`FLOAT_FORMATS` from the narrowest (bf16, fp16, fp32)."""
+    return dict(sorted(FLOAT_FORMATS.items(), key=lambda kv: kv[1].total_bits))
+
+
+def _held(fmt: FloatFormat, word: int) -> str:
+    """A constant's word as `_DEGENERATE` names it: ``"1.0"``, ``"0"``, ``"inf"``, or
+    ``""`` for any other value."""
+    if word == 0:
+        return "0"
+    if word == fmt.pos_inf:
+        return "inf"
+    return "1.0" if word == fmt.bias << fmt.frac_bits else ""
+
+
+def _value(fmt: FloatFormat, word: int):
+    """A constant's value for JSON: a float, or ``"inf"`` (strict JSON has no infinity;
+    only a configuration that allows degenerate constants holds one)."""
+    return "inf" if word == fmt.pos_inf else float(exact.to_fraction(fmt, word))
 
 
 def float_adam_update(cfg: FloatAdamConfig, w, g, m, v, k1, k2, *, impl: str = "auto"):

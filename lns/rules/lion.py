@@ -48,6 +48,7 @@ from numba import njit
 from .additive import (AdditiveConfigMixin, apply_update, check_formats, check_int,
                        check_open_unit, lns_sum_ref, signed_sum, store_term_ref, term_ref,
                        weight_step, weight_step_ref)
+from ..degenerate import check as check_degenerate
 from ..errors import InvalidValue
 from ..rule import check_config
 from ..format import LNSFormat
@@ -93,8 +94,9 @@ class LionConfig(AdditiveConfigMixin):
     beta1, beta2 : float
         The interpolation of the update direction ``c`` and the momentum decay, strictly
         between 0 and 1 (Lion's defaults 0.9 and 0.99).
-    rounding, table, guard_bits, name
-        As `lns.rules.adam.AdamConfig`.
+    rounding, table, guard_bits, name, allow_degenerate
+        As `lns.rules.adam.AdamConfig` (the degenerate cases: ``beta1`` or ``beta2`` held
+        as 1.0).
 
     Lion's decoupled weight decay is not implemented (``lambda = 0``).
     """
@@ -109,6 +111,9 @@ class LionConfig(AdditiveConfigMixin):
     # (|w| <= 0.18) by half an LSB or more, which nearest rounding keeps
     NEAREST_FROM = -4
     MOMENT_ROLE = "momentum"
+    DECAYS = {"beta1": ("momentum", "the update direction takes the momentum at full weight "
+                                    "(c = m + (1 - beta1) g)"),
+              "beta2": ("momentum", "the momentum never decays (m' = m + (1 - beta2) g)")}
 
     weight: LNSFormat
     grad: LNSFormat
@@ -120,6 +125,7 @@ class LionConfig(AdditiveConfigMixin):
     table: TableMethod = TableMethod.DIRECT
     guard_bits: int = 3
     name: str = field(default="custom", compare=False)
+    allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         check_formats(self, {"weight": True, "grad": True, "momentum": True})
@@ -133,6 +139,7 @@ class LionConfig(AdditiveConfigMixin):
         check_open_unit("beta2", self.beta2)
         object.__setattr__(self, "rounding", parse(Rounding, "rounding", self.rounding))
         object.__setattr__(self, "table", parse(TableMethod, "table", self.table))
+        check_degenerate(self)
 
     @cached_property
     def params(self) -> LionParams:

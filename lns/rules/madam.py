@@ -7,11 +7,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
 
+from ..degenerate import MAX_LNS_FRAC_BITS, Degenerate, lns_decay, step_lsbs
+from ..degenerate import check as check_degenerate
 from ..errors import InvalidType, InvalidValue
 from ..format import LNSFormat
 from ..lfsr import RANDOM_BITS
@@ -84,6 +87,9 @@ class MadamConfig(Rule):
         Fractional bits of the ``2**frac`` table's entries.
     name : str
         A label (the preset's name); not part of the arithmetic.
+    allow_degenerate : bool
+        Build the unit even where a rounded constant is degenerate (`_degenerate`: ``beta``
+        held as 1.0, or every step rounding to 0); `caveats` then says so.
 
     Raises
     ------
@@ -91,7 +97,8 @@ class MadamConfig(Rule):
         (a `TypeError` / `ValueError`) for a field outside its range, and for
         hyperparameters whose datapath cannot be built: see `_check_datapath` for the two
         limits (``beta`` against the bias correction's port, ``g_bound`` and ``eta``
-        against the step's range); the message names the limit.
+        against the step's range); the message names the limit.  Also for a degenerate
+        constant (`lns.degenerate`), unless ``allow_degenerate``.
     """
 
     weight: LNSFormat
@@ -107,6 +114,8 @@ class MadamConfig(Rule):
     step_frac_bits: int = 6
     exp_bits: int = 10
     name: str = field(default="custom", compare=False)
+    # Not part of the arithmetic either: two configurations that compute the same are equal.
+    allow_degenerate: bool = field(default=False, compare=False)
 
     OPTIMIZER = Optimizer.MADAM
     WORD_ROLES = {"w": "weight", "g": "grad", "v": "moment"}
@@ -114,6 +123,7 @@ class MadamConfig(Rule):
     HELD = ("x_bc", "clip")
     FAMILY_BASE = "lns12"
     MODEL = "lns.madam_update"
+    DERIVED = ("eta", "sb_table_bits", "exp2_table_bits")
 
     def __post_init__(self):
         for role in ("weight", "grad", "moment"):
@@ -151,6 +161,54 @@ class MadamConfig(Rule):
         if not isinstance(self.name, str):
             raise InvalidType(f"name must be a string, not {self.name!r}")
         self._check_datapath()
+        check_degenerate(self)
+
+    def _degenerate(self) -> list:
+        """``beta`` held as 1.0 (with the rms normaliser; the sign normaliser never reads
+        it), and a step that always rounds to 0 (nearest-even rounding)."""
+        found = []
+        if self.has_second_moment:
+            found.append(lns_decay("beta", self.beta, "moment", self.moment.frac_bits,
+                                   "the second moment never decays "
+                                   "(v' = v + (1 - beta) g**2)"))
+        found.append(self._step_never_moves())
+        return [d for d in found if d is not None]
+
+    def _largest_step(self, eta_shift: int) -> Fraction:
+        """The largest step in weight LSBs before its rounding (step 3 of
+        `lns.madam_update_ref` at the largest ``log2|g_hat|``: the clamp ``l_bound``, or 0
+        with the sign normaliser), for ``eta = 2**eta_shift`` weight LSBs."""
+        fs = self.step_frac_bits
+        top = self.params.l_bound if self.has_second_moment else 0
+        q, r = divmod(top + eta_shift * 2 ** fs, 2 ** fs)
+        return Fraction(int(self.exp_table[r])) * Fraction(2) ** (q - self.exp_bits)
+
+    def _step_never_moves(self):
+        """Nearest-even rounding of a largest step of at most half an LSB: every step is
+        0, the update a no-op.  (Stochastic rounding keeps such steps on average.)"""
+        fw, eta = self.weight.frac_bits, self.eta_log2
+        if self.is_stochastic or round(self._largest_step(eta + fw)) > 0:
+            return None
+        largest = "eta * g_bound" if self.has_second_moment else "eta"
+        size = step_lsbs(self._largest_step(eta + fw))
+        need = next((f for f in range(fw + 1, MAX_LNS_FRAC_BITS + 1)
+                     if round(self._largest_step(eta + f)) > 0), None)
+        holds = ("rounding = \"stochastic\" keeps it on average" if need is None else
+                 f"a weight of {need} fractional bits holds it (or rounding = "
+                 f"\"stochastic\", which keeps it on average)")
+        least = next((e for e in range(eta + 1, 1) if round(self._largest_step(e + fw)) > 0),
+                     None)
+        bound = (f"be at least {least}" if least is not None else
+                 "make a step of more than half a weight LSB")
+        return Degenerate(
+            "eta_log2",
+            f"eta_log2 {eta} rounds every step to 0 weight LSBs with nearest-even rounding "
+            f"(the largest, {largest}, is {size} LSBs of a weight of {fw} fractional bits): "
+            f"the update never moves a weight",
+            f"eta_log2 must {bound} for nearest-even rounding and a weight of {fw} "
+            f"fractional bits (below, every step rounds to 0 weight LSBs: the largest, "
+            f"{largest}, is {size} LSBs, and the update never moves a weight), not {eta}",
+            holds)
 
     def _check_datapath(self):
         """Reject the hyperparameters whose datapath cannot be built or computed.
@@ -283,7 +341,8 @@ class MadamConfig(Rule):
                    g_bound=self.g_bound, p_scale=self.p_scale,
                    step_frac_bits=self.step_frac_bits, exp_bits=self.exp_bits,
                    sb_table_bits=self.sb_table.bits if self.sb_table is not None else 0,
-                   exp2_table_bits=self.exp_table_bits)
+                   exp2_table_bits=self.exp_table_bits,
+                   allow_degenerate=self.allow_degenerate, caveats=list(self.caveats()))
         return row
 
     # ---- derived hardware constants -----------------------------------------------------
@@ -357,26 +416,11 @@ class MadamConfig(Rule):
 
     @classmethod
     def from_dict(cls, data: dict) -> "MadamConfig":
-        if not isinstance(data, dict):
-            raise InvalidType(f"a Madam config must be a mapping, not {type(data).__name__}")
-        data = dict(data)
-        rule = data.pop("optimizer", str(cls.OPTIMIZER))
-        if rule != str(cls.OPTIMIZER):
-            raise InvalidValue(f"optimizer must be {str(cls.OPTIMIZER)!r} for {cls.__name__}, "
-                               f"not {rule!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidValue(f"unknown config field {unknown[0]!r}")
-        kwargs = dict(data)
-        for role in ("weight", "grad", "moment"):
-            if role not in kwargs:
-                raise InvalidValue(f"config needs a {role} format")
-            try:
-                kwargs[role] = LNSFormat.from_dict(kwargs[role])
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"{role} {exc}") from None
-        return cls(**kwargs)
+        """From `to_dict`'s table or a `describe` row (`lns.rule.fields_from_dict`); a
+        format may be a table or a name (``"lns12_i4f7_b14"``)."""
+        from ..rule import check_derived, fields_from_dict
+        kwargs, derived = fields_from_dict(cls, data, LNSFormat.from_dict)
+        return check_derived(cls(**kwargs), derived)
 
     def replace(self, **changes) -> "MadamConfig":
         return dataclasses.replace(self, **changes)

@@ -392,16 +392,20 @@ def _check_out(cfg, out, shape):
         bits = arr.dtype.itemsize * 8 - (arr.dtype.kind == "i")
         if bits < fmt.total_bits:
             raise InvalidValue(f"{name} must hold {fmt.total_bits}-bit words, not {arr.dtype}")
-        if not arr.flags.c_contiguous or not arr.flags.writeable:
-            raise InvalidValue(f"{name} must be a writeable C-contiguous array")
+        if not arr.flags.c_contiguous or not arr.flags.writeable \
+                or not arr.dtype.isnative:
+            raise InvalidValue(f"{name} must be a writeable C-contiguous array in the "
+                               f"machine's byte order")
         flat.append(arr.reshape(-1))
     return flat
 
 
 def _fast_inputs(w, g, v) -> bool:
-    """True for three non-scalar integer (not bool) numpy arrays of one shape."""
+    """True for three non-scalar integer (not bool) numpy arrays of one shape in the
+    machine's byte order (the kernel reads no other; the checked path converts them)."""
     for x in (w, g, v):
-        if not isinstance(x, np.ndarray) or x.dtype.kind not in "iu" or x.ndim == 0:
+        if not isinstance(x, np.ndarray) or x.dtype.kind not in "iu" or x.ndim == 0 \
+                or not x.dtype.isnative:
             return False
     return w.shape == g.shape == v.shape
 

@@ -25,6 +25,7 @@ from numba import njit
 from .additive import (AdditiveConfigMixin, apply_update, check_formats, check_int,
                        check_open_unit, lns_sum_ref, rne_fraction, signed_sum, store_term_ref,
                        term_ref, weight_step, weight_step_ref)
+from ..degenerate import check as check_degenerate
 from ..errors import InvalidValue
 from ..rule import check_config
 from ..format import LNSFormat
@@ -68,8 +69,8 @@ class SGDConfig(AdditiveConfigMixin):
         ``eta = 2**eta_log2`` (SGD's 0.1 is about ``2**-3``).
     mu : float
         Momentum, strictly between 0 and 1.
-    rounding, table, guard_bits, name
-        As `lns.rules.adam.AdamConfig`.
+    rounding, table, guard_bits, name, allow_degenerate
+        As `lns.rules.adam.AdamConfig` (the degenerate case: ``mu`` held as 1.0).
     """
 
     OPTIMIZER = Optimizer.SGD
@@ -79,6 +80,7 @@ class SGDConfig(AdditiveConfigMixin):
     FAMILY_BASE = "lns12_sgd"
     MODEL = "lns.sgd_update"
     MOMENT_ROLE = "momentum"
+    DECAYS = {"mu": ("momentum", "the momentum never decays (m' = m + g)")}
 
     weight: LNSFormat
     grad: LNSFormat
@@ -89,6 +91,7 @@ class SGDConfig(AdditiveConfigMixin):
     table: TableMethod = TableMethod.DIRECT
     guard_bits: int = 3
     name: str = field(default="custom", compare=False)
+    allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         check_formats(self, {"weight": True, "grad": True, "momentum": True})
@@ -100,6 +103,7 @@ class SGDConfig(AdditiveConfigMixin):
         check_open_unit("mu", self.mu)
         object.__setattr__(self, "rounding", parse(Rounding, "rounding", self.rounding))
         object.__setattr__(self, "table", parse(TableMethod, "table", self.table))
+        check_degenerate(self)
 
     @property
     def work_frac_bits(self) -> int:

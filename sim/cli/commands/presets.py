@@ -1,4 +1,6 @@
-"""`lnsmadam presets`: the named configurations of every rule, one table."""
+"""`lnsmadam presets`: the named configurations of every rule, one table, and under it the
+caveats of those that hold a degenerate constant (`lns.rule.Rule.caveats`; in ``--json``
+each row's ``caveats`` list).  One row of ``--json`` loads back as ``--config``."""
 
 from __future__ import annotations
 
@@ -33,4 +35,16 @@ def run(args) -> int:
         words = " ".join(f"{fmts[k].name if k in fmts else '-':<17}" for k in _WORDS)
         print(f"{cfg.name:<11} {str(cfg.optimizer):<10} {words} {rng:<19} "
               f"{str(cfg.rounding):<13} {cfg.eta:>9.3g}")
+    _print_caveats(cfgs)
     return 0
+
+
+def _print_caveats(cfgs):
+    """What the presets that opt in to a degenerate constant really hold (`Rule.caveats`),
+    under the table: one line each."""
+    lines = [f"  {cfg.name}: {c}" for cfg in cfgs for c in cfg.caveats()]
+    if lines:
+        print()
+        print("caveats (constants the hardware holds degenerate; the preset sets "
+              "allow_degenerate):")
+        print("\n".join(lines))
