@@ -85,7 +85,8 @@ def sidecar(cfg, lanes: int, top) -> dict:
                        "width": shape.width, "signed": shape.signed}
     meta = {"module": module_name(cfg, lanes), "config": cfg.to_dict(), "lanes": lanes,
             "latency": top.latency, "ports": ports, "tables": table_summary(cfg),
-            "tools": {"amaranth": amaranth.__version__}}
+            "tools": {"amaranth": amaranth.__version__},
+            "caveats": list(cfg.caveats())}      # what a degenerate config really holds
     meta.update(top.sidecar_extra())        # what the rule's array adds (its rule, schedule)
     return meta
 

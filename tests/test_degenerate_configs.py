@@ -310,6 +310,10 @@ def test_the_sidecar_records_the_opt_in_and_loads_back(capsys, tmp_path):
     from rtl.design import Design
     assert main(["verilog", "--preset", "tiny", "--out", str(tmp_path), "--json"]) == 0
     sidecar = json.loads(capsys.readouterr().out)["sidecar"]
-    assert json.loads(open(sidecar).read())["config"]["allow_degenerate"] is True
+    meta = json.loads(open(sidecar).read())
+    assert meta["config"]["allow_degenerate"] is True
+    # and says what the unit really holds: tiny's 2-bit moment holds beta = 0.999 as 1.0
+    assert meta["caveats"] == ["beta 0.999 rounds to 1.0 in a moment of 2 fractional bits: "
+                               "the second moment never decays (v' = v + (1 - beta) g**2)"]
     cfg = Design.load(sidecar).cfg
     assert cfg == presets.get("tiny") and cfg.caveats() == presets.get("tiny").caveats()

@@ -280,9 +280,25 @@ def test_dsp_free_density_and_table_cells(fake):
     assert len(free) == 1 and "/".join(f"{v:.1f}" for v in x) + \
         " times the density of FP32 Adam" in free[0]
     md = render_markdown(r)
-    row = [ln for ln in md.splitlines() if ln.startswith("| BF16 Adam |")]
+    row = [ln for ln in md.splitlines() if ln.startswith("| BF16 Adam \u2020 |")]
     cells = [c.strip() for c in row[0].strip("|").split("|")]
     eq = _equiv("bf16_adam", "ecp5")
     assert cells[7] == str(eq) and cells[8] == "47.0" and cells[13] == "7 (14)"
     assert float(cells[12]) == pytest.approx(
         (47e6 / eq) / (100e6 / _equiv("lns12", "ecp5")), abs=0.005)
+
+
+def test_a_unit_holding_a_degenerate_constant_is_marked_in_the_table_and_notes(fake):
+    # bf16_adam opts into beta2 = 0.999, which bf16 rounds to 1.0 (its second moment never
+    # decays); every other headline unit holds its constants as configured.
+    r = compare_number_systems("ecp5")
+    by = _by(r)
+    assert by["bf16_adam"]["caveats"] == [
+        "beta2 0.999 rounds to 1.0 in bf16: the second moment never decays"]
+    assert all(not row["caveats"] for p, row in by.items() if p != "bf16_adam")
+    text = render_markdown(r)
+    marked = [line for line in text.splitlines() if headline.CAVEAT_MARK in line]
+    assert marked[0].startswith("| BF16 Adam \u2020 | bf16_adam |")
+    assert any("BF16 Adam (bf16_adam) holds a degenerate constant" in line
+               and "beta2 0.999 rounds to 1.0 in bf16" in line for line in marked[1:])
+    assert len([line for line in marked if line.startswith("|")]) == 1

@@ -64,7 +64,9 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
     ``updates_per_s_per_k_lut4`` and ``updates_per_s_per_k_lut4_logic`` (per 1,000 LUT4
     equivalents), ``words_read``, ``words_written``, ``words_moved``, ``bits_moved``,
     ``bytes_moved``, ``energy_pj``, ``energy_compute_pj``, ``energy_memory_pj``,
-    ``wrapped``, ``wrapper_ffs``, ``pnr_message``, ``cached``."""
+    ``wrapped``, ``wrapper_ffs``, ``pnr_message``, ``cached``, ``caveats`` (the rule
+    contract's `lns.rule.Rule.caveats`: what a config that opts into a degenerate constant
+    really holds, such as bf16's beta2 of 1.0)."""
     from lns.registry import entry
     from rtl.cost import device_counts, lut4_equivalents, synthesis_report
 
@@ -99,4 +101,5 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
         "energy_pj": energy["total_pj"], "energy_compute_pj": energy["compute_pj"],
         "energy_memory_pj": energy["memory_pj"], "wrapped": synth["ports"]["wrapped"],
         "wrapper_ffs": (synth["ports"].get("wrapper") or {}).get("ff_bits"),
-        "pnr_message": pnr_r["message"] if pnr_r else None, "cached": synth["cached"]}
+        "pnr_message": pnr_r["message"] if pnr_r else None, "cached": synth["cached"],
+        "caveats": list(cfg.caveats())}

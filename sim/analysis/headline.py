@@ -43,7 +43,7 @@ from .optimizers import _f, _rate
 
 __all__ = ["compare_number_systems", "render_markdown", "plot_headline", "answer_sentence",
            "dsp_free_sentence", "dsp_equivalent", "UNITS", "BASELINE", "HW_ADAM",
-           "MULT18_VERILOG"]
+           "MULT18_VERILOG", "CAVEAT_MARK"]
 
 # (preset, label), in the table's order; the rule, number system and widths are the
 # configuration's (the registry and the rule contract).
@@ -63,6 +63,7 @@ HW_ADAM = ("HW-ADAM (Zhang et al., Electronics 2023) reports 16.7 million update
            "for its fastest fixed-point Adam unit on a Xilinx Ultra96 (a different device "
            "and number format: context, not a like-for-like comparison)")
 HW_ADAM_UPDATES_PER_S = 16.7e6
+CAVEAT_MARK = "\u2020"         # a dagger after a unit whose config holds a degenerate constant
 RATIO_FIELDS = ("lut4_equiv", "ffs", "fmax_mhz", "latency", "bits_moved", "updates_per_s",
                 "updates_per_s_per_k_lut4", "energy_pj")
 
@@ -219,6 +220,10 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
                          f"wrapped in serial shift registers (as the flow does for every such "
                          f"unit); its counts include the wrapper's {r['wrapper_ffs']} "
                          "flip-flops and its logic")
+    for r in rows:
+        for caveat in r["caveats"]:
+            notes.append(f"{CAVEAT_MARK} {r['label']} ({r['preset']}) holds a degenerate "
+                         f"constant, as configured: {caveat}")
     return result
 
 
@@ -314,6 +319,12 @@ def dsp_free_sentence(result: dict) -> str | None:
 
 
 # ---- markdown -------------------------------------------------------------------------------
+def _marked(row: dict) -> str:
+    """The unit's label, with `CAVEAT_MARK` when its config holds a degenerate constant
+    (the notes say which)."""
+    return f"{row['label']} {CAVEAT_MARK}" if row.get("caveats") else row["label"]
+
+
 def render_markdown(result: dict) -> str:
     """The section "One update unit per optimizer and number system" for one target: the
     table, the ratio of each unit's density to LNS Madam 12-bit's, the one-sentence
@@ -327,7 +338,7 @@ def render_markdown(result: dict) -> str:
     for r in result["rows"]:
         moved = f"{r['words_moved']} ({_f(r['bytes_moved'], 'g')})"
         lines.append(
-            f"| {r['label']} | {r['preset']} | {r['luts']} | {r['carries']} | {r['ffs']} "
+            f"| {_marked(r)} | {r['preset']} | {r['luts']} | {r['carries']} | {r['ffs']} "
             f"| {r['dsps']} | {r['brams']} | {r['lut4_equiv']} | {_f(r['fmax_mhz'], '.1f')} "
             f"| {r['latency']} | {_rate(r['updates_per_s'])} "
             f"| {_rate(r['updates_per_s_per_k_lut4'])} "
@@ -377,7 +388,7 @@ def plot_headline(result: dict, path) -> str:
                    color=_COLORS[refs.index(r["reference"]) % len(_COLORS)], s=50,
                    label=None if key in seen else key)
         seen.add(key)
-        ax.annotate(r["label"], (r["fmax_mhz"], r["lut4_equiv"]), fontsize=7,
+        ax.annotate(_marked(r), (r["fmax_mhz"], r["lut4_equiv"]), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     ax.set_yscale("log")
     ax.set_xlabel("Fmax (MHz)")

@@ -125,6 +125,8 @@ def compare_optimizers(widths=(8, 12, 16), target: str = "ice40", pnr: bool = Tr
     fam = sorted({r["config"] for r in rows if r["source"] == "family"})
     if fam:
         notes.append("no named preset, built by lns.presets.for_bits: " + ", ".join(fam))
+    notes += [f"{r['config']} holds a degenerate constant, as configured: {c}"
+              for r in rows for c in r["caveats"]]
     return {"target": target, "device": t.label, "lanes": lanes, "widths": widths,
             "pnr": bool(pnr), "optimizers": [str(o) for o in OPTIMIZERS],
             "baseline": str(BASELINE), "rows": rows, "notes": notes}
