@@ -8,7 +8,7 @@ what it freed.  ``--json`` gives either as one JSON object.
 
 from __future__ import annotations
 
-import json
+from ..jsonout import dumps
 
 NAME = "cache"
 HELP = "show the cache's size by kind, or clean it (cache info | cache clean [KIND])"
@@ -68,7 +68,7 @@ def run(args) -> int:
     else:
         data, lines = cache.usage(kinds), _info_table
     if args.json:
-        print(json.dumps(data, indent=2, allow_nan=False))
+        print(dumps(data))
     else:
         print("\n".join(lines(data)))
     return 0

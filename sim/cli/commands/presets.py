@@ -4,7 +4,7 @@ each row's ``caveats`` list).  One row of ``--json`` loads back as ``--config``.
 
 from __future__ import annotations
 
-import json
+from ..jsonout import dumps
 
 NAME = "presets"
 HELP = "list the named configurations with their word widths and ranges"
@@ -21,7 +21,7 @@ def run(args) -> int:
     from lns import presets
     cfgs = [presets.get(n) for n in presets.names()]
     if args.json:
-        print(json.dumps([cfg.describe() for cfg in cfgs], indent=2))
+        print(dumps([cfg.describe() for cfg in cfgs]))
         return 0
     head = (f"{'preset':<11} {'rule':<10} "
             + " ".join(f"{k:<17}" for k in _WORDS)
