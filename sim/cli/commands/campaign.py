@@ -1,10 +1,20 @@
-"""`lnsmadam campaign`: presets x simulators x N vectors as one job on Dask (`sim.campaign`)."""
+"""`lnsmadam campaign`: presets x simulators x N vectors as one job on Dask (`sim.campaign`).
+
+Every option is checked before any work starts (a build, a cluster, a connection): the
+counts against the bounds of `sim.campaign` (each message says why the bound exists), the
+workers against the cores this process may use, the scheduler's address, the folder of
+the failing cases.  A task that fails on a worker is one line (exit 2) when the cause is
+the environment (a simulator, a file, the cluster) and an internal error (exit 70) when it
+is a bug.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+import math
 
+from ..jsonout import dumps
+from ..options import seed
+from ..outputs import check_folder
 from . import UsageError
 
 NAME = "campaign"
@@ -12,9 +22,31 @@ HELP = ("presets x simulators x N vectors as one job on Dask (a local cluster, o
         "one by address), with a summary")
 ORDER = 45
 
+#: The longest ``--wait-workers``: a day.
+WAIT_MAX = 86400.0
+
+
+def _seconds(text: str) -> float:
+    """``--wait-workers``: seconds, above 0 and at most `WAIT_MAX`."""
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= WAIT_MAX):
+        raise argparse.ArgumentTypeError(f"{text} is not a wait: seconds above 0 and at most "
+                                         f"{WAIT_MAX:g}")
+    return value
+
+
+_seconds.__name__ = "seconds"                 # argparse names the type in its message
+
 
 def add_arguments(parser):
     from lns import presets
+    from rtl.design import MAX_LANES
+    from sim.campaign import cluster
+    from sim.campaign.plan import CHUNK_BLOCKS, CHUNK_BLOCKS_MAX, MAX_ERRORS_MAX, VECTORS_MAX
     parser.add_argument("--presets", default=presets.DEFAULT, metavar="P,Q",
                         help=f"presets of any rule, comma-separated (of "
                              f"{', '.join(presets.names())}; default {presets.DEFAULT})")
@@ -22,18 +54,32 @@ def add_arguments(parser):
                         help="simulators, comma-separated (of icarus, verilator, amaranth; "
                              "default icarus,verilator); numba and python always run")
     parser.add_argument("--vectors", type=int, default=200_000, metavar="N",
-                        help="vectors per preset (default 200000)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the vectors (default 1)")
-    parser.add_argument("--lanes", type=int, default=1, help="lanes of the unit (default 1)")
+                        help=f"vectors per preset, at most {VECTORS_MAX:,} "
+                             f"(default 200000)")
+    parser.add_argument("--seed", type=seed, default=1,
+                        help="seed of the vectors, 0 to 2**32-1 (default 1)")
+    parser.add_argument("--lanes", type=int, default=1,
+                        help=f"lanes of the unit, 1 to {MAX_LANES} (default 1)")
     parser.add_argument("--workers", type=int, default=None, metavar="W",
-                        help="worker processes of the local cluster (default one per core)")
+                        help=f"worker processes of the local cluster (default one per usable "
+                             f"core, {cluster.usable_cores()} here; at most "
+                             f"{cluster.WORKERS_PER_CORE} a core, {cluster.max_workers()} "
+                             f"here)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run on an existing Dask cluster (tcp://host:8786) instead of a "
                              "local one")
+    parser.add_argument("--wait-workers", type=_seconds, default=cluster.WAIT_WORKERS,
+                        metavar="SECONDS",
+                        help=f"how long the cluster may be without a worker (an existing "
+                             f"one at the start, any later) before the campaign stops with "
+                             f"an error (default {cluster.WAIT_WORKERS:g}); an existing "
+                             f"scheduler must answer within {cluster.CONNECT_TIMEOUT:g} s")
     parser.add_argument("--max-errors", type=int, default=10, metavar="K",
-                        help="failing cases kept per chunk (default 10)")
+                        help=f"failing cases kept per chunk, 1 to {MAX_ERRORS_MAX} "
+                             f"(default 10)")
     parser.add_argument("--chunk-blocks", type=int, default=None, metavar="B",
-                        help="vector blocks a task (default about 50000 vectors)")
+                        help=f"vector blocks of 65536 a task, 1 to {CHUNK_BLOCKS_MAX} "
+                             f"(default {CHUNK_BLOCKS})")
     parser.add_argument("--failures", metavar="DIR", default=None,
                         help="save failing cases as JSON here (default the 'failures' folder "
                              "of the lnsmadam cache directory; '' to not save)")
@@ -49,11 +95,26 @@ def _names(text: str, option: str) -> list[str]:
     return names
 
 
-def run(args) -> int:
+def _count(args, option: str, largest: int | None = None, why: str = "") -> None:
+    """UsageError unless ``--option`` (when given) is from 1 to ``largest``."""
+    value = getattr(args, option.replace("-", "_"))
+    if value is None:
+        return
+    if value < 1:
+        raise UsageError(f"--{option} must be a positive number, not {value}")
+    if largest is not None and value > largest:
+        raise UsageError(f"--{option} must be at most {largest:,}{f' ({why})' if why else ''}"
+                         f", not {value:,}")
+
+
+def _check(args):
+    """Every option checked, before anything is built or started: ``(presets, sims,
+    scheduler, failures folder)``."""
     from lns import presets
-    from sim.campaign import CampaignError, run_campaign
-    from testbench import tools
-    from testbench.progress import Progress, say
+    from rtl.design import MAX_LANES
+    from sim.campaign import cluster
+    from sim.campaign.plan import (CHUNK_BLOCKS_MAX, CHUNK_BLOCKS_WHY, MAX_ERRORS_MAX,
+                                   MAX_ERRORS_WHY, VECTORS_MAX, VECTORS_WHY)
     from testbench.tools import Simulator
 
     names = _names(args.presets, "--presets")
@@ -65,43 +126,75 @@ def run(args) -> int:
     for s in sims:
         if s not in tuple(Simulator):
             raise UsageError(f"--sims must be names from {', '.join(Simulator)}, not {s!r}")
-    sims = Simulator.parse_all(sims)
-    for opt in ("vectors", "lanes", "max_errors"):
-        value = getattr(args, opt)
-        if value < 1:
-            raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, not {value}")
-    for opt in ("workers", "chunk_blocks"):
-        value = getattr(args, opt)
-        if value is not None and value < 1:
-            raise UsageError(f"--{opt.replace('_', '-')} must be a positive number, not {value}")
-    if args.scheduler is not None and not args.scheduler.strip():
-        raise UsageError("--scheduler must be an address such as tcp://host:8786, not ''")
-    if args.scheduler and args.workers is not None:
-        raise UsageError("--workers must not be given with --scheduler (the cluster's own "
-                         "workers run the tasks)")
+    _count(args, "vectors", VECTORS_MAX, VECTORS_WHY)
+    _count(args, "lanes", MAX_LANES, "rtl.design.MAX_LANES: generation grows with the lanes")
+    _count(args, "max-errors", MAX_ERRORS_MAX, MAX_ERRORS_WHY)
+    _count(args, "chunk-blocks", CHUNK_BLOCKS_MAX, CHUNK_BLOCKS_WHY)
+    _count(args, "workers")
+    if args.workers is not None and args.workers > cluster.max_workers():
+        raise UsageError(f"--workers must be at most {cluster.workers_why()} = "
+                         f"{cluster.max_workers()}, not {args.workers:,}")
+    scheduler = None
+    if args.scheduler is not None:
+        try:
+            scheduler = cluster.parse_scheduler(args.scheduler)
+        except ValueError as exc:
+            raise UsageError(f"--{exc}") from None
+        if args.workers is not None:
+            raise UsageError("--workers must not be given with --scheduler (the cluster's "
+                             "own workers run the tasks)")
+    failures = args.failures
+    if failures is None:                  # never a path relative to the current directory
+        from rtl.cache import cache_dir
+        failures = cache_dir("failures")
+    if failures:
+        check_folder(failures, "--failures")
+    return names, Simulator.parse_all(sims), scheduler, failures or None
+
+
+def _is_bug(exc) -> bool:
+    """True for a worker's exception that is a bug in lnsmadam: not bad input, not the
+    environment (a simulator, a file), not Dask's (a worker that died, a lost connection)."""
+    from lns.errors import InputError
+    from testbench import tools
+    if exc is None or isinstance(exc, (InputError, OSError, tools.SimulatorError,
+                                       tools.MissingSimulator)):
+        return False
+    return type(exc).__module__.split(".")[0] not in ("distributed", "dask", "tornado")
+
+
+def run(args) -> int:
+    from sim.campaign import CampaignError, run_campaign
+    from testbench import tools
+    from testbench.progress import Progress, say
+
+    names, sims, scheduler, failures = _check(args)
     try:
         for s in sims:
             tools.require(s)
     except tools.MissingSimulator as exc:
         raise UsageError(str(exc)) from None
-
-    failures = args.failures
-    if failures is None:                  # never a path relative to the current directory
-        from rtl.cache import cache_dir
-        failures = cache_dir("failures")
     with Progress("campaign", total=args.vectors * len(names), unit="vector") as bar:
         try:
             summary = run_campaign(names, sims, args.vectors, seed=args.seed,
                                    lanes=args.lanes, workers=args.workers,
-                                   scheduler=args.scheduler, max_errors=args.max_errors,
-                                   chunk_blocks=args.chunk_blocks,
-                                   failures_dir=failures or None, progress=bar.update,
+                                   scheduler=scheduler, max_errors=args.max_errors,
+                                   chunk_blocks=args.chunk_blocks, failures_dir=failures,
+                                   progress=bar.update, wait_workers=args.wait_workers,
                                    note=lambda msg: say(f"campaign: {msg}"))
-        except (CampaignError, tools.SimulatorError) as exc:
-            print(f"lnsmadam: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
-            return 2
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+        except CampaignError as exc:
+            if _is_bug(exc.task_error):
+                raise exc.task_error from None        # exit 70, its traceback on request
+            raise UsageError(_first_line(exc)) from None
+        except tools.SimulatorError as exc:
+            raise UsageError(_first_line(exc)) from None
+    print(dumps(summary) if args.json else format_summary(summary))
     return 0 if summary["ok"] else 1
+
+
+def _first_line(exc) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _num(x, fmt="{:,.0f}"):
@@ -117,8 +210,9 @@ def format_summary(s: dict) -> str:
     rows = [(name, p) for name, p in s["presets"].items()] + [("total", s["totals"])]
     for name, p in rows:
         for i, (ev, e) in enumerate(p["evaluators"].items()):
-            lines.append(f"{name if i == 0 else '':<12} {ev:<10} {e['vectors']:>10,} {e['mismatches']:>10,} "
-                         f"{e['seconds']:>9.2f} {_num(e['vectors_per_second']):>11}")
+            lines.append(f"{name if i == 0 else '':<12} {ev:<10} {e['vectors']:>10,} "
+                         f"{e['mismatches']:>10,} {e['seconds']:>9.2f} "
+                         f"{_num(e['vectors_per_second']):>11}")
     lines.append(f"wall {s['wall_seconds']:.1f} s on {s['workers']} workers "
                  f"({s['scheduler']}): {_num(s['vectors_per_second'])} vectors/s; the tasks "
                  f"alone {s['run_seconds']:.1f} s, {_num(s['run_vectors_per_second'])} "
