@@ -340,7 +340,7 @@ def check_out_dir(out_dir) -> Path:
     if out.exists():
         if not out.is_dir():
             raise InvalidValue(f"output directory {out} is not a directory")
-        if not os.access(out, os.W_OK | os.X_OK):
+        if not os.access(out, os.W_OK | os.X_OK) or not _can_make_in(out):
             raise InvalidValue(f"output directory {out} is not writable")
         return out
     # The reasons in the words mkdir would give (strerror), without calling it.
@@ -348,10 +348,21 @@ def check_out_dir(out_dir) -> Path:
     if not base.is_dir():
         raise InvalidValue(f"cannot create output directory {out}: "
                            f"{os.strerror(errno.ENOTDIR)}")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not os.access(base, os.W_OK | os.X_OK) or not _can_make_in(base):
         raise InvalidValue(f"cannot create output directory {out}: "
                            f"{os.strerror(errno.EACCES)}")
     return out
+
+
+def _can_make_in(folder: Path) -> bool:
+    """Whether a folder can really be made in ``folder``: made and removed again.  Access
+    bits alone do not tell (root passes `os.access` on /proc and on read-only mounts)."""
+    import tempfile
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".lnsmadam-probe-", dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def export(d: Design, out_dir) -> Design:

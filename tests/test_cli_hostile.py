@@ -193,6 +193,16 @@ def test_failures_under_a_file_is_refused_at_start(capsys, tmp_path, no_testbenc
     assert plain.read_text() == "not a folder"
 
 
+def test_failures_where_no_folder_can_be_made_is_refused_at_start(capsys, no_testbench_run):
+    # /proc passes os.access for root (CI runs as root) but takes no new folder: the check
+    # makes and removes a probe folder instead of trusting the access bits
+    code, out, err = _run(capsys, "testbench", "--sim", "amaranth", "--vectors", "10",
+                          "--failures", "/proc/lnsmadam-x")
+    assert code == 2 and out == ""
+    assert _one_error(err) == ("--failures: cannot create output directory /proc/lnsmadam-x: "
+                               "Permission denied")
+
+
 def test_write_vectors_folder_is_checked_before_the_vectors(capsys, tmp_path, monkeypatch,
                                                             no_testbench_run):
     import testbench.vectors

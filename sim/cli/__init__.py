@@ -27,7 +27,9 @@ import os
 import pkgutil
 import select
 import shlex
+import signal
 import sys
+import threading
 
 from lns.errors import InputError
 
@@ -128,6 +130,10 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("lnsmadam: interrupted", file=sys.stderr)
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # the command line's own run (not a caller's): a second Ctrl-C while the
+            # interpreter shuts down would print a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         return 130
     except Exception as exc:
         if _is_missing_simulator(exc):
