@@ -53,6 +53,17 @@ SLOW = (
     "tests/test_streaming.py::test_ctrl_c_interrupts_a_huge_run",
     "tests/test_streaming.py::test_peak_memory_does_not_grow_with_the_vector_count",
     "tests/test_rtl_verilog.py::test_cli_interrupt_leaves_no_folder",
+    # the command-line fuzz test: ~520 examples, each in a forked child (~2 min)
+    "tests/test_cli_fuzz.py",
+    # hostile input: real Ctrl-C of campaigns and simulator runs, a 10^12-vector campaign,
+    # a Verilator build truncated and rebuilt, read-only words through every rule's kernel
+    # (a new Numba signature: a minute cold), the testbench's build timed apart
+    "tests/test_campaign_bounds.py::test_a_huge_campaign_starts_at_once_in_bounded_memory",
+    "tests/test_campaign_bounds.py::test_sigint_at_any_phase_stops_within_2_s",
+    "tests/test_interrupts.py::test_ctrl_c_ends_the_command_and_every_process_it_started",
+    "tests/test_cache_integrity.py::test_a_truncated_verilator_build_is_rebuilt_once",
+    "tests/test_config_files.py::test_every_rules_update_only_reads_read_only_words",
+    "tests/test_cli_hostile.py::test_vectors_per_second_leaves_out_the_build",
 
     # ---- big vector runs, exhaustive runs on a simulator, long simulations
     "tests/test_testbench_fastpath.py::test_100k_vectors",
