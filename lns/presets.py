@@ -31,7 +31,7 @@ from .rules.sgd import SGDConfig
 
 __all__ = ["PRESETS", "get", "names", "for_bits", "DEFAULT", "config_for_bits",
            "variant_configs", "describe_config", "additive_config_for_bits",
-           "adam_config_for_bits", "sgd_config_for_bits"]
+           "adam_config_for_bits", "sgd_config_for_bits", "WEIGHT_BITS_MAX"]
 
 DEFAULT = "lns12"
 
@@ -80,14 +80,23 @@ def _int_bits_for(bits: int) -> int:
     return 3 if bits <= 7 else 4 if bits <= 13 else 5
 
 
+#: The widest weight of the families at their own integer bits (5 above 13 bits): an
+#: `lns.LNSFormat` holds at most 16 fractional bits, so 1 + 5 + 16 = 22.
+WEIGHT_BITS_MAX = 22
+
+
 def _weight_format(bits, int_bits=None) -> LNSFormat:
     """The ``bits``-bit weight format of every family (see `config_for_bits`)."""
     if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool):
         raise InvalidType(f"bits must be an int, not {bits!r}")
     bits = int(bits)
     ib = _int_bits_for(bits) if int_bits is None else int(int_bits)
+    if int_bits is None and not 4 <= bits <= WEIGHT_BITS_MAX:
+        raise InvalidValue(f"weight bits must be between 4 and {WEIGHT_BITS_MAX}, not {bits}")
     if not 4 <= bits <= 25 or not 0 <= bits - 1 - ib <= 16:
-        raise InvalidValue(f"weight bits must be between 4 and 25, not {bits}")
+        raise InvalidValue(f"a {bits}-bit weight with {ib} integer bits has {bits - 1 - ib} "
+                           f"fractional bits: weight bits must be between 4 and 25 and the "
+                           f"fractional bits between 0 and 16")
     return LNSFormat(ib, bits - 1 - ib, bias=(1 << ib) - 2)
 
 

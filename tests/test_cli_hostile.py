@@ -249,7 +249,7 @@ def test_a_huge_range_is_refused_without_expanding_it():
     proc = subprocess.run([*LNSMADAM, "sweep", "--weight-bits", "4..1000000000000"], cwd=ROOT,
                           preexec_fn=limit, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert _one_error(proc.stderr) == ("--weight-bits must be between 4 and 25 bits, not "
+    assert _one_error(proc.stderr) == ("--weight-bits must be between 4 and 22 bits, not "
                                        "'4..1000000000000'")
 
 
@@ -473,3 +473,96 @@ def test_vectors_per_second_leaves_out_the_build(capsys, tmp_path, monkeypatch):
                           "--failures", "")
     rate = [ln for ln in out.splitlines() if "vectors/s" in ln]
     assert len(rate) == 1 and " s of simulation; build " in rate[0], out
+
+
+# ---- what the command-line fuzz test (tests/test_cli_fuzz.py) found -------------------------
+def test_no_command_is_one_line_naming_the_commands(capsys):
+    code, out, err = _run(capsys)
+    assert code == 2 and out == ""
+    msg = _one_error(err)
+    assert msg.startswith("a command is needed, one of: ") and msg.endswith(
+        " (lnsmadam --help says what each does)")
+    for name in ("demo", "testbench", "campaign", "cache", "presets"):
+        assert f" {name}," in msg or f" {name} (" in msg
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--vectors", "9223372036854775808"],
+     "--vectors must be at most 100,000,000,000,000 (the summary's totals over every preset "
+     "stay exact in JSON), not 9,223,372,036,854,775,808"),
+    (["--vectors", "8", "--chunk-blocks", "1000000000"],
+     "--chunk-blocks must be at most 1,024 (a chunk holds its blocks of 65,536 vectors in "
+     "memory at once), not 1,000,000,000"),
+    (["--vectors", "8", "--max-errors", "100000000000000000000"],
+     "--max-errors must be at most 1,000 (each failing case kept is held in memory and saved "
+     "as a file), not 100,000,000,000,000,000,000"),
+])
+def test_testbench_counts_are_bounded_like_the_campaigns(capsys, no_testbench_run, argv,
+                                                         message):
+    code, out, err = _run(capsys, "testbench", "--sim", "icarus", *argv)
+    assert code == 2 and out == "" and _one_error(err) == message
+
+
+@pytest.mark.parametrize("command", ["demo", "sweep"])
+def test_tracking_work_is_bounded(capsys, monkeypatch, command):
+    import sim.analysis.tracking as tracking
+    monkeypatch.setattr(tracking, "track", _never)
+    code, out, err = _run(capsys, command, "--steps", "100000000000000000000", "--weights", "1")
+    assert code == 2 and out == ""
+    assert _one_error(err) == (
+        "--weights x --steps must be at most 1,000,000,000,000 (a tracking run updates 3-7 M "
+        "weights a second: 2-4 days at the limit), not 100,000,000,000,000,000,000")
+
+
+@pytest.mark.parametrize("value", ["1e308", "1e20", "inf"])
+def test_memory_rate_above_any_beat_is_refused(capsys, value):
+    code, out, err = _run(capsys, "sim", "--weights", "2", "--mem-bytes-per-cycle", value)
+    assert code == 2 and out == ""
+    assert _one_error(err).startswith(
+        "--mem-bytes-per-cycle must be at most 1,048,576 (more than any beat moves: leave it "
+        "out for no limit), not ")
+
+
+def test_vcd_over_something_not_a_regular_file_is_refused(capsys, tmp_path):
+    # the waveform is renamed into place at the end: over a device it would replace it
+    link = tmp_path / "null.vcd"
+    link.symlink_to(os.devnull)
+    code, out, err = _run(capsys, "sim", "--weights", "3", "--engine", "amaranth",
+                          "--vcd", str(link))
+    assert code == 2 and out == ""
+    assert _one_error(err) == f"cannot write VCD file {link}: it is not a regular file"
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+
+
+def test_a_sweep_with_nothing_to_track_fails_before_any_run(capsys):
+    # 4-bit weights hold no value near sigma 0.05: one weight flushes to zero
+    code, out, err = _run(capsys, "sweep", "--weight-bits", "4", "--presets", "",
+                          "--variants-at", "0", "--steps", "1", "--weights", "1")
+    assert code == 2 and out == ""
+    assert _one_error(err) == ("every one of the 1 initial weights (normal, sigma 0.05) is "
+                               "zero in lns4_i3f0_b6: nothing to track; use more weights or "
+                               "a wider weight format")
+
+
+def test_weight_widths_name_the_families_widest(capsys):
+    code, out, err = _run(capsys, "sweep", "--weight-bits", "23")
+    assert code == 2 and _one_error(err) == "--weight-bits must be between 4 and 22 bits, not '23'"
+
+
+def test_a_plot_where_no_file_can_be_made_is_refused_before_the_sweep(capsys, monkeypatch):
+    # root passes os.access on /proc: the check makes and removes a probe file instead
+    import sim.analysis.tracking as tracking
+    monkeypatch.setattr(tracking, "track", _never)
+    code, out, err = _run(capsys, "sweep", "--weight-bits", "6", "--steps", "2", "--weights",
+                          "3", "--presets", "", "--variants-at", "0",
+                          "--plot", "/proc/lnsmadam-x.png")
+    assert code == 2 and out == ""
+    assert _one_error(err) == ("cannot write --plot file /proc/lnsmadam-x.png: folder /proc is "
+                               "not writable")
+
+
+def test_started_with_stdout_closed_is_not_an_internal_error():
+    proc = subprocess.run([*LNSMADAM, "presets"], cwd=ROOT, capture_output=False,
+                          stderr=subprocess.PIPE, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0 and proc.stderr == ""

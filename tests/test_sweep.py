@@ -30,7 +30,7 @@ def test_config_for_bits_rounding_and_moment():
     assert config_for_bits(12, moment_frac_bits=6).moment.frac_bits == 6
     assert config_for_bits(12, grad_bits=8).grad.name == "lns8_i5f2_b24"
     assert config_for_bits(4).weight.name == "lns4_i3f0_b6"
-    with pytest.raises(ValueError, match="weight bits must be between 4 and 25, not 3"):
+    with pytest.raises(ValueError, match="weight bits must be between 4 and 22, not 3"):
         config_for_bits(3)
 
 
@@ -134,12 +134,12 @@ def test_cli_text(capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--weight-bits", "3..8"], "--weight-bits must be between 4 and 25 bits, not '3..8'"),
+    (["--weight-bits", "3..8"], "--weight-bits must be between 4 and 22 bits, not '3..8'"),
     (["--weight-bits", "eight"], "--weight-bits must be a width, a range A..B or a list A,B,C, "
                                  "not 'eight'"),
     (["--presets", "lns9"], "preset must be one of tiny, lns8_sign, lns8, lns12, lns16, not 'lns9'"),
     (["--steps", "0"], "--steps and --weights must be positive, not 0 and 2000"),
-    (["--variants-at", "30"], "--variants-at must be between 4 and 25 bits (or 0), not 30"),
+    (["--variants-at", "30"], "--variants-at must be between 4 and 22 bits (or 0), not 30"),
 ])
 def test_cli_errors(capsys, argv, message):
     assert main(["sweep", *argv]) == 2

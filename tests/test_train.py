@@ -251,7 +251,7 @@ def test_cli_text_sweep_and_schedule(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--bits", "3"], "--bits must be between 4 and 25 bits, not '3'"),
+    (["--bits", "3"], "--bits must be between 4 and 22 bits, not '3'"),
     (["--seeds", "0"], "argument --seeds: 0 is below the least value, 1"),
     (["--epochs", "0"], "argument --epochs: 0 is below the least value, 1"),
     (["--grad-bits", "5"], "--grad-bits must be between 7 and 22, not 5"),

@@ -37,7 +37,7 @@ from lns.presets import config_for_bits, describe_config, variant_configs
 from lns.tables import (MP_PREC, TIE_GUARD, db_exact, exp2_exact_mp, exp2_table, gauss_exact_mp,
                         gauss_table, rom_bits, sb_exact)
 
-from .tracking import track
+from .tracking import check_trackable, track
 
 __all__ = ["WEIGHT_BITS", "update_sweep",
            "table_precision", "exp2_precision", "table_sweep", "precision_sweep",
@@ -72,6 +72,8 @@ def update_sweep(bits=WEIGHT_BITS, *, base: str | MadamConfig = "lns12",
     jobs += [(presets.get(p), "preset") for p in preset_names]
     if variants_at is not None:
         jobs += [(c, "variant") for c in variant_configs(variants_at, base)]
+    for cfg, _ in jobs:                # a format with nothing to track fails before any run
+        check_trackable(cfg, weights=weights, seed=seed)
     rows = []
     for i, (cfg, kind) in enumerate(jobs):
         if progress:

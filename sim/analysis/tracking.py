@@ -22,9 +22,10 @@ import numpy as np
 
 import lns
 from lns import MadamConfig
+from lns.errors import InvalidValue
 from python_ref import Madam
 
-__all__ = ["TrackingResult", "track", "initial_codes"]
+__all__ = ["TrackingResult", "track", "check_trackable", "initial_codes"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,27 @@ def initial_codes(cfg: MadamConfig, w0: np.ndarray, clip: int) -> np.ndarray:
     return e | (np.signbit(w0).astype(np.int64) << W.log_bits)
 
 
+def _initial(cfg: MadamConfig, rng, weights: int):
+    """``(clip code, weight codes, their values)`` of the run's initial weights, the first
+    draw of ``rng``; InvalidValue when every one is zero in the weight format (the float
+    reference's scale divides by their RMS: there is nothing to track)."""
+    w0 = rng.normal(0.0, 0.05, weights)
+    w0 = np.where(w0 == 0, 0.05, w0)
+    clip = cfg.clip_code(w0)
+    w_codes = initial_codes(cfg, w0, clip)
+    w_float = lns.decode(cfg.weight, w_codes)
+    if not np.any(w_float):
+        raise InvalidValue(f"every one of the {weights} initial weights (normal, sigma 0.05) "
+                           f"is zero in {cfg.weight.name}: nothing to track; use more weights "
+                           f"or a wider weight format")
+    return clip, w_codes, w_float
+
+
+def check_trackable(cfg: MadamConfig, *, weights: int, seed: int = 0) -> None:
+    """Raise `track`'s InvalidValue now, before any run: a sweep checks every format first."""
+    _initial(cfg, np.random.default_rng(seed), weights)
+
+
 def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int = 0,
           grad_scale: float = 1e-3) -> TrackingResult:
     """Run both updates ``steps`` times on seeded gradients; see the module docstring."""
@@ -64,11 +86,7 @@ def track(cfg: MadamConfig, *, steps: int = 1000, weights: int = 2000, seed: int
         raise ValueError(f"steps and weights must be positive, not {steps} and {weights}")
     rng = np.random.default_rng(seed)
     W, G = cfg.weight, cfg.grad
-    w0 = rng.normal(0.0, 0.05, weights)
-    w0 = np.where(w0 == 0, 0.05, w0)
-    clip = cfg.clip_code(w0)
-    w_codes = initial_codes(cfg, w0, clip)
-    w_float = lns.decode(W, w_codes)
+    clip, w_codes, w_float = _initial(cfg, rng, weights)
     ref = Madam(w_float, eta=cfg.eta, beta=cfg.beta, g_bound=cfg.g_bound, base=2,
                 p_scale=float(lns.decode(W, clip)) / float(np.sqrt(np.mean(w_float ** 2))))
     v_codes = np.zeros(weights, dtype=np.int64)

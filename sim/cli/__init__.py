@@ -109,12 +109,13 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if getattr(args, "_run", None):
-            code = int(args._run(args) or 0)
-        else:
-            parser.print_help()
-            code = EXIT_USAGE
-        sys.stdout.flush()                # a closed pipe shows here, not at the exit
+        if not getattr(args, "_run", None):
+            names = ", ".join(m.NAME for m in _command_modules())
+            raise UsageError(f"a command is needed, one of: {names} (lnsmadam --help says "
+                             "what each does)")
+        code = int(args._run(args) or 0)
+        if sys.stdout is not None:        # None when started with stdout closed (>&-)
+            sys.stdout.flush()            # a closed pipe shows here, not at the exit
         return code
     except BrokenPipeError as exc:
         if not _stdout_closed():          # some other pipe: a path-like error as before

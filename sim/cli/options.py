@@ -8,7 +8,7 @@ import argparse
 
 __all__ = ["SEED_MAX", "seed", "bounded_int", "TRACKED_BYTES_PER_WEIGHT",
            "TRACKED_WEIGHTS_MAX", "tracked_weights", "SEEDS_MAX", "EPOCHS_MAX",
-           "TRAIN_LIMIT_WHY"]
+           "TRAIN_LIMIT_WHY", "TRACKED_WORK_MAX", "check_tracked_work"]
 
 SEED_MAX = 2**32 - 1            # numpy's legacy seeding and the LFSR seeds take 32 bits
 
@@ -18,6 +18,21 @@ SEED_MAX = 2**32 - 1            # numpy's legacy seeding and the LFSR seeds take
 TRACKED_BYTES_PER_WEIGHT = 240
 #: The most weights of a tracking run: 2.4 GB, which a machine running the tool has.
 TRACKED_WEIGHTS_MAX = 10**7
+#: The most weight-steps (``--weights`` x ``--steps``) of a tracking run: memory does not
+#: grow with the steps, but time does: a run updates 3-7 M weights a second (lns12, measured
+#: on this project's 2-core machine), so 10**12 is 2-4 days.
+TRACKED_WORK_MAX = 10**12
+TRACKED_WORK_WHY = "a tracking run updates 3-7 M weights a second: 2-4 days at the limit"
+
+
+def check_tracked_work(weights: int, steps: int) -> None:
+    """Refuse ``--weights`` x ``--steps`` above `TRACKED_WORK_MAX` (one line, exit 2)."""
+    from .commands import UsageError
+    if weights * steps > TRACKED_WORK_MAX:
+        raise UsageError(f"--weights x --steps must be at most {TRACKED_WORK_MAX:,} "
+                         f"({TRACKED_WORK_WHY}), not {weights * steps:,}")
+
+
 #: ``train``: the most seeds and epochs.  Every run keeps its per-epoch curves (five lists
 #: of floats, 32 bytes a value) in the result: the full table's 40 rows at both limits hold
 #: about 0.7 GB of them (and its JSON as much again), and train for about a week.

@@ -49,9 +49,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SPLITMIX_GAMMA", "SPLITMIX_MUL1", "SPLITMIX_MUL2", "SPLITMIX_SHIFTS",
-           "STALL_SHIFT", "MemorySide", "MemoryState", "splitmix64", "stall_threshold", "beat_bits",
-           "cpp_constants"]
+__all__ = ["BYTES_PER_CYCLE_MAX", "BYTES_PER_CYCLE_WHY", "SPLITMIX_GAMMA", "SPLITMIX_MUL1",
+           "SPLITMIX_MUL2", "SPLITMIX_SHIFTS", "STALL_SHIFT", "MemorySide", "MemoryState",
+           "splitmix64", "stall_threshold", "beat_bits", "cpp_constants"]
 
 # splitmix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators",
 # OOPSLA 2014; constants of Vigna's public-domain splitmix64.c).
@@ -89,6 +89,13 @@ def beat_bits(cfg, lanes: int) -> tuple[int, int]:
     return lanes * read, lanes * write
 
 
+#: The most memory bytes a cycle: 1 MiB, far above what a beat of the widest unit moves (64
+#: lanes of 28-byte FP32 Adam words, 1,792 B), so a larger rate is the same as no limit;
+#: the bucket's bit counts then stay far inside the engines' int64.
+BYTES_PER_CYCLE_MAX = 2**20
+BYTES_PER_CYCLE_WHY = "more than any beat moves: leave it out for no limit"
+
+
 @dataclass(frozen=True)
 class MemorySide:
     """The memory's behaviour: random stalls and an optional bandwidth limit.
@@ -118,6 +125,9 @@ class MemorySide:
             if isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0 \
                     or math.isinf(b):
                 raise ValueError(f"memory bytes per cycle must be a positive number, not {b!r}")
+            if b > BYTES_PER_CYCLE_MAX:             # first: round(8 b) overflows near 1e308
+                raise ValueError(f"memory bytes per cycle must be at most "
+                                 f"{BYTES_PER_CYCLE_MAX:,} ({BYTES_PER_CYCLE_WHY}), not {b!r}")
             if round(8 * b) < 1:
                 raise ValueError(f"memory bytes per cycle must be at least 0.0625 "
                                  f"(one bit a cycle), not {b!r}")

@@ -221,6 +221,10 @@ def _check_vcd_path(vcd) -> Path:
     removed again: the VCD appears only when the run has finished, `_vcd_written`)."""
     path = Path(vcd)
     existed = path.exists()
+    if existed and not path.is_file():
+        # the waveform is renamed into place when the run ends: never over a folder or a
+        # device (/dev/null), which that would replace
+        raise InvalidValue(f"cannot write VCD file {path}: it is not a regular file")
     try:
         with open(path, "a"):
             pass

@@ -35,9 +35,22 @@ def check_out_file(path, option: str) -> Path:
         raise UsageError(f"cannot write {option} file {out}: folder {parent} does not exist")
     if out.exists() and not os.access(out, os.W_OK):
         raise UsageError(f"cannot write {option} file {out}: it is not writable")
-    if not out.exists() and not os.access(parent, os.W_OK | os.X_OK):
+    if not out.exists() and not (os.access(parent, os.W_OK | os.X_OK) and _can_make_in(parent)):
         raise UsageError(f"cannot write {option} file {out}: folder {parent} is not writable")
     return out
+
+
+def _can_make_in(folder: Path) -> bool:
+    """Whether a file can really be made in ``folder``: made and removed again (root passes
+    `os.access` on /proc and on read-only mounts)."""
+    import tempfile
+    try:
+        fd, name = tempfile.mkstemp(prefix=".lnsmadam-probe-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
 
 
 def add_config_arguments(parser, *, default_preset: str | None = None):

@@ -8,7 +8,7 @@ preset tracks base-2 float Madam (python_ref) on the same gradients.
 from __future__ import annotations
 
 from ..jsonout import dumps
-from ..options import seed, tracked_weights
+from ..options import check_tracked_work, seed, tracked_weights
 from . import UsageError
 
 NAME = "demo"
@@ -48,6 +48,7 @@ def run(args) -> int:
     if args.steps < 1 or args.weights < 1:
         raise UsageError(f"--steps and --weights must be positive, not {args.steps} and "
                          f"{args.weights}")
+    check_tracked_work(args.weights, args.steps)
     cfg = presets.get(args.preset)
     with Progress("tracking float Madam", unit="preset") as bar:
         result = quick_look(cfg, steps=args.steps, weights=args.weights, seed=args.seed,

@@ -62,7 +62,11 @@ def _check(args):
     if not 0.0 <= args.stall_prob < 1.0:
         raise UsageError(f"--stall-prob must be in [0, 1), not {args.stall_prob}")
     b = args.mem_bytes_per_cycle
-    if b is not None and (math.isnan(b) or math.isinf(b) or round(8 * b) < 1):
+    from sim.cycle.memory import BYTES_PER_CYCLE_MAX, BYTES_PER_CYCLE_WHY
+    if b is not None and not math.isnan(b) and b > BYTES_PER_CYCLE_MAX:   # inf included
+        raise UsageError(f"--mem-bytes-per-cycle must be at most {BYTES_PER_CYCLE_MAX:,} "
+                         f"({BYTES_PER_CYCLE_WHY}), not {b:g}")
+    if b is not None and (math.isnan(b) or round(8 * b) < 1):
         raise UsageError(f"--mem-bytes-per-cycle must be at least 0.0625 (one bit a cycle), "
                          f"not {b}")
     if args.vcd_cycles is not None and args.vcd is None:    # it would be ignored

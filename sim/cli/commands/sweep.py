@@ -4,7 +4,7 @@ its tables (`sim.analysis.sweep`)."""
 from __future__ import annotations
 
 from ..jsonout import dumps
-from ..options import seed, tracked_weights
+from ..options import check_tracked_work, seed, tracked_weights
 from ..outputs import check_plot
 from . import UsageError
 
@@ -14,8 +14,11 @@ HELP = ("precision of the LNS update against base-2 float Madam across weight bi
 ORDER = 30
 
 
-def parse_bits(text: str, *, option: str = "--weight-bits", lo: int = 4, hi: int = 25) -> list[int]:
+def parse_bits(text: str, *, option: str = "--weight-bits", lo: int = 4,
+               hi: int | None = None) -> list[int]:
     """``"6..16"``, ``"6-16"``, ``"8,12,16"`` or ``"12"`` as a sorted list of widths."""
+    if hi is None:
+        from lns.presets import WEIGHT_BITS_MAX as hi         # the families' widest weight
     spans = [_span(part.strip(), option, text) for part in text.split(",")]
     for a, b in spans:                  # before any range is expanded: "4..10**12" is cheap
         if a > b:
@@ -65,6 +68,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from lns import presets
     from lns.modes import Optimizer
+    from lns.presets import WEIGHT_BITS_MAX
     from sim.analysis.sweep import plot_sweep, precision_sweep
     from testbench.progress import Progress
 
@@ -72,13 +76,14 @@ def run(args) -> int:
     if args.steps < 1 or args.weights < 1:
         raise UsageError(f"--steps and --weights must be positive, not {args.steps} and "
                          f"{args.weights}")
+    check_tracked_work(args.weights, args.steps)
     names = [p.strip() for p in args.presets.split(",") if p.strip()]
     madam = presets.names(Optimizer.MADAM)    # the sweep tracks float Madam
     for p in names + [args.base]:
         if p not in madam:
             raise UsageError(f"preset must be one of {', '.join(madam)}, not {p!r}")
-    if args.variants_at and not 4 <= args.variants_at <= 25:
-        raise UsageError(f"--variants-at must be between 4 and 25 bits (or 0), "
+    if args.variants_at and not 4 <= args.variants_at <= WEIGHT_BITS_MAX:
+        raise UsageError(f"--variants-at must be between 4 and {WEIGHT_BITS_MAX} bits (or 0), "
                          f"not {args.variants_at}")
     check_plot(args.plot)
 

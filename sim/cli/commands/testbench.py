@@ -73,6 +73,18 @@ def _check(args):
         raise UsageError(f"--max-errors must be a positive number, not {args.max_errors}")
     if args.chunk_blocks is not None and args.chunk_blocks < 1:
         raise UsageError(f"--chunk-blocks must be a positive number, not {args.chunk_blocks}")
+    # the campaign's bounds: the same streaming testbench runs under both
+    from sim.campaign.plan import (CHUNK_BLOCKS_MAX, MAX_ERRORS_MAX, MAX_ERRORS_WHY,
+                                   VECTORS_MAX, VECTORS_WHY)
+    from testbench.streaming import BLOCK
+    chunk_why = f"a chunk holds its blocks of {BLOCK:,} vectors in memory at once"
+    for option, value, most, why in (("--vectors", args.vectors, VECTORS_MAX, VECTORS_WHY),
+                                     ("--max-errors", args.max_errors, MAX_ERRORS_MAX,
+                                      MAX_ERRORS_WHY),
+                                     ("--chunk-blocks", args.chunk_blocks, CHUNK_BLOCKS_MAX,
+                                      chunk_why)):
+        if value is not None and value > most:
+            raise UsageError(f"{option} must be at most {most:,} ({why}), not {value:,}")
     if args.write_vectors and not args.exhaustive:
         raise UsageError("--write-vectors needs --exhaustive (streamed vectors are made block "
                          "by block: replay a block with testbench.streaming.make_block)")
