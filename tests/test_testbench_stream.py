@@ -40,3 +40,23 @@ def test_stream_scoreboard_catches_a_fault(tmp_path):
     vs = vectors.generate(bad.cfg, 400, seed=7, lanes=2)
     run = stream.run_stream("icarus", bad, vs, gap=0.1, bp=0.5)
     assert run.mismatches > 0
+
+
+def test_a_damaged_cocotb_build_is_rebuilt_once(tmp_path, monkeypatch, capsys):
+    """The cocotb build (built in place: its makefiles hold the folder's path) is sealed
+    after it is built; a truncated simulation image is found on the next use and the
+    folder built again, with one line saying so; the run after that reuses it quietly."""
+    monkeypatch.setenv("LNSMADAM_CACHE", str(tmp_path / "cache"))
+    _stream("icarus", "lns8_sign", 200, 1)
+    builds = [d for d in (tmp_path / "cache" / "testbench" / "cocotb").iterdir()]
+    assert len(builds) == 1
+    image = next(p for p in builds[0].rglob("*") if p.is_file() and p.suffix == ".vvp")
+    image.write_bytes(image.read_bytes()[:100])                   # a truncated build
+    capsys.readouterr()
+    vs, run, s = _stream("icarus", "lns8_sign", 200, 1)
+    err = capsys.readouterr().err
+    assert s["ok"] and run.received == len(vs)
+    assert f"lnsmadam: cache entry {builds[0]} was incomplete or damaged (" in err
+    assert err.rstrip().endswith("); rebuilt") and err.count("rebuilt") == 1
+    _stream("icarus", "lns8_sign", 200, 1)
+    assert "rebuilt" not in capsys.readouterr().err
