@@ -41,6 +41,7 @@ SLOW = (
     "tests/test_cost.py::test_optimizer_preset_place_and_route",
     "tests/test_cost.py::test_ecp5_",
     "tests/test_headline.py::test_dsp_equivalent_is_measured",
+    "tests/test_headline.py::test_block_rams_measured_as_logic",
     "tests/test_rtl_verilog.py::test_cli_stats_cell_count",
 
     # ---- Dask clusters, the wheel and its venv, Ctrl-C and memory runs in subprocesses

@@ -76,3 +76,22 @@ def test_plot_writes_a_png(tmp_path):
     data = (tmp_path / "roofline.png").read_bytes()
     assert out.endswith("roofline.png") and data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 10_000
+
+
+def test_a_hard_block_at_its_share_of_the_device():
+    # LFE5U-85F: 83,640 LUT4 sites / 156 MULT18X18D = 536.15, / 208 DP16KD = 402.1;
+    # HX8K: 7,680 logic cells / 32 SB_RAM40_4K = 240, and no DSP blocks
+    assert rl.block_share(rl.ECP5_85F) == {"dsps": 536, "brams": 402}
+    assert rl.block_share(rl.ICE40_HX8K) == {"brams": 240}
+    assert rl.FPGA_BUDGETS == {"ecp5": rl.ECP5_85F, "ice40": rl.ICE40_HX8K}
+    with pytest.raises(InvalidValue, match=r"^1 mm2 of sky130 cells has no LUT4 sites to "
+                                           r"share out$"):
+        rl.block_share(rl.SKY130_MM2)
+
+
+def test_a_rows_own_lut4_sites_count_first():
+    # an iCE40 carry sits beside its LUT: the unit row says 1,000 sites, not 1,000 + 2 x 100
+    row = {"luts": 1000, "carries": 100, "ffs": 500, "brams": 4, "lut4_sites": 1000}
+    assert rl.units_that_fit(row, rl.ICE40_HX8K) == 7            # 7,680 // 1,000; 32 // 4 = 8
+    # without its own count an ECP5 CCU2C takes two sites: 83,640 // 1,200 = 69
+    assert rl.units_that_fit(dict(row, lut4_sites=None, brams=0, dsps=0), rl.ECP5_85F) == 69

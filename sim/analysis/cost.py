@@ -12,7 +12,7 @@ rule contract (`lns.rule.Rule.update_words`).
 
 from __future__ import annotations
 
-__all__ = ["cost_report", "unit_row", "ratio", "ratios"]
+__all__ = ["cost_report", "unit_row", "ratio", "ratios", "BLOCK_FREE_FLAGS", "PRICES"]
 
 
 def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
@@ -51,8 +51,46 @@ def ratios(row: dict, base: dict, fields) -> dict:
     return {k: ratio(row.get(k), base.get(k)) for k in fields}
 
 
+# The synth script's options that keep the hard blocks out (`unit_row`'s ``prices``): on the
+# ECP5 no MULT18X18D (-nodsp), no DP16KD (-nobram) and no distributed LUT RAM (-nolutram: a
+# ROM refused block RAM would otherwise become TRELLIS_DPR16X4 cells, which the LUT4 count
+# leaves out), so a multiplier is LUT4s and CCU2Cs and a ROM is logic; on the iCE40 no
+# SB_RAM40_4K (the HX8K has no DSP blocks).
+BLOCK_FREE_FLAGS = {"ecp5": " -nodsp -nobram -nolutram", "ice40": " -nobram"}
+PRICES = ("measured", "share", "free")
+
+
+def _block_free(cfg, target: str, lanes: int, progress, counts: dict) -> dict:
+    """The unit synthesised again without hard blocks (`BLOCK_FREE_FLAGS`; no place and
+    route; cached like every synthesis): ``luts``, ``carries``, ``ffs``, ``lut4_equiv``
+    (its LUT4 + the target's LUT4 per carry cell), ``flags``, ``synthesised`` and
+    ``cached``.  A unit without blocks is its own block-free build (``synthesised``
+    False: nothing is re-run).  RuntimeError if the build still holds a block."""
+    import dataclasses
+
+    from rtl.cost import TARGETS, device_counts, lut4_equivalents, synthesis_report
+    flags = BLOCK_FREE_FLAGS[target]
+    if not counts.get("dsps") and not counts.get("brams"):
+        return {"luts": int(counts["luts"]), "carries": int(counts["carries"]),
+                "ffs": int(counts["ffs"]), "lut4_equiv": lut4_equivalents(counts, target),
+                "flags": flags.strip(), "synthesised": False, "cached": True}
+    base = TARGETS[target]
+    tgt = dataclasses.replace(base, synth_flags=base.synth_flags + flags)
+    note = (lambda m: progress(f"without hard blocks ({flags.strip()}): {m}")) \
+        if progress else None
+    synth = synthesis_report(cfg, lanes, pnr=False, progress=note, target=tgt)
+    dev = device_counts(synth)
+    if int(dev.get("dsps", 0)) or int(dev.get("brams", 0)):
+        raise RuntimeError(f"{cfg.name} still holds hard blocks with{flags}: "
+                           f"{dev.get('dsps', 0)} DSP, {dev.get('brams', 0)} block RAM")
+    return {"luts": int(dev["luts"]), "carries": int(dev["carries"]), "ffs": int(dev["ffs"]),
+            "lut4_equiv": lut4_equivalents(dev, tgt), "flags": flags.strip(),
+            "synthesised": True, "cached": bool(synth["cached"])}
+
+
 def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
-             progress=None, dsp_lut4_equiv: int | None = None) -> dict:
+             progress=None, dsp_lut4_equiv: int | None = None, seeds: int = 1,
+             prices: bool = False, sky130: bool = False) -> dict:
     """One unit of a table: ``cfg``'s unit synthesised on ``target`` (`rtl.cost`), its
     area, rates, words moved and energy.
 
@@ -61,39 +99,68 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
     ``bits`` (of the weight word), ``status`` (``ok`` or ``does not fit``), ``fits``,
     ``luts``, ``carries``, ``ffs``, ``dsps``, ``brams``, ``rom_bits``, ``lut4_equiv`` (LUT4
     equivalents, `rtl.cost.lut4_equivalents`, DSP blocks at ``dsp_lut4_equiv`` each when
-    given), ``lut4_equiv_logic`` (DSP blocks free), ``fmax_mhz``, ``latency``,
+    given), ``lut4_equiv_logic`` (DSP blocks free), ``lut4_sites`` (the logic's LUT4 sites:
+    the same as ``lut4_equiv_logic``), ``fmax_mhz`` (the median over nextpnr seeds
+    1..``seeds``; seed 1's with one seed), ``fmax`` (`rtl.cost.synthesis_report`'s summary:
+    ``median_mhz``, ``min_mhz``, ``max_mhz``, ``seeds``, ``per_seed``; None without place
+    and route), ``fmax_min_mhz``, ``fmax_max_mhz``, ``seeds``, ``latency``,
     ``updates_per_s`` (``Fmax x lanes``: every unit accepts one element a clock, II = 1),
     ``updates_per_s_per_k_lut4`` and ``updates_per_s_per_k_lut4_logic`` (per 1,000 LUT4
     equivalents), ``words_read``, ``words_written``, ``words_moved``, ``bits_moved``,
     ``bytes_moved``, ``energy_pj``, ``energy_compute_pj``, ``energy_memory_pj``,
     ``wrapped``, ``wrapper_ffs``, ``pnr_message``, ``cached``, ``caveats`` (the rule
     contract's `lns.rule.Rule.caveats`: what a config that opts into a degenerate constant
-    really holds, such as bf16's beta2 of 1.0)."""
+    really holds, such as bf16's beta2 of 1.0).
+
+    ``prices`` (an FPGA target): the hard blocks priced three ways, ``lut4_prices``
+    ``{"measured", "share", "free"}`` in LUT4 equivalents and ``density`` (updates/s per
+    1,000 LUT4 equivalents under each, None without Fmax): *measured*, the unit synthesised
+    again with the blocks kept out (`BLOCK_FREE_FLAGS`, no place and route, cached), its
+    LUT4 + LUT4 per carry cell (``block_free``: its counts); *share*, the logic plus each
+    block at its share of the device (`sim.analysis.roofline.block_share`: ``block_share``);
+    *free*, the logic alone.  ``sky130``: the unit mapped to sky130 cells too (area only),
+    ``sky130`` (``cells``, ``area_um2``, ``ffs``, ``ff_area_share``) and ``area_um2``;
+    without it both are None."""
+    from lns.errors import InvalidValue
     from lns.registry import entry
     from rtl.cost import device_counts, lut4_equivalents, synthesis_report
 
     from .energy import energy_estimate
 
-    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target)
+    from .roofline import FPGA_BUDGETS, block_share
+    if prices and (not isinstance(target, str) or target not in FPGA_BUDGETS):
+        raise InvalidValue(f"prices need an FPGA target ({', '.join(FPGA_BUDGETS)}), "
+                           f"not {target!r}")
+    # seeds go to the synthesis only when more than one is asked for (its default is one)
+    more = {"seeds": seeds} if seeds != 1 else {}
+    synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target, **more)
     dev = device_counts(synth)
     energy = energy_estimate(cfg)["unit"]
     pnr_r = synth["pnr"]
     fits = None if pnr_r is None else bool(pnr_r["fits"])
-    fmax = pnr_r["fmax_mhz"] if pnr_r and pnr_r["fits"] else None
+    summary = synth.get("fmax") if pnr_r else None
+    if fits and summary:
+        fmax, lo, hi = summary["median_mhz"], summary["min_mhz"], summary["max_mhz"]
+    elif fits:
+        fmax = lo = hi = pnr_r["fmax_mhz"]
+    else:
+        fmax = lo = hi = None
     logic = lut4_equivalents(dev, target)
     equiv = lut4_equivalents(dev, target, dsp_lut4_equiv)
     ups = fmax * 1e6 * lanes if fmax else None
     read, write = cfg.update_words
     read_bits, write_bits = cfg.update_bits
     e = entry(cfg)
-    return {
+    row = {
         "config": cfg.name, "label": e.label, "optimizer": str(cfg.optimizer),
         "system": e.number_system, "reference": e.reference, "bits": cfg.word_bits["w"],
         "status": "ok" if fits is not False else "does not fit", "fits": fits,
         "luts": int(dev["luts"]), "carries": int(dev["carries"]), "ffs": int(dev["ffs"]),
         "dsps": int(dev.get("dsps", 0)), "brams": int(dev["brams"]),
         "rom_bits": synth["rom_bits"]["total"], "lut4_equiv": equiv,
-        "lut4_equiv_logic": logic, "fmax_mhz": fmax, "latency": synth["latency"],
+        "lut4_equiv_logic": logic, "lut4_sites": logic, "fmax_mhz": fmax,
+        "fmax": summary, "fmax_min_mhz": lo, "fmax_max_mhz": hi,
+        "seeds": seeds if pnr_r else None, "latency": synth["latency"],
         "updates_per_s": ups,
         "updates_per_s_per_k_lut4": ups / (equiv / 1000) if ups and equiv else None,
         "updates_per_s_per_k_lut4_logic": ups / (logic / 1000) if ups and logic else None,
@@ -105,3 +172,22 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
         "wrapper_ffs": (synth["ports"].get("wrapper") or {}).get("ff_bits"),
         "pnr_message": pnr_r["message"] if pnr_r else None, "cached": synth["cached"],
         "caveats": list(cfg.caveats())}
+    if prices:
+        share = block_share(FPGA_BUDGETS[target])
+        free = _block_free(cfg, target, lanes, progress, dev)
+        row["block_free"], row["block_share"] = free, share
+        row["lut4_prices"] = {
+            "measured": free["lut4_equiv"],
+            "share": logic + sum(row[k] * share.get(k, 0) for k in ("dsps", "brams")),
+            "free": logic}
+        row["density"] = {k: ups / (v / 1000) if ups and v else None
+                          for k, v in row["lut4_prices"].items()}
+    row["sky130"] = row["area_um2"] = None
+    if sky130:
+        asic = device_counts(synthesis_report(cfg, lanes, pnr=False, progress=progress,
+                                              target="sky130"))
+        row["sky130"] = {"cells": int(asic["cells"]), "area_um2": asic["area_um2"],
+                         "ffs": int(asic["ffs"]),
+                         "ff_area_share": asic["ff_share"]["area"]}
+        row["area_um2"] = asic["area_um2"]
+    return row

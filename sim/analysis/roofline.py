@@ -12,7 +12,12 @@ Figures, each cited where it is defined:
   JESD79-4); one HBM2e stack about 460 GB/s (3.6 Gb/s per pin x 1,024 pins / 8);
 * area budgets: the ECP5 LFE5U-85F (nextpnr's utilisation report: 83,640 LUT4 sites
   (TRELLIS_COMB; a CCU2C carry takes two), 83,640 flip-flops (two a slice), 156
-  MULT18X18D, 208 DP16KD) and 1 mm2 of sky130 standard cells;
+  MULT18X18D, 208 DP16KD), the iCE40 HX8K (7,680 logic cells, each a LUT4, its carry and
+  a flip-flop; 32 SB_RAM40_4K) and 1 mm2 of sky130 standard cells;
+* a hard block's share of its device (`block_share`): the device's LUT4 sites divided by
+  its blocks of that kind (LFE5U-85F: 83,640 / 156 = 536 LUT4 a MULT18X18D, 83,640 / 208 =
+  402 a DP16KD; HX8K: 7,680 / 32 = 240 an SB_RAM40_4K), one of the three prices of a hard
+  block in `sim.analysis.headline`;
 * access energy per 64-bit word (Horowitz, ISSCC 2014, 45 nm): 8 KB SRAM 10 pJ, 32 KB
   20 pJ, 1 MB 100 pJ, DRAM 1.3-2.6 nJ;
 * blockwise 8-bit Adam (Dettmers, Lewis, Shleifer and Zettlemoyer, "8-bit Optimizers via
@@ -30,9 +35,10 @@ from dataclasses import dataclass
 
 from lns.errors import InvalidValue
 
-__all__ = ["Bandwidth", "BANDWIDTHS", "Budget", "ECP5_85F", "SKY130_MM2", "ACCESS_PJ_64",
-           "BLOCK", "blockwise8_adam_bytes", "bytes_only_rows", "units_that_fit",
-           "roofline_rates", "memory_energy", "plot_roofline"]
+__all__ = ["Bandwidth", "BANDWIDTHS", "Budget", "ECP5_85F", "ICE40_HX8K", "SKY130_MM2",
+           "FPGA_BUDGETS", "HARD_BLOCKS", "block_share", "ACCESS_PJ_64", "BLOCK",
+           "blockwise8_adam_bytes", "bytes_only_rows", "units_that_fit", "roofline_rates",
+           "memory_energy", "plot_roofline"]
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,26 @@ ECP5_85F = Budget("ECP5 LFE5U-85F",
                   {"lut4_sites": 83_640, "ffs": 83_640, "dsps": 156, "brams": 208},
                   "nextpnr's utilisation report of the LFE5U-85F (TRELLIS_COMB, TRELLIS_FF, "
                   "MULT18X18D, DP16KD)")
+ICE40_HX8K = Budget("iCE40 HX8K",
+                    {"lut4_sites": 7_680, "ffs": 7_680, "brams": 32},
+                    "nextpnr's utilisation report of the HX8K (ICESTORM_LC: a LUT4, its carry "
+                    "and a flip-flop each; ICESTORM_RAM); no DSP blocks")
 SKY130_MM2 = Budget("1 mm2 of sky130 cells", {"area_um2": 1_000_000.0},
                     "area-only mapping to sky130_fd_sc_hd (no routing overhead)")
+
+FPGA_BUDGETS = {"ecp5": ECP5_85F, "ice40": ICE40_HX8K}     # by `rtl.cost.TARGETS` name
+HARD_BLOCKS = {"dsps": "MULT18X18D", "brams": "DP16KD"}    # the unit row's keys (ECP5 names)
+
+
+def block_share(budget: Budget) -> dict:
+    """``{kind: LUT4}``: each hard block kind of ``budget`` (``dsps``, ``brams``) priced at its
+    share of the device, the device's LUT4 sites divided by its blocks of that kind (whole
+    LUT4, rounded down): LFE5U-85F ``{"dsps": 536, "brams": 402}``, HX8K ``{"brams": 240}``."""
+    sites = budget.limits.get("lut4_sites")
+    if not sites:
+        raise InvalidValue(f"{budget.name} has no LUT4 sites to share out")
+    return {k: int(sites // budget.limits[k]) for k in HARD_BLOCKS if budget.limits.get(k)}
+
 
 ACCESS_PJ_64 = {"sram_8kb": 10.0, "sram_32kb": 20.0, "sram_1mb": 100.0,
                 "dram_low": 1300.0, "dram_high": 2600.0}
@@ -99,6 +123,10 @@ def bytes_only_rows() -> list[dict]:
 
 def _used(row: dict, key: str):
     if key == "lut4_sites":
+        # the row's own count when it has one (`sim.analysis.cost.unit_row`: an iCE40 carry
+        # sits beside its LUT), else an ECP5 CCU2C takes two LUT4 sites
+        if row.get("lut4_sites") is not None:
+            return row["lut4_sites"]
         return row.get("luts", 0) + 2 * row.get("carries", 0)
     return row.get(key)
 

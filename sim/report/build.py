@@ -188,8 +188,9 @@ def _plot_optimizers(value, out):
 
 
 def _run_headline(ctx):
-    # LNS Madam / Adam / Lion, IEEE FP32 and BF16 Adam: the float units take minutes to
-    # place, so only the full report runs it unless asked for
+    # LNS Madam / Adam / Lion, IEEE FP32 and BF16 Adam, each also without hard blocks and
+    # in sky130 cells: the float units take minutes to place and map, so only the full
+    # report runs it unless asked for
     from sim.analysis import headline
     return {t: headline.compare_number_systems(
                 t, pnr=ctx.pnr, progress=lambda m, t=t: ctx.note(f"headline {t}: {m}"))
@@ -197,12 +198,18 @@ def _run_headline(ctx):
 
 
 def _plot_headline(value, out):
-    # area against Fmax: without place and route (--no-pnr) no unit has an Fmax, and the
-    # axes would be empty, so no plot is drawn
+    # area against Fmax and the roofline: without place and route (--no-pnr) no unit has an
+    # Fmax, the first plot's axes would be empty and the roofline no ceiling, so neither is
+    # drawn
     from sim.analysis import headline
-    return {f"headline_{t}": os.path.basename(
+    plots = {}
+    for t, r in value.items():
+        if md.has_fmax(r):
+            plots[f"headline_{t}"] = os.path.basename(
                 headline.plot_headline(r, out / f"headline_{t}.png"))
-            for t, r in value.items() if md.has_fmax(r)}
+            plots[f"headline_{t}_roofline"] = os.path.basename(
+                headline.plot_headline_roofline(r, out / f"headline_{t}_roofline.png"))
+    return plots
 
 
 def _run_energy(ctx):

@@ -236,13 +236,15 @@ def has_fmax(headline_result: dict) -> bool:
 
 
 def headline(res) -> str:
-    """One `sim.analysis.headline` table per target, with its answer and plot (when it
-    has one: `has_fmax`)."""
+    """One `sim.analysis.headline` section per target (its tables, answer, sentences and
+    notes), with its plots of area against Fmax and of the roofline (when it has an Fmax:
+    `has_fmax`)."""
     from sim.analysis.headline import render_markdown
     parts = []
     for target, r in res.items():
         body = render_markdown(r).split("\n", 1)[1].strip()      # drop its own heading
         plot = (f"\n\n![area against Fmax on {target}](headline_{target}.png)"
+                f"\n\n![roofline on {target}](headline_{target}_roofline.png)"
                 if has_fmax(r) else "")
         parts.append(f"### {r.get('device', target)}\n\n{body}{plot}")
     return "\n\n".join(parts)
