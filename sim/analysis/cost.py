@@ -12,11 +12,12 @@ rule contract (`lns.rule.Rule.update_words`).
 
 from __future__ import annotations
 
-__all__ = ["cost_report", "unit_row", "ratio", "ratios", "BLOCK_FREE_FLAGS", "PRICES"]
+__all__ = ["cost_report", "unit_row", "ratio", "ratios", "BLOCK_FREE_FLAGS", "PRICES",
+           "hard_block_prices"]
 
 
 def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
-                target: str = "ice40", seeds: int = 1) -> dict:
+                target: str = "ice40", seeds: int = 1, measure_blocks: bool = False) -> dict:
     """``{"config", "label", "lanes", "target", "optimizer", "ops", "synthesis",
     "energy"}`` for one configuration of any rule.
 
@@ -24,7 +25,10 @@ def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
     ``baselines`` (the float32 counts it is set beside, `sim.analysis.ops.baselines`);
     ``synthesis`` is `rtl.cost.synthesis_report` on ``target`` (``ice40``, ``ecp5`` or
     ``sky130``) with nextpnr seeds 1..``seeds`` (its ``fmax``: median, min, max);
-    ``energy`` is `sim.analysis.energy.energy_estimate`."""
+    ``energy`` is `sim.analysis.energy.energy_estimate`; ``hard_blocks`` (FPGA targets; None
+    on sky130) the unit's LUT4 equivalents with its hard blocks priced three ways, as the
+    headline prices them (`hard_block_prices`), ``measured`` None unless
+    ``measure_blocks``."""
     from rtl.cost import synthesis_report
 
     from .energy import energy_estimate
@@ -33,10 +37,34 @@ def cost_report(cfg, lanes: int = 1, *, pnr: bool = True, progress=None,
     synth = synthesis_report(cfg, lanes, pnr=pnr, progress=progress, target=target,
                              seeds=seeds)
     ops = operation_counts(cfg)
+    blocks = hard_block_prices(cfg, target, lanes, synth, progress=progress,
+                               measure=measure_blocks) if isinstance(target, str) and \
+        target in BLOCK_FREE_FLAGS else None
     return {"config": cfg.name, "label": ops["label"], "lanes": lanes,
             "target": synth["target"], "optimizer": ops["optimizer"],
             "ops": {"unit": ops, "baselines": baselines()},
-            "synthesis": synth, "energy": energy_estimate(cfg)}
+            "synthesis": synth, "hard_blocks": blocks, "energy": energy_estimate(cfg)}
+
+
+def hard_block_prices(cfg, target: str, lanes: int, synth: dict, *, progress=None,
+                      measure: bool = True) -> dict:
+    """``cfg``'s unit (its `rtl.cost.synthesis_report` ``synth`` on the FPGA ``target``) in
+    LUT4 equivalents with its hard blocks priced three ways: ``measured`` (the unit built
+    again without them, `_block_free`; None unless ``measure``), ``share`` (the logic plus
+    each block at its share of the device, `sim.analysis.roofline.block_share`) and
+    ``free`` (the logic alone); with ``block_share`` and ``block_free`` (the measured
+    build's counts, or None)."""
+    from rtl.cost import device_counts, lut4_equivalents
+
+    from .roofline import FPGA_BUDGETS, block_share
+    dev = device_counts(synth)
+    logic = lut4_equivalents(dev, target)
+    share = block_share(FPGA_BUDGETS[target])
+    free = _block_free(cfg, target, lanes, progress, dev) if measure else None
+    return {"measured": free["lut4_equiv"] if free else None,
+            "share": logic + sum(int(dev.get(k, 0)) * share.get(k, 0)
+                                 for k in ("dsps", "brams")),
+            "free": logic, "block_share": share, "block_free": free}
 
 
 def ratio(a, b):
@@ -126,8 +154,7 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
     from rtl.cost import device_counts, lut4_equivalents, synthesis_report
 
     from .energy import energy_estimate
-
-    from .roofline import FPGA_BUDGETS, block_share
+    from .roofline import FPGA_BUDGETS
     if prices and (not isinstance(target, str) or target not in FPGA_BUDGETS):
         raise InvalidValue(f"prices need an FPGA target ({', '.join(FPGA_BUDGETS)}), "
                            f"not {target!r}")
@@ -173,13 +200,9 @@ def unit_row(cfg, *, target: str = "ice40", lanes: int = 1, pnr: bool = True,
         "pnr_message": pnr_r["message"] if pnr_r else None, "cached": synth["cached"],
         "caveats": list(cfg.caveats())}
     if prices:
-        share = block_share(FPGA_BUDGETS[target])
-        free = _block_free(cfg, target, lanes, progress, dev)
-        row["block_free"], row["block_share"] = free, share
-        row["lut4_prices"] = {
-            "measured": free["lut4_equiv"],
-            "share": logic + sum(row[k] * share.get(k, 0) for k in ("dsps", "brams")),
-            "free": logic}
+        priced = hard_block_prices(cfg, target, lanes, synth, progress=progress)
+        row["block_free"], row["block_share"] = priced["block_free"], priced["block_share"]
+        row["lut4_prices"] = {k: priced[k] for k in PRICES}
         row["density"] = {k: ups / (v / 1000) if ups and v else None
                           for k, v in row["lut4_prices"].items()}
     row["sky130"] = row["area_um2"] = None

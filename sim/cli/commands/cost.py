@@ -32,6 +32,10 @@ def add_arguments(parser):
                         default=1, metavar="N",
                         help="place and route with nextpnr seeds 1..N and report the median, "
                              "least and greatest Fmax (default 1; ice40 and ecp5)")
+    parser.add_argument("--measure-blocks", action="store_true",
+                        help="also synthesise the unit without hard blocks (DSPs, block RAMs) "
+                             "to price them as the logic they replace; their share of the "
+                             "device and free are always given (ice40 and ecp5)")
 
 
 def _fmt(v):
@@ -44,6 +48,8 @@ def format_report(r: dict) -> str:
     lines = [f"cost of {r['label']} ({r['lanes']} lane{'s' if r['lanes'] > 1 else ''})", ""]
     lines += _ops_lines(r)
     lines += _synthesis_lines(r["synthesis"])
+    if r.get("hard_blocks"):
+        lines.append(_blocks_line(r["hard_blocks"]))
     lines += _energy_lines(r)
     return "\n".join(lines)
 
@@ -94,6 +100,16 @@ def _device_line(s: dict) -> str:
             f"LUT4, {dev['carries']} carries (CCU2C, 2 LUT4 each), {dev['ffs']} "
             f"flip-flops, {dev['brams']} block RAMs (DP16KD), {dev['dsps']} DSP "
             f"blocks (MULT18X18D)")
+
+
+def _blocks_line(b: dict) -> str:
+    """The unit's area with its hard blocks priced three ways (`hard_block_prices`)."""
+    each = ", ".join(f"{n} {b['block_share'][k]} LUT4" for k, n in
+                     (("dsps", "a DSP"), ("brams", "a block RAM")) if k in b["block_share"])
+    measured = (f"measured as logic {b['measured']:,} ({b['block_free']['flags']})"
+                if b["measured"] is not None else "measured as logic: not run (--measure-blocks runs it)")
+    return (f"  LUT4 equivalents, hard blocks priced three ways: {measured}; at their share "
+            f"of the device {b['share']:,} ({each}); free {b['free']:,}")
 
 
 def _rom_lines(rom: dict) -> list:
@@ -170,15 +186,23 @@ def _check_seeds(args) -> None:
         raise UsageError("--seeds needs place and route: it cannot go with --no-pnr")
 
 
+def _check_blocks(args) -> None:
+    if args.measure_blocks and args.target not in TARGETS:
+        raise UsageError(f"--measure-blocks applies to the FPGA targets "
+                         f"({', '.join(TARGETS)}), not --target {args.target}")
+
+
 def run(args) -> int:
     cfg = load_config(args)                     # any rule's preset
     if args.lanes < 1:
         raise UsageError(f"--lanes must be at least 1, not {args.lanes}")
     _check_seeds(args)
+    _check_blocks(args)
     try:
         with Progress("lnsmadam cost", unit="stage") as bar:
             r = cost_report(cfg, args.lanes, pnr=not args.no_pnr, progress=bar.note,
-                            target=args.target, seeds=args.seeds)
+                            target=args.target, seeds=args.seeds,
+                            measure_blocks=args.measure_blocks)
     except RuntimeError as exc:               # a missing or failing tool: one line, exit 2
         raise UsageError(str(exc)) from None
     if args.json:
