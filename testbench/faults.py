@@ -191,7 +191,8 @@ def _flipped_constant_rule(cfg, name: str, bit: int):
             c[name] ^= 1 << bit
             return c
 
-    return FlippedConstant(cfg.fmt, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.name)
+    return FlippedConstant(cfg.fmt, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.name,
+                           allow_degenerate=cfg.allow_degenerate)
 
 
 class _sticky_stuck_at_one:
