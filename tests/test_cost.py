@@ -166,7 +166,12 @@ def test_command_json_and_text(sign_report, capsys):
     out = capsys.readouterr()
     r = json.loads(out.out)
     assert set(r) == {"config", "label", "lanes", "target", "optimizer", "ops", "synthesis",
-                      "energy"}
+                      "hard_blocks", "energy"}
+    # no hard blocks: every price is the logic's LUT4 (the iCE40's carries sit beside a LUT)
+    ice40 = r["synthesis"]["ice40"]
+    assert r["hard_blocks"]["share"] == r["hard_blocks"]["free"] == ice40["luts"]
+    assert r["hard_blocks"]["measured"] is None and r["hard_blocks"]["block_share"] == \
+        {"brams": 240}
     assert r["target"] == r["synthesis"]["target"] == "ice40" and r["optimizer"] == "madam"
     assert r["label"] == "LNS Madam (lns8_sign)"
     assert r["synthesis"]["cached"] and r["synthesis"]["pnr"]["fmax_mhz"] > 0
