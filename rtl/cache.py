@@ -309,10 +309,14 @@ def ensure(d, populate, *, check=None, note=say) -> bool:
     one is in place.
     """
     d = Path(d)
+    # Emptiness first, then the check: another process may publish the entry between the
+    # two (an atomic rename), and an entry absent at the first look is no damaged one.
+    # The other order reported a concurrent build's fresh entry as damaged.
+    was_empty = _empty(d)
     reason = _problem(d, check)
     if reason is None:
         return False
-    damaged = None if _empty(d) else reason
+    damaged = None if was_empty else reason
     d.parent.mkdir(parents=True, exist_ok=True)
     _sweep(d.parent, _TEMP)                       # temporaries of builds killed half way
     tmp = _twin(d, "tmp")

@@ -96,3 +96,26 @@ def test_cached_build_keeps_only_the_executable_of_its_object_folder(tmp_path):
     exe, _ = cached_build(d, "obj/Vtb", populate)
     assert sorted(p.name for p in (d / "obj").iterdir()) == ["Vtb"]
     assert (d / "dut.v").is_file() and problem(d) is None
+
+
+def test_an_entry_another_process_publishes_while_we_look_is_no_damaged_one(tmp_path, capsys,
+                                                                           monkeypatch):
+    # The CI failure of stop 23: two test workers built one Verilator harness at once; the
+    # other's rename landed between our check and our look at the folder, and its fresh
+    # entry was reported "incomplete or damaged (no completeness marker); rebuilt".
+    import rtl.cache
+    d = tmp_path / "key"
+    real = rtl.cache.problem
+    calls = []
+
+    def racing_problem(folder):
+        reason = real(folder)
+        if not calls:                      # the other process publishes just after our check
+            calls.append(folder)
+            publish(_build(tmp_path / "theirs", "theirs"), d)
+        return reason
+
+    monkeypatch.setattr(rtl.cache, "problem", racing_problem)
+    cached_build(d, "exe", lambda folder: (folder / "exe").write_text("mine"))
+    assert "incomplete or damaged" not in capsys.readouterr().err
+    assert (d / "exe").read_text() == "theirs" and real(d) is None
