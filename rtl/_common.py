@@ -10,8 +10,24 @@ from __future__ import annotations
 from amaranth.hdl import Const, Fragment, Module, Mux, Shape, Signal, Value
 from amaranth.lib.memory import Memory
 
-__all__ = ["count_stages", "range_shape", "shape_range", "word_fields", "rne_shift", "rom_read", "clamp_hi",
-           "clamp_lo", "Pipe"]
+__all__ = ["count_stages", "range_shape", "shape_range", "word_fields", "rne_shift", "rom_read",
+           "clamp_hi", "clamp_lo", "Pipe", "in_block_ram", "BLOCK_RAM_WORDS", "shr", "rne_above"]
+
+# Yosys's synth_ecp5 puts a ROM of this many words or more (after the padding to a power
+# of two) in block RAM, and a smaller one in LUTs: lns16's 218 sb nodes and 256 exp2 words,
+# the 12-bit weight adder's 202 sb and 771 db nodes and 1024 near words are DP16KDs;
+# lns12's 94 nodes and 64 exp2 words are LUTs.  A DP16KD's data come 5.8 ns after the
+# clock edge (its output register unused: Yosys does not map one), more than half a 100 MHz
+# cycle, so the datapath addresses a block RAM one stage earlier than a LUT ROM where the
+# data are used in the next stage (the node ROMs, `rtl.log_adder.gauss_lookup`; the exp2
+# ROM, `rtl.exp_step`), and they cross that stage straight into registers.  A ROM that
+# synthesis maps the other way (another target, another Yosys) only changes timing.
+BLOCK_RAM_WORDS = 256
+
+
+def in_block_ram(values) -> bool:
+    """Whether `rom_read` of ``values`` becomes a block RAM (`BLOCK_RAM_WORDS`)."""
+    return 1 << max(1, (len(values) - 1).bit_length()) >= BLOCK_RAM_WORDS
 
 
 class Pipe:
@@ -90,13 +106,26 @@ def word_fields(word: Value, fp):
     return sign, e, zero
 
 
+def shr(x: Value, k: int) -> Value:
+    """``x >> k`` for a constant ``k`` (arithmetic when ``x`` is signed) in the width the
+    result needs: Amaranth's ``>>`` keeps ``x``'s width, and the constant top bits it adds
+    survive synthesis wherever they feed a subtraction or a compare (lns16's step was 38
+    bits wide for 7 significant, and its weight adder and clamps 40-bit carry chains)."""
+    x = Value.cast(x)
+    if k <= 0:
+        return x
+    if len(x) > k:
+        return x.shift_right(k)
+    return x >> k if x.shape().signed else Const(0, 1)
+
+
 def rne_shift(x: Value, s: int) -> Value:
     """``x / 2**s`` rounded to nearest, ties to even, for a constant ``s`` (exactly
     `lns.rounding.round_shift_rne`; ``s <= 0`` is the exact left shift)."""
     x = Value.cast(x)
     if s <= 0:
         return x << -s
-    q = x >> s                              # floor (arithmetic for signed x)
+    q = shr(x, s)                           # floor (arithmetic for signed x)
     rem = x[:s]                             # x - (q << s), 0 <= rem < 2**s
     half = 1 << (s - 1)
     if s == 1:                              # one remainder bit: never above half (and a
@@ -104,6 +133,21 @@ def rne_shift(x: Value, s: int) -> Value:
     else:
         up = (rem > half) | ((rem == half) & q[0])
     return q + up
+
+
+def rne_above(s: int, v: int) -> int:
+    """The smallest ``x`` with `lns.rounding.round_shift_rne_ref` ``(x, s) > v``: RNE is
+    monotone, so ``RNE(x >> s) > v`` is the constant compare ``x >= rne_above(s, v)``,
+    which the datapath decides beside the rounding's own adder instead of after it."""
+    from lns.rounding import round_shift_rne_ref
+    lo, hi = -(1 << 64), 1 << 64
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if round_shift_rne_ref(mid, s) > v:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def rom_read(m, name: str, values, *addrs) -> list[Value]:

@@ -15,9 +15,9 @@ shift).  ``s < 0`` (only possible when ``l_max`` allows ``q > exp_bits``) is the
 shift ``P << -s``; that path is built only when it can occur.
 
 The arithmetic is written once (`exp_step`) on a `Pipe`: combinational in the component,
-with two register boundaries in the unit (ROM + shift amount | alignment shift +
-round-up decision | increment).  ``E & (2**Fs - 1) = L & (2**Fs - 1)`` and ``q = (L >> Fs) + eta_shift``: the
-constant never needs an adder.
+with three register boundaries in the unit (L | ROM + shift amount | alignment shift +
+round-up decision | increment).  ``E & (2**Fs - 1) = L & (2**Fs - 1)`` and
+``q = (L >> Fs) + eta_shift``: the constant never needs an adder.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from amaranth.hdl import Const, Module, Mux, Shape, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ._common import Pipe, range_shape, rom_read
+from ._common import Pipe, in_block_ram, range_shape, rom_read, shr
 
 __all__ = ["ExpStep", "exp_step"]
 
@@ -42,24 +42,44 @@ def _limits(cfg, l_max):
 
 
 def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
-    """``Delta`` from ``L`` (and the random bits ``r``, stochastic only), built on ``pipe``
-    (two boundaries)."""
+    """``Delta`` from ``L`` (and the random bits ``r``, stochastic only), built on ``pipe``;
+    ``L`` and ``r`` are values of the current stage (the one that computes ``L``).
+
+    Boundaries: L | ROM + shift amount | alignment + round-up decision | increment.  A
+    ``2**frac`` ROM in block RAM (`in_block_ram`: lns16's 256 words) is addressed in L's
+    stage, so that its slow data (5.8 ns after the clock on the ECP5) cross the next stage
+    straight into registers instead of into the alignment shifter."""
     p = cfg.params
     fs, cap, rb = p.step_frac_bits, p.shift_cap, p.random_bits
     assert cap >= rb, "the aligned word needs shift_cap >= random_bits"
     s_min, _ = _limits(cfg, l_max)
-    if fs:
+    early = bool(fs) and in_block_ram(cfg.exp_table)
+    if early:
         (pv,) = rom_read(m, "exp2", cfg.exp_table, l[:fs])
-    else:
-        pv = Const(int(cfg.exp_table[0]))
-    s = (p.exp_bits - p.eta_shift) - (l >> fs)         # exp_bits - q
-    s_bits = Shape.cast(range(cap + 1)).width
+        pipe.put(ex_p=pv)
     if cfg.is_stochastic:
         pipe.put(ex_r=r)
-    pipe.put(ex_p=pv, ex_s=Mux(s > cap, cap, Mux(s < 0, 0, s))[:s_bits])
+    pipe.put(ex_l=l)
+    pipe.cut()
+    l = pipe.get("ex_l")
+    if not early:
+        if fs:
+            (pv,) = rom_read(m, "exp2", cfg.exp_table, l[:fs])
+        else:
+            pv = Const(int(cfg.exp_table[0]))
+        pipe.put(ex_p=pv)
+    # s = exp_bits - q = c - (L >> Fs), clamped to [0, cap]: the two clamps compare L's
+    # integer part with constants beside the subtraction (not s after it), and the
+    # subtraction keeps only the bits a clamped s has.  L -> s -> clamp was the critical
+    # path of lns8 and lns12 (114 and 106 MHz on the ECP5, seed 1; lns12 118 after it).
+    lq = shr(l, fs)
+    c = p.exp_bits - p.eta_shift
+    s_bits = Shape.cast(range(cap + 1)).width
+    s_neg = lq > c
+    pipe.put(ex_s=Mux(lq < c - cap, cap, Mux(s_neg, 0, (c - lq)[:s_bits])))
     if s_min < 0:
         l_bits = Shape.cast(range(-s_min + 1)).width
-        pipe.put(ex_neg=s < 0, ex_left=(-s)[:l_bits])
+        pipe.put(ex_neg=s_neg, ex_left=(lq - c)[:l_bits])
     pipe.cut()
     pv = pipe.get("ex_p")
     # P / 2**s with cap fraction bits; s >= s_min, so the bits above the largest value's
@@ -68,10 +88,10 @@ def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
     pext = ((pv << cap) >> pipe.get("ex_s"))[:((p_max << cap) >> max(s_min, 0)).bit_length()]
     if cfg.is_stochastic:
         # floor(Pext + r << (cap - rb)) >> cap: the low cap - rb bits of Pext cannot carry
-        pipe.put(ex_top=pext >> (cap - rb))
+        pipe.put(ex_top=shr(pext, cap - rb))
     else:
         # nearest even: the round-up decision here, its increment after the boundary
-        whole = pext >> cap
+        whole = shr(pext, cap)
         frac = pext[:cap]
         half = 1 << (cap - 1)
         pipe.put(ex_whole=whole, ex_up=(frac > half) | ((frac == half) & whole[0]))
@@ -79,7 +99,7 @@ def exp_step(m, pipe: Pipe, cfg, l, r, l_max: int):
         pipe.put(ex_dleft=pv << pipe.get("ex_left"))
     pipe.cut()
     if cfg.is_stochastic:
-        d_right = (pipe.get("ex_top") + pipe.get("ex_r")) >> rb
+        d_right = shr(pipe.get("ex_top") + pipe.get("ex_r"), rb)
     else:
         d_right = pipe.get("ex_whole") + pipe.get("ex_up")
     if s_min < 0:

@@ -3,9 +3,9 @@
 It reproduces `lns.rules.lion._lion_kernel` bit for bit.  Every constant comes from ``cfg.params``
 (`lns.rules.lion.LionParams`), every ROM from the configuration's tables (``cfg.m_tables``,
 ``cfg.weight_tables``), the random bits from `lns.lfsr` through `LaneLFSR`; the signed
-adders are `rtl.log_adder.signed_log_add`, the packing and the stochastic rounding
-`rtl.additive_unit.pack_signed` / `stochastic_shift`, the nearest-even rounding
-`rtl._common.rne_shift`.
+adders are `rtl.log_adder.signed_log_add`, the moment's packing
+`rtl.additive_unit.pack_signed`, the weight's one rounding and packing
+`rtl.additive_unit.round_pack`.
 
 sign(c) needs no table: the model defines it as the sign of the c-term with the larger
 code (`lns.rules.lion.sum_sign`), so the hardware compares the two codes.  ``X_m + c_beta1`` against
@@ -20,9 +20,10 @@ Pipeline (register stages; every register loads when the global enable ``en`` is
 
     R0  inputs (+ r)
     S1  unpack; momentum adder operands (offsets and constants folded), X_w << guard;
-        sign(c): d = e_m - (e_g << g_shift) against K, the zero cases
+        sign(c): d = e_m - (e_g << g_shift)
         | m' = signed_log_add(m-term, g-term) (sb/db of Fm)       beside
           w - eta sign(c) = signed_log_add((s_w, X_w << guard), (~s_c, eta_acc, c = 0))
+          (d against K and the zero cases give s_c and c = 0 in the adder's first stage)
           (sb/db of Fa; each: |a - b| | look-ups, 4 stages interp, 1 direct | big + f)
         | m: pack m'                     w: one rounding to Fw (RNE or stochastic)
         | m: (padding)                   w: pack the weight word -> out registers
@@ -43,8 +44,8 @@ from lns.lfsr import RANDOM_BITS, WIDTH
 from lns.rule import check_config
 from lns.rules.lion import LionConfig
 
-from ._common import Pipe, count_stages, rne_shift, word_fields
-from .additive_unit import pack_signed, stochastic_shift, word_roles
+from ._common import Pipe, count_stages, word_fields
+from .additive_unit import pack_signed, round_pack, word_roles
 from .lfsr import LaneLFSR
 from .log_adder import parallel, signed_log_add
 
@@ -82,19 +83,22 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
     g_off = p.g.offset << p.g_shift
     # sign(c): (em - m.offset + c_beta1) - ((eg << g_shift) - g_off + c_one_minus_beta1)
     # = d - K, so comparing the term codes is comparing d with K.
-    d = em - (eg << p.g_shift)
-    k = p.c_one_minus_beta1 - p.c_beta1 + p.m.offset - g_off
-    m_big, equal = d > k, d == k
-    c_s = Mux(zm, sg, Mux(zg, sm, Mux(m_big | equal, sm, sg)))
-    c_z = Mux(zm | zg, zm & zg, equal & (sm != sg))
+    # d is made here, its compares with K in the next stage (beside the weight adder's
+    # |a - b|, whose sign and zero logic they feed): the subtraction, the compares and
+    # the selects in one stage were lns8_lion's critical path (110 MHz on the ECP5).
     pipe.put(ma_s=sm, ma_x=em + (p.c_beta2 - p.m.offset), ma_z=zm,
              mb_s=sg, mb_x=(eg << p.g_shift) + (p.c_one_minus_beta2 - g_off), mb_z=zg,
-             w_s=sw, w_x=(ew - p.w.offset) << p.guard, w_z=zw, c_s=c_s, c_z=c_z)
+             w_s=sw, w_x=(ew - p.w.offset) << p.guard, w_z=zw, c_d=em - (eg << p.g_shift))
     pipe.cut()
     ta = tuple(pipe.get(f"ma_{k}") for k in "sxz")
     tb = tuple(pipe.get(f"mb_{k}") for k in "sxz")
     tw = tuple(pipe.get(f"w_{k}") for k in "sxz")
-    step = (~pipe.get("c_s"), p.eta_acc, pipe.get("c_z"))
+    (sm, _, zm), (sg, _, zg), d = ta, tb, pipe.get("c_d")
+    k = p.c_one_minus_beta1 - p.c_beta1 + p.m.offset - g_off
+    m_big, equal = d > k, d == k
+    c_s = Mux(zm, sg, Mux(zg, sm, Mux(m_big | equal, sm, sg)))
+    c_z = Mux(zm | zg, zm & zg, equal & (sm != sg))
+    step = (~c_s, p.eta_acc, c_z)
     r = pipe.get("r") if cfg.is_stochastic else None
 
     def moment(sub):
@@ -107,17 +111,10 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
 
     def weight(sub):
         if r is not None:
-            sub.put(wr_r=r)
+            sub.put(w_r=r)
         s, x, z = signed_log_add(m, sub, *cfg.weight_tables, tw, step, name="wa")
-        sub.put(wr_s=s, wr_x=x, wr_z=z)
-        sub.cut()
-        if r is not None:
-            xr = stochastic_shift(sub.get("wr_x"), p.guard, sub.get("wr_r"), p.random_bits)
-        else:
-            xr = rne_shift(sub.get("wr_x"), p.guard)
-        sub.put(wp_x=xr)
-        sub.cut()
-        sub.put(w_out=pack_signed(sub.get("wr_s"), sub.get("wp_x"), sub.get("wr_z"), p.w))
+        rr = sub.get("w_r") if r is not None else None
+        sub.put(w_out=round_pack(sub, p.w, p.guard, (s, x, z), rr, p.random_bits))
         sub.cut()                                               # the output registers
         return (sub.get("w_out"),)
 

@@ -7,11 +7,14 @@ Pipeline (register stages; every register loads when the global enable ``en`` is
            | a, b (moment adder operands), k (normaliser's input part)
            | |a - b|, max                                      (log_add)
            | sb: address + ROM [| diff, partial products | adder tree | tree + RNE] (interp)
-           | max + sb | pack v'                                (second_moment)
-           | num = k - (e_v' << vs) | RNE + clamp -> L          (normaliser)
+           | max + sb | pack v', k - t                         (second_moment)
+           | num = k - (e_v' << vs), num >= t | RNE + clamp -> L (normaliser)
            | 2**frac ROM + shift amount | align | round -> Delta (exp_step)
            | X_w -+ Delta | clamps -> out                      (weight_update)
-    sign:  R0 inputs (+ r) | exp step + weight update -> R1 outputs
+    sign:  R0 inputs (+ r) | step + X_w -+ Delta | clamps -> out
+
+A ROM in block RAM is addressed a stage earlier than shown (`rtl._common.in_block_ram`):
+lns16's sb nodes with |a - b|, its 2**frac ROM with L.
 
 The number of stages is what the datapath builds: `pipeline_stages` counts the boundaries
 by running the same builder (`_datapath`) on a `Pipe` without registers.
@@ -42,7 +45,8 @@ from ._common import Pipe, count_stages, range_shape, word_fields
 from .array import UpdateArray
 from .exp_step import exp_step
 from .lfsr import LaneLFSR
-from .update import l_shape, normaliser, normaliser_prep, second_moment, weight_update
+from .update import (l_shape, normaliser, normaliser_bound, normaliser_prep, second_moment,
+                     weight_update)
 
 __all__ = ["MadamUpdateUnit", "MadamUpdateArray", "xbc_shape", "pipeline_stages"]
 
@@ -88,23 +92,22 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict):
     if cfg.has_second_moment:
         normaliser_prep(pipe, cfg, pipe.get("g"), pipe.get("x_bc"))
         pipe.put(vn=second_moment(m, pipe, cfg, pipe.get("g"), pipe.get("v")))
+        normaliser_bound(pipe, cfg)                         # beside the moment's packing
         pipe.cut()
-        pipe.put(l=normaliser(m, pipe, cfg, pipe.get("vn"), l_shape(cfg, xbc_shape(cfg))))
+        l = normaliser(m, pipe, cfg, pipe.get("vn"), l_shape(cfg, xbc_shape(cfg)))
+        r_l = pipe.get("r") if cfg.is_stochastic else None      # r as of L's stage
+        pipe.put(delta=exp_step(m, pipe, cfg, l, r_l, p.l_bound))
         pipe.cut()
-        delta = exp_step(m, pipe, cfg, pipe.get("l"), pipe.get("r") if cfg.is_stochastic
-                         else None, p.l_bound)
-        pipe.put(delta=delta)
-        pipe.cut()
-        wpipe = pipe
+        delta = pipe.get("delta")
     else:
-        # |g_hat| = 1: the step is a constant (plus the random bits), v passes through,
-        # and the step and the weight update share one stage (no boundary inside).
+        # |g_hat| = 1: the step is a constant (plus the random bits), built without a
+        # boundary in the stage of X_w -+ Delta; v passes through.  The clamps take a
+        # stage of their own (weight_update's boundary): step, add and clamps in one
+        # stage ran at 71 MHz (ECP5, median of 5 seeds), split at 136.
         pipe.put(vn=pipe.get("v"))
-        comb = Pipe(m)
-        pipe.put(delta=exp_step(m, comb, cfg, Const(0, signed(1)), r, 0))
-        wpipe = comb
-    w_new = weight_update(m, wpipe, cfg, pipe.get("w"), pipe.get("g_sign"),
-                          pipe.get("g_zero"), pipe.get("delta"), pipe.get("clip"))
+        delta = exp_step(m, Pipe(m), cfg, Const(0, signed(1)), r, 0)
+    w_new = weight_update(m, pipe, cfg, pipe.get("w"), pipe.get("g_sign"),
+                          pipe.get("g_zero"), delta, pipe.get("clip"))
     pipe.put(w_out=w_new)
     pipe.cut()                                              # the output registers
     return pipe.get("w_out"), pipe.get("vn")

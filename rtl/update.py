@@ -11,8 +11,8 @@
 
 All widths follow from the formats; every constant is read from ``cfg.params``.  As in
 `log_adder`, the arithmetic is written once (`second_moment`, `normaliser_prep` +
-`normaliser`, `weight_update`) on a `Pipe`: combinational in the components, with register
-stages in the unit.
+`normaliser_bound` + `normaliser`, `weight_update`) on a `Pipe`: combinational in the
+components, with register stages in the unit.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from lns.rounding import round_shift_rne_ref
-
-from ._common import Pipe, range_shape, rne_shift, shape_range, word_fields
+from ._common import Pipe, range_shape, rne_above, rne_shift, shape_range, word_fields
 from .log_adder import log_add
 
 __all__ = ["SecondMoment", "Normaliser", "WeightUpdate", "pack_moment", "second_moment",
-           "normaliser_prep", "normaliser", "weight_update", "l_shape"]
+           "normaliser_prep", "normaliser_bound", "normaliser", "weight_update", "l_shape"]
 
 
 def pack_moment(m, x, zero, vp, out):
@@ -72,6 +70,16 @@ def normaliser_prep(pipe: Pipe, cfg, g, x_bc):
              + ((x_bc + p.v.offset) << p.norm_v_shift))
 
 
+def normaliser_bound(pipe: Pipe, cfg):
+    """``k - t`` (``t = rne_above(norm_round, l_bound)``) from `normaliser_prep`'s ``k``, in
+    a stage after it and before `normaliser`'s: ``num >= t`` (``L`` clamps to ``l_bound``)
+    is then the sign of ``(k - t) - (e_v' << vs)``, a subtraction beside ``num``'s own.
+    The compare on ``num`` after it was lns16's critical path (101 MHz on the ECP5), in
+    the stage that also addresses the exp2 block RAM with ``L``."""
+    p = cfg.params
+    pipe.put(nm_kt=pipe.get("nm_k") - rne_above(p.norm_round, p.l_bound))
+
+
 def l_shape(cfg, xbc_shape):
     """Shape of ``L``: from the most negative value (the smallest gradient over the largest
     moment and the most negative bias correction the port can carry) to ``l_bound``."""
@@ -83,30 +91,19 @@ def l_shape(cfg, xbc_shape):
     return range_shape(min(l_lo, p.l_bound, -1), max(p.l_bound, 0))
 
 
-def _over_threshold(p) -> int:
-    """The smallest ``num`` with ``RNE(num >> norm_round) > l_bound`` (RNE is monotone)."""
-    lo, hi = -(1 << 64), 1 << 64
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if round_shift_rne_ref(mid, p.norm_round) > p.l_bound:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
 def normaliser(m, pipe: Pipe, cfg, v, l_shape):
-    """``L`` from the new moment word ``v`` and `normaliser_prep`'s value (one boundary:
-    num | round + clamp)."""
+    """``L`` from the new moment word ``v`` and the values of `normaliser_prep` and
+    `normaliser_bound` (one boundary: num and its clamp | round + select)."""
     p = cfg.params
     _, ev, zv = word_fields(v, p.v)
-    pipe.put(nm_num=pipe.get("nm_k") - (ev << p.norm_v_shift), nm_zv=zv)
+    evs = ev << p.norm_v_shift
+    over = pipe.get("nm_kt") - evs
+    pipe.put(nm_num=pipe.get("nm_k") - evs, nm_zv=zv, nm_over=~over[len(over) - 1])
     pipe.cut()
-    num = pipe.get("nm_num")
-    lv = rne_shift(num, p.norm_round)
+    lv = rne_shift(pipe.get("nm_num"), p.norm_round)
     l = Signal(l_shape, name="l_norm")
-    # lv > l_bound decided on num, beside the rounding's adder
-    m.d.comb += l.eq(Mux(pipe.get("nm_zv") | (num >= _over_threshold(p)), p.l_bound, lv))
+    # RNE(num >> norm_round) > l_bound was decided on num, in the stage before
+    m.d.comb += l.eq(Mux(pipe.get("nm_zv") | pipe.get("nm_over"), p.l_bound, lv))
     return l
 
 
@@ -142,7 +139,8 @@ class SecondMoment(wiring.Component):
 
     def __init__(self, cfg):
         if not cfg.has_second_moment:
-            raise ValueError(f"the second-moment path needs normaliser 'rms', not {cfg.normaliser!r}")
+            raise ValueError(f"the second-moment path needs normaliser 'rms', "
+                             f"not {cfg.normaliser!r}")
         self.cfg = cfg
         super().__init__({"g": In(cfg.grad.total_bits), "v": In(cfg.moment.total_bits),
                           "v_out": Out(cfg.moment.total_bits)})
@@ -177,6 +175,7 @@ class Normaliser(wiring.Component):
         m = Module()
         pipe = Pipe(m)
         normaliser_prep(pipe, self.cfg, self.g, self.x_bc)
+        normaliser_bound(pipe, self.cfg)
         m.d.comb += self.l.eq(normaliser(m, pipe, self.cfg, self.v, self.l.shape()))
         return m
 

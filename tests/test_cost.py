@@ -51,7 +51,7 @@ def test_sign_preset_real_synthesis_and_pnr(sign_report, tmp_path):
     meta = _sidecar(cfg, tmp_path)
     json.dumps(r)
     assert r["module"] == meta["module"] == "lnsmadam_lns8_sign_x1"
-    assert r["latency"] == meta["latency"] == 1 and r["pipeline_stages"] == 2
+    assert r["latency"] == meta["latency"] == 2 and r["pipeline_stages"] == 3
     assert not r["cached"]
     for name in ("top.v", "synth.ys", "yosys.log", "netlist.json", "pnr.json", "nextpnr.log"):
         assert (work / name).exists(), name

@@ -57,7 +57,8 @@ def test_log_adder_every_pair_of_8bit_codes(method):
     codes = range(-128, 128)
     want = np.array([[log_add(a, b, True, tt, tt)[0] for b in codes] for a in codes])
     mism = np.argwhere(got != want)
-    assert mism.size == 0, f"{len(mism)} mismatches, first a={mism[0][0] - 128} b={mism[0][1] - 128}"
+    assert mism.size == 0, \
+        f"{len(mism)} mismatches, first a={mism[0][0] - 128} b={mism[0][1] - 128}"
     assert got[128, 128] == 4                             # 1 + 1 = 2: log 0 + sb(0) = 1.0 = 4 LSBs
 
 

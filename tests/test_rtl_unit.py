@@ -143,8 +143,9 @@ def test_reset_clears_valids():
 def test_pipeline_stages_are_counted_from_the_datapath():
     # 1 input + 2 moment operands/adder + 3 interpolation + 1 pack + 1 + 1 normaliser + 1
     # + 2 exp step + 1 + 1 weight + 1 output = 16 with an interpolated sb table, 3 fewer
-    # with a direct one; the sign normaliser has the input and output registers only.
-    expected = {"tiny": 13, "lns8_sign": 2, "lns8": 16, "lns12": 16, "lns16": 16}
+    # with a direct one; the sign normaliser has the input registers, the step with
+    # X_w -+ Delta, and the clamps with the output registers.
+    expected = {"tiny": 13, "lns8_sign": 3, "lns8": 16, "lns12": 16, "lns16": 16}
     assert {n: pipeline_stages(presets.get(n)) for n in presets.names("madam")} == expected
     direct = presets.get("lns12").replace(table="direct")
     assert pipeline_stages(direct) == 13

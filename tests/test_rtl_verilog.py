@@ -59,7 +59,7 @@ def test_sign_preset_has_no_moment_table(tmp_path):
     meta = json.loads(j.read_text())
     assert meta["tables"]["sb"] == {"method": "none", "entries_near": 0, "entries_nodes": 0,
                                     "bits": 0}
-    assert meta["latency"] == 1 and "lfsr_seed" in meta["ports"]
+    assert meta["latency"] == 2 and "lfsr_seed" in meta["ports"]
 
 
 def test_module_name_is_sanitised():
