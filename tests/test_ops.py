@@ -195,7 +195,14 @@ def _rtl_roms(cfg):
 
     def record(m, name, values, *addrs):
         out = real(m, name, values, *addrs)
-        values = list(values)
+        values = [int(v) for v in values]
+        if name.endswith("_nodes"):
+            # rtl.log_adder._node_rom puts len(near) >> seg zero words in front of the
+            # nodes (read only where the near ROM is selected); a node is never 0 (sb > 0,
+            # db < 0 beyond the near range), so the table's own words start at the first
+            # nonzero one: the bits are the table's, as the sidecar counts them
+            first = next(i for i, v in enumerate(values) if v)
+            values = values[first:]
         seen[name] = (len(addrs), len(values) * out[0].shape().width)
         return out
 

@@ -140,7 +140,10 @@ def _gauss_lookup_ops(c: _Counter, step: str, t, label: str, table: str) -> None
               rom_bits=rom_bits(t.near))
     if len(t.nodes):
         nw = t.node_width
-        if n:
+        # rtl.log_adder._node_rom: with len(near) a multiple of the segment (every preset's
+        # table) the node ROM holds zero words in front and is read at z >> seg: no
+        # subtraction before the address
+        if n % (1 << t.seg_bits):
             c.add(step, f"{label}: zi = z - len(near)", "int_add", zw_ + 1)
         c.add(step, f"{label}: j = zi >> seg_bits, lo = low bits", "shift", zw_,
               variable=False)
@@ -153,8 +156,12 @@ def _gauss_lookup_ops(c: _Counter, step: str, t, label: str, table: str) -> None
         c.add(step, f"{label}: t0 << seg_bits", "shift", nw + t.seg_bits, variable=False)
         c.add(step, f"{label}: (t0 << seg) + (t1 - t0) * lo", "int_add",
               nw + t.seg_bits + 1)
-        c.add(step, f"{label}: RNE by seg_bits + guard: round increment", "int_add", nw + 1)
-        c.add(step, f"{label}: RNE: half / tie test", "compare_select", t.seg_bits + t.guard)
+        # rtl.log_adder._rne_of_half_up: half an LSB added to t0 beside t1 - t0, then a
+        # tie clears the LSB (no incrementer after the last adder)
+        c.add(step, f"{label}: RNE: (t0 << seg) + half, beside t1 - t0", "int_add",
+              nw + t.seg_bits + 1)
+        c.add(step, f"{label}: RNE: tie test, clear the LSB", "compare_select",
+              t.seg_bits + t.guard)
         if n:
             c.add(step, f"{label}: near if z < len(near) (compare + select)",
                   "compare_select", zw_, 2)
