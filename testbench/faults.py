@@ -10,8 +10,9 @@ the text, so every rule's unit gets them):
 ``constant``   a constant added in the datapath (a log constant, a bias offset, an IEEE
                exponent bias) off by one or with one bit flipped
 ``rounding``   a round-to-nearest-even made ties-round-up: a ``>`` against the half-way
-               constant of the bits shifted out (``x[k-1:0] > k'h8..``) made ``>=`` (the
-               LNS units), or the IEEE rounding's ``round & (sticky | lsb)`` made
+               constant of the bits shifted out (``x[k-1:0] > k'h8..``, every copy of it)
+               made ``>=``, or a half-up rounding's tie correction (``up ^ {0, tie &
+               lsb}``) dropped (the LNS units), or the IEEE rounding's ``round & (sticky | lsb)`` made
                ``round`` (ties away from zero; the float units)
 ``handshake``  a wrapper with the module's name around the renamed original: ``in_ready``
                stuck 0 (dropped ready), ``in_ready`` stuck 1 (ignores back-pressure),
@@ -56,6 +57,7 @@ _TABLE = re.compile(r"^(\s*)([\w\\$]+)\[(\d+)\] = (\d+)'h([0-9a-fA-F]+);", re.M)
 _ADD_CONST = re.compile(r"(?<=\+ )(\$signed\((\d+)'h([0-9a-fA-F]+)\))")
 _HALF_GT = re.compile(r"(\S+ ?\[(\d+):0\]) > (\d+)'h([0-9a-fA-F]+);")
 _RNE_UP = re.compile(r"(\w+_rp_round) & (\\\$\d+ )")
+_TIE_XOR = re.compile(r"(\S+\[\d+:\d+\]) \^ \{ \d+'h0+, \\\$\d+  \};")
 
 
 @dataclass(frozen=True)
@@ -108,17 +110,37 @@ def constant_mutants(text: str, rng: random.Random, count: int):
     return out
 
 
+def _sub_all(text, spans, new):
+    """``text`` with every ``(start, end)`` of ``spans`` (disjoint) replaced by ``new``."""
+    for start, end in sorted(spans, reverse=True):
+        text = _sub(text, start, end, new)
+    return text
+
+
 def rounding_mutants(text: str):
     """Every nearest-even rounding of the text made to round ties up (see the module's
     doc)."""
     out = []
+    # One rounding's half-way compare may be written out more than once (Amaranth's
+    # backend repeats an expression used in several places: the additive units' round_pack
+    # uses the round-up bit for the result and for both range compares): one fault is
+    # every copy of the same compare changed.
+    copies: dict = {}
     for m in _HALF_GT.finditer(text):
         bits, width, value = int(m.group(2)) + 1, int(m.group(3)), int(m.group(4), 16)
         if bits != width or value != 1 << (width - 1):
             continue                      # not the half-way point of the bits shifted out
+        copies.setdefault(m.group(0), (m, []))[1].append((m.start(), m.end()))
+    for found, (m, spans) in copies.items():
         new = f"{m.group(1)} >= {m.group(3)}'h{m.group(4)};"
-        out.append(Mutant("rounding", f"'{m.group(0)}' made '>=' (ties round up)",
-                          _sub(text, m.start(), m.end(), new)))
+        n = f" ({len(spans)} copies)" if len(spans) > 1 else ""
+        out.append(Mutant("rounding", f"'{found}' made '>='{n} (ties round up)",
+                          _sub_all(text, spans, new)))
+    # The half-up rounding with a tie clearing the LSB (rtl.log_adder._rne_of_half_up:
+    # ``up ^ {0.., tie & up[0]}``): the tie's correction dropped, ties round up
+    for m in _TIE_XOR.finditer(text):
+        out.append(Mutant("rounding", f"'{m.group(0)}' made '{m.group(1)};' (ties round up)",
+                          _sub(text, m.start(), m.end(), m.group(1) + ";")))
     for m in _RNE_UP.finditer(text):
         out.append(Mutant("rounding", f"'{m.group(0).strip()}' made '{m.group(1)}' (ties "
                                       f"away from zero)",

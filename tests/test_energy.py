@@ -254,6 +254,12 @@ def test_no_figures_for_other_float_widths():
     from sim.analysis.energy import float_pj
     assert float_pj("fp_add", 16) == HOROWITZ_PJ["fp16_add"]
     assert float_pj("fp_sqrt", 32) == pytest.approx(5 * (3.7 + 0.9))
+    # a 12-bit float (FloatFormat(5, 6)) takes the 16-bit figures, an upper bound
+    assert float_pj("fp_mul", 12) == HOROWITZ_PJ["fp16_mul"]
+    assert float_pj("fp_add", 17) == HOROWITZ_PJ["fp32_add"]
     with pytest.raises(InvalidValue, match=r"^no energy figures for 8-bit floats \(Horowitz "
-                                           r"gives 16 and 32 bits\)$"):
+                                           r"gives 16 and 32 bits; 9 to 15 bits take the "
+                                           r"16-bit figures\)$"):
         float_pj("fp_mul", 8)
+    with pytest.raises(InvalidValue, match=r"^no energy figures for 64-bit floats"):
+        float_pj("fp_mul", 64)

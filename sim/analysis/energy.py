@@ -46,6 +46,9 @@ MA_PER_FUNCTION = {"fp_div": 5, "fp_sqrt": 5, "fp_exp": 8}
 # The float figures of each width: (add, multiply).  Horowitz gives 16-bit (FP16) and 32-bit
 # floats; BF16's 8-bit significand needs a smaller multiplier, so FP16's are an upper bound.
 FLOAT_FIGURES = {32: ("fp32_add", "fp32_mul"), 16: ("fp16_add", "fp16_mul")}
+# The narrowest float priced: 9 to 15 bits at the 16-bit figures (an upper bound); narrower
+# floats (FP8) have no figure near enough in Horowitz's table to bound them usefully.
+PRICED_FROM_BITS = 9
 _SRAM_BITS = 8 * 1024 * 8
 _SRAM_PJ_PER_BIT = FIGURES_PJ["sram_8kb_read_64bit"] / 64
 
@@ -70,7 +73,7 @@ ASSUMPTIONS = [
     "float operations at their format's width: 32 bits at the float32 figures (add 0.9 pJ, "
     "multiply 3.7 pJ), 16 bits at the 16-bit float figures (FP16 add 0.4 pJ, multiply "
     "1.1 pJ; BF16's 8-bit significand needs a smaller multiplier, so for BF16 an upper "
-    "bound); a float compare (incl. isnan, sign, clamp) priced as an integer add of the "
+    "bound), 9 to 15 bits (the 12-bit floats) at the 16-bit figures, an upper bound; a float compare (incl. isnan, sign, clamp) priced as an integer add of the "
     "width, 0.1 pJ at 32 bits (IEEE ordering is an integer compare)",
     f"float div and sqrt: {MA_PER_FUNCTION['fp_div']} multiply-adds of the width each "
     "(table seed, two Newton-Raphson iterations of two multiply-adds, one correction); exp: "
@@ -116,10 +119,14 @@ def rom_read_pj(width: int, rom_bits: int, *, as_sram: bool = False) -> float:
 def float_pj(kind: str, width: int) -> float:
     """One float operation of ``kind`` (``fp_add``, ``fp_mul``, or a function of
     `MA_PER_FUNCTION`) at ``width`` bits (`FLOAT_FIGURES`)."""
-    if width not in FLOAT_FIGURES:
+    # a width between Horowitz's takes the next wider figures (an upper bound: the 12-bit
+    # floats' 7-bit significand needs a smaller multiplier than FP16's 11-bit one)
+    wider = [b for b in sorted(FLOAT_FIGURES) if b >= width]
+    if width < PRICED_FROM_BITS or not wider:
         raise InvalidValue(f"no energy figures for {width}-bit floats (Horowitz gives "
-                           f"{' and '.join(str(b) for b in sorted(FLOAT_FIGURES))} bits)")
-    add, mul = (FIGURES_PJ[k] for k in FLOAT_FIGURES[width])
+                           f"{' and '.join(str(b) for b in sorted(FLOAT_FIGURES))} bits; "
+                           f"{PRICED_FROM_BITS} to 15 bits take the 16-bit figures)")
+    add, mul = (FIGURES_PJ[k] for k in FLOAT_FIGURES[wider[0]])
     if kind == "fp_add":
         return add
     if kind == "fp_mul":
