@@ -25,6 +25,9 @@ class Optimizer(StrEnum):
     SGD = "sgd"         # LNS: additive, w - eta m, m = mu m + g
     LION = "lion"       # LNS: additive, w - eta sign(b1 m + (1 - b1) g), m = b2 m + (1 - b2) g
     FLOAT_ADAM = "float_adam"   # IEEE Adam, 14 correctly rounded operations (lns.rules.ieee_adam)
+    FLOAT_ADAM_FAST = "float_adam_fast"  # IEEE Adam, efficient form (lns.rules.ieee_adam_fast)
+    MP_ADAM = "mp_adam"         # mixed-precision IEEE Adam (lns.rules.ieee_mp_adam)
+    FLOAT_MADAM = "float_madam"  # IEEE Madam, base 2 (lns.rules.ieee_madam)
 
 
 class Normaliser(StrEnum):

@@ -22,6 +22,9 @@ from .rules.madam import MadamConfig
 from .errors import InvalidType, InvalidValue
 from .format import LNSFormat
 from .rules.ieee_adam import FloatAdamConfig
+from .rules.ieee_adam_fast import FP12, FP12_EPS, FloatAdamFastConfig
+from .rules.ieee_mp_adam import MixedAdamConfig
+from .rules.ieee_madam import FloatMadamConfig
 from .ieee.format import FLOAT_FORMATS
 from .rules.lion import LionConfig
 from .modes import Normaliser, Optimizer, Rounding, TableMethod, parse
@@ -294,6 +297,19 @@ PRESETS.update({
     "fp32_adam": FloatAdamConfig(FLOAT_FORMATS["fp32"], name="fp32_adam"),
     "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam",
                                  allow_degenerate=True),
+})
+# The efficient IEEE Adam (`lns.rules.ieee_adam_fast`), mixed-precision Adam
+# (`lns.rules.ieee_mp_adam`) and the 12-bit float of the matched-width comparison.
+PRESETS.update({
+    "fp32_adam_fast": FloatAdamFastConfig(FLOAT_FORMATS["fp32"], name="fp32_adam_fast"),
+    "mp_adam": MixedAdamConfig(FLOAT_FORMATS["fp32"], low=FLOAT_FORMATS["bf16"],
+                               name="mp_adam"),
+    "fp12_adam": FloatAdamFastConfig(FP12, eps=FP12_EPS, name="fp12_adam"),
+})
+# Float Madam, base 2 (`lns.rules.ieee_madam`): FP32 and the 12-bit float (FP12 as above).
+PRESETS.update({
+    "fp32_madam": FloatMadamConfig(FLOAT_FORMATS["fp32"], name="fp32_madam"),
+    "fp12_madam": FloatMadamConfig(FP12, name="fp12_madam"),
 })
 
 

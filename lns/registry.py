@@ -46,6 +46,9 @@ RULES: dict[Optimizer, RuleEntry] = {   # one line a rule
     Optimizer.SGD: _rule("LNS SGD", "lns", "lns.rules.sgd:SGDConfig", "rtl.additive_unit:SGDUpdateUnit", "additive", "python_ref.sgd:SGD", "additive_operation_counts", "lnssgd"),  # noqa: E501
     Optimizer.LION: _rule("LNS Lion", "lns", "lns.rules.lion:LionConfig", "rtl.lion_unit:LionUpdateUnit", "additive", "python_ref.lion:Lion", "lion_operation_counts", "lnslion"),  # noqa: E501
     Optimizer.FLOAT_ADAM: _rule("IEEE Adam", "ieee", "lns.rules.ieee_adam:FloatAdamConfig", "rtl.float_adam:FloatAdamUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "floatadam"),  # noqa: E501
+    Optimizer.FLOAT_ADAM_FAST: _rule("IEEE Adam (efficient)", "ieee", "lns.rules.ieee_adam_fast:FloatAdamFastConfig", "rtl.float_program:FloatProgramUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "floatadamfast"),  # noqa: E501
+    Optimizer.MP_ADAM: _rule("Mixed-precision Adam", "ieee", "lns.rules.ieee_mp_adam:MixedAdamConfig", "rtl.float_program:FloatProgramUnit", "float_adam", "python_ref.adam:Adam", "float_unit_operation_counts", "mpadam"),  # noqa: E501
+    Optimizer.FLOAT_MADAM: _rule("IEEE Madam", "ieee", "lns.rules.ieee_madam:FloatMadamConfig", "rtl.float_program:FloatProgramUnit", "float_madam", "python_ref.madam:Madam", "float_unit_operation_counts", "floatmadam"),  # noqa: E501
 }
 
 

@@ -7,10 +7,12 @@ the sources of the equations and the deliberate differences from them.
 """
 
 from .adam import Adam
+from .adam8bit import Adam8bit, AdamBF16Grad
 from .integer_madam import IntegerMadam
 from .lion import Lion
 from .lns_madam import LNSMadam
 from .madam import Madam
 from .sgd import SGD
 
-__all__ = ["Madam", "IntegerMadam", "LNSMadam", "Adam", "SGD", "Lion"]
+__all__ = ["Madam", "IntegerMadam", "LNSMadam", "Adam", "SGD", "Lion", "Adam8bit",
+           "AdamBF16Grad"]

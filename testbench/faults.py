@@ -201,27 +201,28 @@ FLOAT_FAULTS = ("constant", "rounding")
 
 
 def _flipped_constant_rule(cfg, name: str, bit: int):
-    """A copy of ``cfg`` whose constant ``name`` has bit ``bit`` flipped (the hardware built
-    from it holds one wrong constant; the model keeps the right one)."""
+    """A copy of ``cfg`` (any IEEE program rule) whose constant ``name`` has bit ``bit``
+    flipped (the hardware built from it holds one wrong constant; the model keeps the right
+    one)."""
     from functools import cached_property
-    from lns.rules.ieee_adam import FloatAdamConfig
+    base = type(cfg)
 
-    class FlippedConstant(FloatAdamConfig):
+    class FlippedConstant(base):
         @cached_property
         def constants(self):
-            c = dict(FloatAdamConfig.constants.func(self))
+            c = dict(base.constants.func(self))
             c[name] ^= 1 << bit
             return c
 
-    return FlippedConstant(cfg.fmt, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.name,
-                           allow_degenerate=cfg.allow_degenerate)
+    return FlippedConstant(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                              if f.init})
 
 
 class _sticky_stuck_at_one:
     """Within the block, every float operator's `round_pack` sees its sticky bit stuck at
     1: a tie rounds away from zero instead of to even (and nothing else changes)."""
 
-    MODULES = ("add", "mul", "div", "sqrt")
+    MODULES = ("add", "mul", "div", "sqrt", "convert")
 
     def __enter__(self):
         import importlib
@@ -255,11 +256,12 @@ def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = 
     rounding's sticky bit stuck at 1 in every operator (ties away from zero).
     """
     import os
-    from lns.rules.ieee_adam import FloatAdamConfig
+    from lns.rules.ieee_program import FloatProgram
     from rtl.design import array_of, module_name
-    if not isinstance(cfg, FloatAdamConfig):
-        raise TypeError(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__} (the "
-                        f"Verilog mutants of `mutants` fault every rule)")
+    if not isinstance(cfg, FloatProgram):
+        raise TypeError(f"cfg must be a FloatAdamConfig, not {type(cfg).__name__} (or "
+                        f"another IEEE program rule; the Verilog mutants of `mutants` fault "
+                        f"every rule)")
     if fault not in FLOAT_FAULTS:
         raise ValueError(f"fault must be one of {', '.join(FLOAT_FAULTS)}, not {fault!r}")
     os.environ["AMARANTH_USE_YOSYS"] = "builtin"
@@ -293,7 +295,7 @@ def faulty_verilog(cfg, fault: str, out_dir, *, lanes: int = 1, constant: str = 
 _I, _V, _A = Simulator.ICARUS, Simulator.VERILATOR, Simulator.AMARANTH
 CORPUS = (("python", "lns12"), ("numba", "lns8_sign"), (_A, "lns12"), (_I, "lns12"),
           (_V, "lns8_sign"), (_V, "lns12_adam"), (_I, "lns12_sgd"), (_V, "lns12_lion"),
-          (_I, "bf16_adam"))
+          (_I, "bf16_adam"), (_V, "fp12_adam"), (_I, "mp_adam"), (_I, "fp12_madam"))
 #: The evaluator paths and the Madam preset each one's case is made on (the first five).
 CORPUS_PATHS = dict(CORPUS[:5])
 CORPUS_NOTE = "fault injection"           # the note of every generated case

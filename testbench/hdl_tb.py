@@ -106,7 +106,8 @@ def testbench_text(design: Design) -> str:
     held, ins, outs = list(c.HELD), list(c.WORD_ROLES), list(c.output_roles)
     stoch = design.stochastic
     decl = "".join(f"  reg [{L * f[k][0] - 1}:0] in_{k} = 0;\n" for k in ins)
-    decl += "".join(f"  wire [{L * f[k][0] - 1}:0] out_{k};\n" for k in outs)
+    # (an output's width is its ``<role>_out`` field's: a role may be written only)
+    decl += "".join(f"  wire [{L * f[k + '_out'][0] - 1}:0] out_{k};\n" for k in outs)
     decl += "".join(f"  reg [{f[h][0] - 1}:0] {h} = 0;\n  reg [{f[h][0] - 1}:0] cur_{h};\n"
                     for h in held)
     if stoch:
@@ -127,10 +128,11 @@ def testbench_text(design: Design) -> str:
     fmt = " ".join("%h %h" for _ in outs)
 
     def got(k, lane):
-        return f"out_{k}[{lane_bits(lane, f[k][0])[0]} +: {f[k][0]}]"
+        b = f[k + "_out"][0]
+        return f"out_{k}[{lane_bits(lane, b)[0]} +: {b}]"
 
     def exp(k):
-        return f"e[{f[k + '_out'][1]} +: {f[k][0]}]"
+        return f"e[{f[k + '_out'][1]} +: {f[k + '_out'][0]}]"
 
     compare_lanes = "".join(f"""          idx = recv * L + {lane};
           e = mem[idx];

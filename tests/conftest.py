@@ -138,6 +138,33 @@ SLOW = (
     "tests/test_float_adam.py::test_cli_verilog_and_presets",
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_adam]",
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[bf16_adam]",
+    # IEEE program rules (helper A): every bf16 word through the convert operator in
+    # Amaranth's simulator (~100 s); the units' command runs on every simulator
+    "tests/test_ieee_program.py::test_rtl_convert_bf16_to_fp32_every_word",
+    "tests/test_ieee_adam_fast.py::test_cli_all_simulators",
+    "tests/test_ieee_adam_fast.py::test_reduced_format_exhaustive_on_verilator",
+    # (Amaranth's simulator on the convert and shift-and-add operators; Icarus runs with
+    # a faulty unit: 25-170 s each on the shared 2-core machine)
+    "tests/test_ieee_program.py::test_rtl_convert_narrowing_edges_ties_and_randoms",
+    "tests/test_ieee_program.py::test_rtl_mulc_fp32_constants_on_a_sample",
+    "tests/test_ieee_program.py::test_rtl_mulc_is_the_correctly_rounded_product_on_e5m6[2",
+    "tests/test_ieee_program.py::test_rtl_mulc_is_the_correctly_rounded_product_on_e5m6[3",
+    "tests/test_ieee_program.py::test_rtl_mulc_is_the_correctly_rounded_product_on_e5m6[9",
+    "tests/test_ieee_program.py::test_rtl_mulc_is_the_correctly_rounded_product_on_e5m6[1",
+    "tests/test_ieee_adam_fast.py::test_fp12_on_icarus_and_a_flipped_constant_is_caught",
+    "tests/test_ieee_adam_fast.py::test_sidecar_schedule_and_latency",
+    "tests/test_mp_adam.py::test_unit_on_amaranth_and_icarus_and_a_flipped_constant_is_caught",
+    "tests/test_mp_adam.py::test_cli_all_simulators",
+    # float 2**x and float Madam (helper B): the exp2 operator's Verilator builds (fp16
+    # every word, fp32 200,000 words, 25-30 s each); the units' command on every simulator
+    "tests/test_rtl_float_exp2.py::test_every_word_on_verilator",
+    "tests/test_rtl_float_exp2.py::test_fp32_edges_and_random_on_verilator",
+    "tests/test_rtl_float_exp2.py::test_latency_and_initiation_interval_one",
+    "tests/test_ieee_madam.py::test_cli_all_simulators",
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_madam]",   # 60 s
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp12_madam]",   # 26 s
+    # lnsmadam explore: two local Dask clusters (1 and 2 workers) each training 58 runs
+    "tests/test_explore.py::test_one_and_two_workers_store_the_same_accuracies",
 )
 
 

@@ -162,6 +162,9 @@ GATES = (
     Gate("sim.analysis.training:run_schedule"),
     Gate("sim.campaign:run_campaign", None,
          (("workers", WORKERS_PER_CORE * (os.cpu_count() or 1)),)),
+    # lnsmadam explore: a Dask cluster training hundreds of runs
+    Gate("sim.explore:explore", None,
+         (("workers", WORKERS_PER_CORE * (os.cpu_count() or 1)),)),
 )
 
 

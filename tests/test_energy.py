@@ -72,7 +72,8 @@ def _count(ops, kind):
 @pytest.mark.parametrize("name,ops,words", [
     # float32 Madam (Bernstein et al. 2020) reads w, g, v and writes w, v;
     # Adam (Kingma & Ba 2015, Algorithm 1) reads w, g, m, v and writes w, m, v.
-    ("float32_madam", as_written("madam"), 3 + 2),
+    ("float32_madam", operation_counts(presets.get("fp32_madam")), 3 + 2),
+    ("float32_madam_as_written", as_written("madam"), 3 + 2),
     ("float32_adam_as_written", as_written("adam"), 4 + 3),
     ("float32_adam", operation_counts(presets.get("fp32_adam")), 4 + 3),
     # SGD with momentum (torch.optim.SGD) and Lion read w, g, m and write w, m.
@@ -146,11 +147,14 @@ def test_lns_totals_and_ratios_are_consistent(name):
 @pytest.mark.parametrize("name", presets.names("madam"))
 def test_lns_is_cheaper_than_fp32(name):
     r = energy_estimate(presets.get(name))["ratios"]
-    # Stated bounds: the update's arithmetic is under 5 % of float32 Madam's, and with the
-    # word traffic (8 KB SRAM) under 15 %; even with every ROM bit priced as an 8 KB SRAM
-    # bit it stays under 20 % (the published whole-training figure is < 10 %).  Against the
-    # FP32 Adam unit (one division: 114.2 pJ against 152.8 pJ as written) under 20 %.
-    assert 0 < r["unit_vs_float32_madam_compute"] < 0.05
+    # Stated bounds: the update's arithmetic is under 5 % of float32 Madam's as written
+    # (129.5 pJ) and under 6 % of the FP32 Madam unit's (fp32_madam: 103.5 pJ, its lerp
+    # moment and one exp2), and with the word traffic (8 KB SRAM) under 15 %; even with
+    # every ROM bit priced as an 8 KB SRAM bit it stays under 20 % (the published
+    # whole-training figure is < 10 %).  Against the FP32 Adam unit (one division: 114.2 pJ
+    # against 152.8 pJ as written) under 20 %.
+    assert 0 < r["unit_vs_float32_madam_as_written_compute"] < 0.05
+    assert 0 < r["unit_vs_float32_madam_compute"] < 0.06
     assert 0 < r["unit_vs_float32_madam_total"] < 0.15
     assert r["unit_vs_float32_madam_total"] <= r["unit_vs_float32_madam_total_rom_as_sram"] \
         < 0.20

@@ -119,7 +119,8 @@ def test_config_json_errors():
         AdamConfig.from_dict({**d, "optimizer": "sgd"})
     with pytest.raises(ValueError, match="unknown config field 'beta'"):
         AdamConfig.from_dict({**d, "beta": 0.9})
-    with pytest.raises(ValueError, match="optimizer must be one of madam, adam, sgd, lion, float_adam, not 'x'"):
+    with pytest.raises(ValueError, match="optimizer must be one of madam, adam, sgd, lion, float_adam, "
+                       "float_adam_fast, mp_adam, float_madam, not 'x'"):
         config_from_dict({**d, "optimizer": "x"})
 
 

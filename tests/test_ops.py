@@ -20,7 +20,12 @@ from sim.analysis.ops import (AS_WRITTEN, FLOAT_KINDS, LNS_KINDS, as_written, ba
 # w, m, v; SGD with momentum and Lion (Chen et al. 2023) w, g, m -> w, m.
 WORDS = {"madam": (["w", "g", "v"], ["w", "v"]), "adam": (["w", "g", "m", "v"], ["w", "m", "v"]),
          "sgd": (["w", "g", "m"], ["w", "m"]), "lion": (["w", "g", "m"], ["w", "m"]),
-         "float_adam": (["w", "g", "m", "v"], ["w", "m", "v"])}
+         "float_adam": (["w", "g", "m", "v"], ["w", "m", "v"]),
+         "float_adam_fast": (["w", "g", "m", "v"], ["w", "m", "v"]),
+         # mixed precision also writes the narrow copy of the weight (Micikevicius et al. 2018)
+         "mp_adam": (["w", "g", "m", "v"], ["w", "m", "v", "wlow"]),
+         # Bernstein et al. 2020: w, g, v -> w, v
+         "float_madam": (["w", "g", "v"], ["w", "v"])}
 
 
 def _reads(ops, table):
@@ -156,14 +161,18 @@ def test_baselines_one_per_algorithm_the_unit_where_built():
     # one per float reference of the registry, plus Adam as written beside the FP32 unit
     refs = dict.fromkeys(e.reference for e in registry.RULES.values())
     assert set(refs) <= set(AS_WRITTEN)
-    assert list(b) == ["float32_madam", "float32_adam", "float32_adam_as_written",
-                       "float32_sgd", "float32_lion"]
+    assert list(b) == ["float32_madam", "float32_madam_as_written", "float32_adam",
+                       "float32_adam_as_written", "float32_sgd", "float32_lion"]
+    # FP32 Madam is the IEEE unit built (fp32_madam, its program), Madam as written beside
+    assert b["float32_madam"] == operation_counts(presets.get("fp32_madam"))
+    assert b["float32_madam"]["totals"]["fp_exp"] == 1
+    assert b["float32_madam_as_written"] == as_written("madam")
     # FP32 Adam is the IEEE unit the project builds, counted from its table: one way
     assert b["float32_adam"] == operation_counts(presets.get("fp32_adam"))
     assert b["float32_adam"]["totals"]["fp_div"] == 1
     assert b["float32_adam_as_written"] == as_written("adam")
     assert b["float32_adam_as_written"]["totals"]["fp_div"] == 3
-    for key in ("float32_madam", "float32_sgd", "float32_lion"):
+    for key in ("float32_madam_as_written", "float32_sgd", "float32_lion"):
         assert b[key]["name"].endswith("as written")
         assert {e["width"] for e in b[key]["entries"]} == {32}
 
@@ -293,5 +302,6 @@ def test_float_sgd_and_lion_pinned():
     assert as_written("float_adam") == as_written("adam") == \
         as_written(presets.get("lns12_adam"))
     with pytest.raises(InvalidValue, match="^optimizer must be one of madam, adam, sgd, "
-                                           "lion, float_adam, not 'rmsprop'$"):
+                                           "lion, float_adam, float_adam_fast, mp_adam, "
+                                           "float_madam, not 'rmsprop'$"):
         as_written("rmsprop")

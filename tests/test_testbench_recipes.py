@@ -24,7 +24,7 @@ def test_every_rule_has_a_recipe():
     for rule in rules():
         assert entry(rule).recipe.startswith("testbench.recipes.")
     assert {"lns12_adam", "lns12_sgd", "lns12_lion", "lns8_lion"} <= set(ADDITIVE)
-    assert set(FLOAT) == {"fp32_adam", "bf16_adam"}
+    assert set(FLOAT) == {"fp32_adam", "bf16_adam", "fp32_adam_fast", "mp_adam", "fp12_adam"}
 
 
 # ---- Madam ----------------------------------------------------------------------------------
@@ -113,8 +113,8 @@ def test_float_edges_ties_and_specials(name):
     cfg = presets.get(name)
     fmt = cfg.fmt
     e = float_adam.edges(cfg, float_adam.groups(cfg, 1)[2])
-    for k in "wgmv":
-        assert set(ieee_edges(fmt).tolist()) <= set(e[k].tolist()), k
+    for k in "wgmv":                # each role's edge words in its own format
+        assert set(ieee_edges(cfg.word_formats[k]).tolist()) <= set(e[k].tolist()), k
     assert float_adam.tie_count(cfg, e, 10) >= 20
     out = cfg.update(e, 10)
     w = out["w"]

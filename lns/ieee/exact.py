@@ -23,7 +23,7 @@ from .format import FloatFormat
 
 __all__ = [
     "ZERO", "FINITE", "INF", "NAN", "decode", "to_fraction", "round_scaled",
-    "round_to_format", "round_quotient", "add", "sub", "mul", "div", "sqrt",
+    "round_to_format", "round_quotient", "round_sqrt_quotient", "add", "sub", "mul", "div", "sqrt",
 ]
 
 # Classes of a decoded word.
@@ -130,6 +130,22 @@ def round_quotient(fmt: FloatFormat, sign: int, num: int, den: int) -> int:
     k = max(0, fmt.frac_bits + _GUARD + den.bit_length() - num.bit_length())
     q, r = divmod(num << k, den)
     return round_scaled(fmt, sign, q, -k, r != 0)
+
+
+def round_sqrt_quotient(fmt: FloatFormat, sign: int, num: int, den: int) -> int:
+    """The word nearest to ``(-1)**sign * sqrt(num / den)`` (``num >= 0``, ``den > 0``
+    integers): ``r = isqrt(floor(num 4**k / den))`` is ``floor(sqrt(num 4**k / den))`` (the
+    floor of a square root of a floor is that of the exact one), with ``k`` giving it at
+    least ``p + 3`` bits; the sticky bit says whether ``r**2 den != num 4**k``."""
+    if num < 0 or den <= 0:
+        raise InvalidValue(f"num / den must be >= 0 with den > 0, not {num} / {den}")
+    if num == 0:
+        return _signed_zero(fmt, sign)
+    # sqrt(num/den) >= 2**((nb - db - 1) / 2): 2k + nb - db - 1 >= 2 (p + 3) is enough.
+    k = max(0, (2 * (fmt.frac_bits + _GUARD + 1) - num.bit_length() + den.bit_length()) // 2 + 1)
+    scaled = num << (2 * k)
+    r = isqrt(scaled // den)
+    return round_scaled(fmt, sign, r, -k, r * r * den != scaled)
 
 
 # ---- operations ---------------------------------------------------------------------------

@@ -12,8 +12,13 @@ Two implementations stand behind the one API (``impl=``):
 ``"exact"``  `lns.ieee.exact`: any format.  Decode to integers, compute exactly, round once
              with `lns.ieee.exact.round_scaled`, the one rounding function of the reference.
 ``"numpy"``  `lns.ieee.fast`: the formats with a numpy type (fp32, fp64, fp16, bf16),
-             vectorised, thousands of times faster.  ``"auto"`` (the default) takes it
-             when the format has one, the exact path otherwise.
+             vectorised, thousands of times faster.
+``"float32"`` `lns.ieee.fast` for the narrow formats without a numpy type
+             (`lns.ieee.fast.is_narrow`: at most 5 exponent and 10 fraction bits, such as
+             the 12-bit ``FloatFormat(5, 6)``): decoded exactly to float32, computed there,
+             rounded once to the format.  ``"auto"`` (the default) takes ``"numpy"`` when
+             the format has a numpy type, ``"float32"`` when it is narrow, the exact path
+             otherwise.
 
 Why fp16 and bf16 computed in float32 and rounded once more are correctly rounded
 ------------------------------------------------------------------------------------
@@ -53,6 +58,29 @@ The theorem is about normal numbers in both formats, so the ranges need a look:
   ``(2 - 2**-8) 2**127`` (a float32 number) rounds in float32 to a value still at or above it
   (rounding is monotone), which bf16 rounds to infinity (the tie goes to the even 2**128).
 
+* **Narrow formats in float32** (``"float32"``, `lns.ieee.fast.is_narrow`: exponent field
+  ``w <= 5``, fraction ``p <= 10`` with ``emin <= -p``; significands of ``P = p + 1 <= 11``
+  bits, so ``24 >= 2 P + 2``).  Every operand lies in ``[2**(emin - p), 2**16)`` with
+  ``emin - p >= -24``, so every exact result of one operation (products down to 2**-48,
+  quotients within 2**+-40, roots) is a float32 normal: the first rounding is Figueroa's
+  24-bit one, and for a normal result of the narrow format his bound applies
+  (``FloatFormat(5, 6)``: ``P = 7 <= (24 - 2) / 2 = 11``, a wide margin).  A subnormal
+  result lies on the fixed grid ``2**(emin - p)``; case by case, as for fp16 above: a sum
+  below ``2**emin`` is a multiple of the quantum of at most ``p`` bits (exact in float32:
+  one rounding); a product of two ``P``-bit significands has at most ``2 P <= 22`` bits
+  (exact); a quotient ``(A/B) 2**s`` with normalised ``P``-bit ``A, B`` (``A/B`` in (1/2,
+  2)) either has ``s < emin - p - 1`` (below half the smallest subnormal: zero both ways,
+  float32's monotone rounding staying at or below that half, a tie to the even zero at
+  worst) or sits at least ``2**(emin - p - 1) / 2**P`` from any midpoint (odd multiples of
+  ``2**(emin - p - 1)``) it is not on, farther than float32's half-ulp below ``2**emin``,
+  ``2**(emin - 25)``, since ``p + 1 + P <= 23``; a square root is never subnormal
+  (``sqrt(2**(emin - p)) >= 2**emin`` because ``emin <= -p``).  At the top, the overflow
+  threshold ``(2 - 2**-(p+1)) 2**emax`` is a float32 number, so float32 and the format
+  overflow together (monotone rounding, the tie to the even infinity).  The ``"float32"``
+  path is checked against the exact one on every pair of ``FloatFormat(4, 3)`` words for
+  every operation and on edge and random samples of ``FloatFormat(5, 6)``
+  (`tests/test_ieee_program.py`).
+
 The tests (`tests/test_ieee_ops.py`) check the numpy path against the exact one on edge
 tables and random operands for every operation and format, and both against Berkeley
 SoftFloat (`tests/test_ieee_softfloat.py`).
@@ -69,7 +97,7 @@ from .format import FloatFormat
 __all__ = ["add", "sub", "mul", "div", "sqrt", "IMPLS", "BINARY_OPS", "UNARY_OPS", "apply",
            "word_dtype", "check_words"]
 
-IMPLS = ("auto", "exact", "numpy")
+IMPLS = ("auto", "exact", "numpy", "float32")
 BINARY_OPS = ("add", "sub", "mul", "div")
 UNARY_OPS = ("sqrt",)
 word_dtype = fast.word_dtype
@@ -109,10 +137,16 @@ def _resolve(fmt: FloatFormat, impl: str) -> str:
     if impl not in IMPLS:
         raise InvalidValue(f"impl must be one of {', '.join(IMPLS)}, not {impl!r}")
     if impl == "auto":
-        return "numpy" if fmt.numpy_dtype is not None else "exact"
+        return ("numpy" if fmt.numpy_dtype is not None
+                else "float32" if fast.is_narrow(fmt) else "exact")
     if impl == "numpy" and fmt.numpy_dtype is None:
-        raise InvalidValue(f"impl must be 'exact' or 'auto' for {fmt.name}, which has no "
+        alt = "'exact', 'float32'" if fast.is_narrow(fmt) else "'exact'"
+        raise InvalidValue(f"impl must be {alt} or 'auto' for {fmt.name}, which has no "
                            f"numpy type, not 'numpy'")
+    if impl == "float32" and not fast.is_narrow(fmt):
+        raise InvalidValue(f"impl must be 'exact', 'numpy' or 'auto' for {fmt.name}, which "
+                           f"is not a narrow format (at most 5 exponent and 10 fraction bits "
+                           f"without a numpy type), not 'float32'")
     return impl
 
 

@@ -10,7 +10,10 @@ For words ``w, g, m, v`` of one `FloatFormat` and the per-step words ``k1, k2``:
 
 every operation rounded to the format on its own (`lns.ieee.ops`: nearest even, subnormals,
 IEEE specials, canonical NaN), no fused multiply-add: 14 operations, the datapath of the
-float hardware unit.  The constants ``b1 = beta1, c1 = 1 - beta1, b2 = beta2,
+float hardware unit.  The rule is a program of `lns.rules.ieee_program` (`FloatProgram`:
+the table `OPERATIONS`, interpreted by the model and scheduled by `rtl.float_program`), the
+literal form kept beside the efficient one (`lns.rules.ieee_adam_fast`).
+The constants ``b1 = beta1, c1 = 1 - beta1, b2 = beta2,
 c2 = 1 - beta2, lr, eps`` are rounded to the format once, from the exact values of the given
 float64 hyperparameters (``1 - beta`` formed exactly before its one rounding, so ``c1`` is
 not ``1 - b1`` rounded twice).  The bias corrections ``k1 = 1/(1 - beta1**t)`` and
@@ -47,17 +50,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
-from ..degenerate import Degenerate
 from ..degenerate import check as check_degenerate
 from ..errors import InvalidType, InvalidValue
-from ..modes import Optimizer, Rounding
-from ..rule import Rule, check_config
+from ..modes import Optimizer
+from ..rule import check_config
 from ..ieee import exact, ops
 from ..ieee.format import FLOAT_FORMATS, FloatFormat, parse_format
+from .ieee_program import FloatProgram, WANT, check_real, held_as, run_program
 
 __all__ = ["FloatAdamConfig", "bias_correction_word",
            "float_adam_update", "CONSTANTS", "OPERATIONS"]
@@ -74,7 +77,7 @@ OPERATIONS = (
 )
 
 # What a constant held as 1.0, 0 or infinity must be instead (`FloatAdamConfig._degenerate`)
-_WANT = {"1.0": "less than 1.0", "0": "more than 0", "inf": "a finite value"}
+_WANT = WANT
 # The degenerate constants (`FloatAdamConfig._degenerate`): ``{constant: (what the config
 # calls it, {value held: its effect})}``; a held value is "1.0", "0" or "inf".
 _DEGENERATE = {
@@ -90,16 +93,7 @@ _DEGENERATE = {
                          "zero (NaN or an infinite step)",
                     "inf": "sqrt(v_hat) + eps is infinite and every step is 0"}),
 }
-
-
-def _check_real(name, value, lo_open=None, hi_open=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType(f"{name} must be a number, not {type(value).__name__}")
-    if not math.isfinite(value) or (lo_open is not None and not value > lo_open) \
-            or (hi_open is not None and not value < hi_open):
-        rng = ("strictly between 0.0 and 1.0" if hi_open is not None
-               else "a positive finite number")
-        raise InvalidValue(f"{name} must be {rng}, not {value!r}")
+_check_real = check_real
 
 
 @lru_cache(maxsize=4096)
@@ -128,29 +122,33 @@ def bias_correction_word(fmt: FloatFormat, beta: float, t: int) -> int:
 
 
 @dataclass(frozen=True)
-class FloatAdamConfig(Rule):
+class FloatAdamConfig(FloatProgram):
     """One float Adam unit: its format and hyperparameters (float64, as a user gives them).
 
     The derived words (`b1`, `c1`, `b2`, `c2`, `lr_word`, `eps_word`; all of them in
     `constants`) are the constants of the datapath, each rounded to `fmt` once.
 
-    The rule contract (`lns.rule.Rule`): every word (``w, g, m, v``) is of `fmt`; the held
-    inputs are the bias-correction words ``k1, k2``; IEEE rounds to nearest even (no
-    LFSR); the evaluators are ``"python"`` (exact integers, one rounding function) and
-    ``"numpy"`` (numpy's correctly rounded float32 / bfloat16), with ``"numba"`` taken as
-    the fast one as well, so a caller may ask every rule for ``"numba"``.
+    The rule contract (`lns.rule.Rule`, through `lns.rules.ieee_program.FloatProgram`): every
+    word (``w, g, m, v``) is of `fmt`; the held inputs are the bias-correction words ``k1,
+    k2``; IEEE rounds to nearest even (no LFSR); the evaluators are ``"python"`` (exact
+    integers, one rounding function) and ``"numpy"`` (numpy's correctly rounded float32 /
+    bfloat16), with ``"numba"`` taken as the fast one as well, so a caller may ask every
+    rule for ``"numba"``.
     """
 
     OPTIMIZER = Optimizer.FLOAT_ADAM
     WORD_ROLES = {"w": "fmt", "g": "fmt", "m": "fmt", "v": "fmt"}
+    HELD_ROLES = {"k1": "fmt", "k2": "fmt"}
+    CONSTANT_ROLES = {k: "fmt" for k in CONSTANTS}
+    OPERATIONS = OPERATIONS
+    OUTPUTS = {"w": "w'", "m": "m'", "v": "v'"}
+    DEGENERATE = _DEGENERATE
+    HELD_DOC = {k: f"bias correction 1/(1 - beta{k[1]}**t)" for k in ("k1", "k2")}
     FORMAT_ROLES = ("fmt",)
-    HELD = ("k1", "k2")
-    EVALUATORS = ("python", "numpy")
     HYPER = ("lr", "beta1", "beta2", "eps")
     FAMILY_BASE = "fp32_adam"
     MODEL = "lns.rules.ieee_adam.float_adam_update"
     DERIVED = ("operations",)
-    rounding = Rounding.NEAREST_EVEN        # IEEE's, every operation
 
     @property
     def eta(self) -> float:
@@ -181,40 +179,14 @@ class FloatAdamConfig(Rule):
             object.__setattr__(self, "name", f"{self.fmt.name}_adam")
         check_degenerate(self)
 
-    def _round(self, x: Fraction) -> int:
-        return exact.round_to_format(self.fmt, 0, x)
-
     def _exact_constants(self) -> dict[str, Fraction]:
         """The exact values the `constants` are rounded from."""
         b1, b2 = Fraction(self.beta1), Fraction(self.beta2)
         return {"b1": b1, "c1": 1 - b1, "b2": b2, "c2": 1 - b2, "lr": Fraction(self.lr),
                 "eps": Fraction(self.eps)}
 
-    def _degenerate(self) -> list:
-        """Each constant of `_DEGENERATE` held as 1.0, 0 or infinity where that breaks the
-        update, with the smallest of `FLOAT_FORMATS` (by width) that holds it."""
-        found = []
-        for key, x in self._exact_constants().items():
-            label, effects = _DEGENERATE[key]
-            held = _held(self.fmt, self.constants[key])
-            if held not in effects:
-                continue
-            ok = [f for f in _by_width().values()
-                  if _held(f, exact.round_to_format(f, 0, x)) not in effects]
-            holds = (f"{ok[0].name} is the smallest format that holds it" if ok else
-                     f"none of {', '.join(_by_width())} holds it")
-            value, fmt = float(x), self.fmt.name
-            found.append(Degenerate(
-                label.replace("1 - ", ""),
-                f"{label} {value!r} rounds to {held} in {fmt}: {effects[held]}",
-                f"{label} must be held by {fmt} as {_WANT[held]}, not {value!r} (it rounds to "
-                f"{held}: {effects[held]})", holds))
-        return found
-
-    @cached_property
-    def constants(self) -> dict[str, int]:
-        """``{b1, c1, b2, c2, lr, eps}`` as words of `fmt`, each rounded once."""
-        return {k: self._round(x) for k, x in self._exact_constants().items()}
+    def _held_word(self, port: str, fmt: FloatFormat, t: int) -> int:
+        return bias_correction_word(fmt, self.beta1 if port == "k1" else self.beta2, t)
 
     @property
     def b1(self) -> int:
@@ -246,42 +218,6 @@ class FloatAdamConfig(Rule):
             raise InvalidValue(f"t must be an int >= 1, not {t!r}")
         return (bias_correction_word(self.fmt, self.beta1, t),
                 bias_correction_word(self.fmt, self.beta2, t))
-
-    # ---- the rule contract ------------------------------------------------------------------
-    @property
-    def operations(self) -> tuple:
-        """The fixed sequence of IEEE operations (`OPERATIONS`)."""
-        return OPERATIONS
-
-    def held(self, t: int, *, clip=None) -> dict:
-        return dict(zip(self.HELD, self.bias_correction_words(t)))
-
-    def held_range(self, port: str) -> tuple[int, int]:
-        if port not in self.HELD:
-            return super().held_range(port)
-        return 0, self.fmt.word_mask
-
-    def check_evaluator(self, evaluator):
-        return super().check_evaluator("numpy" if evaluator == "numba" else evaluator)
-
-    def update(self, words: dict, t: int = 1, held: dict | None = None, *, lfsr_state=None,
-               evaluator: str | None = None) -> dict:
-        """`float_adam_update` on ``words`` with the held ``k1, k2`` of step ``t``
-        (``evaluator`` ``"python"``: the exact path; ``"numpy"``: numpy's)."""
-        impl = {"python": "exact", "numpy": "numpy"}[self.check_evaluator(evaluator)]
-        held = self.check_held(t, held)
-        # Checked as words (integers in the format's range: a float array is refused, not
-        # truncated), then flat arrays of the word dtype
-        arrays = {key: np.ravel(ops.check_words(self.fmt, np.asarray(words[key]), key)[0])
-                  for key in "wgmv"}
-        out = float_adam_update(self, *(arrays[k] for k in "wgmv"), held["k1"], held["k2"],
-                                impl=impl)
-        return {k: np.asarray(a, dtype=np.int64).ravel() for k, a in zip(self.output_roles, out)}
-
-    def encode_words(self, key: str, x) -> np.ndarray:
-        """Float64 values as words of `fmt`, nearest even (`lns.ieee.fast.from_float`)."""
-        from ..ieee.fast import from_float
-        return np.asarray(from_float(self.fmt, np.asarray(x, np.float64)), dtype=np.int64)
 
     def describe(self) -> dict:
         """A preset row (JSON): the rule, the format, the hyperparameters, the constants."""
@@ -342,19 +278,10 @@ class FloatAdamConfig(Rule):
         return check_derived(cls(fmt, **kw), {k: data[k] for k in cls.DERIVED if k in data})
 
 
-def _by_width() -> dict[str, FloatFormat]:
-    """`FLOAT_FORMATS` from the narrowest (bf16, fp16, fp32)."""
-    return dict(sorted(FLOAT_FORMATS.items(), key=lambda kv: kv[1].total_bits))
-
-
 def _held(fmt: FloatFormat, word: int) -> str:
     """A constant's word as `_DEGENERATE` names it: ``"1.0"``, ``"0"``, ``"inf"``, or
     ``""`` for any other value."""
-    if word == 0:
-        return "0"
-    if word == fmt.pos_inf:
-        return "inf"
-    return "1.0" if word == fmt.bias << fmt.frac_bits else ""
+    return held_as(fmt, word)
 
 
 def _value(fmt: FloatFormat, word: int):
@@ -371,12 +298,11 @@ def float_adam_update(cfg: FloatAdamConfig, w, g, m, v, k1, k2, *, impl: str = "
     fmt = cfg.fmt
     inputs = {"w": w, "g": g, "m": m, "v": v, "k1": k1, "k2": k2}
     checked = {name: ops.check_words(fmt, x, name) for name, x in inputs.items()}
-    env = dict(cfg.constants, **{name: x for name, (x, _) in checked.items()})
-    for result, op, args in OPERATIONS:
-        env[result] = ops.apply(fmt, op, *(env[a] for a in args), impl=impl)
-    out = (env["w'"], env["m'"], env["v'"])
+    ops.apply(fmt, "add", 0, 0, impl=impl)          # the impl checked, as before
+    env = run_program(cfg, {name: x for name, (x, _) in checked.items()}, impl=impl)
+    out = (env["w"], env["m"], env["v"])
     if all(scalar for _, scalar in checked.values()):
-        return out
+        return tuple(int(o) for o in out)
     # Arrays in, arrays out, all of the inputs' broadcast shape (m' does not depend on w).
     shape = np.broadcast_shapes(*(np.shape(x) for x, _ in checked.values()))
     dt = ops.word_dtype(fmt)

@@ -20,10 +20,16 @@ from .mul import float_mul
 from .ops import OPERATORS, FloatAdd, FloatDiv, FloatMul, FloatOp, FloatSqrt, operator
 from .round_pack import round_pack
 from .sqrt import float_sqrt
+from .exp2 import FloatExp2, float_exp2          # noqa: E402 (after .ops: it extends it)
+
+OPERATORS["exp2"] = FloatExp2                    # operator("exp2", fmt), verilog("exp2", fmt)
+from .convert import float_convert               # noqa: E402 (one format to another)
 
 __all__ = ["FloatOp", "FloatAdd", "FloatMul", "FloatDiv", "FloatSqrt", "OPERATORS",
            "operator", "verilog", "to_verilog", "round_pack", "float_add", "float_mul", "float_div",
            "float_sqrt", "unpack", "normalize", "leading_zeros"]
+__all__ += ["FloatExp2", "float_exp2"]
+__all__ += ["float_convert"]
 
 
 def to_verilog(top: FloatOp) -> str:

@@ -14,8 +14,9 @@ their totals by kind.
   the weight adder at ``Fa``, the final rounding); `lion_operation_counts` walks
   `rtl.lion_unit`.  Each names every ROM it reads (``table``) with its size by the one rule
   of `lns.tables.rom_bits`.
-* An IEEE unit's count is its operation table (`lns.rules.ieee_adam.OPERATIONS`, the hardware's
-  schedule), one IEEE operation of the format's width an entry
+* An IEEE unit's count is its program's operation table (``cfg.operations``: e.g.
+  `lns.rules.ieee_adam.OPERATIONS`, the hardware's schedule), one IEEE operation an entry
+  at its result's width, of its op's kind in `lns.rules.ieee_program.OPS`
   (`float_unit_operation_counts`).
 * The published float algorithms *as written* are tables too (`AS_WRITTEN`, keyed by the
   float reference a rule names in the registry, ``RuleEntry.reference``), counted by the
@@ -528,14 +529,18 @@ def float_counts(rows, **head) -> dict:
 
 
 def float_unit_operation_counts(cfg) -> dict:
-    """Operations of one update of the IEEE float unit ``cfg``: its table
-    (``cfg.operations``, `lns.rules.ieee_adam.OPERATIONS`), each one IEEE operation of the
-    format's width (`FLOAT_KIND`: ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``,
-    ``fp_sqrt``)."""
+    """Operations of one update of the IEEE program rule ``cfg`` (the literal unit, the
+    efficient one, mixed precision, ...): its table (``cfg.operations``), each one IEEE
+    operation at its result's width, of its op's kind in the op table
+    (`lns.rules.ieee_program.OPS`: ``fp_add`` for add and sub, ``fp_mul``, ``fp_div``,
+    ``fp_sqrt``; a conversion ``fp_compare``, an integer operation of that width)."""
     _check(cfg, float_unit_operation_counts)
-    n = cfg.fmt.total_bits
-    rows = [("ieee", f"{result} = {op}({', '.join(args)})", FLOAT_KIND[op], n, 1)
-            for result, op, args in cfg.operations]
+    from lns.rules.ieee_program import OPS
+    fmts = cfg.value_formats
+    # Each entry is its op's kind from the one op table (`lns.rules.ieee_program.OPS`), at
+    # the width of its result's format (a rule may mix formats)
+    rows = [("ieee", f"{result} = {op}({', '.join(args)})", OPS[op].kind,
+             fmts[result].total_bits, 1) for result, op, args in cfg.operations]
     return float_counts(rows, name=cfg.name, arithmetic=cfg.fmt.name,
                         optimizer=str(cfg.optimizer), normaliser=None,
                         rounding=str(cfg.rounding), table="none",

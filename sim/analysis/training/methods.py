@@ -93,14 +93,16 @@ class Method:
     # ---- names --------------------------------------------------------------------------
     @classmethod
     def parse(cls, value) -> "Method":
-        """A method from itself or its key (``"lns_madam"`` is LNS Madam's alias)."""
-        if isinstance(value, Method):
+        """A method from itself or its key (``"lns_madam"`` is LNS Madam's alias); the keys
+        of `software.SOFTWARE` (``"adam8bit"``, ``"adam_bf16grad"``) give those methods."""
+        from .software import SOFTWARE       # the float methods that are not a rule's twin
+        if isinstance(value, Method) or value in SOFTWARE.values():
             return value
         if isinstance(value, str):
-            found = KEYS.get(_LEGACY_KEYS.get(value, value))
+            found = KEYS.get(_LEGACY_KEYS.get(value, value)) or SOFTWARE.get(value)
             if found is not None:
                 return found
-        names = list(KEYS) + list(_LEGACY_KEYS)
+        names = list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE)
         raise InvalidValue(f"method must be one of {', '.join(names)}, not {value!r}")
 
     @property

@@ -1,4 +1,5 @@
-"""The MLP: 64-hidden-10, ReLU, softmax cross-entropy, forward and backward in float64 numpy.
+"""The MLP: inputs-hidden-classes (the digits' 64-64-10 by default), ReLU, softmax
+cross-entropy, forward and backward in float64 numpy.
 
 He-normal initial weights, zero biases; parameters are ``[W1, b1, W2, b2]``.  The gradients
 are checked against finite differences in the tests.
@@ -16,10 +17,13 @@ __all__ = ["init_params", "loss_and_grads", "error_rate", "evaluate", "xavier_sc
 WEIGHT_INDICES = (0, 2)      # the weight matrices of ``params``; 1 and 3 are the biases
 
 
-def init_params(rng: np.random.Generator, hidden: int = 64) -> list[np.ndarray]:
-    """``[W1, b1, W2, b2]``: He-normal weights (64 x hidden, hidden x 10), zero biases."""
-    return [rng.normal(0.0, math.sqrt(2 / 64), (64, hidden)), np.zeros(hidden),
-            rng.normal(0.0, math.sqrt(1 / hidden), (hidden, 10)), np.zeros(10)]
+def init_params(rng: np.random.Generator, hidden: int = 64, n_in: int = 64,
+                classes: int = 10) -> list[np.ndarray]:
+    """``[W1, b1, W2, b2]``: He-normal weights (n_in x hidden, hidden x classes), zero
+    biases; the defaults are the digits' shapes (the same draws as before the task
+    sizes were parameters)."""
+    return [rng.normal(0.0, math.sqrt(2 / n_in), (n_in, hidden)), np.zeros(hidden),
+            rng.normal(0.0, math.sqrt(1 / hidden), (hidden, classes)), np.zeros(classes)]
 
 
 def xavier_scales(params) -> dict[int, float]:

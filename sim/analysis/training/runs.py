@@ -136,7 +136,8 @@ def _set_lr(opt, lr: float) -> None:
 def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = None,
                batch: int = 16, hidden: int = 64, split_seed: int = 0, data=None,
                momentum: float = 0.9, bias_lr: float = 1e-3,
-               clip_xavier: float | None = None, eta_schedule=None) -> dict:
+               clip_xavier: float | None = None, eta_schedule=None,
+               classes: int = 10) -> dict:
     """Train the MLP once; returns the run dict of the module docstring.
 
     ``method``: a `methods.Method` or its key.  ``lr``: the method's learning rate
@@ -145,7 +146,8 @@ def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = N
     ``clip_xavier``: Madam's sigma* in units of each layer's Xavier scale (``math.inf``: no
     clip; ``None``: ``p_scale = 3`` x RMS(w0) as `lns.MadamConfig` and `python_ref.Madam`
     default); ignored by a rule without a clip.  ``eta_schedule``: ``eta_log2`` per epoch
-    (a power of two each, on LNS a shift), overriding ``lr`` epoch by epoch.
+    (a power of two each, on LNS a shift), overriding ``lr`` epoch by epoch.  ``classes``:
+    the output width (labels 0..classes-1); the input width is the data's.
     """
     method = Method.parse(method)
     if not isinstance(epochs, int) or epochs < 1:
@@ -164,7 +166,8 @@ def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = N
     xtr, ytr, xte, yte = load_data(split_seed) if data is None else data
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    params = init_params(rng, hidden)
+    # the input width is the data's (64 digits pixels, 784 MNIST pixels, 40 MNIST-1D values)
+    params = init_params(rng, hidden, n_in=xtr.shape[1], classes=classes)
     opts, mine = _optimizers(method, params, cfg=cfg, lr=lr, momentum=momentum,
                              bias_lr=bias_lr, seed=seed, clip_xavier=clip_xavier)
     params = [o.weights() if isinstance(o, LNSTensor) else p for o, p in zip(opts, params)]
