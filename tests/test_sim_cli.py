@@ -245,3 +245,19 @@ def test_interrupted_run_leaves_no_vcd(capsys, tmp_path, monkeypatch):
     code, out, err = _run(capsys, "--weights", "8", "--engine", "amaranth", "--vcd", str(path))
     assert code == 130 and err == "lnsmadam: interrupted\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_unit_deeper_than_the_cycle_loop_is_one_line_and_its_closed_form_runs(capsys):
+    # (was: "internal error ... the model holds at most 62 pipeline stages" for
+    # fp32_adam_fast, 64 stages, whatever the options)
+    code, out, err = _run(capsys, "--preset", "fp32_adam_fast", "--weights", "64",
+                          "--stall-prob", "0.3")
+    assert code == 2
+    assert err.strip() == ("lnsmadam: error: the model engine follows at most 62 pipeline "
+                           "stages with random stalls, and fp32_adam_fast has 64: run it "
+                           "with --engine verilator or amaranth, or without --stall-prob")
+    code, out, err = _run(capsys, "--preset", "fp32_adam_fast", "--weights", "64", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    # no stalls: 64 accepting cycles and the 64-stage drain, latency 63
+    assert (r["cycles"], r["latency_min"], r["latency_max"]) == (64 + 64, 63, 63)

@@ -34,6 +34,9 @@ _SS = np.uint64(STALL_SHIFT)
 # not see signals) and can show its progress.  Their whole state lives in arrays and is
 # carried from slice to slice: the result does not depend on the slice length.
 SLICE = 1 << 24           # ~0.1 s of the cycle loop on this machine
+# The cycle-by-cycle loop keeps the stage registers' valid bits in one int64 (bit 63 and
+# the sign stay clear); the closed-form and per-beat shortcuts model no register.
+PER_CYCLE_STAGES_MAX = 62
 
 # indices into the int64 state array of `_timing`
 _CYCLE, _ACC, _DEL, _STALLS, _BW, _LMIN, _LMAX, _PIPE, _CREDIT, _HEAD, _TAIL, _STEP, \
@@ -226,15 +229,16 @@ def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
     """
     if beats < 1 or steps < 1 or stages < 1:
         raise ValueError("beats, steps and stages must be positive")
-    if not 1 <= stages <= 62:
-        raise ValueError(f"the model holds at most 62 pipeline stages, not {stages}")
     slice_len = int(slice_len)
     if slice_len < 1:
         raise ValueError(f"slice_len must be positive, not {slice_len}")
     total = beats * steps
     shortcut = _SHORTCUTS.get(model_method(memory, cycle_by_cycle))
-    if shortcut is not None:
+    if shortcut is not None:                  # no stage register modelled: any depth
         return shortcut(beats, steps, stages, memory, total, slice_len, progress)
+    if not 1 <= stages <= PER_CYCLE_STAGES_MAX:
+        raise ValueError(f"the model holds at most {PER_CYCLE_STAGES_MAX} pipeline stages "
+                         f"cycle by cycle, not {stages}")
     st = np.zeros(_NSTATE, dtype=np.int64)
     st[_LMIN] = 1 << 62
     rng = np.array([memory.seed64], dtype=np.uint64)

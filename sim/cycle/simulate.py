@@ -339,8 +339,13 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
     checked, mismatches, first = None, None, None
     from testbench.progress import Progress
     if rtl_run is None:
-        from .model_engine import model_cycles, model_method
+        from .model_engine import PER_CYCLE_STAGES_MAX, Method, model_cycles, model_method
         method = model_method(memory)
+        if method is Method.PER_CYCLE and stages > PER_CYCLE_STAGES_MAX:
+            raise InvalidValue(
+                f"the model engine follows at most {PER_CYCLE_STAGES_MAX} pipeline stages "
+                f"with random stalls, and {cfg.name} has {stages}: run it with --engine "
+                f"verilator or amaranth, or without --stall-prob")
         # ~1e8 cycles (beats) a second: progress from a few seconds up
         long_run = method.timed and beats * steps > 500_000_000
         show = long_run if progress is None else bool(progress) and method.timed
