@@ -23,7 +23,10 @@ def run(args) -> int:
     if args.json:
         print(dumps([cfg.describe() for cfg in cfgs]))
         return 0
-    head = (f"{'preset':<11} {'rule':<10} "
+    # columns as wide as their longest entry (fp32_adam_fast, float_adam_fast)
+    pw = max(11, *(len(c.name) for c in cfgs))
+    rw = max(10, *(len(str(c.optimizer)) for c in cfgs))
+    head = (f"{'preset':<{pw}} {'rule':<{rw}} "
             + " ".join(f"{k:<17}" for k in _WORDS)
             + f" {'weight range':<19} {'rounding':<13} {'eta':>9}")
     print(head)
@@ -33,7 +36,7 @@ def run(args) -> int:
         w = fmts["w"]
         rng = f"{w.min_value:.2e}..{w.max_value:.3g}"
         words = " ".join(f"{fmts[k].name if k in fmts else '-':<17}" for k in _WORDS)
-        print(f"{cfg.name:<11} {str(cfg.optimizer):<10} {words} {rng:<19} "
+        print(f"{cfg.name:<{pw}} {str(cfg.optimizer):<{rw}} {words} {rng:<19} "
               f"{str(cfg.rounding):<13} {cfg.eta:>9.3g}")
     _print_caveats(cfgs)
     return 0
