@@ -54,13 +54,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..degenerate import check as check_degenerate
 from ..errors import InvalidType, InvalidValue
 from ..modes import Optimizer
 from ..rule import check_config
 from ..ieee import exact, ops
 from ..ieee.format import FLOAT_FORMATS, FloatFormat, parse_format
-from .ieee_program import FloatProgram, WANT, check_real, held_as, run_program
+from .ieee_program import FloatProgram, WANT, check_adam_fields, check_real, held_as, run_program
 
 __all__ = ["FloatAdamConfig", "bias_correction_word",
            "float_adam_update", "CONSTANTS", "OPERATIONS"]
@@ -165,19 +164,7 @@ class FloatAdamConfig(FloatProgram):
     allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        if not isinstance(self.fmt, FloatFormat):
-            raise InvalidType(f"fmt must be a FloatFormat, not {type(self.fmt).__name__}")
-        _check_real("lr", self.lr, lo_open=0.0)
-        _check_real("beta1", self.beta1, lo_open=0.0, hi_open=1.0)
-        _check_real("beta2", self.beta2, lo_open=0.0, hi_open=1.0)
-        _check_real("eps", self.eps, lo_open=0.0)
-        if not isinstance(self.name, str):
-            raise InvalidType(f"name must be a str, not {type(self.name).__name__}")
-        for f in ("lr", "beta1", "beta2", "eps"):
-            object.__setattr__(self, f, float(getattr(self, f)))
-        if not self.name:
-            object.__setattr__(self, "name", f"{self.fmt.name}_adam")
-        check_degenerate(self)
+        check_adam_fields(self, "adam")
 
     def _exact_constants(self) -> dict[str, Fraction]:
         """The exact values the `constants` are rounded from."""

@@ -68,12 +68,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
-from ..degenerate import check as check_degenerate
-from ..errors import InvalidType, InvalidValue
+from ..errors import InvalidValue
 from ..ieee import exact
 from ..ieee.format import FLOAT_FORMATS, FloatFormat
 from ..modes import Optimizer
-from .ieee_program import FloatProgram, check_real, check_step
+from .ieee_program import FloatProgram, check_adam_fields, check_step
 
 __all__ = ["FloatAdamFastConfig", "fast_adam_operations", "scaled_root_word", "FP12",
            "FP12_EPS", "OPERATIONS", "CONSTANTS"]
@@ -207,19 +206,7 @@ class FloatAdamFastConfig(FloatProgram):
         return self.lr
 
     def __post_init__(self):
-        if not isinstance(self.fmt, FloatFormat):
-            raise InvalidType(f"fmt must be a FloatFormat, not {type(self.fmt).__name__}")
-        check_real("lr", self.lr, lo_open=0.0)
-        check_real("beta1", self.beta1, lo_open=0.0, hi_open=1.0)
-        check_real("beta2", self.beta2, lo_open=0.0, hi_open=1.0)
-        check_real("eps", self.eps, lo_open=0.0)
-        if not isinstance(self.name, str):
-            raise InvalidType(f"name must be a str, not {type(self.name).__name__}")
-        for f in ("lr", "beta1", "beta2", "eps"):
-            object.__setattr__(self, f, float(getattr(self, f)))
-        if not self.name:
-            object.__setattr__(self, "name", f"{self.fmt.name}_adam_fast")
-        check_degenerate(self)
+        check_adam_fields(self, "adam_fast")
 
     def _exact_constants(self) -> dict:
         return {"c1": 1 - Fraction(self.beta1), "c2": 1 - Fraction(self.beta2)}
