@@ -1,6 +1,6 @@
 """The headline comparison (`sim.analysis.headline`, `lnsmadam headline`).
 
-The synthesis of the nine units is replaced by a stand-in with made-up, known counts and
+The synthesis of the fourteen units is replaced by a stand-in with made-up, known counts and
 Fmax (the real run takes many minutes; `tests/test_cost.py`, `tests/test_cost_seeds.py` and
 `tests/test_cost_sky130.py` run the real flow): with the hard blocks, without them (the
 ``-nodsp -nobram -nolutram`` build that prices them as measured logic), on nextpnr seeds
@@ -33,21 +33,30 @@ FAKE = {"lns8": (300, 40, 400, 0, 0, 120.0), "lns12": (500, 60, 600, 0, 0, 100.0
         "lns16": (800, 80, 900, 0, 1, 90.0), "lns8_adam": (1200, 100, 1300, 0, 2, 80.0),
         "lns12_adam": (2000, 150, 2100, 0, 4, 70.0), "lns16_adam": (3000, 200, 3200, 0, 8, 60.0),
         "lns12_lion": (1500, 120, 1400, 0, 3, 75.0),
-        "fp32_adam": (7000, 900, 4000, 30, 0, 40.0), "bf16_adam": (2500, 800, 3600, 7, 0, 47.0)}
+        "fp32_adam": (7000, 900, 4000, 30, 0, 40.0),
+        "fp32_adam_fast": (8000, 1900, 5000, 8, 0, 55.0),
+        "mp_adam": (8400, 2000, 5400, 8, 0, 52.0), "bf16_adam": (2500, 800, 3600, 7, 0, 47.0),
+        "fp32_madam": (5900, 1700, 4500, 32, 2, 57.0), "fp12_madam": (1800, 300, 1500, 4, 1, 90.0),
+        "fp12_adam": (2200, 400, 1700, 4, 0, 85.0)}
 # made-up counts of the same units synthesised without hard blocks: (LUT4, carries, FFs)
 NOBLOCK = {"lns16": (1100, 80, 910), "lns8_adam": (1900, 100, 1320),
            "lns12_adam": (3400, 150, 2150), "lns16_adam": (6200, 200, 3300),
            "lns12_lion": (2400, 120, 1420), "fp32_adam": (30000, 2400, 4000),
-           "bf16_adam": (6500, 1300, 3600)}
+           "bf16_adam": (6500, 1300, 3600), "fp32_adam_fast": (14000, 2300, 5000),
+           "mp_adam": (14500, 2400, 5400), "fp32_madam": (19000, 2600, 4500),
+           "fp12_madam": (2600, 380, 1500), "fp12_adam": (2900, 460, 1700)}
 # made-up sky130 areas (um2)
 UM2 = {"lns8": 30_000.0, "lns12": 45_000.0, "lns16": 70_000.0, "lns8_adam": 90_000.0,
        "lns12_adam": 120_000.0, "lns16_adam": 160_000.0, "lns12_lion": 80_000.0,
-       "fp32_adam": 540_000.0, "bf16_adam": 170_000.0}
+       "fp32_adam": 540_000.0, "bf16_adam": 170_000.0, "fp32_adam_fast": 420_000.0,
+       "mp_adam": 440_000.0, "fp32_madam": 380_000.0, "fp12_madam": 100_000.0,
+       "fp12_adam": 130_000.0}
 SEED_OFFSET = {1: 0.0, 2: 6.0, 3: 4.0, 4: -3.0, 5: 2.0}      # MHz added to Fmax by seed
 DSP_EQ = 500                                   # made-up LUT4 equivalent of one DSP block
 SHARE_DSP, SHARE_BRAM = 536, 402               # 83,640 LUT4 / 156 MULT18X18D, / 208 DP16KD
 MADAM, ADAMS = ("lns8", "lns12", "lns16"), ("lns8_adam", "lns12_adam", "lns16_adam",
-                                            "fp32_adam", "bf16_adam")
+                                            "fp32_adam", "fp32_adam_fast", "mp_adam",
+                                            "bf16_adam")
 
 
 @pytest.fixture
@@ -130,7 +139,7 @@ def test_rows_three_prices_rates_and_ratios(fake):
     r = compare_number_systems("ecp5", progress=lines.append)
     json.dumps(r)
     assert [x["preset"] for x in r["rows"]] == [u[0] for u in UNITS] == list(FAKE)
-    assert lines[0] == "[1/9] LNS Madam 8-bit: lns8" and len(lines) == 9
+    assert lines[0] == "[1/14] LNS Madam 8-bit: lns8" and len(lines) == len(UNITS) == 14
     assert r["block_share"] == {"dsps": 83_640 // 156, "brams": 83_640 // 208} == \
         {"dsps": SHARE_DSP, "brams": SHARE_BRAM}
     # placed once each, the units with hard blocks synthesised again without them (no
@@ -188,7 +197,7 @@ def test_fmax_is_the_median_over_seeds(fake):
         abs=1e-4)
     md = render_markdown(r)
     assert "Fmax (MHz) median (min-max), seeds 1..3" in md
-    row = next(ln for ln in md.splitlines() if ln.startswith("| FP32 Adam |"))
+    row = next(ln for ln in md.splitlines() if ln.startswith("| FP32 Adam, literal |"))
     assert "| 44.0 (40.0-46.0) |" in row
     assert "seeds 1..3; Fmax is their median, min and max beside it" in md
     with pytest.raises(InvalidValue, match=r"^seeds 2 needs place and route: not with "
@@ -339,24 +348,43 @@ def test_answer_gives_each_factor_as_a_range_over_the_three_prices(fake):
     def group(other):
         return "/".join(_rng([_density(f"lns{w}", p) / _density(other(w), p) for p in PRICES],
                              f1) for w in (8, 12, 16))
-    fp32 = group(lambda w: "fp32_adam")
-    bf16 = group(lambda w: "bf16_adam")
+    fast = group(lambda w: "fp32_adam_fast")
+    mp = group(lambda w: "mp_adam")
     ladam = group(lambda w: f"lns{w}_adam")
-    assert (f"per 1,000 LUT4 equivalents LNS Madam at 8/12/16 bits delivers {fp32} times "
-            f"those of FP32 Adam, {bf16} times those of BF16 Adam and {ladam} times those of "
-            "LNS Adam at the same width in updates per second, each a range over the three "
-            "prices of a hard block (measured as logic, its share of the device, free)") in s
-    # worked by hand for one: lns8 against FP32 Adam measured = (120 / 380) / (40 / 34,800)
-    assert fp32.startswith(f"{(120 / 380) / (40 / 34_800):.1f}-") or \
-        fp32.split("/")[0].endswith(f"{(120 / 380) / (40 / 34_800):.1f}")
+    assert (f"per 1,000 LUT4 equivalents LNS Madam at 8/12/16 bits delivers {fast} times "
+            f"those of FP32 Adam, efficient (fp32_adam_fast), {mp} times those of "
+            f"Mixed-precision Adam (mp_adam) and {ladam} times those of LNS Adam at the same "
+            "width in updates per second, each a range over the three prices of a hard block "
+            "(measured as logic, its share of the device, free)") in s
+    # worked by hand for one: lns8 against the efficient FP32 Adam measured =
+    # (120 / 380) / (55 / (14,000 + 2 x 2,300))
+    assert fast.split("/")[0].endswith(f"{(120 / 380) / (55 / 18_600):.1f}")
     same = [_density(f"lns{w}", p) / _density(f"lns{w}_adam", p)
             for w in (8, 12, 16) for p in PRICES]
     assert (f"Madam is faster than Adam on LNS hardware at every width under every price, by "
             f"{min(same):.1f} to {max(same):.1f} times;") in s
-    floor = min(_density(f"lns{w}", p) / _density(f, p) for w in (8, 12, 16)
-                for p in PRICES for f in ("fp32_adam", "bf16_adam"))
-    assert s.endswith(f"against the float Adam units it is faster, by at least {floor:.1f} "
-                      "times.")
+    # the strongest float Adam: the efficient FP32 unit is the denser under every price
+    # (55 MHz over 18,600/16,088/11,800 against mixed precision's 52 over 19,300/16,688/12,400)
+    assert all(_density("fp32_adam_fast", p) > _density("mp_adam", p) for p in PRICES)
+    xs = [_density(f"lns{w}", p) / _density("fp32_adam_fast", p) for w in (8, 12, 16)
+          for p in PRICES]
+    assert s.endswith("against the strongest float Adam (FP32 Adam, efficient "
+                      "(fp32_adam_fast): the denser of the efficient FP32 and mixed-precision "
+                      f"Adam units under every price) it is faster, by {min(xs):.1f} to "
+                      f"{max(xs):.1f} times.")
+    # the literal units are rows, not the answer's baselines
+    assert "fp32_adam)" not in s and "BF16" not in s
+    # a denser mixed-precision unit with its DSPs free: each price names its own baseline
+    by = _by(r)
+    saved = dict(by["mp_adam"]["density"])
+    by["mp_adam"]["density"]["free"] = 1e9
+    s3 = answer_sentence(r)
+    assert ("(the denser of the efficient FP32 and mixed-precision Adam units under each "
+            "price: FP32 Adam, efficient (fp32_adam_fast) with the blocks measured as logic; "
+            "FP32 Adam, efficient (fp32_adam_fast) with each block at its share of the "
+            "device; Mixed-precision Adam (mp_adam) with the blocks free) it is not always "
+            "faster (") in s3
+    by["mp_adam"]["density"] = saved
     md = render_markdown(r)
     assert f"**{s}**" in md and "HW-ADAM (Zhang et al., Electronics 2023)" in md
     # swap Madam's and Adam's densities: the sentence turns round
@@ -492,6 +520,129 @@ def test_energy_sentence_with_dram_traffic(fake):
         axis_answers(r)["energy"]
 
 
+# ---- the 2x2 at 12 bits ---------------------------------------------------------------------
+CORNERS = {"lns_madam": "lns12", "lns_adam": "lns12_adam", "ieee_madam": "fp12_madam",
+           "ieee_adam": "fp12_adam"}
+
+
+def _costs(p):
+    """The 2x2's cost measures of a unit, from the fake rows and the presets."""
+    e = energy_estimate(presets.get(p))["unit"]
+    return {"area_um2": UM2[p], "bytes_moved": presets.get(p).update_bytes,
+            "energy_compute_pj": e["compute_pj"], "energy_sram_pj": e["total_pj"]}
+
+
+def test_two_by_two_factors_at_12_bits(fake):
+    r = compare_number_systems("ecp5")
+    t = r["two_by_two"]
+    assert t["units"] == CORNERS and t["bits"] == 12
+    assert t["trains"] == {"lns_madam": True, "lns_adam": True, "ieee_madam": None,
+                           "ieee_adam": False}
+    m = t["measures"]
+    assert list(m) == ["density_measured", "density_share", "density_free", "area_um2",
+                       "bytes_moved", "energy_compute_pj", "energy_sram_pj"]
+    # densities: a rate, so each factor is the plain ratio (higher is better)
+    for price in PRICES:
+        d = {k: _density(p, price) for k, p in CORNERS.items()}
+        x = m[f"density_{price}"]
+        assert x["higher_is_better"] is True
+        assert x["values"] == pytest.approx(d)
+        ns_m, ns_a = d["lns_madam"] / d["ieee_madam"], d["lns_adam"] / d["ieee_adam"]
+        op_l, op_i = d["lns_madam"] / d["lns_adam"], d["ieee_madam"] / d["ieee_adam"]
+        assert x["number_system"] == pytest.approx({"madam": ns_m, "adam": ns_a})
+        assert x["optimizer"] == pytest.approx({"lns": op_l, "ieee": op_i})
+        assert x["interaction"] == pytest.approx(ns_m / ns_a) == pytest.approx(op_l / op_i)
+    # by hand, measured: lns12 100 MHz / 620, lns12_adam 70 / 3,700, fp12_madam 90 /
+    # (2,600 + 2 x 380), fp12_adam 85 / (2,900 + 2 x 460)
+    hand = m["density_measured"]["number_system"]["madam"]
+    assert hand == pytest.approx((100 / 620) / (90 / 3360))
+    assert m["density_free"]["optimizer"]["ieee"] == pytest.approx((90 / 2400) / (85 / 3000))
+    # costs: lower is better, so each factor is the inverse ratio (above 1 favours LNS/Madam)
+    c = {k: _costs(p) for k, p in CORNERS.items()}
+    for key in ("area_um2", "bytes_moved", "energy_compute_pj", "energy_sram_pj"):
+        x, v = m[key], {k: c[k][key] for k in CORNERS}
+        # (energy_estimate's totals are rounded to 4 places: compared to 1e-5)
+        assert x["higher_is_better"] is False and x["values"] == pytest.approx(v, rel=1e-5)
+        ns_m, ns_a = v["ieee_madam"] / v["lns_madam"], v["ieee_adam"] / v["lns_adam"]
+        op_l, op_i = v["lns_adam"] / v["lns_madam"], v["ieee_adam"] / v["ieee_madam"]
+        assert x["number_system"] == pytest.approx({"madam": ns_m, "adam": ns_a}, rel=1e-5)
+        assert x["optimizer"] == pytest.approx({"lns": op_l, "ieee": op_i}, rel=1e-5)
+        assert x["interaction"] == pytest.approx(ns_m / ns_a, rel=1e-5)
+    # bytes by hand: lns12 8.625, lns12_adam 11.875, fp12_madam 5 x 12 bits = 7.5,
+    # fp12_adam 7 x 12 bits = 10.5
+    assert [c[k]["bytes_moved"] for k in CORNERS] == [8.625, 11.875, 7.5, 10.5]
+    assert m["bytes_moved"]["number_system"]["madam"] == pytest.approx(7.5 / 8.625)
+    assert m["area_um2"]["optimizer"]["lns"] == pytest.approx(120_000 / 45_000)
+    # the sentence: each factor a range over the three prices, then bytes
+    def rng(get):
+        return _rng([get(m[f"density_{p}"]) for p in PRICES])
+    assert t["sentence"] == (
+        "The 2x2 at 12 bits ({LNS, IEEE} x {Madam, Adam}: lns12, lns12_adam, fp12_madam, "
+        "fp12_adam): per 1,000 LUT4 equivalents (a range over the three prices of a hard "
+        "block) the number system (LNS over IEEE) gives "
+        f"{rng(lambda x: x['number_system']['madam'])} times for Madam and "
+        f"{rng(lambda x: x['number_system']['adam'])} times for Adam, the optimizer (Madam "
+        f"over Adam) {rng(lambda x: x['optimizer']['lns'])} times in LNS and "
+        f"{rng(lambda x: x['optimizer']['ieee'])} times in IEEE, an interaction of "
+        f"{rng(lambda x: x['interaction'])}; in bytes per update the number system gives "
+        f"{_x(7.5 / 8.625)} times for Madam and {_x(10.5 / 11.875)} times for "
+        f"Adam, the optimizer {_x(11.875 / 8.625)} times in LNS and {_x(10.5 / 7.5)} times in "
+        "IEEE (FP12 Adam does not train: its factors compare hardware, not training).")
+    # the markdown table: one row a measure, the four values and the five factors
+    md = render_markdown(r)
+    assert t["sentence"] in md
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in md.splitlines()
+            if ln.startswith("|")]
+    head = next(x for x in rows if x[0] == "measure")
+    assert head == ["measure", "LNS Madam 12-bit", "LNS Adam 12-bit", "FP12 Madam",
+                    "FP12 Adam \u2021", "LNS/IEEE, Madam", "LNS/IEEE, Adam", "Madam/Adam, LNS",
+                    "Madam/Adam, IEEE", "interaction"]
+    got = next(x for x in rows if x[0] == "bytes per update")
+    assert got == ["bytes per update", "8.625", "11.88", "7.5", "10.5",
+                   f"{7.5 / 8.625:.2f}", f"{10.5 / 11.875:.2f}", f"{11.875 / 8.625:.2f}",
+                   f"{10.5 / 7.5:.2f}", f"{(7.5 / 8.625) / (10.5 / 11.875):.2f}"]
+    got = next(x for x in rows if x[0].endswith("blocks measured as logic")
+               and len(x) == len(head))
+    assert got[1] == f"{100 / 620 * 1000:.1f} M" and got[5] == f"{hand:.2f}"
+    assert next(x for x in rows if x[0] == "sky130 area (um2)")[1:5] == \
+        ["45,000", "120,000", "100,000", "130,000"]
+
+
+def test_two_by_two_without_a_measure_gives_none(fake):
+    """No sky130: the area measure's values and factors are None; no place and route: the
+    densities too, and the sentence says so; the bytes and energy still stand; a unit
+    missing from the rows leaves its factors None, no crash."""
+    calls, too_big = fake
+    r = compare_number_systems("ecp5", sky130=False, pnr=False)
+    m = r["two_by_two"]["measures"]
+    for key in ("area_um2", "density_measured", "density_share", "density_free"):
+        assert set(m[key]["values"].values()) == {None}
+        assert m[key]["number_system"] == {"madam": None, "adam": None}
+        assert m[key]["optimizer"] == {"lns": None, "ieee": None}
+        assert m[key]["interaction"] is None
+    assert m["bytes_moved"]["interaction"] == pytest.approx((7.5 / 8.625) / (10.5 / 11.875))
+    s = r["two_by_two"]["sentence"]
+    assert "per area: no measured factor" in s and "in bytes per update" in s
+    md = render_markdown(r)
+    area = next(ln for ln in md.splitlines() if ln.startswith("| sky130 area (um2) |"))
+    assert [c.strip() for c in area.strip("|").split("|")][1:] == ["-"] * 9
+    json.dumps(r)
+    # one 12-bit float unit does not fit: its densities and their factors are None
+    too_big.add("fp12_adam")
+    m = compare_number_systems("ice40", sky130=False)["two_by_two"]["measures"]
+    d = m["density_free"]
+    assert d["values"]["ieee_adam"] is None and d["number_system"]["adam"] is None
+    assert d["optimizer"]["ieee"] is None and d["interaction"] is None
+    assert d["number_system"]["madam"] is not None and d["optimizer"]["lns"] is not None
+    # a row missing altogether
+    r = compare_number_systems("ecp5")
+    r["rows"] = [x for x in r["rows"] if x["preset"] != "fp12_madam"]
+    t = headline.two_by_two(r)
+    assert t["labels"]["ieee_madam"] is None and t["trains"]["ieee_madam"] is None
+    assert t["measures"]["bytes_moved"]["number_system"]["madam"] is None
+    assert t["measures"]["bytes_moved"]["number_system"]["adam"] is not None
+
+
 def test_markdown_tables_and_sentences(fake):
     r = compare_number_systems("ecp5")
     md = render_markdown(r)
@@ -530,11 +681,12 @@ def test_markdown_tables_and_sentences(fake):
 
 def test_ice40_does_not_fit_and_no_pnr(fake):
     calls, too_big = fake
-    too_big.update({"fp32_adam", "bf16_adam"})
+    floats = ("fp32_adam", "fp32_adam_fast", "mp_adam", "bf16_adam", "fp32_madam")
+    too_big.update(floats)
     r = compare_number_systems("ice40")
     assert r["dsp"] is None and r["block_share"] == {"brams": 7_680 // 32}
     by = _by(r)
-    for p in ("fp32_adam", "bf16_adam"):
+    for p in floats:
         row = by[p]
         assert row["fits"] is False and row["status"] == "does not fit"
         assert row["fmax_mhz"] is None and row["density"]["measured"] is None
@@ -545,7 +697,7 @@ def test_ice40_does_not_fit_and_no_pnr(fake):
         {"measured": 3400, "share": 2000 + 4 * 240, "free": 2000}
     # lns12_adam on the HX8K: 7,680 // 2,000 LUT4 = 3, 7,680 // 2,100 FFs = 3, 32 // 4 = 8
     assert by["lns12_adam"]["roofline"]["units"] == 3
-    assert "FP32 Adam (fp32_adam) does not fit the iCE40 HX8K" in render_markdown(r)
+    assert "FP32 Adam, literal (fp32_adam) does not fit the iCE40 HX8K" in render_markdown(r)
     # lns8 on the HX8K: 7,680 // 400 FFs = 19 units x 120 MHz = 2.28 G/s, under the 3.47 G/s
     # DDR4-3200 gives it: compute-bound at both bandwidths
     assert by["lns8"]["roofline"]["compute_per_s"] == pytest.approx(19 * 120e6)
@@ -554,11 +706,14 @@ def test_ice40_does_not_fit_and_no_pnr(fake):
     # no float unit fits: named, not guessed; Madam 16 has no Adam partner there either
     too_big.add("lns16_adam")
     r = compare_number_systems("ice40")
-    assert "(FP32 Adam and BF16 Adam have no Fmax here)" in r["answer"]
+    assert ("(FP32 Adam, efficient (fp32_adam_fast) and Mixed-precision Adam (mp_adam) have "
+            "no Fmax here)") in r["answer"]
     assert "n/a times those of LNS Adam" in r["answer"]
     assert "faster than Adam on LNS hardware at 8 and 12 bits (the widths measured) under " \
            "every price" in r["answer"]
-    assert "float Adam units" not in r["answer"].split(":")[-1]
+    assert "strongest float Adam" not in r["answer"]
+    # the 2x2 at 12 bits still stands on the iCE40 (its four units fit)
+    assert r["two_by_two"]["measures"]["density_free"]["interaction"] is not None
     r = compare_number_systems("ecp5", pnr=False)
     assert all(x["updates_per_s"] is None and x["fits"] is None for x in r["rows"])
     assert r["answer"].startswith("No measured answer to the seed's claim on the ECP5")
@@ -588,7 +743,11 @@ def test_command_line(fake, tmp_path, capsys):
     png = tmp_path / "h.png"
     assert main(["headline", "--target", "ecp5", "--json", "--plot", str(png)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["target"] == "ecp5" and len(out["rows"]) == 9 and png.exists()
+    assert out["target"] == "ecp5" and len(out["rows"]) == len(UNITS) and png.exists()
+    assert set(out["two_by_two"]["measures"]) == {
+        "density_measured", "density_share", "density_free", "area_um2", "bytes_moved",
+        "energy_compute_pj", "energy_sram_pj"}
+    assert {r["preset"]: r["trains"] for r in out["rows"]}["fp12_adam"] is False
     assert (tmp_path / "h_roofline.png").read_bytes()[:4] == b"\x89PNG"
     assert out["roofline_plot"] == str(tmp_path / "h_roofline.png")
     assert set(out["answers"]) == {"compute", "area_sky130", "memory", "energy"}
@@ -660,12 +819,12 @@ def test_command_line_tables_are_aligned(fake, capsys):
     table = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("|")]
     raw = [ln for ln in render_markdown(compare_number_systems("ecp5")).splitlines()
            if ln.startswith("|")]
-    n1, n2 = 2 + len(UNITS), 2 + len(UNITS) + 2
-    assert len(table) == len(raw) == n1 + n2
-    for part in (table[:n1], table[n1:]):
+    n1, n2, n3 = 2 + len(UNITS), 2 + len(UNITS) + 2, 2 + len(headline.TWO_BY_TWO_MEASURES)
+    assert len(table) == len(raw) == n1 + n2 + n3
+    for part in (table[:n1], table[n1:n1 + n2], table[n1 + n2:]):
         assert len({tuple(i for i, c in enumerate(ln) if c == "|") for ln in part}) == 1
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in table]
-    rules = {1, n1 + 1}
+    rules = {1, n1 + 1, n1 + n2 + 1}
     assert [r for k, r in enumerate(cells) if k not in rules] == \
         [[c.strip() for c in ln.strip("|").split("|")] for k, ln in enumerate(raw)
          if k not in rules]
@@ -720,11 +879,77 @@ def test_a_unit_holding_a_degenerate_constant_is_marked_in_the_table_and_notes(f
     assert all(not row["caveats"] for p, row in by.items() if p != "bf16_adam")
     text = render_markdown(r)
     marked = [line for line in text.splitlines() if headline.CAVEAT_MARK in line]
-    assert marked[0].startswith("| BF16 Adam \u2020 | bf16_adam |")
-    assert marked[1].startswith("| BF16 Adam \u2020 | 7 (14) |")
+    assert marked[0].startswith("| BF16 Adam \u2020 \u2021 | bf16_adam |")
+    assert marked[1].startswith("| BF16 Adam \u2020 \u2021 | 7 (14) |")
     assert any("BF16 Adam (bf16_adam) holds a degenerate constant" in line
                and "beta2 0.999 rounds to 1.0 in bf16" in line for line in marked[2:])
     assert len([line for line in marked if line.startswith("|")]) == 2
+
+
+def test_rows_say_whether_their_optimizer_trains_and_the_tables_mark_those_that_do_not(fake):
+    """trains: True where the digits table trained the rule at the unit's width, False for
+    bf16_adam (beta2 rounds to 1.0) and fp12_adam (frozen second moment), None (not
+    measured) for the other float units; a False row is marked in every table, the 2x2's
+    included, and the notes give the evidence."""
+    r = compare_number_systems("ecp5")
+    by = _by(r)
+    want = {p: True for p in FAKE if p.startswith("lns")}
+    want.update(bf16_adam=False, fp12_adam=False, fp32_adam=None, fp32_adam_fast=None,
+                mp_adam=None, fp32_madam=None, fp12_madam=None)
+    assert {p: row["trains"] for p, row in by.items()} == want
+    assert all(isinstance(row["trains_evidence"], str) and row["trains_evidence"]
+               for row in by.values())
+    assert "second moment never decays" in by["bf16_adam"]["trains_evidence"]
+    assert "second moment stays frozen" in by["fp12_adam"]["trains_evidence"]
+    assert by["fp32_madam"]["trains_evidence"].startswith("not measured")
+    md = render_markdown(r)
+    mark = headline.NO_TRAIN_MARK
+    table = [ln for ln in md.splitlines() if ln.startswith("|")]
+    # area table, memory table, 2x2 header: FP12 Adam marked in each; BF16 Adam in two
+    assert len([ln for ln in table if ln.startswith(f"| FP12 Adam {mark} |")]) == 2
+    assert len([ln for ln in table if ln.startswith(f"| BF16 Adam \u2020 {mark} |")]) == 2
+    head = next(ln for ln in table if ln.startswith("| measure |"))
+    assert f"| FP12 Adam {mark} |" in head and "| FP12 Madam |" in head
+    # no unit that trains or is unmeasured carries the mark
+    assert not [ln for ln in table if mark in ln and not ln.startswith(
+        ("| FP12 Adam", "| BF16 Adam", "| measure"))]
+    notes = [ln for ln in md.splitlines() if ln.startswith(f"- {mark} ")]
+    assert [n.split(" does not train")[0] for n in notes] == [
+        f"- {mark} BF16 Adam (bf16_adam)", f"- {mark} FP12 Adam (fp12_adam)"]
+    assert ("- whether the optimizer trains is not measured yet for fp32_adam, "
+            "fp32_adam_fast, mp_adam, fp32_madam, fp12_madam") in md
+    assert "FP12 Adam does not train: its factors compare hardware, not training" in \
+        r["two_by_two"]["sentence"]
+
+
+def test_fp12_adams_second_moment_never_decays():
+    """The evidence behind fp12_adam's ``trains: False``, on the bit-exact model: in
+    FloatFormat(5, 6) the lerp (1 - beta2)(g^2 - v) is below half an ulp of v unless g^2
+    is far above v, so v never decreases (it ratchets up on large gradients), and small
+    gradients leave v at 0; the efficient FP32 Adam's v decays as an average should."""
+    import numpy as np
+
+    def run(preset, scale, steps=150, n=2000):
+        cfg = presets.get(preset)
+        rng = np.random.default_rng(0)
+        words = cfg.initial_words(rng.normal(0, 0.1, n))
+        down = changed = 0
+        for t in range(1, steps + 1):
+            words["g"] = cfg.encode_words("g", rng.normal(0, scale, n))
+            out = cfg.update(words, t, cfg.held(t))
+            if t > 50:                      # v words are non-negative: ordered as integers
+                down += int(np.sum(out["v"] < words["v"]))
+                changed += int(np.sum(out["v"] != words["v"]))
+            words.update({k: out[k] for k in ("w", "m", "v")})
+        return down, changed, words["v"]
+
+    down, changed, _ = run("fp12_adam", 0.01)
+    assert down == 0 and changed > 0                  # only upward, on large gradients
+    assert changed < 0.1 * 100 * 2000                 # and rarely: frozen otherwise
+    assert not run("fp12_adam", 0.001)[2].any()       # |g| ~ 1e-3: v stays 0
+    down, changed, _ = run("fp32_adam_fast", 0.01, steps=60, n=200)
+    assert changed == 10 * 200 and down > 0.1 * changed      # it decays too
+    assert "never decaying" in headline.TRAINS["fp12_adam"][1]
 
 
 def test_prices_need_an_fpga_target(fake):

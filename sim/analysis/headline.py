@@ -1,11 +1,14 @@
 """The headline comparison: one update unit per optimizer and number system (issues 11, 19).
 
 `compare_number_systems` sets LNS Madam (8, 12, 16 bits), LNS Adam (8, 12, 16 bits), LNS
-Lion (12 bits) and the IEEE float Adam units (FP32, BF16) side by side on one FPGA, one lane
-each, every unit synthesised by the one flow (`rtl.cost.synthesis_report`), every row the
-one unit row (`sim.analysis.cost.unit_row`, as the optimizers table's), and answers the
-seed ("Madam should be significantly faster than Adam on LNS hardware") on every axis a
-reviewer asks about:
+Lion (12 bits) and the IEEE float units (`UNITS`: FP32 Adam literal and efficient,
+mixed-precision Adam, BF16 Adam, FP32 and FP12 Madam, FP12 Adam; issue 18) side by side on
+one FPGA, one lane each, every unit synthesised by the one flow
+(`rtl.cost.synthesis_report`), every row the one unit row (`sim.analysis.cost.unit_row`, as
+the optimizers table's) with whether its optimizer trains (`TRAINS`: True, False or None
+for not measured, with the evidence; a unit that does not train is marked `NO_TRAIN_MARK`
+in every table), and answers the seed ("Madam should be significantly faster than Adam on
+LNS hardware") on every axis a reviewer asks about:
 
 * **compute-bound, per area, three prices of a hard block** (`PRICES`): *measured*, the
   whole unit synthesised again with the blocks kept out (ECP5 ``-nodsp -nobram
@@ -26,21 +29,27 @@ reviewer asks about:
   8 KB SRAM (10 pJ) or DRAM (1.3-2.6 nJ), beside the compute alone.
 
 Each axis has one sentence generated from the numbers (`axis_answers`), each against the
-strongest Adam of its kind (the densest, smallest, fewest bytes, least energy), saying
-where LNS Madam's advantage shrinks or vanishes; `answer_sentence` answers the seed against
-FP32, BF16 and same-width LNS Adam, each factor a range over the three prices.
+strongest Adam of its kind (the densest, smallest, fewest bytes, least energy; `ADAMS`),
+saying where LNS Madam's advantage shrinks or vanishes; `answer_sentence` answers the seed
+against the efficient FP32 Adam, mixed-precision Adam and same-width LNS Adam, each factor
+a range over the three prices, and against the strongest float Adam, named (the literal
+FP32 and BF16 units are rows, not baselines).  `two_by_two` separates the number system
+from the optimizer at equal word width: {LNS, IEEE} x {Madam, Adam} at 12 bits (lns12,
+lns12_adam, fp12_madam, fp12_adam), on every measure the number system's factor for Madam
+and for Adam, the optimizer's in LNS and in IEEE, and their interaction.
 
-Energy of a float unit (`sim.analysis.energy.price`): its 14 IEEE operations
-(`lns.rules.ieee_adam.OPERATIONS`) at its format's width, FP32 at Horowitz's float32
-figures, BF16 at his 16-bit float figures (he gives FP16; BF16's 8-bit significand needs a
-smaller multiplier, so an upper bound), division and square root each as
-`sim.analysis.energy.MA_PER_FUNCTION` multiply-adds.  Blockwise 8-bit Adam has no unit
+Energy of a float unit (`sim.analysis.energy.price`): its program's IEEE operations at
+their width, FP32 at Horowitz's float32 figures, BF16 and the 12-bit floats at his 16-bit
+float figures (he gives FP16; narrower significands need a smaller multiplier, so an upper
+bound), division, square root and 2^x each as `sim.analysis.energy.MA_PER_FUNCTION`
+multiply-adds.  Blockwise 8-bit Adam has no unit
 here: its compute is priced as FP32 Adam's (bitsandbytes dequantises the states and
 updates in FP32; the quantisation itself is not priced, so a lower bound).
 
-`render_markdown` writes the two tables (area and compute; memory and energy), the answer,
-the sentences, the published context and the notes; `plot_headline` draws area against
-Fmax, `plot_headline_roofline` the roofline of every row on the device.
+`render_markdown` writes the three tables (area and compute; memory and energy; the 2x2),
+the 2x2's sentence, the answer, the sentences, the published context and the notes;
+`plot_headline` draws area against Fmax, `plot_headline_roofline` the roofline of every row
+on the device.
 """
 
 from __future__ import annotations
@@ -57,10 +66,16 @@ from .optimizers import _f
 __all__ = ["compare_number_systems", "render_markdown", "plot_headline",
            "plot_headline_roofline", "roofline_path", "answer_sentence", "axis_answers",
            "dsp_equivalent", "UNITS", "BASELINE", "MADAM", "ADAMS", "PRICES", "PRICE_WORDS",
-           "HW_ADAM", "MULT18_VERILOG", "CAVEAT_MARK", "ESTIMATE_MARK", "AXES"]
+           "HW_ADAM", "MULT18_VERILOG", "CAVEAT_MARK", "ESTIMATE_MARK", "AXES", "FLOAT_ADAMS",
+           "TWO_BY_TWO", "TWO_BY_TWO_MEASURES", "TRAINS", "NO_TRAIN_MARK", "two_by_two",
+           "two_by_two_sentence"]
 
 # (preset, label), in the table's order; the rule, number system and widths are the
-# configuration's (the registry and the rule contract).
+# configuration's (the registry and the rule contract).  The float units: the literal FP32
+# Adam (14 operations as written), the efficient form a hardware or GPU kernel computes
+# (per-step alpha_t and eps_t, lerp moments), mixed precision (BF16 gradient, FP32 state),
+# BF16 Adam, IEEE Madam in FP32 and in the 12-bit FloatFormat(5, 6), and the efficient Adam
+# in FloatFormat(5, 6): `TWO_BY_TWO` sets the last two against lns12 and lns12_adam.
 UNITS = (
     ("lns8", "LNS Madam 8-bit"),
     ("lns12", "LNS Madam 12-bit"),
@@ -69,14 +84,71 @@ UNITS = (
     ("lns12_adam", "LNS Adam 12-bit"),
     ("lns16_adam", "LNS Adam 16-bit"),
     ("lns12_lion", "LNS Lion 12-bit"),
-    ("fp32_adam", "FP32 Adam"),
+    ("fp32_adam", "FP32 Adam, literal"),
+    ("fp32_adam_fast", "FP32 Adam, efficient"),
+    ("mp_adam", "Mixed-precision Adam"),
     ("bf16_adam", "BF16 Adam"),
+    ("fp32_madam", "FP32 Madam"),
+    ("fp12_madam", "FP12 Madam"),
+    ("fp12_adam", "FP12 Adam"),
 )
 BASELINE = "lns12"                   # the ratio columns' reference unit
 MADAM = ("lns8", "lns12", "lns16")   # LNS Madam at 8/12/16 bits, the sentences' subject
 # The Adam units every axis picks its strongest baseline from (the bytes-only rows of
-# blockwise 8-bit Adam join them on the memory and energy axes).
-ADAMS = ("lns8_adam", "lns12_adam", "lns16_adam", "fp32_adam", "bf16_adam")
+# blockwise 8-bit Adam join them on the memory and energy axes).  FP12 Adam is a row and a
+# corner of the 2x2, not a baseline: its second moment stays frozen (`TRAINS`).
+ADAMS = ("lns8_adam", "lns12_adam", "lns16_adam", "fp32_adam", "fp32_adam_fast", "mp_adam",
+         "bf16_adam")
+# The strongest float Adam the answer is measured against (the literal units are rows).
+FLOAT_ADAMS = ("fp32_adam_fast", "mp_adam")
+# The 2x2 at 12 bits: {LNS, IEEE} x {Madam, Adam}, keyed (number system, optimizer).
+TWO_BY_TWO = {("lns", "madam"): "lns12", ("lns", "adam"): "lns12_adam",
+              ("ieee", "madam"): "fp12_madam", ("ieee", "adam"): "fp12_adam"}
+# (key, words, row value, higher is better) of each 2x2 measure; a factor is an advantage:
+# the ratio of the rates, the inverse ratio of the costs (above 1 favours LNS, or Madam).
+TWO_BY_TWO_MEASURES = (
+    ("density_measured", "updates/s per 1,000 LUT4 eq., blocks measured as logic",
+     lambda r: r["density"]["measured"], True),
+    ("density_share", "updates/s per 1,000 LUT4 eq., blocks at their share",
+     lambda r: r["density"]["share"], True),
+    ("density_free", "updates/s per 1,000 LUT4 eq., blocks free",
+     lambda r: r["density"]["free"], True),
+    ("area_um2", "sky130 area (um2)", lambda r: r.get("area_um2"), False),
+    ("bytes_moved", "bytes per update", lambda r: r["bytes_moved"], False),
+    ("energy_compute_pj", "energy pJ, compute only", lambda r: r["energy"]["compute_pj"],
+     False),
+    ("energy_sram_pj", "energy pJ with an 8 KB SRAM", lambda r: r["energy"]["sram_8kb_pj"],
+     False),
+)
+# Whether each unit's optimizer trains: (True / False / None = not measured, the evidence).
+# True only where `lnsmadam train` (the README's digits table: 5 seeds, eta tuned on
+# validation) trained the rule at the unit's weight width and rounding; None where no
+# training row of the unit's own rule exists.
+_DIGITS = "lnsmadam train on the digits (README table, 5 seeds, eta tuned): "
+_UNMEASURED = ("not measured: no training row of this unit's rule yet (float64 Adam and "
+               "Madam train on the digits, but they are not this unit's arithmetic)")
+TRAINS = {
+    "lns8": (True, _DIGITS + "LNS Madam 8-bit 95.56 % test accuracy"),
+    "lns12": (True, _DIGITS + "LNS Madam 12-bit 96.40 %"),
+    "lns16": (True, _DIGITS + "LNS Madam 16-bit 96.27 %"),
+    "lns8_adam": (True, _DIGITS + "LNS Adam 8-bit, stochastic rounding, 97.78 %"),
+    "lns12_adam": (True, _DIGITS + "LNS Adam 12-bit, stochastic rounding, 97.69 %"),
+    "lns16_adam": (True, _DIGITS + "LNS Adam 16-bit, nearest even, 97.69 %"),
+    "lns12_lion": (True, _DIGITS + "LNS Lion 12-bit, nearest even, 97.2 %"),
+    "fp32_adam": (None, _UNMEASURED),
+    "fp32_adam_fast": (None, _UNMEASURED),
+    "mp_adam": (None, _UNMEASURED),
+    "bf16_adam": (False, "beta2 0.999 rounds to 1.0 in bf16, so the second moment never "
+                         "decays (its configuration's caveat)"),
+    "fp32_madam": (None, _UNMEASURED),
+    "fp12_madam": (None, _UNMEASURED),
+    "fp12_adam": (False, "its second moment stays frozen, never decaying: in FloatFormat(5, "
+                         "6) the lerp step (1 - beta2)(g^2 - v) is below half an ulp of v "
+                         "unless g^2 is far above v, so v only ratchets up on large gradients "
+                         "(the model: no v word decreases over steps 51-150 of N(0, 0.01) "
+                         "gradients) and from v = 0 stays 0 for |g| below ~0.02 (README; no "
+                         "training row yet)"),
+}
 PRICE_WORDS = {"measured": "with the blocks measured as logic",
                "share": "with each block at its share of the device",
                "free": "with the blocks free"}
@@ -86,6 +158,7 @@ HW_ADAM = ("HW-ADAM (Zhang et al., Electronics 2023) reports 16.7 million update
            "and number format: context, not a like-for-like comparison)")
 HW_ADAM_UPDATES_PER_S = 16.7e6
 CAVEAT_MARK = "\u2020"         # a dagger after a unit whose config holds a degenerate constant
+NO_TRAIN_MARK = "\u2021"       # a double dagger after a unit whose optimizer does not train
 ESTIMATE_MARK = "*"            # an energy borrowed from another unit (8-bit Adam's compute)
 # Ratios to `BASELINE`: plain fields, and the fields with one value per price.
 RATIO_FIELDS = ("ffs", "fmax_mhz", "latency", "bits_moved", "updates_per_s", "energy_pj",
@@ -219,8 +292,10 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
     (`sim.analysis.roofline.roofline_rates` on the device: ``units``, ``compute_per_s``,
     and per bandwidth ``memory_per_s``, ``updates_per_s``, ``bound``), ``units_per_mm2``
     (sky130), ``energy`` (`_energy`: ``compute_pj``, ``sram_8kb_pj``, ``dram_low_pj``,
-    ``dram_high_pj``, ``memory_pj``) and ``ratio_vs_baseline`` (`RATIO_FIELDS` and, per
-    price, ``lut4_prices`` and ``density``)), ``bytes_only`` (blockwise 8-bit Adam, FP32
+    ``dram_high_pj``, ``memory_pj``), ``trains`` and ``trains_evidence`` (`TRAINS`: True,
+    False or None = not measured, and why) and ``ratio_vs_baseline`` (`RATIO_FIELDS` and, per
+    price, ``lut4_prices`` and ``density``)), ``two_by_two`` (`two_by_two`: the 2x2 at 12
+    bits, its factors and sentence), ``bytes_only`` (blockwise 8-bit Adam, FP32
     and BF16 weights: ``label``, ``bytes_moved``, ``bytes_parts``, ``roofline``,
     ``energy``, ``energy_compute_basis``), ``bandwidths``, ``answer`` (`answer_sentence`),
     ``answers`` (`axis_answers`: ``{axis: sentence}``), ``published`` (HW-ADAM) and
@@ -264,6 +339,7 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
         row["units_per_mm2"] = (units_that_fit(row, SKY130_MM2)
                                 if row["area_um2"] else None)
         row["energy"] = _energy(row["energy_compute_pj"], row["bytes_moved"])
+        row["trains"], row["trains_evidence"] = TRAINS.get(preset, (None, _UNMEASURED))
         rows.append(row)
     base = next(r for r in rows if r["preset"] == BASELINE)
     for r in rows:
@@ -307,12 +383,12 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
                                            f"{b.source}" for b in BANDWIDTHS) + ")",
         "energy: sim.analysis.energy (Horowitz, ISSCC 2014, 45 nm), every unit by the one "
         "pricing of its operation counts: LNS units by their datapath's; float units by "
-        "their 14 IEEE operations at the format's width, FP32 at the float32 figures (add "
-        "0.9 pJ, multiply 3.7 pJ), BF16 at Horowitz's 16-bit float figures (FP16 add "
-        "0.4 pJ, multiply 1.1 pJ; BF16's 8-bit significand needs less, so an upper bound); "
-        "division and square root are not in Horowitz's table: each priced as 5 "
-        "multiply-adds of the same width (sim.analysis.energy.MA_PER_FUNCTION: a seed and "
-        "two Newton-Raphson iterations); memory traffic from the same table per 64-bit "
+        "their program's IEEE operations at each operation's width, FP32 at the float32 "
+        "figures (add 0.9 pJ, multiply 3.7 pJ), BF16 and the 12-bit floats at Horowitz's "
+        "16-bit float figures (FP16 add 0.4 pJ, multiply 1.1 pJ; their narrower "
+        "significands need less, so an upper bound); division, square root and 2^x are not "
+        "in Horowitz's table: each priced as multiply-adds of the same width "
+        "(sim.analysis.energy.MA_PER_FUNCTION); memory traffic from the same table per 64-bit "
         f"access: 8 KB SRAM {ACCESS_PJ_64['sram_8kb']:g} pJ, DRAM "
         f"{ACCESS_PJ_64['dram_low'] / 1000:g}-{ACCESS_PJ_64['dram_high'] / 1000:g} nJ "
         "(a partial word priced by its share)",
@@ -334,6 +410,7 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
               "notes": notes}
     result["answer"] = answer_sentence(result)
     result["answers"] = axis_answers(result)
+    result["two_by_two"] = two_by_two(result)
     for r in rows:
         if r["wrapped"]:
             notes.append(f"{r['label']}: its data ports exceed the package's user I/O, so it is "
@@ -344,6 +421,15 @@ def compare_number_systems(target: str = "ecp5", pnr: bool = True, progress=None
         for caveat in r["caveats"]:
             notes.append(f"{CAVEAT_MARK} {r['label']} ({r['preset']}) holds a degenerate "
                          f"constant, as configured: {caveat}")
+    for r in rows:
+        if r["trains"] is False:
+            notes.append(f"{NO_TRAIN_MARK} {r['label']} ({r['preset']}) does not train: "
+                         f"{r['trains_evidence']}")
+    untested = [r["preset"] for r in rows if r["trains"] is None]
+    if untested:
+        notes.append("whether the optimizer trains is not measured yet for "
+                     + ", ".join(untested) + " (no training row of their own arithmetic; "
+                     "trains is None in the JSON)")
     return result
 
 
@@ -397,9 +483,14 @@ def _density(row, price):
     return None if row is None else row["density"][price]
 
 
+def _label(preset: str) -> str:
+    return dict(UNITS)[preset]
+
+
 def _factors(result: dict) -> dict:
     """``{other unit's name: [[LNS Madam w's density / its density, per price] per width
-    8/12/16]}`` (None where either has no Fmax)."""
+    8/12/16]}`` (None where either has no Fmax): the efficient FP32 Adam, mixed-precision
+    Adam (`FLOAT_ADAMS`) and LNS Adam at the same width."""
     by = _by(result)
     madam = [by.get(p) for p in MADAM]
 
@@ -407,17 +498,51 @@ def _factors(result: dict) -> dict:
         return [[_div(_density(m, p), _density(o, p)) for p in PRICES]
                 for m, o in zip(madam, other)]
 
-    return {"FP32 Adam": against([by.get("fp32_adam")] * 3),
-            "BF16 Adam": against([by.get("bf16_adam")] * 3),
-            "LNS Adam at the same width": against([by.get(f"lns{w}_adam") for w in _WIDTHS])}
+    out = {f"{_label(f)} ({f})": against([by.get(f)] * 3) for f in FLOAT_ADAMS}
+    out["LNS Adam at the same width"] = against([by.get(f"lns{w}_adam") for w in _WIDTHS])
+    return out
+
+
+def _strongest_float(result: dict) -> dict:
+    """``{price: (the densest of `FLOAT_ADAMS` under it, [LNS Madam 8/12/16 density / its
+    density])}``, the prices where one of them has a density."""
+    by = _by(result)
+    out = {}
+    for p in PRICES:
+        base, v = _strongest([by.get(f) for f in FLOAT_ADAMS], lambda r, p=p: _density(r, p))
+        if base is not None:
+            out[p] = (base, [_div(_density(by.get(m), p), v) for m in MADAM])
+    return out
+
+
+def _float_claim(result: dict) -> str:
+    """LNS Madam against the strongest float Adam, naming it (one name when it is the same
+    under every price)."""
+    got = _strongest_float(result)
+    xs = [f for _, fs in got.values() for f in fs if f is not None]
+    if not xs:
+        return ""
+    names = {f"{base['label']} ({base['preset']})" for base, _ in got.values()}
+    if len(names) == 1:
+        who = (f"{next(iter(names))}: the denser of the efficient FP32 and mixed-precision "
+               "Adam units" + (" under every price" if len(got) == len(PRICES) else ""))
+    else:
+        who = ("the denser of the efficient FP32 and mixed-precision Adam units under each "
+               "price: " + "; ".join(f"{base['label']} ({base['preset']}) {PRICE_WORDS[p]}"
+                                     for p, (base, _) in got.items()))
+    verdict = (f"faster, by {_span(xs)}" if min(xs) > 1 else
+               f"not always faster ({_range(xs, sep=' to ')} times)")
+    return f"against the strongest float Adam ({who}) it is {verdict}"
 
 
 def answer_sentence(result: dict) -> str:
     """One sentence from the rows' densities (updates per second per 1,000 LUT4 eq.): how
-    many times LNS Madam 8/12/16 gives that of FP32 Adam, of BF16 Adam and of LNS Adam at
-    the same width, each a range over the three prices of a hard block (`PRICES`), and
-    whether Madam is faster than Adam on LNS hardware (the seed's claim) and than the float
-    units under every price.  A unit without an Fmax is named, not guessed."""
+    many times LNS Madam 8/12/16 gives that of the efficient FP32 Adam, of mixed-precision
+    Adam and of LNS Adam at the same width, each a range over the three prices of a hard
+    block (`PRICES`), whether Madam is faster than Adam on LNS hardware (the seed's claim)
+    and how it stands against the strongest float Adam, named (the densest of `FLOAT_ADAMS`
+    under each price; the literal FP32 and BF16 units are rows, not baselines).  A unit
+    without an Fmax is named, not guessed."""
     groups = _factors(result)
     known = {k: [x for xs in v for x in xs if x is not None] for k, v in groups.items()}
     if not any(known.values()):
@@ -453,11 +578,9 @@ def answer_sentence(result: dict) -> str:
             faster = [str(w) for w, v in got if min(v) > 1]
             claims.append("Madam is faster than Adam on LNS hardware under every price at "
                           + (" and ".join(faster) + " bits only" if faster else "no width"))
-    floats = known["FP32 Adam"] + known["BF16 Adam"]
+    floats = _float_claim(result)
     if floats:
-        claims.append("against the float Adam units it is " +
-                      (f"faster, by at least {min(floats):.1f} times" if min(floats) > 1 else
-                       f"not always faster (down to {min(floats):.2f} times)"))
+        claims.append(floats)
     verdict = "; ".join(claims)
     return f"{head}: {verdict}." if verdict else f"{head}."
 
@@ -650,11 +773,119 @@ def axis_answers(result: dict) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# ---- the 2x2 at 12 bits ----------------------------------------------------------------------
+_CORNERS = (("lns", "madam"), ("lns", "adam"), ("ieee", "madam"), ("ieee", "adam"))
+
+
+def _advantage(a, b, higher: bool):
+    """How many times ``a`` is better than ``b``: ``a / b`` for a rate, ``b / a`` for a
+    cost; None where either is missing or the divisor is 0."""
+    return _div(a, b) if higher else _div(b, a)
+
+
+def two_by_two(result: dict) -> dict:
+    """The 2x2 at 12 bits ({LNS, IEEE} x {Madam, Adam}: `TWO_BY_TWO`) on every measure of
+    `TWO_BY_TWO_MEASURES`.  Each factor is an advantage (the ratio of the rates, the inverse
+    ratio of the costs: above 1 favours LNS, or Madam): ``number_system`` ``{"madam",
+    "adam"}`` LNS over IEEE with the optimizer fixed, ``optimizer`` ``{"lns", "ieee"}``
+    Madam over Adam with the number system fixed, ``interaction`` their ratio (number
+    system's factor for Madam / for Adam, the same as the optimizer's in LNS / in IEEE:
+    above 1 the two gains compound, below 1 they overlap).  A value or factor that is not
+    measured (no place and route, no sky130, a unit missing) is None.
+
+    Returns ``{"bits": 12, "units": {"lns_madam": preset, ...}, "labels": {...}, "trains":
+    {...}, "measures": {key: {"what", "higher_is_better", "values": {"lns_madam", ...},
+    "number_system", "optimizer", "interaction"}}, "sentence"}``."""
+    by = _by(result)
+    rows = {f"{n}_{o}": by.get(p) for (n, o), p in TWO_BY_TWO.items()}
+    measures = {}
+    for key, what, value, higher in TWO_BY_TWO_MEASURES:
+        v = {k: None if r is None else value(r) for k, r in rows.items()}
+        ns = {o: _advantage(v[f"lns_{o}"], v[f"ieee_{o}"], higher) for o in ("madam", "adam")}
+        op = {n: _advantage(v[f"{n}_madam"], v[f"{n}_adam"], higher) for n in ("lns", "ieee")}
+        measures[key] = {"what": what, "higher_is_better": higher, "values": v,
+                         "number_system": ns, "optimizer": op,
+                         "interaction": _div(ns["madam"], ns["adam"])}
+    out = {"bits": 12, "units": {f"{n}_{o}": p for (n, o), p in TWO_BY_TWO.items()},
+           "labels": {k: None if r is None else r["label"] for k, r in rows.items()},
+           "trains": {k: None if r is None else r.get("trains") for k, r in rows.items()},
+           "measures": measures}
+    out["sentence"] = two_by_two_sentence(out)
+    return out
+
+
+def _factor_words(m: dict, keys) -> dict:
+    """``{part: range}`` of the factors over ``keys``' measures, ``n/a`` where none."""
+    def rng(get):
+        return _range([get(m[k]) for k in keys if k in m])
+    return {"ns_madam": rng(lambda x: x["number_system"]["madam"]),
+            "ns_adam": rng(lambda x: x["number_system"]["adam"]),
+            "op_lns": rng(lambda x: x["optimizer"]["lns"]),
+            "op_ieee": rng(lambda x: x["optimizer"]["ieee"]),
+            "inter": rng(lambda x: x["interaction"])}
+
+
+def two_by_two_sentence(tbt: dict) -> str:
+    """One sentence from `two_by_two`: the factor the number system gives (LNS over IEEE,
+    for Madam and for Adam) and the factor the optimizer gives (Madam over Adam, in LNS and
+    in IEEE), per area as a range over the three prices and in bytes per update, and their
+    interaction; a corner whose optimizer does not train is named."""
+    m = tbt["measures"]
+    dens = ("density_measured", "density_share", "density_free")
+    d, b = _factor_words(m, dens), _factor_words(m, ("bytes_moved",))
+    if all(v == "n/a" for v in d.values()):
+        area = ("per area: no measured factor (the 12-bit units have no Fmax here, or a "
+                "unit is missing)")
+    else:
+        area = (f"per 1,000 LUT4 equivalents (a range over the three prices of a hard block) "
+                f"the number system (LNS over IEEE) gives {d['ns_madam']} times for Madam and "
+                f"{d['ns_adam']} times for Adam, the optimizer (Madam over Adam) "
+                f"{d['op_lns']} times in LNS and {d['op_ieee']} times in IEEE, an interaction "
+                f"of {d['inter']}")
+    mem = (f"in bytes per update the number system gives {b['ns_madam']} times for Madam and "
+           f"{b['ns_adam']} times for Adam, the optimizer {b['op_lns']} times in LNS and "
+           f"{b['op_ieee']} times in IEEE")
+    who = [f"{tbt['labels'][k]} does not train" for k in tbt["units"]
+           if tbt["trains"].get(k) is False and tbt["labels"].get(k)]
+    tail = f" ({'; '.join(who)}: its factors compare hardware, not training)" if who else ""
+    return (f"The 2x2 at 12 bits ({{LNS, IEEE}} x {{Madam, Adam}}: "
+            f"{', '.join(tbt['units'].values())}): {area}; {mem}{tail}.")
+
+
+def _two_by_two_table(result: dict) -> list[str]:
+    tbt = result["two_by_two"]
+    by = _by(result)
+    names = [_marked(by[p]) if p in by else p for p in tbt["units"].values()]
+    head = (["measure"] + names
+            + ["LNS/IEEE, Madam", "LNS/IEEE, Adam", "Madam/Adam, LNS", "Madam/Adam, IEEE",
+               "interaction"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, m in tbt["measures"].items():
+        vals = [_value_cell(key, m["values"][k]) for k in tbt["units"]]
+        facs = [m["number_system"]["madam"], m["number_system"]["adam"],
+                m["optimizer"]["lns"], m["optimizer"]["ieee"], m["interaction"]]
+        lines.append("| " + " | ".join([m["what"]] + vals + [_f(x, ".2f") for x in facs])
+                     + " |")
+    return lines
+
+
+def _value_cell(key: str, v) -> str:
+    """A 2x2 value: a density in M updates/s, an area in um2, bytes, pJ."""
+    if v is None:
+        return "-"
+    if key.startswith("density"):
+        return f"{v / 1e6:.1f} M"
+    return f"{v:,.0f}" if key == "area_um2" else f"{v:.4g}" if key == "bytes_moved" \
+        else f"{v:.2f}"
+
+
 # ---- markdown -------------------------------------------------------------------------------
 def _marked(row: dict) -> str:
-    """The unit's label, with `CAVEAT_MARK` when its config holds a degenerate constant
-    (the notes say which)."""
-    return f"{row['label']} {CAVEAT_MARK}" if row.get("caveats") else row["label"]
+    """The unit's label, with `CAVEAT_MARK` when its config holds a degenerate constant and
+    `NO_TRAIN_MARK` when its optimizer does not train (the notes say which and why)."""
+    marks = ([CAVEAT_MARK] if row.get("caveats") else []) + \
+        ([NO_TRAIN_MARK] if row.get("trains") is False else [])
+    return " ".join([row["label"], *marks])
 
 
 def _three(values: dict, fmt) -> str:
@@ -735,7 +966,9 @@ def render_markdown(result: dict) -> str:
     area-and-compute table (three prices of a hard block, Fmax, densities and their ratios
     to LNS Madam 12-bit, sky130 area), the memory-and-energy table (bytes, roofline rates,
     units per mm2, energy with memory traffic; blockwise 8-bit Adam as bytes-only rows), the
-    answer, one sentence per axis, the published context and the notes."""
+    2x2 at 12 bits (`two_by_two`: its table and sentence), the answer, one sentence per
+    axis, the published context and the notes.  A unit whose optimizer does not train is
+    marked `NO_TRAIN_MARK` in every table."""
     base = next(r for r in result["rows"] if r["preset"] == result["baseline"])
     lines = [f"## One update unit per optimizer and number system ({result['device']})", "",
              "Area and compute (hard blocks priced measured as logic / at their share of the "
@@ -743,6 +976,13 @@ def render_markdown(result: dict) -> str:
     lines += _area_table(result)
     lines += ["", "Memory and energy (roofline on one device; energy per update):", ""]
     lines += _memory_table(result)
+    if result.get("two_by_two"):
+        lines += ["", "The 2x2 at 12 bits (each factor an advantage: the ratio of the rates, "
+                  "the inverse ratio of the costs; above 1 favours LNS, or Madam; the "
+                  "interaction is the number system's factor for Madam over its factor for "
+                  "Adam):", ""]
+        lines += _two_by_two_table(result)
+        lines += ["", result["two_by_two"]["sentence"]]
     lines += ["", f"**{result['answer']}**", "", "The answer on every axis:", ""]
     lines += [f"- {result['answers'][k]}" for k in AXES if k in result["answers"]]
     lines += ["", f"For context: {result['published']['hw_adam']}."]

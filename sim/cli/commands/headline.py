@@ -1,7 +1,9 @@
 """`lnsmadam headline`: one update unit per optimizer and number system (LNS Madam, LNS Adam,
-LNS Lion, FP32 and BF16 Adam) on one FPGA, priced three ways (hard blocks measured as logic,
-at their share of the device, free), mapped to sky130 cells, with the memory-bound rates
-and energy, the one-sentence answer to the seed's claim and one sentence per axis."""
+LNS Lion; FP32 Adam literal and efficient, mixed-precision Adam, BF16 Adam, FP32 and FP12
+Madam, FP12 Adam) on one FPGA, priced three ways (hard blocks measured as logic, at their
+share of the device, free), mapped to sky130 cells, with the memory-bound rates and energy,
+the 2x2 at 12 bits ({LNS, IEEE} x {Madam, Adam}), the one-sentence answer to the seed's
+claim and one sentence per axis."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from . import UsageError
 
 NAME = "headline"
 HELP = ("the headline comparison: LNS Madam 8/12/16, LNS Adam 8/12/16, LNS Lion 12, FP32 Adam "
-        "and BF16 Adam update units synthesised on one FPGA (LUT4 equivalents with the hard "
+        "(literal and efficient), mixed-precision Adam, BF16 Adam, FP32 and FP12 Madam and "
+        "FP12 Adam update units synthesised on one FPGA (LUT4 equivalents with the hard "
         "blocks measured, at their share of the device and free; Fmax over nextpnr seeds; "
         "sky130 area; bytes per update and the roofline at DDR4-3200 and HBM2e; energy with "
-        "memory traffic) and the answer on every axis")
+        "memory traffic), the 2x2 at 12 bits ({LNS, IEEE} x {Madam, Adam}), whether each "
+        "optimizer trains, and the answer on every axis")
 ORDER = 36
 
 
