@@ -183,8 +183,8 @@ def test_command_json_and_text(sign_report, capsys):
     for part in ("cost of LNS Madam (lns8_sign) (1 lane)", "operations per element update",
                  "iCE40 HX8K:", "LUT4", "ROM bits (sidecar)", "nextpnr: skipped (--no-pnr)",
                  "Horowitz", "arXiv 2106.13914", "IEEE Adam (fp32_adam)",
-                 "float32 Adam as written", "LNS Madam (lns8_sign) / float32 Madam as written: "
-                 "compute"):
+                 "float32 Adam as written", "IEEE Madam (fp32_madam)", "float32 Madam as "
+                 "written", "LNS Madam (lns8_sign) / IEEE Madam (fp32_madam): compute"):
         assert part in text, part
 
 
