@@ -233,3 +233,26 @@ def test_cli_all_simulators(preset, capsys):
     assert data["ok"] is True
     for ev in ("numpy", "icarus", "verilator"):
         assert data[ev] == {"vectors": 3000, "mismatches": 0}
+
+
+@pytest.mark.parametrize("name", ["fp12_madam", "fp32_madam"])
+def test_the_exp2_rom_is_reported_as_the_elaborated_rtl_holds_it(name, monkeypatch):
+    # (was: rom_tables() empty, so the sidecar and `cost` said "ROM bits: none")
+    from amaranth.hdl import Fragment
+
+    import rtl.float.exp2 as rtl_exp2
+    from lns import registry
+    cfg = presets.get(name)
+    seen, real = [], rtl_exp2.rom_read
+
+    def record(m, rom_name, values, *addrs):
+        out = real(m, rom_name, values, *addrs)
+        seen.append((len(values), out[0].shape().width))
+        return out
+
+    monkeypatch.setattr(rtl_exp2, "rom_read", record)
+    Fragment.get(registry.load(cfg, "unit")(cfg), None)
+    # (the schedule may build the operator once more to count its stages: the same ROM)
+    ((entries, width),) = set(seen)
+    assert cfg.rom_tables() == {"exp2": {"entries": entries, "width": width,
+                                         "bits": entries * width}}

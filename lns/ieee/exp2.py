@@ -65,7 +65,8 @@ from . import exact
 from .fast import word_dtype
 from .format import FloatFormat
 
-__all__ = ["Exp2Params", "exp2_params", "exp2_table", "exp2_coeffs", "exp2", "IMPLS",
+__all__ = ["Exp2Params", "exp2_params", "exp2_table", "exp2_rom", "exp2_rom_row",
+           "exp2_coeffs", "exp2", "IMPLS",
            "numpy_supported", "GUARD", "MAX_TABLE_BITS"]
 
 IMPLS = ("auto", "exact", "numpy")
@@ -134,6 +135,23 @@ def exp2_table(fmt: FloatFormat) -> tuple[int, ...]:
             v = isqrt(v)
         out.append((v + 1) >> 1)                    # round(y) = floor((floor(2y) + 1) / 2)
     return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def exp2_rom(fmt: FloatFormat) -> tuple[int, ...]:
+    """The table as the hardware holds it: ``T[i] - 2**W`` (every ``T[i]`` lies in
+    ``[2**W, 2**(W + 1))``, so its top bit is known and not stored); `rtl.float.exp2` reads
+    it, `rom_bits` counts it."""
+    w = exp2_params(fmt).work_bits
+    return tuple(v - (1 << w) for v in exp2_table(fmt))
+
+
+def exp2_rom_row(fmt: FloatFormat) -> dict:
+    """The ROM of `exp2_rom` as a rule reports it (`lns.rule.Rule.rom_tables`): entries,
+    width and bits."""
+    rom = exp2_rom(fmt)
+    width = max(1, max(rom).bit_length())
+    return {"entries": len(rom), "width": width, "bits": len(rom) * width}
 
 
 def _ln2_fixed(q: int) -> int:

@@ -200,6 +200,11 @@ class FloatMadamConfig(FloatProgram):
         """``{"clip": sigma_word(w0)}``: the word of the tensor's ``sigma*``."""
         return {"clip": sigma_word(self.fmt, self.p_scale, w0)}
 
+    def rom_tables(self) -> dict:
+        """The ``exp2`` operator's table (`lns.ieee.exp2.exp2_rom`), the one ROM."""
+        from ..ieee.exp2 import exp2_rom_row
+        return {"exp2": exp2_rom_row(self.fmt)}
+
     def at_width(self, bits: int, **overrides) -> "FloatMadamConfig":
         """This configuration at ``bits`` bits: 32 fp32, 16 bf16, 12 `FP12`."""
         fmt = {32: FLOAT_FORMATS["fp32"], 16: FLOAT_FORMATS["bf16"], 12: FP12}.get(bits)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from lns.ieee.exp2 import exp2_coeffs, exp2_params, exp2_table
+from lns.ieee.exp2 import exp2_coeffs, exp2_params, exp2_rom
 
 from .._common import rom_read
 from .fields import signed_value, unpack
@@ -37,7 +37,7 @@ def float_exp2(m, pipe, fmt, x, name: str = "exp2") -> Value:
     """The word of ``2**x`` on ``pipe`` (`lns.ieee.exp2.exp2`'s word, bit for bit)."""
     prm = exp2_params(fmt)
     p, w, k, big_m = fmt.frac_bits, prm.work_bits, prm.table_bits, prm.range_bits
-    coeffs, table = exp2_coeffs(fmt), exp2_table(fmt)
+    coeffs = exp2_coeffs(fmt)
     fx = unpack(fmt, x)
     big = fx.exp >= fmt.bias + big_m                  # |x| >= 2**M (and every inf / NaN
     out_of_range = fx.inf | big                       # word of a wide exponent field)
@@ -62,8 +62,7 @@ def float_exp2(m, pipe, fmt, x, name: str = "exp2") -> Value:
                 f"{name}_rho": x_fix[:w - k]})
     pipe.cut()
     # the table holds T[i] - 2**W (its top bit is always set)
-    (t_low,) = rom_read(m, f"{name}_table", [v - (1 << w) for v in table],
-                        pipe.get(f"{name}_i"))
+    (t_low,) = rom_read(m, f"{name}_table", exp2_rom(fmt), pipe.get(f"{name}_i"))
     rho = pipe.get(f"{name}_rho")
     pipe.put(**{f"{name}_t": t_low, f"{name}_prod{prm.degree}":
                 Const(coeffs[prm.degree]) * rho})
