@@ -48,6 +48,16 @@ def unit_interval(name, value):
     return x
 
 
+def check_betas(value):
+    """``(beta1, beta2)`` from a pair of numbers, each in [0, 1) (`unit_interval`, named
+    ``betas[0]`` and ``betas[1]``); ValueError for anything but a pair."""
+    try:
+        beta1, beta2 = value
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair of numbers, not {value!r}") from None
+    return unit_interval("betas[0]", beta1), unit_interval("betas[1]", beta2)
+
+
 def float_dtype(dtype):
     """Return ``np.dtype(dtype)``, checked to be float32 or float64."""
     # np.dtype(None) is float64; a missing dtype is more likely a bug than a choice

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._common import check_finite_state, finite_array, float_dtype, positive, unit_interval
+from ._common import check_betas, check_finite_state, finite_array, float_dtype, positive
 
 
 class Adam:
@@ -38,12 +38,7 @@ class Adam:
     def __init__(self, w0, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, dtype=np.float64):
         self.dtype = float_dtype(dtype)
         self.lr = positive("lr", lr)
-        try:
-            beta1, beta2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair of numbers, not {betas!r}") from None
-        self.beta1 = unit_interval("betas[0]", beta1)
-        self.beta2 = unit_interval("betas[1]", beta2)
+        self.beta1, self.beta2 = check_betas(betas)
         self.eps = positive("eps", eps)
         self.shape = finite_array("w0", w0, self.dtype).shape
         self.t = 0

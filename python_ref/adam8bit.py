@@ -50,7 +50,7 @@ al., "Mixed Precision Training", ICLR 2018; bf16: Kalamkar et al. 2019, arXiv 19
 
 import numpy as np
 
-from ._common import check_finite_state, finite_array, positive, unit_interval
+from ._common import check_betas, check_finite_state, finite_array, positive
 from .adam import Adam
 
 __all__ = ["Adam8bit", "AdamBF16Grad", "dynamic_map", "quantize_blockwise",
@@ -125,12 +125,7 @@ class Adam8bit:
 
     def __init__(self, w0, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, block=BLOCK):
         self.lr = positive("lr", lr)
-        try:
-            beta1, beta2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair of numbers, not {betas!r}") from None
-        self.beta1 = unit_interval("betas[0]", beta1)
-        self.beta2 = unit_interval("betas[1]", beta2)
+        self.beta1, self.beta2 = check_betas(betas)
         self.eps = positive("eps", eps)
         if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
             raise ValueError(f"block must be a positive int, not {block!r}")

@@ -3,8 +3,8 @@ float baseline."""
 
 import numpy as np
 
-from ._common import (check_finite_state, finite_array, float_dtype, non_negative, positive,
-                      unit_interval)
+from ._common import (check_betas, check_finite_state, finite_array, float_dtype, non_negative,
+                      positive)
 
 
 class Lion:
@@ -43,12 +43,7 @@ class Lion:
     def __init__(self, w0, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, dtype=np.float64):
         self.dtype = float_dtype(dtype)
         self.lr = positive("lr", lr)
-        try:
-            beta1, beta2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair of numbers, not {betas!r}") from None
-        self.beta1 = unit_interval("betas[0]", beta1)
-        self.beta2 = unit_interval("betas[1]", beta2)
+        self.beta1, self.beta2 = check_betas(betas)
         self.weight_decay = non_negative("weight_decay", weight_decay)
         self.shape = finite_array("w0", w0, self.dtype).shape
         self.t = 0

@@ -59,7 +59,8 @@ from ..modes import Optimizer
 from ..rule import check_config
 from ..ieee import exact, ops
 from ..ieee.format import FLOAT_FORMATS, FloatFormat, parse_format
-from .ieee_program import FloatProgram, WANT, check_adam_fields, check_real, held_as, run_program
+from .ieee_program import (ADAM_REALS, WANT, FloatProgram, check_fields, check_real, held_as,
+                           run_program)
 
 __all__ = ["FloatAdamConfig", "bias_correction_word",
            "float_adam_update", "CONSTANTS", "OPERATIONS"]
@@ -164,7 +165,7 @@ class FloatAdamConfig(FloatProgram):
     allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        check_adam_fields(self, "adam")
+        check_fields(self, "adam", ADAM_REALS)
 
     def _exact_constants(self) -> dict[str, Fraction]:
         """The exact values the `constants` are rounded from."""

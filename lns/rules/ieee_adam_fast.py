@@ -72,7 +72,7 @@ from ..errors import InvalidValue
 from ..ieee import exact
 from ..ieee.format import FLOAT_FORMATS, FloatFormat
 from ..modes import Optimizer
-from .ieee_program import FloatProgram, check_adam_fields, check_step
+from .ieee_program import ADAM_REALS, FloatProgram, check_fields, check_step
 
 __all__ = ["FloatAdamFastConfig", "fast_adam_operations", "scaled_root_word", "FP12",
            "FP12_EPS", "OPERATIONS", "CONSTANTS"]
@@ -206,7 +206,7 @@ class FloatAdamFastConfig(FloatProgram):
         return self.lr
 
     def __post_init__(self):
-        check_adam_fields(self, "adam_fast")
+        check_fields(self, "adam_fast", ADAM_REALS)
 
     def _exact_constants(self) -> dict:
         return {"c1": 1 - Fraction(self.beta1), "c2": 1 - Fraction(self.beta2)}

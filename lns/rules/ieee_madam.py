@@ -52,13 +52,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..degenerate import check as check_degenerate
-from ..errors import InvalidType, InvalidValue
+from ..errors import InvalidValue
 from ..ieee import exact, select
 from ..ieee.exp2 import exp2 as ieee_exp2
 from ..ieee.format import FLOAT_FORMATS, FloatFormat
 from ..modes import Optimizer
-from .ieee_program import (FloatProgram, OpSpec, check_real, check_step, register_op)
+from .ieee_program import (POSITIVE, UNIT, FloatProgram, OpSpec, check_fields, check_step,
+                           register_op)
 
 __all__ = ["FloatMadamConfig", "OPERATIONS", "FP12", "bias_correction_word", "sigma_word"]
 
@@ -158,19 +158,8 @@ class FloatMadamConfig(FloatProgram):
     allow_degenerate: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        if not isinstance(self.fmt, FloatFormat):
-            raise InvalidType(f"fmt must be a FloatFormat, not {type(self.fmt).__name__}")
-        check_real("eta", self.eta, lo_open=0.0)
-        check_real("beta", self.beta, lo_open=0.0, hi_open=1.0)
-        check_real("g_bound", self.g_bound, lo_open=0.0)
-        check_real("p_scale", self.p_scale, lo_open=0.0)
-        if not isinstance(self.name, str):
-            raise InvalidType(f"name must be a str, not {type(self.name).__name__}")
-        for f in ("eta", "beta", "g_bound", "p_scale"):
-            object.__setattr__(self, f, float(getattr(self, f)))
-        if not self.name:
-            object.__setattr__(self, "name", f"{self.fmt.name}_madam")
-        check_degenerate(self)
+        check_fields(self, "madam", {"eta": POSITIVE, "beta": UNIT, "g_bound": POSITIVE,
+                                     "p_scale": POSITIVE})
 
     def _exact_constants(self) -> dict:
         return {"c": 1 - Fraction(self.beta), "eta": Fraction(self.eta),

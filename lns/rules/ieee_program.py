@@ -153,25 +153,32 @@ def check_real(name, value, lo_open=None, hi_open=None):
         raise InvalidValue(f"{name} must be {rng}, not {value!r}")
 
 
-def check_adam_fields(cfg, suffix: str) -> None:
-    """The fields every Adam program shares, checked and normalised in place (a frozen
-    dataclass): ``fmt`` a `FloatFormat`; ``lr``, ``eps`` positive and ``beta1``, ``beta2``
-    in (0, 1), each made a float; ``name`` a str, by default ``<fmt>_<suffix>``; then the
-    degenerate check (`lns.degenerate.check`)."""
+# The two kinds of real hyperparameter a program checks (`check_fields`)
+POSITIVE, UNIT = "positive", "unit"
+
+
+def check_fields(cfg, suffix: str, reals: dict) -> None:
+    """The fields of a program's configuration, checked and normalised in place (a frozen
+    dataclass): ``fmt`` a `FloatFormat`; each of ``reals`` (``{field: POSITIVE or UNIT}``,
+    checked in that order) a positive finite real or one in (0, 1), made a float; ``name``
+    a str, by default ``<fmt>_<suffix>``; then the degenerate check
+    (`lns.degenerate.check`)."""
     from ..degenerate import check as check_degenerate
     if not isinstance(cfg.fmt, FloatFormat):
         raise InvalidType(f"fmt must be a FloatFormat, not {type(cfg.fmt).__name__}")
-    check_real("lr", cfg.lr, lo_open=0.0)
-    check_real("beta1", cfg.beta1, lo_open=0.0, hi_open=1.0)
-    check_real("beta2", cfg.beta2, lo_open=0.0, hi_open=1.0)
-    check_real("eps", cfg.eps, lo_open=0.0)
+    for f, kind in reals.items():
+        check_real(f, getattr(cfg, f), lo_open=0.0, hi_open=1.0 if kind == UNIT else None)
     if not isinstance(cfg.name, str):
         raise InvalidType(f"name must be a str, not {type(cfg.name).__name__}")
-    for f in ("lr", "beta1", "beta2", "eps"):
+    for f in reals:
         object.__setattr__(cfg, f, float(getattr(cfg, f)))
     if not cfg.name:
         object.__setattr__(cfg, "name", f"{cfg.fmt.name}_{suffix}")
     check_degenerate(cfg)
+
+
+# Adam's hyperparameters, in the order they are checked
+ADAM_REALS = {"lr": POSITIVE, "beta1": UNIT, "beta2": UNIT, "eps": POSITIVE}
 
 
 def check_step(t) -> int:

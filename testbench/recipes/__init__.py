@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Group", "recipe_of"]
+__all__ = ["Group", "recipe_of", "each_role_rows"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +80,16 @@ def recipe_of(cfg):
     """The recipe module of ``cfg``'s rule (`lns.registry.load`, imported once)."""
     from lns.registry import load
     return load(cfg, "recipe")
+
+
+def each_role_rows(edges: dict, typical: dict, keys) -> list:
+    """Every edge word ``edges[key]`` in its role ``key``, the other roles at their
+    ``typical`` word: one row a word, a tuple in ``keys`` order (the IEEE recipes' first
+    edge cases)."""
+    rows = []
+    for key in keys:
+        for x in edges[key]:
+            row = dict(typical)
+            row[key] = int(x)
+            rows.append(tuple(row[k] for k in keys))
+    return rows

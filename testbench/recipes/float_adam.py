@@ -33,7 +33,7 @@ from lns.ieee.fast import from_float
 from lns.ieee.vectors import edge_words as ieee_edges
 from lns.ieee.vectors import random_operands, tie_pairs
 
-from . import Group
+from . import Group, each_role_rows
 
 __all__ = ["TENSOR_HELD", "T_VALUES", "groups", "edges", "specials", "randoms",
            "exhaustive", "EXHAUSTIVE_MAX", "adam_like_words", "step_words", "tie_count",
@@ -178,9 +178,8 @@ def edges(cfg, group) -> dict:
         for k in KEYS:
             cols[k].append(int(row.get(k, ty[k])))
 
-    for key in KEYS:                              # every edge word in each role
-        for x in e[key]:
-            add(**{key: x})
+    for row in each_role_rows(e, ty, KEYS):       # every edge word in each role
+        add(**dict(zip(KEYS, row)))
     size = 4 * max(len(a) for a in e.values())    # edge words in all four roles
     combos = {k: rng.choice(e[k], size=size) for k in KEYS}
     for i in range(size):
@@ -204,12 +203,7 @@ def _edges_one_format(cfg, group, rng) -> dict:
     e = ieee_edges(fmt).astype(np.int64)
     typical = adam_like_words(cfg, 1, np.random.default_rng(0))
     ty = {k: int(typical[k][0]) for k in KEYS}
-    rows = []
-    for key in KEYS:                              # every edge word in each role
-        for x in e:
-            row = dict(ty)
-            row[key] = int(x)
-            rows.append(tuple(row[k] for k in KEYS))
+    rows = each_role_rows(dict.fromkeys(KEYS, e), ty, KEYS)
     combos = rng.choice(e, size=(4 * len(e), 4))  # edge words in all four roles
     rows += [tuple(int(x) for x in c) for c in combos]
     ta, tb = (a.astype(np.int64) for a in tie_pairs(fmt))

@@ -21,7 +21,7 @@ from lns.ieee.fast import from_float
 from lns.ieee.vectors import edge_words as ieee_edges
 from lns.ieee.vectors import random_operands
 
-from . import Group
+from . import Group, each_role_rows
 
 __all__ = ["TENSOR_HELD", "T_VALUES", "groups", "edges", "specials", "randoms",
            "exhaustive", "madam_like_words", "madam_corners", "clips"]
@@ -85,12 +85,7 @@ def edges(cfg, group) -> dict:
     e = ieee_edges(f).astype(np.int64)
     typical = madam_like_words(cfg, 1, np.random.default_rng(0))
     ty = {k: int(typical[k][0]) for k in KEYS}
-    rows = []
-    for key in KEYS:                              # every edge word in each role
-        for x in e:
-            row = dict(ty)
-            row[key] = int(x)
-            rows.append(tuple(row[k] for k in KEYS))
+    rows = each_role_rows(dict.fromkeys(KEYS, e), ty, KEYS)
     rows += [tuple(int(x) for x in c) for c in rng.choice(e, size=(4 * len(e), 3))]
     arr = np.array(rows, dtype=np.int64)
     corners = madam_corners(cfg, group.kw["clip"], rng)
