@@ -146,6 +146,7 @@ class FloatAdamConfig(FloatProgram):
     HELD_DOC = {k: f"bias correction 1/(1 - beta{k[1]}**t)" for k in ("k1", "k2")}
     FORMAT_ROLES = ("fmt",)
     HYPER = ("lr", "beta1", "beta2", "eps")
+    GRADIENT_SCALED = ("eps",)          # m / (sqrt(v) + eps) is then scale invariant
     FAMILY_BASE = "fp32_adam"
     MODEL = "lns.rules.ieee_adam.float_adam_update"
     DERIVED = ("operations",)

@@ -189,6 +189,7 @@ class FloatAdamFastConfig(FloatProgram):
                 "eps_t": "eps sqrt(1 - beta2**t)"}
     FORMAT_ROLES = ("fmt",)
     HYPER = ("lr", "beta1", "beta2", "eps")
+    GRADIENT_SCALED = ("eps",)          # m / (sqrt(v) + eps) is then scale invariant
     FAMILY_BASE = "fp32_adam_fast"
     MODEL = "lns.rules.ieee_program.run_program"
 

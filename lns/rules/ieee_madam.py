@@ -146,6 +146,7 @@ class FloatMadamConfig(FloatProgram):
                 "sigma": "the clip sigma* = p_scale RMS(w0) of the tensor (+inf: none)"}
     FORMAT_ROLES = ("fmt",)
     HYPER = ("beta", "g_bound", "p_scale")
+    LR_FIELD = "eta"
     FAMILY_BASE = "fp32_madam"
     MODEL = "lns.rules.ieee_program.run_program"
 

@@ -253,6 +253,11 @@ class FloatProgram(Rule):
     #: Steps at which the held values are checked for degenerate words (the bias
     #: corrections are largest at t = 1 and gone by the late step).
     DEGENERATE_STEPS = (1, 1 << 40)
+    #: The field that holds the step size (a trainer's learning rate: `with_lr`).
+    LR_FIELD = "lr"
+    #: The fields that scale with the gradient (Adam's ``eps``): the update of ``2**k g`` is
+    #: the update of ``g`` when each is multiplied by ``2**k`` (`gradient_scale_changes`).
+    GRADIENT_SCALED: tuple = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -381,6 +386,22 @@ class FloatProgram(Rule):
         from ..ieee.fast import from_float
         return np.asarray(from_float(self.word_formats[key], np.asarray(x, np.float64)),
                           dtype=np.int64)
+
+    def decode_words(self, key: str, words) -> np.ndarray:
+        """Words of ``key``'s format as the float64 values they hold (exact)."""
+        from ..ieee.fast import to_floats
+        return to_floats(self.word_formats[key], words)
+
+    def with_lr(self, lr: float) -> "FloatProgram":
+        """This configuration with step size ``lr`` (`LR_FIELD`)."""
+        return self.replace(**{self.LR_FIELD: float(lr)})
+
+    def gradient_scale_changes(self, k: int, eta_log2=None) -> dict:
+        """The fields that make this rule's update of ``2**k g`` its update of ``g`` wherever
+        no word overflows or flushes: each of `GRADIENT_SCALED` times ``2**k`` (a power of
+        two: exact); none for a rule whose step is scale invariant (Madam's ``g_hat``).
+        ``eta_log2`` is the LNS rules' argument; an IEEE rule's step size is a field."""
+        return {f: getattr(self, f) * 2.0 ** k for f in self.GRADIENT_SCALED}
 
     def initial_words(self, w0) -> dict:
         w = self.encode_words("w", w0)

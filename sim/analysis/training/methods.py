@@ -46,7 +46,8 @@ from lns import presets, registry
 from lns.errors import InvalidValue
 from lns.modes import Optimizer, parse
 
-__all__ = ["Method", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero", "default_lr",
+__all__ = ["Method", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero", "config_moves_zero",
+           "default_lr",
            "FLOAT_METHODS", "LNS_METHODS", "METHODS", "LABELS", "KEYS"]
 
 NUMBER_SYSTEMS = ("lns", "float")
@@ -96,13 +97,17 @@ class Method:
         """A method from itself or its key (``"lns_madam"`` is LNS Madam's alias); the keys
         of `software.SOFTWARE` (``"adam8bit"``, ``"adam_bf16grad"``) give those methods."""
         from .software import SOFTWARE       # the float methods that are not a rule's twin
-        if isinstance(value, Method) or value in SOFTWARE.values():
+        from .units import UNIT_PRESETS, UnitMethod     # an IEEE unit's own arithmetic
+        if isinstance(value, (Method, UnitMethod)) or value in SOFTWARE.values():
             return value
         if isinstance(value, str):
             found = KEYS.get(_LEGACY_KEYS.get(value, value)) or SOFTWARE.get(value)
             if found is not None:
                 return found
-        names = list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE)
+            if value.startswith("unit_") and value[5:] in UNIT_PRESETS:
+                return UnitMethod(value[5:])
+        names = (list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE)
+                 + [f"unit_{p}" for p in UNIT_PRESETS])
         raise InvalidValue(f"method must be one of {', '.join(names)}, not {value!r}")
 
     @property
@@ -192,7 +197,12 @@ def moves_zero(rule) -> bool:
     """Whether ``rule`` can move a zero weight, asked of the contract: one update of zero
     weight words (``initial_words`` of zeros) by a unit gradient, at the rule's 12-bit
     preset.  Additive rules step by eta and move it; Madam multiplies and cannot."""
-    cfg = presets.for_bits(rule, 12)
+    return config_moves_zero(presets.for_bits(rule, 12))
+
+
+def config_moves_zero(cfg) -> bool:
+    """Whether the rule of configuration ``cfg`` moves a zero weight (`moves_zero`'s probe
+    on ``cfg`` itself)."""
     w0 = np.zeros(16)
     words = cfg.initial_words(w0)
     words["g"] = cfg.encode_words("g", np.ones(16))

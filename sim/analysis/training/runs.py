@@ -170,7 +170,8 @@ def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = N
     params = init_params(rng, hidden, n_in=xtr.shape[1], classes=classes)
     opts, mine = _optimizers(method, params, cfg=cfg, lr=lr, momentum=momentum,
                              bias_lr=bias_lr, seed=seed, clip_xavier=clip_xavier)
-    params = [o.weights() if isinstance(o, LNSTensor) else p for o, p in zip(opts, params)]
+    # the weights the rule holds (LNS words, an IEEE unit's words) before the first step
+    params = [o.weights() if hasattr(o, "weights") else p for o, p in zip(opts, params)]
     curves = {"train_loss": [], "test_loss": [], "train_err": [], "test_err": []}
     for epoch in range(epochs):
         if eta_schedule is not None:

@@ -41,6 +41,12 @@ def add_arguments(parser):
     parser.add_argument("--schedule", action="store_true",
                         help="run the eta = 2^-6 halving schedule (alone unless --table or "
                              "--sigma-sweep)")
+    parser.add_argument("--units", action="store_true",
+                        help="train each IEEE update unit's bit-exact arithmetic (fp32_adam, "
+                             "bf16_adam, fp32_adam_fast, mp_adam, fp12_adam, fp32_madam, "
+                             "fp12_madam) beside its float64 twin, eta tuned the same way: "
+                             "does each unit's optimizer train? (alone unless other parts "
+                             "are named; about 20 min of CPU, 3 with --quick)")
     parser.add_argument("--table", action="store_true",
                         help="run the optimizer table (the default when no part is named)")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw test accuracy against bits")
@@ -52,7 +58,7 @@ def add_arguments(parser):
 
 def _parts(args) -> set[str]:
     named = {p for p, on in (("table", args.table), ("sigma", args.sigma_sweep),
-                             ("schedule", args.schedule)) if on}
+                             ("schedule", args.schedule), ("units", args.units)) if on}
     return named or {"table", "sigma", "schedule"}
 
 
@@ -93,6 +99,11 @@ def run(args) -> int:
         with Progress("schedule", unit="run") as bar:
             result["schedule"] = T.run_schedule(args.quick, seeds, epochs=args.epochs,
                                                 progress=bar.item)
+    if "units" in parts:
+        from sim.analysis.training.units import run_units
+        with Progress("units", unit="run") as bar:
+            result["units"] = run_units(args.quick, seeds=seeds, epochs=args.epochs,
+                                        tune_lr=not args.no_tune, progress=bar.item)
     plot = T.plot_training if "table" in parts else None
     return finish(args, result, plot, format_training)
 
@@ -112,6 +123,8 @@ def format_training(result: dict) -> str:
         lines += [""] + _format_sigma(result["sigma_sweep"])
     if "schedule" in result:
         lines += [""] + _format_schedule(result["schedule"])
+    if "units" in result:
+        lines += [""] + _format_units(result["units"])
     return "\n".join(lines)
 
 
@@ -179,4 +192,24 @@ def _format_schedule(h: dict) -> list[str]:
         lines.append(f"  {w['weight_bits']}-bit: schedule {w['schedule']}")
     lines += [f"- {t}" for t in h["verdict_text"]]
     lines.append(_time(h))
+    return lines
+
+
+def _format_units(u: dict) -> list[str]:
+    lines = [f"Each IEEE unit's bit-exact update on the digits ({u['epochs']} epochs, seeds "
+             f"{u['seeds']}; eta tuned on the float64 twin's grid by validation error); "
+             f"trains = mean test accuracy >= {u['train_floor']:g} %"]
+    head = (f"{'unit':<16} {'eta':<10} {'test acc %':>16} {'trains':>7}  "
+            "paired vs float64 twin (test acc, 95 % CI)")
+    lines += [head, "-" * len(head)]
+    for r in u["twins"]:
+        lines.append(f"{'float64 ' + r['optimizer']:<16} {_eta(r):<10} "
+                     f"{r['test_acc_mean']:>7.2f} +- {r['test_acc_std']:<5.2f} {'':>7}")
+    for r in u["rows"]:
+        v = r["vs_twin"]
+        ci = ("" if v["ci_lo"] is None else f" [{v['ci_lo']:+.2f}, {v['ci_hi']:+.2f}]")
+        lines.append(f"{r['preset']:<16} {_eta(r):<10} {r['test_acc_mean']:>7.2f} +- "
+                     f"{r['test_acc_std']:<5.2f} {'yes' if r['trains'] else 'NO':>7}  "
+                     f"{v['diff_mean']:+.2f}{ci} vs {v['b']}")
+    lines.append(_time(u))
     return lines
