@@ -85,7 +85,7 @@ def test_report_sections_must_name_one(capsys, cfgdir):
     code, _, err = _run(capsys, "report", "--out", "r", "--sections", "ops,nope")
     assert code == 2 and _one_error(err) == ("section must be one of tables, precision, "
                                              "training, ops, synthesis, optimizers, headline, "
-                                             "energy, verification, not 'nope'")
+                                             "energy, exploration, verification, not 'nope'")
     assert not (cfgdir / "r").exists()
 
 

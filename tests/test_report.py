@@ -103,7 +103,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path), "--sections", "tables,foo"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["lnsmadam: error: section must be one of tables, precision, training, ops, "
-                   "synthesis, optimizers, headline, energy, verification, not 'foo'"]
+                   "synthesis, optimizers, headline, energy, exploration, verification, not 'foo'"]
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["report", "--out", str(blocker / "sub"), "--sections", "ops"]) == 2

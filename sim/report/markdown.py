@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 __all__ = ["render", "table", "align_tables", "has_fmax", "tables", "precision", "training",
-           "ops", "synthesis", "optimizers", "headline", "energy", "verification"]
+           "ops", "synthesis", "optimizers", "headline", "energy", "exploration",
+           "verification"]
 
 
 def table(head: list[str], rows: list[list]) -> str:
@@ -247,6 +248,97 @@ def headline(res) -> str:
                 f"\n\n![roofline on {target}](headline_{target}_roofline.png)"
                 if has_fmax(r) else "")
         parts.append(f"### {r.get('device', target)}\n\n{body}{plot}")
+    return "\n\n".join(parts)
+
+
+#: a cost axis of `sim.explore.pareto.AXES` as a table's "on the front of" word
+_AXIS_WORDS = {"bytes": "bytes", "energy_pj": "energy", "lut4_ecp5": "LUT4",
+               "area_um2_sky130": "area"}
+
+
+def _seeds(seeds) -> str:
+    s = list(seeds)
+    if len(s) > 2 and s == list(range(s[0], s[-1] + 1)):
+        return f"{s[0]}-{s[-1]}"
+    return ", ".join(map(str, s))
+
+
+def _front_rows(e: dict, tm: str) -> list[list]:
+    """The rows of one task and model on the front of any cost axis, cheapest first: test
+    accuracy (100 - test error) and its 95 % interval over seeds against every cost."""
+    on: dict = {}
+    for axis, labels in e["fronts"][tm].items():
+        for label in labels:
+            on.setdefault(label, []).append(_AXIS_WORDS.get(axis, axis))
+    rows = [r for r in e["rows"] if f"{r['task']}/{r['model']}" == tm and r["label"] in on]
+    rows.sort(key=lambda r: (r.get("bytes") is None, r.get("bytes") or 0, r["err"]["mean"]))
+    body = []
+    for r in rows:
+        err = r["err"]
+        ci = ("n/a" if err["ci_lo"] is None
+              else f"[{100 - err['ci_hi']:.2f}, {100 - err['ci_lo']:.2f}]")
+        body.append([r["label"], ", ".join(on[r["label"]]), f"2^{r['eta_log2']}",
+                     f"{100 - err['mean']:.2f}", ci, err["n"], _f(r.get("bytes"), ".3g"),
+                     _f(r.get("energy_pj"), ".3g"), _f(r.get("lut4_ecp5"), ","),
+                     _f(r.get("area_um2_sky130"), ",.0f")])
+    return body
+
+
+def exploration(v) -> str:
+    """`lnsmadam explore`'s result per stored exploration: per task the configurations on
+    a Pareto front (accuracy against cost), its plot, the seed's claims paired over seeds;
+    then the explorations the store holds only in part.  One line when there is nothing to
+    show (no store, no point, a store that cannot be read)."""
+    if v.get("error"):
+        return v["error"]
+    if not v.get("explorations") and not v.get("incomplete"):
+        return v["text"]
+    other = (f" ({v['other_versions']:,} more of other code versions, not used: their code "
+             "is not this one)" if v.get("other_versions") else "")
+    parts = [f"Read from `lnsmadam explore`'s store `{v['store']}` (code version "
+             f"`{v['code_version']}`): {v['points']:,} points{other}. Nothing is trained for "
+             "this section: each exploration stored whole is joined as `lnsmadam explore` "
+             "joins it (its tuned etas, the mean and Student-t 95 % interval over seeds, the "
+             "cost path; LUT4 and sky130 area where the synthesis cache holds the unit). "
+             "Test accuracy is 100 minus the test error (the plots show the error); a row "
+             "is on the front of a cost when no other row costs no more and is no less "
+             "accurate."]
+    head = ["configuration", "on the front of", "eta", "test accuracy %", "95 % CI", "seeds",
+            "bytes", "energy pJ", "LUT4 ECP5", "sky130 um2"]
+    for e in v["explorations"]:
+        plan, c = e["plan"], e["counts"]
+        parts.append(f"### Exploration `{e['name']}`: {', '.join(plan['tasks'])}\n\n"
+                     f"{len(e['rows'])} configurations, {plan['epochs']} epoch"
+                     f"{'' if plan['epochs'] == 1 else 's'}, seeds "
+                     f"{_seeds(plan['seeds'])}, LNS widths {', '.join(map(str, plan['bits']))}"
+                     f" ({', '.join(plan['roundings'])}); {c['tuning']['total']} tuning and "
+                     f"{c['final']['total']} final runs, all from the store.")
+        for tm in e["fronts"]:
+            task, model = tm.split("/")
+            text = f"#### {task} ({model})\n\n" + table(head, _front_rows(e, tm))
+            if tm in e.get("plots", {}):
+                text += f"\n\n![{task} ({model}): accuracy against cost]({e['plots'][tm]})"
+            parts.append(text)
+        skipped = e.get("skipped", {}).get("final", [])
+        if skipped:
+            parts.append("Not built (the configuration's own reason):\n\n" + "\n".join(
+                f"- {s['method']} {s['bits']}-bit {s['rounding']} on {s['task']}: "
+                f"{s['reason'][:160]}" for s in skipped))
+        if e.get("claims"):
+            parts.append("**The seed's claims**, paired over seeds (same initial weights and "
+                         "batch order; 95 % Student-t interval of the difference):\n\n"
+                         + "\n".join(f"- {c['task']} ({c['model']}): {c['claim']}: "
+                                     f"{c['text']}" for c in e["claims"]))
+    if v.get("incomplete"):
+        lines = []
+        for i in v["incomplete"]:
+            what = (i["reason"] if "reason" in i else
+                    f"{i['stage']} runs: {i['stored']:,} of {i['total']:,} stored")
+            tasks = i["plan"].get("tasks", []) if isinstance(i["plan"], dict) else []
+            lines.append(f"- `{i['name']}` ({', '.join(map(str, tasks))}): {what}")
+        parts.append("Stored in part, not shown (rerun the same `lnsmadam explore` with "
+                     f"`--store {v['store']}` to finish: it reuses every stored run):\n\n"
+                     + "\n".join(lines))
     return "\n\n".join(parts)
 
 
