@@ -72,7 +72,7 @@ def _check(args):
     from sim.analysis.training.tasks import TASKS, task_data
     from sim.campaign import cluster
     from sim.explore.grid import FULL, QUICK
-    from sim.explore.store import Store
+    from sim.explore.store import Store, remember
     from .sweep import parse_bits
     plan = QUICK if args.quick else FULL
     if args.tasks is not None:
@@ -118,6 +118,7 @@ def _check(args):
         store = Store(path)
     except OSError as exc:
         raise UsageError(f"--store {path}: {exc.strerror or exc}") from None
+    remember(path)                     # the store `lnsmadam report` reads by default
     workers = cluster.usable_cores() if workers is None and scheduler is None else workers
     return plan, out, store, workers or 0, scheduler
 
