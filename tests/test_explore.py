@@ -14,7 +14,8 @@ from sim.explore.grid import final_configs, methods_of, tuning_configs
 from sim.explore.pareto import front
 from sim.explore.run import strip_timing
 
-# the four LNS rules at 8 bits, stochastic rounding, 2 seeds, 1 epoch, no float rows
+# the four LNS rules and Madam's sign variant at 8 bits, stochastic rounding, 2 seeds, 1
+# epoch, no float rows
 TINY = QUICK.replace(bits=(8,), roundings=("stochastic",), seeds=(0, 1), epochs=1,
                      tune_epochs=1, floats=False)
 
@@ -27,7 +28,7 @@ def tiny(tmp_path_factory):
 
 
 def test_the_quick_grid_has_at_least_40_configurations_and_5_seeds():
-    etas = {(t, "mlp", m.key): {"eta_log2": -7 if m.key == "lns" else -8}
+    etas = {(t, "mlp", m.key): {"eta_log2": -7 if m.key in ("lns", "lns_sign") else -8}
             for t in QUICK.tasks for m in methods_of(QUICK)}
     finals, skipped = final_configs(QUICK, etas)
     configs = {(c["method"], c["bits"], c["rounding"]) for c in finals}
@@ -35,12 +36,16 @@ def test_the_quick_grid_has_at_least_40_configurations_and_5_seeds():
     assert len(finals) == len(configs) * len(QUICK.seeds)
     # every registered LNS rule at every width and rounding, and the float baselines
     keys = {m.key for m in methods_of(QUICK)}
-    assert {"lns", "lns_adam", "lns_sgd", "lns_lion", "adam", "sgd", "madam", "lion",
-            "adam8bit", "adam_bf16grad"} <= keys
-    # Madam at 6 bits with nearest-even at eta 2^-7 cannot be built: skipped with its reason
+    assert {"lns", "lns_adam", "lns_sgd", "lns_lion", "lns_sign", "adam", "sgd", "madam",
+            "lion", "adam8bit", "adam_bf16grad"} <= keys
+    # Madam at 6 bits with nearest-even at eta 2^-7 cannot be built, nor the sign
+    # normaliser's up to 10 bits (its step is eta weight LSBs, below one LSB there):
+    # skipped with their reasons
     assert [(s["method"], s["bits"], s["rounding"]) for s in skipped] == \
-        [("lns", 6, "nearest_even")]
+        [("lns", 6, "nearest_even"), ("lns_sign", 6, "nearest_even"),
+         ("lns_sign", 8, "nearest_even"), ("lns_sign", 10, "nearest_even")]
     assert "eta_log2 must be at least -6" in skipped[0]["reason"]
+    assert "eta_log2 must be at least -2" in skipped[1]["reason"]
     tuning, _ = tuning_configs(QUICK)
     assert all(c["split"] == "validation" for c in tuning)
     assert all(c["split"] == "test" for c in finals)
@@ -52,10 +57,10 @@ def test_rows_are_the_seeds_mean_and_t_interval_joined_with_exact_bytes(tiny):
     path, r = tiny
     rows = Store(path).rows()
     n_tune = sum(c["split"] == "validation" for c, _ in rows)
-    assert n_tune >= 12                            # 4 rules x 3 etas, and grown grids
+    assert n_tune >= 15                            # 5 rules x 3 etas, and grown grids
     assert r["counts"]["tuning"] == {"total": n_tune, "reused": 0, "computed": n_tune}
-    assert r["counts"]["final"] == {"total": 8, "reused": 0, "computed": 8}
-    assert len(r["rows"]) == 4
+    assert r["counts"]["final"] == {"total": 10, "reused": 0, "computed": 10}
+    assert len(r["rows"]) == 5
     for row in r["rows"]:
         errs = [100 * res["test_err"] for c, res in rows
                 if c["split"] == "test" and c["method"] == row["method"]]
@@ -64,8 +69,10 @@ def test_rows_are_the_seeds_mean_and_t_interval_joined_with_exact_bytes(tiny):
         half = stats.t.ppf(0.975, 1) * np.std(errs, ddof=1) / math.sqrt(2)
         assert row["err"]["ci_hi"] - row["err"]["mean"] == pytest.approx(half)
         # bytes per update: the configuration's own words, at the chosen eta
-        rule = {"lns": "madam", "lns_adam": "adam", "lns_sgd": "sgd", "lns_lion": "lion"}
-        cfg = presets.for_bits(rule[row["method"]], 8, rounding="stochastic")
+        rule = {"lns": "madam", "lns_adam": "adam", "lns_sgd": "sgd", "lns_lion": "lion",
+                "lns_sign": "madam"}
+        base = {"lns_sign": "lns8_sign"}.get(row["method"])      # Madam's sign variant
+        cfg = presets.for_bits(rule[row["method"]], 8, base=base, rounding="stochastic")
         assert row["bytes"] == sum(cfg.update_bits) / 8
         assert row["energy_pj"] > 0 and row["lut4_ecp5"] is None
     # the chosen eta is the grid point of least validation error, inside its grid unless
@@ -85,7 +92,7 @@ def test_a_rerun_reuses_every_point_and_gives_the_same_rows(tiny):
     again = explore(TINY, Store(path), workers=0, area="none")
     n = r["counts"]["tuning"]["total"]
     assert again["counts"]["tuning"] == {"total": n, "reused": n, "computed": 0}
-    assert again["counts"]["final"] == {"total": 8, "reused": 8, "computed": 0}
+    assert again["counts"]["final"] == {"total": 10, "reused": 10, "computed": 0}
     assert [x["test_err"] for x in again["rows"]] == [x["test_err"] for x in r["rows"]]
 
 
@@ -111,7 +118,7 @@ def test_an_interrupted_run_resumes_from_what_it_stored(tmp_path, tiny):
         explore(TINY, Store(path), workers=0, area="none", progress=stop_after_3)
     assert Store(path).count() == n_tune + 3      # every tuning run and 3 final ones
     r = explore(TINY, Store(path), workers=0, area="none")
-    assert r["counts"]["final"] == {"total": 8, "reused": 3, "computed": 5}
+    assert r["counts"]["final"] == {"total": 10, "reused": 3, "computed": 7}
     # the same numbers as the uninterrupted run
     assert [x["test_err"] for x in r["rows"]] == [x["test_err"] for x in tiny[1]["rows"]]
 
@@ -233,14 +240,17 @@ def test_one_and_two_workers_store_the_same_accuracies(tmp_path, capsys):
 def test_claims_are_paired_differences_over_the_stored_seeds(tiny):
     path, r = tiny
     cl = r["claims"]
-    # the tiny plan has no float rows: only "easy low-bit training" at 8 bits, SR
-    assert [c["b"] for c in cl] == ["LNS Adam 8-bit SR", "LNS SGD 8-bit SR",
-                                    "LNS Lion 8-bit SR"]
+    # the tiny plan has no float rows: only "easy low-bit training" at 8 bits, SR, for LNS
+    # Madam with each normaliser
+    assert [(c["a"], c["b"]) for c in cl] == [
+        (f"LNS Madam{n} 8-bit SR", f"LNS {o} 8-bit SR") for n in ("", " sign")
+        for o in ("Adam", "SGD", "Lion")]
     runs = {(c["method"], c["seed"]): res for c, res in Store(path).rows()
             if c["split"] == "test"}
-    for c, other in zip(cl, ("lns_adam", "lns_sgd", "lns_lion")):
+    pairs = [(m, o) for m in ("lns", "lns_sign") for o in ("lns_adam", "lns_sgd", "lns_lion")]
+    for c, (mine, other) in zip(cl, pairs):
         assert c["claim"] == "easy low-bit training" and c["seeds"] == [0, 1]
-        diffs = [100 * (runs[(other, s)]["test_err"] - runs[("lns", s)]["test_err"])
+        diffs = [100 * (runs[(other, s)]["test_err"] - runs[(mine, s)]["test_err"])
                  for s in (0, 1)]          # accuracy difference = error difference, negated
         assert c["diff_mean"] == pytest.approx(np.mean(diffs))
         assert c["verdict"] in ("comparable", "better", "worse", "inconclusive")

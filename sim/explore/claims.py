@@ -5,8 +5,8 @@ difference is taken seed by seed; Student-t 95 % interval; "comparable" within +
 
 Claims, per task and model, where the exploration holds both sides:
 
-* "8 bits comparable to full precision": LNS Madam at 8 bits (each rounding) against
-  float Madam, test accuracy;
+* "8 bits comparable to full precision": LNS Madam at 8 bits (each rounding; with the rms
+  and with the sign normaliser) against float Madam, test accuracy;
 * "easy low-bit training": LNS Madam against LNS Adam, SGD and Lion at each width and
   rounding both have, test accuracy;
 * "converges faster": LNS Madam at 8 bits against float Adam and float SGD, the test error
@@ -16,6 +16,9 @@ Claims, per task and model, where the exploration holds both sides:
 from __future__ import annotations
 
 __all__ = ["claims"]
+
+# LNS Madam with each normaliser: the claims' subjects (method key, label)
+_SUBJECTS = (("lns", "LNS Madam"), ("lns_sign", "LNS Madam sign"))
 
 
 def _runs(finals, task, model, method, bits=None, rounding=None):
@@ -40,9 +43,9 @@ def claims(finals: list[tuple[dict, dict]]) -> list[dict]:
                 d = compare_runs(a_label, a, b_label, b, metric=metric, claim=claim)
                 out.append({"task": task, "model": model, **d})
         fm = _runs(finals, task, model, "madam")
-        for bits, rnd in variants:
-            lm = _runs(finals, task, model, "lns", bits, rnd)
-            name = f"LNS Madam {bits}-bit {_short(rnd)}"
+        for (bits, rnd), (key, subject) in ((v, s) for s in _SUBJECTS for v in variants):
+            lm = _runs(finals, task, model, key, bits, rnd)
+            name = f"{subject} {bits}-bit {_short(rnd)}"
             if bits == 8:
                 add(name, lm, "float Madam", fm, "8 bits comparable to full precision")
                 for other, label in (("adam", "Adam"), ("sgd", "SGD")):

@@ -92,13 +92,15 @@ def plan_name(plan: Plan) -> str:
 
 def methods_of(plan: Plan) -> list:
     """The plan's methods: the float baselines first (rule twins, then the software
-    methods), then the LNS rules, as `Method` / `SoftwareMethod` objects."""
-    from sim.analysis.training.methods import Method, lns_rules
+    methods), then the LNS rules and their variants (LNS Madam with the sign normaliser),
+    as `Method` / `SoftwareMethod` objects."""
+    from sim.analysis.training.methods import LNS_VARIANTS, Method, lns_rules
     from sim.analysis.training.software import SOFTWARE
     rules = lns_rules()
     floats = ([Method(r, "float") for r in rules] + list(SOFTWARE.values())
               if plan.floats else [])
-    return floats + [Method(r, "lns") for r in rules]
+    return (floats + [Method(r, "lns") for r in rules]
+            + [Method.parse(k) for k in LNS_VARIANTS])
 
 
 def grid_of(plan: Plan, method) -> tuple:

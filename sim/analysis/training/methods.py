@@ -29,6 +29,11 @@ trainers branches on which rule a method holds:
     biases (which start at zero) to float Adam and raise its initial weights to the
     format's floor (`tensors.tensor_start`).
 
+*Variants* (`LNS_VARIANTS`): an LNS rule built from another preset of the same rule, such
+as LNS Madam with the sign normaliser (``"lns_sign"``: `lns.presets.for_bits` from
+``lns8_sign``); a variant is parsed by its key and is not one of `METHODS` (the digits
+table's rows), but `lnsmadam explore` trains it as a rule of its own.
+
 `SUBJECT` is the rule the study is about (Madam): LNS Madam's rows follow their preset's
 rounding and carry the extra gradient widths, and the verdicts compare every other rule with
 it (`table`).  That is a choice of the comparison, not of the trainers.
@@ -46,7 +51,7 @@ from lns import presets, registry
 from lns.errors import InvalidValue
 from lns.modes import Optimizer, parse
 
-__all__ = ["Method", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero", "config_moves_zero",
+__all__ = ["Method", "LNS_VARIANTS", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero", "config_moves_zero",
            "default_lr",
            "FLOAT_METHODS", "LNS_METHODS", "METHODS", "LABELS", "KEYS"]
 
@@ -62,6 +67,8 @@ _FLOAT_LR = {Optimizer.ADAM: 1e-3, Optimizer.SGD: 0.1, Optimizer.MADAM: 2.0 ** -
              Optimizer.LION: 2.0 ** -11}
 # the row keys LNS rules have had since before the method objects
 _LEGACY_KEYS = {"lns_madam": "lns"}
+#: LNS variants: ``{key: (rule, the preset its configurations are built from, label)}``.
+LNS_VARIANTS = {"lns_sign": (Optimizer.MADAM, "lns8_sign", "LNS Madam, sign normaliser")}
 
 
 def lns_rules() -> list[Optimizer]:
@@ -80,6 +87,7 @@ class Method:
 
     rule: Optimizer
     number_system: str
+    variant: str = ""           # a key of `LNS_VARIANTS`, or "" for the rule's own family
 
     def __post_init__(self):
         rule = parse(Optimizer, "rule", self.rule)
@@ -90,6 +98,11 @@ class Method:
             raise InvalidValue(f"number_system must be one of {', '.join(NUMBER_SYSTEMS)}, "
                                f"not {self.number_system!r}")
         object.__setattr__(self, "rule", rule)
+        if self.variant and (self.variant not in LNS_VARIANTS or self.number_system != "lns"
+                             or LNS_VARIANTS[self.variant][0] is not rule):
+            raise InvalidValue(f"variant must be one of {', '.join(LNS_VARIANTS)} with its "
+                               f"LNS rule, not {self.variant!r} of {self.number_system} "
+                               f"{rule}")
 
     # ---- names --------------------------------------------------------------------------
     @classmethod
@@ -106,7 +119,9 @@ class Method:
                 return found
             if value.startswith("unit_") and value[5:] in UNIT_PRESETS:
                 return UnitMethod(value[5:])
-        names = (list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE)
+            if value in LNS_VARIANTS:
+                return Method(LNS_VARIANTS[value][0], "lns", value)
+        names = (list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE) + list(LNS_VARIANTS)
                  + [f"unit_{p}" for p in UNIT_PRESETS])
         raise InvalidValue(f"method must be one of {', '.join(names)}, not {value!r}")
 
@@ -117,6 +132,8 @@ class Method:
     @property
     def key(self) -> str:
         """The rows' ``"optimizer"`` string."""
+        if self.variant:
+            return self.variant
         if not self.is_lns:
             return str(self.rule)
         key = f"lns_{self.rule}"
@@ -131,6 +148,8 @@ class Method:
     @property
     def label(self) -> str:
         """For tables and plots: ``"LNS Madam"``, ``"Adam"``, ``"Madam, base 2"``."""
+        if self.variant:
+            return LNS_VARIANTS[self.variant][2]
         if self.is_lns:
             return registry.entry(self.rule).label
         text = self.reference.__name__
@@ -161,7 +180,10 @@ class Method:
         return not self.is_lns and "momentum" in _signature(self.reference)
 
     def config(self, bits: int = 12, **overrides):
-        """The rule's LNS configuration at a ``bits``-bit weight (`lns.presets.for_bits`)."""
+        """The rule's LNS configuration at a ``bits``-bit weight (`lns.presets.for_bits`;
+        a variant's from its preset)."""
+        if self.variant:
+            overrides = {"base": LNS_VARIANTS[self.variant][1], **overrides}
         return presets.for_bits(self.rule, bits, **overrides)
 
     @property

@@ -31,12 +31,13 @@ def add_arguments(parser):
                              "front.md, explore.json; and the store explore.sqlite unless "
                              "--store names another")
     parser.add_argument("--quick", action="store_true",
-                        help=f"a small grid: {', '.join(QUICK.tasks)}, every LNS rule at "
-                             f"widths {','.join(map(str, QUICK.bits))} x both roundings and "
-                             f"the 6 float baselines (46 configurations), "
+                        help=f"a small grid: {', '.join(QUICK.tasks)}, every LNS rule and "
+                             f"LNS Madam with the sign normaliser at widths "
+                             f"{','.join(map(str, QUICK.bits))} x both roundings and the 6 "
+                             f"float baselines (about 52 configurations), "
                              f"{len(QUICK.seeds)} seeds, {QUICK.epochs} epochs, eta tuned on "
-                             f"3-point grids for {QUICK.tune_epochs} epochs (260 runs, about "
-                             f"3.5 min of CPU); default: {', '.join(FULL.tasks)}, "
+                             f"3-point grids for {QUICK.tune_epochs} epochs (about 300 runs, "
+                             f"minutes of CPU); default: {', '.join(FULL.tasks)}, "
                              f"{FULL.epochs} epochs, 6-point grids for {FULL.tune_epochs} "
                              f"epochs (hours of CPU: an MNIST-5k LNS run is ~2 s of CPU an "
                              f"epoch)")
