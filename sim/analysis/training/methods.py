@@ -51,9 +51,9 @@ from lns import presets, registry
 from lns.errors import InvalidValue
 from lns.modes import Optimizer, parse
 
-__all__ = ["Method", "LNS_VARIANTS", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero", "config_moves_zero",
-           "default_lr",
-           "FLOAT_METHODS", "LNS_METHODS", "METHODS", "LABELS", "KEYS"]
+__all__ = ["Method", "LNS_VARIANTS", "SUBJECT", "NUMBER_SYSTEMS", "lns_rules", "moves_zero",
+           "config_moves_zero", "default_lr", "FLOAT_METHODS", "LNS_METHODS", "METHODS",
+           "LABELS", "KEYS"]
 
 NUMBER_SYSTEMS = ("lns", "float")
 SUBJECT = Optimizer.MADAM
