@@ -256,6 +256,14 @@ def test_cli_text_sweep_and_schedule(capsys, tmp_path):
     (["--epochs", "0"], "argument --epochs: 0 is below the least value, 1"),
     (["--grad-bits", "5"], "--grad-bits must be between 7 and 22, not 5"),
     (["--sigma-sweep", "--plot", "x.png"], "--plot needs the table part of the run"),
+    (["--sigma-sweep", "--task", "cifar"],
+     "--task must be one of digits, mnist5k, mnist1d, not 'cifar'"),
+    (["--task", "mnist1d"], "--task applies to the sigma* sweep alone: give --sigma-sweep "
+                            "without --table, --schedule or --units"),
+    (["--units", "--sigma-eta-log2", "-3"],
+     "--sigma-eta-log2 needs the sigma* sweep (--sigma-sweep)"),
+    (["--sigma-sweep", "--sigma-eta-log2", "1"],
+     "--sigma-eta-log2 must be between -16 and 0, not 1"),
 ])
 def test_cli_errors(capsys, argv, message):
     assert main(["train", *argv]) == 2

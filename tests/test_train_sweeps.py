@@ -74,6 +74,23 @@ def test_sigma_verdict_from_numbers():
     assert sigma_verdict("X", rows)["best_in_1_3"] is False
 
 
+def test_sigma_sweep_on_another_task_trains_the_mlp_at_its_width():
+    # MNIST-1D: 40 inputs, so W1 is 40 x 64 and its Xavier scale sqrt(2 / 104); the runs
+    # see the task's own test split (1,000 examples: errors in steps of 0.1 %)
+    s = run_sigma_sweep(True, seeds=(0,), bits=(8,), epochs=1, clips=(2.0,), task="mnist1d",
+                        eta_log2=-4)
+    assert s["task"] == "mnist1d" and s["eta_log2"] == -4
+    for c in s["configs"]:
+        (run,) = c["rows"][0]["runs"]
+        assert round(run["test_err"] * 1000) == pytest.approx(run["test_err"] * 1000)
+        assert run["eta"] == 2.0 ** -4
+    digits = run_sigma_sweep(True, seeds=(0,), bits=(8,), epochs=1, clips=(2.0,))
+    assert digits["task"] == "digits"
+    # 450 digits test images: errors in steps of 1/450
+    (run,) = digits["configs"][0]["rows"][0]["runs"]
+    assert round(run["test_err"] * 450) == pytest.approx(run["test_err"] * 450)
+
+
 def test_tiny_sigma_sweep_and_schedule_runs():
     s = run_sigma_sweep(True, seeds=(0, 1), bits=(8,), epochs=1, clips=(1.0, math.inf))
     assert [c["name"] for c in s["configs"]] == ["Madam, base 2", "LNS Madam 8-bit"]

@@ -52,9 +52,11 @@ def _clip_name(c) -> str:
 @timed_single_thread
 def run_sigma_sweep(quick: bool = True, seeds=None, bits=None, *, epochs=None, clips=CLIPS,
                     eta_log2: int = -7, batch: int = 16, tolerance: float = 0.02,
-                    progress=None) -> dict:
+                    task: str = "digits", progress=None) -> dict:
     """Train float Madam and LNS Madam at each of ``bits`` with each clip of ``clips``
-    (multiples of the Xavier scale; ``math.inf`` for none).
+    (multiples of the Xavier scale; ``math.inf`` for none) on ``task`` (`tasks.TASKS`:
+    ``digits``, ``mnist5k``, ``mnist1d``; its train / test split, the MLP at its input
+    width: the Xavier scales follow the layer shapes).
 
     Returns ``{"clips", "clip_names", "seeds", "epochs", "eta_log2", "configs": [{"name",
     "weight_bits", "rows": [row per clip (`table.make_row`) + "clip", "clip_name",
@@ -68,6 +70,10 @@ def run_sigma_sweep(quick: bool = True, seeds=None, bits=None, *, epochs=None, c
     clips = tuple(float(c) for c in clips)
     if not seeds or epochs < 1 or not clips or any(not c > 0 for c in clips):
         raise InvalidValue("the sigma sweep needs seeds, epochs >= 1 and positive clips")
+    from .tasks import task as task_of
+    from .tasks import task_data
+    task = task_of(task).name
+    data = task_data(task, "test")
     jobs = [("Madam, base 2", "madam", None)] + [
         (f"LNS Madam {b}-bit", "lns", config_for_bits(b, eta_log2=eta_log2)) for b in bits]
     n, i = len(jobs) * len(clips) * len(seeds), 0
@@ -82,7 +88,7 @@ def run_sigma_sweep(quick: bool = True, seeds=None, bits=None, *, epochs=None, c
                     progress(i, n, f"sigma* {_clip_name(c)} x Xavier: {name}")
                 i += 1
                 runs.append(train_once(method, s, epochs=epochs, cfg=cfg, lr=2.0 ** eta_log2,
-                                       batch=batch, clip_xavier=c))
+                                       batch=batch, clip_xavier=c, data=data))
             row = make_row(method, runs, label=f"{name}, sigma* {_clip_name(c)}", clip=c,
                            clip_name=_clip_name(c))
             gaps = [r["test_loss"] - r["train_loss"] for r in runs]
@@ -97,6 +103,7 @@ def run_sigma_sweep(quick: bool = True, seeds=None, bits=None, *, epochs=None, c
     return {"clips": [None if math.isinf(c) else c for c in clips],
             "clip_names": [_clip_name(c) for c in clips], "seeds": list(seeds),
             "epochs": epochs, "eta_log2": eta_log2, "unit": "x Xavier scale per layer",
+            "task": task,
             "configs": configs, "verdict_text": texts, "seconds": time.perf_counter() - t0}
 
 

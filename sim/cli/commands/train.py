@@ -38,6 +38,12 @@ def add_arguments(parser):
                         help="also train the CNN (sim.jaxlns.cnn, JAX) on the same table")
     parser.add_argument("--sigma-sweep", action="store_true",
                         help="run the sigma* sweep (alone unless --table or --schedule)")
+    parser.add_argument("--task", default="digits", metavar="TASK",
+                        help="the sigma* sweep's data set: digits (default), mnist5k or "
+                             "mnist1d (the other parts train on the digits)")
+    parser.add_argument("--sigma-eta-log2", type=int, default=-7, metavar="E",
+                        help="the sigma* sweep's eta = 2^E for float and LNS Madam (default "
+                             "-7, the digits'; explore tunes MNIST-1D's LNS Madam to 2^-3)")
     parser.add_argument("--schedule", action="store_true",
                         help="run the eta = 2^-6 halving schedule (alone unless --table or "
                              "--sigma-sweep)")
@@ -73,6 +79,17 @@ def run(args) -> int:
         raise UsageError("--cnn needs sim.jaxlns.cnn (JAX), which does not import here")
     seeds = range(args.seeds) if args.seeds else None
     parts = _parts(args)
+    from sim.analysis.training.tasks import TASKS
+    if args.task not in TASKS:
+        raise UsageError(f"--task must be one of {', '.join(TASKS)}, not {args.task!r}")
+    if args.task != "digits" and parts != {"sigma"}:
+        raise UsageError("--task applies to the sigma* sweep alone: give --sigma-sweep "
+                         "without --table, --schedule or --units")
+    if args.sigma_eta_log2 != -7 and "sigma" not in parts:
+        raise UsageError("--sigma-eta-log2 needs the sigma* sweep (--sigma-sweep)")
+    if not -16 <= args.sigma_eta_log2 <= 0:
+        raise UsageError(f"--sigma-eta-log2 must be between -16 and 0, not "
+                         f"{args.sigma_eta_log2}")
     for option, path, part in (("--plot", args.plot, "table"),
                                ("--convergence-plot", args.convergence_plot, "table"),
                                ("--sigma-plot", args.sigma_plot, "sigma")):
@@ -92,6 +109,8 @@ def run(args) -> int:
     if "sigma" in parts:
         with Progress("sigma*", unit="run") as bar:
             result["sigma_sweep"] = T.run_sigma_sweep(args.quick, seeds, epochs=args.epochs,
+                                                      task=args.task,
+                                                      eta_log2=args.sigma_eta_log2,
                                                       progress=bar.item)
         if args.sigma_plot:
             result["sigma_plot"] = T.plot_sigma(result["sigma_sweep"], args.sigma_plot)
@@ -171,7 +190,8 @@ def _format_table(result: dict) -> list[str]:
 
 
 def _format_sigma(s: dict) -> list[str]:
-    lines = [f"sigma* sweep ({s['unit']}; {s['epochs']} epochs, seeds {s['seeds']}, eta "
+    lines = [f"sigma* sweep on {s.get('task', 'digits')} ({s['unit']}; {s['epochs']} epochs, "
+             f"seeds {s['seeds']}, eta "
              f"2^{s['eta_log2']}): final test loss / test error % / test - train loss"]
     head = f"{'config':<18}" + "".join(f"{n:>20}" for n in s["clip_names"])
     lines += [head, "-" * len(head)]
