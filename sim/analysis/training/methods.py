@@ -121,8 +121,8 @@ class Method:
                 return UnitMethod(value[5:])
             if value in LNS_VARIANTS:
                 return Method(LNS_VARIANTS[value][0], "lns", value)
-        names = (list(KEYS) + list(_LEGACY_KEYS) + list(SOFTWARE) + list(LNS_VARIANTS)
-                 + [f"unit_{p}" for p in UNIT_PRESETS])
+        names = (list(KEYS) + list(_LEGACY_KEYS) + list(LNS_VARIANTS)
+                 + [f"unit_{p}" for p in UNIT_PRESETS] + list(SOFTWARE))
         raise InvalidValue(f"method must be one of {', '.join(names)}, not {value!r}")
 
     @property
