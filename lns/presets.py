@@ -298,10 +298,14 @@ PRESETS.update({
     "bf16_adam": FloatAdamConfig(FLOAT_FORMATS["bf16"], name="bf16_adam",
                                  allow_degenerate=True),
 })
-# The efficient IEEE Adam (`lns.rules.ieee_adam_fast`), mixed-precision Adam
+# The efficient IEEE Adam (`lns.rules.ieee_adam_fast`; ``_ftz``: subnormals flushed to zero,
+# `lns.ieee.ftz`), mixed-precision Adam
 # (`lns.rules.ieee_mp_adam`) and the 12-bit float of the matched-width comparison.
 PRESETS.update({
     "fp32_adam_fast": FloatAdamFastConfig(FLOAT_FORMATS["fp32"], name="fp32_adam_fast"),
+    # the same with subnormals flushed to zero, as FPGA vendors' float cores offer it
+    "fp32_adam_fast_ftz": FloatAdamFastConfig(FLOAT_FORMATS["fp32"], ftz=True,
+                                              name="fp32_adam_fast_ftz"),
     "mp_adam": MixedAdamConfig(FLOAT_FORMATS["fp32"], low=FLOAT_FORMATS["bf16"],
                                name="mp_adam"),
     "fp12_adam": FloatAdamFastConfig(FP12, eps=FP12_EPS, name="fp12_adam"),

@@ -19,6 +19,11 @@ own stage counts, each counted once per op and formats by building it alone;
 ``steps_per_stage`` of division and square root is `rtl.float`'s default unless given).
 Latency ``stages - 1``, counted by building the datapath once on a `Pipe` without
 registers.
+
+Flush to zero: with ``cfg.ftz`` (`lns.ieee.ftz`) every builder is called with ``ftz=True``
+(and only then, so the Verilog of a configuration without the mode is what it was): its
+operands unpacked with ``daz`` (a subnormal is a zero, so no leading-zero count and shift)
+and its `round_pack` flushing a result below ``2**emin``, no subnormal shift.
 """
 
 from __future__ import annotations
@@ -54,24 +59,26 @@ def _steps(steps_per_stage):
     return {} if steps_per_stage is None else {"steps_per_stage": steps_per_stage}
 
 
-def build_add(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
-    return float_add(m, pipe, out_fmt, *operands, 0, name=name)
+def build_add(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
+    return float_add(m, pipe, out_fmt, *operands, 0, name=name, ftz=ftz)
 
 
-def build_sub(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
-    return float_add(m, pipe, out_fmt, *operands, 1, name=name)
+def build_sub(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
+    return float_add(m, pipe, out_fmt, *operands, 1, name=name, ftz=ftz)
 
 
-def build_mul(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
-    return float_mul(m, pipe, out_fmt, *operands, name=name)
+def build_mul(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
+    return float_mul(m, pipe, out_fmt, *operands, name=name, ftz=ftz)
 
 
-def build_div(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
-    return float_div(m, pipe, out_fmt, *operands, name=name, **_steps(steps_per_stage))
+def build_div(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
+    return float_div(m, pipe, out_fmt, *operands, name=name, ftz=ftz,
+                     **_steps(steps_per_stage))
 
 
-def build_sqrt(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
-    return float_sqrt(m, pipe, out_fmt, *operands, name=name, **_steps(steps_per_stage))
+def build_sqrt(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
+    return float_sqrt(m, pipe, out_fmt, *operands, name=name, ftz=ftz,
+                      **_steps(steps_per_stage))
 
 
 def _csd(n: int) -> list:
@@ -95,7 +102,7 @@ def _mulc_levels(fmt) -> int:
     return max(1, (digits - 1).bit_length())
 
 
-def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
+def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, ftz=False):
     """``c * x`` for a constant ``c`` (the first operand, an Amaranth ``Const``: a
     configuration's word), correctly rounded, with no multiplier: the exact product of
     the significands as a sum of the variable significand shifted by the canonical
@@ -103,7 +110,10 @@ def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
     a register stage; then the multiplier's normalisation and `round_pack`.  The stage
     count depends on the format only (a probe with a signal operand builds 1.0's tree).
     Unpacking, normalisation and the special cases of the constant are done here, in
-    Python: it is a finite non-zero number (the degenerate check refuses 0 and infinity)."""
+    Python: it is a finite non-zero number (the degenerate check refuses 0 and infinity).
+    With ``ftz`` (`lns.ieee.ftz`) the variable operand is unpacked with ``daz`` (no
+    normalisation), the constant must be normal (a subnormal one would read as 0), and
+    `round_pack` flushes a product below ``2**emin``."""
     from amaranth.hdl import Const, Mux
     from lns.ieee import exact
     from .float import round_pack
@@ -115,10 +125,17 @@ def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
     cls, s_c, n_c, e_c = exact.decode(fmt, word)
     if cls != exact.FINITE:
         raise InvalidValue(f"mulc needs a finite non-zero constant, not {word:#x}")
+    if ftz and n_c.bit_length() != p + 1:
+        raise InvalidValue(f"mulc with ftz needs a normal constant (a subnormal reads as "
+                           f"0), not {word:#x}")
     shift = p + 1 - n_c.bit_length()                 # a subnormal constant, normalised
     n_c, e_c = n_c << shift, e_c - shift
-    fx = unpack(fmt, x)
-    sig_x, exp_x = normalize(fx.sig, fx.exp)
+    if ftz:
+        fx = unpack(fmt, x, daz=True)
+        sig_x, exp_x = fx.sig, signed_value(fx.exp)
+    else:
+        fx = unpack(fmt, x)
+        sig_x, exp_x = normalize(fx.sig, fx.exp)
     # the product's leading bit is that of sig_x * n_c / 2**p: biased exponent
     # exp_x + (e_c + p), as float_mul's exp_a + exp_b - bias
     pipe.put(**{f"{name}_sig": sig_x, f"{name}_exp": exp_x + (e_c + p),
@@ -145,7 +162,7 @@ def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
     out = Mux(top, prod, prod << 1)[:2 * p + 2]
     return round_pack(m, pipe, fmt, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp") + top,
                       out, zero=pipe.get(f"{name}_zero"), inf=pipe.get(f"{name}_inf"),
-                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp")
+                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp", ftz=ftz)
 
 
 _BUILDERS: dict = {}
@@ -169,16 +186,27 @@ def _check(cfg) -> FloatProgram:
     if not isinstance(cfg, FloatProgram):
         raise InvalidType(f"cfg must be an IEEE program rule's configuration, "
                           f"not {type(cfg).__name__}")
+    if cfg.ftz:
+        bare = [op for _, op, _ in cfg.OPERATIONS if op_spec(op).ftz is None]
+        if bare:
+            raise InvalidValue(f"op {bare[0]!r} has no flush-to-zero form: ftz must be "
+                               f"False for {cfg.name}, not True")
     return cfg
 
 
+def _ftz_kw(ftz: bool) -> dict:
+    # given only when on: a builder without the mode is called exactly as before
+    return {"ftz": True} if ftz else {}
+
+
 @lru_cache(maxsize=None)
-def _op_depth(op: str, in_fmts: tuple, out_fmt, steps_per_stage: int | None) -> int:
+def _op_depth(op: str, in_fmts: tuple, out_fmt, steps_per_stage: int | None,
+              ftz: bool = False) -> int:
     """Register boundaries one operator crosses (its own count, built once)."""
     build = builder(op)
     return count_stages(lambda m, pipe: build(
         m, pipe, in_fmts, out_fmt, [Signal(f.total_bits) for f in in_fmts], "probe",
-        steps_per_stage))
+        steps_per_stage, **_ftz_kw(ftz)))
 
 
 @lru_cache(maxsize=None)
@@ -194,7 +222,7 @@ def schedule(cfg, steps_per_stage: int | None = None, op_gap: int = OP_GAP) -> t
     for result, op, args in cfg.OPERATIONS:
         start = max(ready[a] for a in args)
         done = start + _op_depth(op, tuple(fmts[a] for a in args), fmts[result],
-                                 steps_per_stage)
+                                 steps_per_stage, bool(cfg.ftz))
         ready[result] = done + op_gap
         out.append((result, op, args, start, done))
     return tuple(out)
@@ -227,7 +255,8 @@ def _datapath(m, pipe: Pipe, cfg, ins: dict, steps_per_stage: int | None,
             sub = Pipe(m, pipe.en, pipe.prefix)
             sub.stage = pipe.stage                              # starts in this stage
             value = builder(op)(m, sub, tuple(fmts[a] for a in args), fmts[result],
-                                operands, ident(result), steps_per_stage)
+                                operands, ident(result), steps_per_stage,
+                                **_ftz_kw(cfg.ftz))
             assert sub.stage == base + done, (result, sub.stage, base + done)
             if done == s:           # no register boundary (a select): joins at once, so a
                 pipe.put(**{ident(result): value})      # reader may start in this stage

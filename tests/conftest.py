@@ -167,6 +167,7 @@ SLOW = (
     # build on every simulator, ~55 s): the same units' Icarus runs stay in the fast tier
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_adam_fast]",
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[mp_adam]",
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_adam_fast_ftz]",
     "tests/test_testbench_replay.py::test_saved_case_replays_clean[mp_adam_",
     # lnsmadam explore: two local Dask clusters (1 and 2 workers) each training 58 runs
     "tests/test_explore.py::test_one_and_two_workers_store_the_same_accuracies",

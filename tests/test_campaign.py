@@ -149,7 +149,8 @@ def test_cli_table(cluster2, capsys):
     (["--presets", "lns12,nope"], "--presets must be names from tiny, lns8_sign, lns8, lns12, "
                                   "lns16, lns8_adam, lns12_adam, lns16_adam, lns12_sgd, "
                                   "lns12_lion, lns8_lion, fp32_adam, bf16_adam, fp32_adam_fast, "
-                                  "mp_adam, fp12_adam, fp32_madam, fp12_madam, not 'nope'"),
+                                  "fp32_adam_fast_ftz, mp_adam, fp12_adam, fp32_madam, "
+                                  "fp12_madam, not 'nope'"),
     (["--presets", ","], "--presets must name at least one, not ','"),
     (["--presets", "lns12,lns12"], "--presets must not repeat a name, not 'lns12,lns12'"),
     (["--sims", "icarus,modelsim"], "--sims must be names from icarus, verilator, amaranth, "

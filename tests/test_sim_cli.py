@@ -57,7 +57,7 @@ def _run(capsys, *argv):
     (["--weights", "8", "--preset", "nope"],
      "preset must be one of tiny, lns8_sign, lns8, lns12, lns16, lns8_adam, lns12_adam, "
      "lns16_adam, lns12_sgd, lns12_lion, lns8_lion, fp32_adam, bf16_adam, fp32_adam_fast, "
-     "mp_adam, fp12_adam, fp32_madam, fp12_madam, not 'nope'"),
+     "fp32_adam_fast_ftz, mp_adam, fp12_adam, fp32_madam, fp12_madam, not 'nope'"),
 ])
 def test_errors(capsys, argv, msg):
     code, out, err = _run(capsys, *argv)

@@ -24,7 +24,8 @@ def test_every_rule_has_a_recipe():
     for rule in rules():
         assert entry(rule).recipe.startswith("testbench.recipes.")
     assert {"lns12_adam", "lns12_sgd", "lns12_lion", "lns8_lion"} <= set(ADDITIVE)
-    assert set(FLOAT) == {"fp32_adam", "bf16_adam", "fp32_adam_fast", "mp_adam", "fp12_adam"}
+    assert set(FLOAT) == {"fp32_adam", "bf16_adam", "fp32_adam_fast", "fp32_adam_fast_ftz",
+                          "mp_adam", "fp12_adam"}
 
 
 # ---- Madam ----------------------------------------------------------------------------------
@@ -109,7 +110,8 @@ def test_additive_blocks_keep_hitting_cancellation_and_the_step(name):
 @pytest.mark.parametrize("name", FLOAT)
 def test_float_edges_ties_and_specials(name):
     """Every IEEE edge word in every role, ties of the last operation (checked in exact
-    arithmetic), exact cancellation to +0, and NaN, infinite, zero and subnormal results."""
+    arithmetic), exact cancellation to +0, and NaN, infinite, zero and subnormal results
+    (none with flush to zero, `lns.ieee.ftz`)."""
     cfg = presets.get(name)
     fmt = cfg.fmt
     e = float_adam.edges(cfg, float_adam.groups(cfg, 1)[2])
@@ -123,8 +125,9 @@ def test_float_edges_ties_and_specials(name):
     assert (w == fmt.canonical_nan).any()
     assert ((expo == fmt.exp_max) & (frac == 0)).any()                  # +-inf
     assert (w == 0).any()                                               # +0 (w = q)
-    assert any(((((out[k] >> fmt.frac_bits) & fmt.exp_max) == 0)
-                & ((out[k] & fmt.frac_mask) != 0)).any() for k in "wmv")  # subnormals
+    subnormal = any(((((out[k] >> fmt.frac_bits) & fmt.exp_max) == 0)
+                     & ((out[k] & fmt.frac_mask) != 0)).any() for k in "wmv")
+    assert subnormal != cfg.ftz          # subnormal results, none with flush-to-zero
     b, _ = S.make_block(cfg, 1, 9, 10 * S.BLOCK)                # a late block: ties still
     words = {k: a[:4000].astype(np.int64) for k, a in b.words.items()}
     assert float_adam.tie_count(cfg, words, b.t) >= 20

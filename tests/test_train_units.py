@@ -24,8 +24,9 @@ def _grads(shape, steps, seed=3, scale=1e-2):
 
 def test_every_ieee_preset_is_a_unit_method():
     # the registry's "ieee" number system, not a list kept here
-    assert set(UNIT_PRESETS) == {"fp32_adam", "bf16_adam", "fp32_adam_fast", "mp_adam",
-                                 "fp12_adam", "fp32_madam", "fp12_madam"}
+    assert set(UNIT_PRESETS) == {"fp32_adam", "bf16_adam", "fp32_adam_fast",
+                                 "fp32_adam_fast_ftz", "mp_adam", "fp12_adam", "fp32_madam",
+                                 "fp12_madam"}
 
 
 @pytest.mark.parametrize("preset", ["fp32_adam", "fp32_adam_fast", "mp_adam"])

@@ -58,8 +58,20 @@ Degenerate values (`lns.degenerate`): ``c1``, ``c2`` held as 0 (the gradient nev
 moment) and the held ``alpha_t``, ``eps_t`` held as 0 or infinity at step 1 or late (eps_t
 is smallest at t = 1: ``eps sqrt(1 - beta2)``).
 
-Presets: ``fp32_adam_fast`` (fp32, PyTorch's defaults) and ``fp12_adam``
-(``FloatFormat(5, 6)``, 12 bits as lns12, with ``eps = 2**-14``, see `FP12_EPS`).
+Flush to zero
+-------------
+``ftz=True`` is the unit an FPGA vendor's float cores build in their flush-to-zero mode
+(issue 18 item 1): every one of the 12 operations reads a subnormal operand as the zero of
+its sign and returns the zero of its sign where its exact result is below the smallest
+normal (tininess before rounding), the one definition of `lns.ieee.ftz`.  Its operators need
+no leading-zero count and shift on their inputs and no subnormal right shift before
+rounding (`rtl.float` with ``daz`` and ``ftz``).  In fp32 with PyTorch's defaults every
+held word and constant is normal (eps_t = 1e-8 sqrt(1 - beta2) ~ 3.2e-10 at step 1); in a
+narrow format a subnormal held word would be read as 0, which the degenerate check reports.
+
+Presets: ``fp32_adam_fast`` (fp32, PyTorch's defaults), ``fp32_adam_fast_ftz`` (the same
+with ``ftz``) and ``fp12_adam`` (``FloatFormat(5, 6)``, 12 bits as lns12, with ``eps =
+2**-14``, see `FP12_EPS`).
 """
 
 from __future__ import annotations
@@ -68,7 +80,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
-from ..errors import InvalidValue
+from ..errors import InvalidType, InvalidValue
 from ..ieee import exact
 from ..ieee.format import FLOAT_FORMATS, FloatFormat
 from ..modes import Optimizer
@@ -168,7 +180,9 @@ def scaled_root_word(fmt: FloatFormat, scale: float, beta2: float, t: int,
 class FloatAdamFastConfig(FloatProgram):
     """One efficient IEEE Adam unit (see the module's doc): its format and float64
     hyperparameters.  Words ``w, g, m, v`` of `fmt`; held ``alpha_t, eps_t`` (words of
-    `fmt`, `held`); constants ``c1, c2``."""
+    `fmt`, `held`); constants ``c1, c2``.  ``ftz``: every operation flushes subnormals to
+    zero (`lns.ieee.ftz`: subnormal operands read as zeros, results below the smallest
+    normal before rounding returned as zeros of their sign)."""
 
     OPTIMIZER = Optimizer.FLOAT_ADAM_FAST
     WORD_ROLES = {"w": "fmt", "g": "fmt", "m": "fmt", "v": "fmt"}
@@ -200,6 +214,7 @@ class FloatAdamFastConfig(FloatProgram):
     eps: float = 1e-8
     name: str = ""
     allow_degenerate: bool = field(default=False, compare=False)
+    ftz: bool = False
 
     @property
     def eta(self) -> float:
@@ -207,7 +222,9 @@ class FloatAdamFastConfig(FloatProgram):
         return self.lr
 
     def __post_init__(self):
-        check_fields(self, "adam_fast", ADAM_REALS)
+        if not isinstance(self.ftz, bool):
+            raise InvalidType(f"ftz must be a bool, not {type(self.ftz).__name__}")
+        check_fields(self, "adam_fast_ftz" if self.ftz else "adam_fast", ADAM_REALS)
 
     def _exact_constants(self) -> dict:
         return {"c1": 1 - Fraction(self.beta1), "c2": 1 - Fraction(self.beta2)}
@@ -226,4 +243,5 @@ class FloatAdamFastConfig(FloatProgram):
             raise InvalidValue(f"bits must be 12, 16 or 32 for efficient IEEE Adam, "
                                f"not {bits!r}")
         eps = FP12_EPS if bits == 12 and self.fmt.total_bits != 12 else self.eps
-        return self.replace(fmt=fmt, eps=eps, name=f"{fmt.name}_adam_fast")
+        suffix = "_ftz" if self.ftz else ""
+        return self.replace(fmt=fmt, eps=eps, name=f"{fmt.name}_adam_fast{suffix}")

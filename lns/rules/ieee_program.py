@@ -36,6 +36,16 @@ like numpy; ``impl`` ``"exact"`` or ``"auto"``).  RTL builder: ``build(m, pipe, 
 out_fmt, operands, name, steps_per_stage)`` -> the result's Amaranth value, built on
 ``pipe`` (an `rtl._common.Pipe`) from the current stage, crossing a fixed number of
 register boundaries (counted once per op and formats by `rtl.float_program`).
+
+Flush to zero
+-------------
+A program whose configuration has ``ftz`` on (`FloatProgram.ftz`; the efficient Adam's
+field) runs every op under the one definition of `lns.ieee.ftz`: subnormal operands read as
+zeros of their sign, an exact result below the smallest normal returned as the zero of its
+sign.  An op brings that form as its `OpSpec.ftz` model (same signature as ``model``; the
+arithmetic ops' is `lns.ieee.ftz.apply`, a pure word select passes its own ``model``), and
+its RTL builder takes ``ftz=True`` (given only when on, so a builder without the mode is
+called as before).  An op without an ``ftz`` model cannot run in such a program.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ import numpy as np
 from ..degenerate import Degenerate
 from ..errors import InvalidType, InvalidValue
 from ..ieee import convert as ieee_convert
-from ..ieee import exact, ops
+from ..ieee import exact, ftz, ops
 from ..ieee.format import FLOAT_FORMATS, FloatFormat, parse_format
 from ..modes import Rounding
 from ..rule import Rule, check_derived, fields_from_dict
@@ -77,6 +87,8 @@ class OpSpec:
     kind: str               # the cost kind (`FLOAT_OP_KINDS`)
     mixed: bool = False     # True: the result's format is the program's choice (RESULT_ROLES)
     doc: str = ""
+    #: The model under flush to zero (`lns.ieee.ftz`), None where the op has no such form
+    ftz: Callable | None = None
 
 
 OPS: dict[str, OpSpec] = {}
@@ -121,20 +133,34 @@ def _convert_model(in_fmts, out_fmt, word, impl="auto"):
                                 impl="exact" if impl == "exact" else "auto")
 
 
+def _ftz_model(name):
+    # the one definition of flush to zero (lns.ieee.ftz), for every arithmetic op
+    def model(in_fmts, out_fmt, *words, impl="auto"):
+        return ftz.apply(name, tuple(in_fmts), out_fmt, *words,
+                         impl="exact" if impl == "exact" else "auto")
+    model.__name__ = f"ieee_{name}_ftz"
+    return model
+
+
+_FTZ_MODELS = {n: _ftz_model(n) for n in ftz.FTZ_OPS}
+
 for _name, _kind, _arity in (("add", "fp_add", 2), ("sub", "fp_add", 2), ("mul", "fp_mul", 2),
                              ("div", "fp_div", 2), ("sqrt", "fp_sqrt", 1)):
     register_op(OpSpec(_name, _arity, _basic_model(_name), f"rtl.float_program:build_{_name}",
-                       _kind, doc=f"IEEE {_name}, correctly rounded (lns.ieee.ops)"))
+                       _kind, doc=f"IEEE {_name}, correctly rounded (lns.ieee.ops)",
+                       ftz=_FTZ_MODELS[_name]))
 # A product by a constant (the first operand must be a constant of the program): the same
 # correctly rounded product as ``mul`` in the model; in the hardware a shift-and-add tree
 # of the constant's signed digits, no multiplier (`rtl.float_program.build_mulc`).
 register_op(OpSpec("mulc", 2, _basic_model("mul"), "rtl.float_program:build_mulc", "fp_mul",
-                   doc="c * x for a constant c, correctly rounded; shift-and-add in the RTL"))
+                   doc="c * x for a constant c, correctly rounded; shift-and-add in the RTL",
+                   ftz=_FTZ_MODELS["mul"]))
 # A conversion is a re-bias and at most one rounding increment of the narrow width (a
 # widening one is wiring): counted as ``fp_compare``, an integer operation of that width.
 register_op(OpSpec("convert", 1, _convert_model, "rtl.float.convert:build_convert",
                    "fp_compare", mixed=True,
-                   doc="one format to another, correctly rounded (lns.ieee.convert)"))
+                   doc="one format to another, correctly rounded (lns.ieee.convert)",
+                   ftz=_FTZ_MODELS["convert"]))
 
 
 # ---- helpers for the configurations --------------------------------------------------------
@@ -258,6 +284,9 @@ class FloatProgram(Rule):
     #: The fields that scale with the gradient (Adam's ``eps``): the update of ``2**k g`` is
     #: the update of ``g`` when each is multiplied by ``2**k`` (`gradient_scale_changes`).
     GRADIENT_SCALED: tuple = ()
+    #: Flush to zero (`lns.ieee.ftz`): off here; a rule that offers the mode makes it a
+    #: field (`lns.rules.ieee_adam_fast.FloatAdamFastConfig.ftz`).
+    ftz = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -334,20 +363,24 @@ class FloatProgram(Rule):
     def _degenerate(self) -> list:
         """Every constant and held value of `DEGENERATE` held as 1.0, 0 or infinity where
         that breaks the update (held values at `DEGENERATE_STEPS`), with the smallest of
-        `FLOAT_FORMATS` that holds it."""
+        `FLOAT_FORMATS` that holds it.  With `ftz` a subnormal word is read as 0 by every
+        operation, so it is judged as the zero it is read as (`lns.ieee.ftz.daz`)."""
         found = []
         exacts = self._exact_constants()
+        read = ((lambda word_in: lambda f: ftz.daz(f, word_in(f))) if self.ftz
+                else (lambda word_in: word_in))
+        note = " (read as a flushed subnormal with ftz)" if self.ftz else ""
         for key, (label, effects) in self.DEGENERATE.items():
             if key in exacts:
                 x = exacts[key]
                 d = held_degenerate(key, label, effects, x, self.format_of(key),
-                                    lambda f, x=x: round_constant(f, x))
+                                    read(lambda f, x=x: round_constant(f, x)), note)
             elif key in self.HELD_ROLES:
                 d = None
                 for t in self.DEGENERATE_STEPS:
                     d = held_degenerate(
                         key, label, effects, self._held_value(key, t), self.format_of(key),
-                        lambda f, t=t: self._held_word(key, f, t), f" at step {t}")
+                        read(lambda f, t=t: self._held_word(key, f, t)), f" at step {t}{note}")
                     if d is not None:
                         break
             else:
@@ -481,14 +514,23 @@ def run_program(cfg: FloatProgram, values: dict, *, impl: str = "auto") -> dict:
     or integer arrays, broadcast like numpy): ``{written role: words}``.  Every operation
     is its op's model (`OPS`), so each result is the correctly rounded word of its op;
     ``impl`` ``"exact"`` (integers, one rounding function) or ``"auto"`` (numpy where the
-    format has a fast path)."""
+    format has a fast path).  With ``cfg.ftz`` every op is its `OpSpec.ftz` model instead:
+    the definition of `lns.ieee.ftz` (subnormal operands read as zeros, results below the
+    smallest normal before rounding flushed to zeros of their sign)."""
     if not isinstance(cfg, FloatProgram):
         raise InvalidType(f"cfg must be an IEEE program rule, not {type(cfg).__name__}")
     fmts = cfg.value_formats
     env = dict(cfg.constants)
     env.update(values)
+    flush = bool(cfg.ftz)
     for result, op, args in cfg.OPERATIONS:
         spec = OPS[op]
-        env[result] = spec.model(tuple(fmts[a] for a in args), fmts[result],
-                                 *(env[a] for a in args), impl=impl)
+        model = spec.model
+        if flush:
+            if spec.ftz is None:
+                raise InvalidValue(f"op {op!r} has no flush-to-zero form: ftz must be False "
+                                   f"for {cfg.name}, not True")
+            model = spec.ftz
+        env[result] = model(tuple(fmts[a] for a in args), fmts[result],
+                            *(env[a] for a in args), impl=impl)
     return {role: env[result] for role, result in cfg.OUTPUTS.items()}

@@ -5,6 +5,9 @@ Each is pipelined with II = 1 and correctly rounded (round to nearest, ties to e
 the IEEE special cases: signed zeros, subnormals in and out, infinities, every NaN result
 the format's canonical NaN, overflow to infinity, underflow to a subnormal or zero.
 Rounding and packing happen in one place, `round_pack`, used by all four.  The datapath
+functions also build the flush-to-zero mode of `lns.ieee.ftz` (``ftz=True``: `unpack` with
+``daz``, no subnormal normalisation nor shift), which the program lane
+(`rtl.float_program`) uses for a configuration with ``ftz``.  The datapath
 functions (`float_add`, ...) build on a `rtl._common.Pipe`, so a larger unit can chain
 them in one pipeline; the components put them behind the valid/ready stream.
 

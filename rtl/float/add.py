@@ -16,6 +16,10 @@ exceeds half the larger significand, so normalisation shifts left at most one pl
 sticky bit still lies two places below the last kept bit (the condition of `round_pack`);
 with ``d <= 1`` nothing is shifted out and the difference is exact, however far it is
 normalised.  An exact zero difference is +0 (round to nearest), ``-0 + -0`` is -0.
+
+With ``ftz`` (`lns.ieee.ftz`) a subnormal operand is a zero of its sign (`unpack`'s
+``daz``: its significand 0, so it adds nothing, and two such follow the zero sum's sign
+rule) and `round_pack` flushes a sum below ``2**emin`` (a cancellation of normals).
 """
 
 from __future__ import annotations
@@ -30,13 +34,13 @@ __all__ = ["float_add", "ADD_EXTRA_BITS"]
 ADD_EXTRA_BITS = 3          # guard, round, sticky below the significand
 
 
-def float_add(m, pipe, fmt, a, b, negate_b, name: str = "add") -> Value:
+def float_add(m, pipe, fmt, a, b, negate_b, name: str = "add", ftz: bool = False) -> Value:
     """The word of ``a + (-1)**negate_b * b`` on ``pipe`` (boundaries: after ordering, after
     the alignment, after the add, after normalisation, and `round_pack`'s one).  ``a``, ``b``, ``negate_b`` are
     values of the current stage."""
     p, w = fmt.frac_bits, fmt.exp_bits
     x = ADD_EXTRA_BITS
-    fa, fb = unpack(fmt, a), unpack(fmt, b)
+    fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
     sb = fb.sign ^ negate_b
     body = p + w
     a_big = Value.cast(a)[:body] >= Value.cast(b)[:body]
@@ -81,4 +85,4 @@ def float_add(m, pipe, fmt, a, b, negate_b, name: str = "add") -> Value:
     sign = Mux(inf, pipe.get(f"{name}_inf_sign"),
                Mux(is_zero, pipe.get(f"{name}_zero_sign"), pipe.get(f"{name}_sign")))
     return round_pack(m, pipe, fmt, sign, pipe.get(f"{name}_exp"), pipe.get(f"{name}_norm"),
-                      zero=is_zero, inf=inf, nan=nan, name=f"{name}_rp")
+                      zero=is_zero, inf=inf, nan=nan, name=f"{name}_rp", ftz=ftz)

@@ -10,23 +10,29 @@
 A widening conversion whose destination holds every source value with the same exponent
 range (bf16 -> fp32) never rounds, and synthesis folds the rounding away (its increment is
 constant zero); the datapath is the same for every pair of formats.
+
+With ``ftz`` (`lns.ieee.ftz`) a subnormal source word is a zero (`unpack`'s ``daz``: no
+normalisation) and a value below the destination's ``2**emin`` is flushed (`round_pack`).
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Value
 
-from .fields import normalize, unpack
+from .fields import normalize, signed_value, unpack
 from .round_pack import round_pack
 
 __all__ = ["float_convert", "build_convert"]
 
 
-def float_convert(m, pipe, src, dst, a, name: str = "cvt") -> Value:
+def float_convert(m, pipe, src, dst, a, name: str = "cvt", ftz: bool = False) -> Value:
     """The word of ``dst`` nearest to the ``src`` word ``a``, on ``pipe`` (boundaries: after
-    unpacking, and `round_pack`'s one)."""
-    fa = unpack(src, a)
-    sig, exp = normalize(fa.sig, fa.exp)          # leading one at the top (or zero)
+    unpacking, and `round_pack`'s one); ``ftz``: flush to zero (the module's doc)."""
+    fa = unpack(src, a, daz=ftz)
+    if ftz:
+        sig, exp = fa.sig, signed_value(fa.exp)   # a subnormal is a zero: no normalising
+    else:
+        sig, exp = normalize(fa.sig, fa.exp)      # leading one at the top (or zero)
     need = dst.frac_bits + 3
     have = src.frac_bits + 1
     if have < need:
@@ -41,9 +47,10 @@ def float_convert(m, pipe, src, dst, a, name: str = "cvt") -> Value:
     return round_pack(m, pipe, dst, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp"),
                       pipe.get(f"{name}_sig"), zero=pipe.get(f"{name}_zero"),
                       inf=pipe.get(f"{name}_inf"), nan=pipe.get(f"{name}_nan"),
-                      name=f"{name}_rp")
+                      name=f"{name}_rp", ftz=ftz)
 
 
-def build_convert(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None):
+def build_convert(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None,
+                  ftz: bool = False):
     """The op table's builder (`lns.rules.ieee_program.OPS["convert"]`)."""
-    return float_convert(m, pipe, in_fmts[0], out_fmt, operands[0], name=name)
+    return float_convert(m, pipe, in_fmts[0], out_fmt, operands[0], name=name, ftz=ftz)

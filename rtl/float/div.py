@@ -9,13 +9,16 @@ stages (``steps_per_stage`` quotient bits between two register boundaries).
    r) << 1``; the quotient ``floor(sig_a * 2**(frac_bits + 1) / sig_b)`` holds the kept bits
    and the round bit, a non-zero final remainder is the sticky bit;
 3. `round_pack`.
+
+With ``ftz`` (`lns.ieee.ftz`) a subnormal operand is a zero (`unpack`'s ``daz``): no
+normalisation, and `round_pack` flushes a quotient below ``2**emin``.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import normalize, sub_ge, unpack, wire
+from .fields import normalize, signed_value, sub_ge, unpack, wire
 from .round_pack import round_pack
 
 __all__ = ["float_div", "div_steps"]
@@ -26,13 +29,18 @@ def div_steps(fmt) -> int:
     return fmt.frac_bits + 2
 
 
-def float_div(m, pipe, fmt, a, b, *, steps_per_stage: int = 2, name: str = "div") -> Value:
+def float_div(m, pipe, fmt, a, b, *, steps_per_stage: int = 2, name: str = "div",
+              ftz: bool = False) -> Value:
     """The word of ``a / b`` on ``pipe`` (boundaries: after unpacking, after every
-    ``steps_per_stage`` quotient bits, and `round_pack`'s one)."""
+    ``steps_per_stage`` quotient bits, and `round_pack`'s one); ``ftz``: flush to zero
+    (the module's doc)."""
     p = fmt.frac_bits
-    fa, fb = unpack(fmt, a), unpack(fmt, b)
-    sig_a, exp_a = normalize(fa.sig, fa.exp)
-    sig_b, exp_b = normalize(fb.sig, fb.exp)
+    fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
+    if ftz:
+        (sig_a, exp_a), (sig_b, exp_b) = ((f.sig, signed_value(f.exp)) for f in (fa, fb))
+    else:
+        sig_a, exp_a = normalize(fa.sig, fa.exp)
+        sig_b, exp_b = normalize(fb.sig, fb.exp)
     low = sig_a < sig_b
     pipe.put(**{
         f"{name}_r0": Mux(low, Cat(Const(0, 1), sig_a), sig_a),     # in [sig_b, 2 sig_b)
@@ -58,4 +66,4 @@ def float_div(m, pipe, fmt, a, b, *, steps_per_stage: int = 2, name: str = "div"
     sig = Cat(r.any(), q)                        # the remainder is the sticky bit
     return round_pack(m, pipe, fmt, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp"), sig,
                       zero=pipe.get(f"{name}_zero"), inf=pipe.get(f"{name}_inf"),
-                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp")
+                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp", ftz=ftz)

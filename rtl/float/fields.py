@@ -33,12 +33,21 @@ class Fields:
     nan: Value
 
 
-def unpack(fmt, word) -> Fields:
-    """The fields and classes of ``word`` (a `FloatFormat` word) as expressions."""
+def unpack(fmt, word, daz: bool = False) -> Fields:
+    """The fields and classes of ``word`` (a `FloatFormat` word) as expressions.
+
+    With ``daz`` (denormals are zero, `lns.ieee.ftz`) a word whose exponent field is 0 is
+    a zero of its sign whatever its fraction: ``zero`` is that field test alone and
+    ``sig`` is 0 for it, so every non-zero ``sig`` has its hidden bit set and needs no
+    `normalize` (the leading-zero count and shift an operator without the mode builds)."""
     word = Value.cast(word)
     p, w = fmt.frac_bits, fmt.exp_bits
     e, t = word[p:p + w], word[:p]
     e_zero, e_max, t_zero = ~e.any(), e.all(), ~t.any()
+    if daz:
+        return Fields(sign=word[p + w], exp=Mux(e_zero, 1, e),
+                      sig=Mux(e_zero, 0, Cat(t, Const(1, 1))),
+                      zero=e_zero, inf=e_max & t_zero, nan=e_max & ~t_zero)
     return Fields(sign=word[p + w], exp=Mux(e_zero, 1, e), sig=Cat(t, ~e_zero),
                   zero=e_zero & t_zero, inf=e_max & t_zero, nan=e_max & ~t_zero)
 

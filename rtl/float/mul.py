@@ -7,25 +7,31 @@
    bits, its leading one in the top bit or the one below it;
 3. one place of normalisation, then `round_pack` (the exact product needs no sticky
    bit of its own: its lowest bit lies ``frac_bits`` places below the round bit).
+
+With ``ftz`` (`lns.ieee.ftz`) a subnormal operand is a zero (`unpack`'s ``daz``): no
+normalisation, and `round_pack` flushes a product below ``2**emin``.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Mux, Value
 
-from .fields import normalize, unpack
+from .fields import normalize, signed_value, unpack
 from .round_pack import round_pack
 
 __all__ = ["float_mul"]
 
 
-def float_mul(m, pipe, fmt, a, b, name: str = "mul") -> Value:
+def float_mul(m, pipe, fmt, a, b, name: str = "mul", ftz: bool = False) -> Value:
     """The word of ``a * b`` on ``pipe`` (boundaries: after unpacking, after the product,
-    and `round_pack`'s one)."""
+    and `round_pack`'s one); ``ftz``: flush to zero (the module's doc)."""
     p = fmt.frac_bits
-    fa, fb = unpack(fmt, a), unpack(fmt, b)
-    sig_a, exp_a = normalize(fa.sig, fa.exp)
-    sig_b, exp_b = normalize(fb.sig, fb.exp)
+    fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
+    if ftz:
+        (sig_a, exp_a), (sig_b, exp_b) = ((f.sig, signed_value(f.exp)) for f in (fa, fb))
+    else:
+        sig_a, exp_a = normalize(fa.sig, fa.exp)
+        sig_b, exp_b = normalize(fb.sig, fb.exp)
     pipe.put(**{
         f"{name}_sig_a": sig_a, f"{name}_sig_b": sig_b,
         f"{name}_exp": exp_a + exp_b - fmt.bias,
@@ -43,4 +49,4 @@ def float_mul(m, pipe, fmt, a, b, name: str = "mul") -> Value:
     sig = Mux(top, prod, prod << 1)[:2 * p + 2]
     return round_pack(m, pipe, fmt, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp") + top,
                       sig, zero=pipe.get(f"{name}_zero"), inf=pipe.get(f"{name}_inf"),
-                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp")
+                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp", ftz=ftz)

@@ -23,6 +23,11 @@ Steps (one register boundary between them):
 
 Precedence of the special cases: NaN (the canonical NaN), infinity (the given sign), exact
 zero (the given sign), then the rounded value.
+
+With ``ftz`` (flush to zero, `lns.ieee.ftz`) a raw result with ``exp < 1`` is the zero of
+its sign: ``sig`` is normalised, so ``exp < 1`` says the exact value is below the smallest
+normal ``2**emin`` (tininess before rounding), and a value that would round up to ``2**emin``
+is flushed too.  Step 1's subnormal right shift is then not built.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ __all__ = ["round_pack", "MIN_EXTRA_BITS"]
 MIN_EXTRA_BITS = 2          # round + sticky below the frac_bits + 1 kept bits
 
 
-def round_pack(m, pipe, fmt, sign, exp, sig, *, zero, inf, nan, name: str = "rp") -> Value:
+def round_pack(m, pipe, fmt, sign, exp, sig, *, zero, inf, nan, name: str = "rp",
+               ftz: bool = False) -> Value:
     """The rounded, packed word of a raw result, built on ``pipe`` (one boundary: after the
     subnormal shift).  All arguments are values of the current stage; the word is a value
     of the stage the call ends in.
@@ -48,6 +54,7 @@ def round_pack(m, pipe, fmt, sign, exp, sig, *, zero, inf, nan, name: str = "rp"
     exp : signed (or unsigned) biased exponent of ``sig``'s top bit
     sig : normalised significand, at least ``frac_bits + 3`` bits, lowest bit sticky
     zero, inf, nan : 1 bit each, the special results (see the module docstring)
+    ftz : flush a result below ``2**emin`` to the zero of its sign (the module docstring)
     """
     p, w = fmt.frac_bits, fmt.exp_bits
     sig = Value.cast(sig)
@@ -58,15 +65,22 @@ def round_pack(m, pipe, fmt, sign, exp, sig, *, zero, inf, nan, name: str = "rp"
     low = width - (p + 2)
     s3 = Cat(sig[:low].any(), sig[low:])
     exp = signed_value(exp)
-    k = p + 2                                   # the largest shift that matters
-    tiny = exp < 1
-    sh = Mux(tiny, Mux(exp <= 1 - k, k, (1 - exp)[:k.bit_length()]), 0)
-    wide = Cat(Const(0, k), s3) >> sh
-    kept = wide[k:k + p + 3]
-    pipe.put(**{f"{name}_sig": kept[2:], f"{name}_round": kept[1],
-                f"{name}_sticky": kept[0] | wide[:k].any(),
-                f"{name}_base": Mux(tiny, 0, exp - 1), f"{name}_sign": sign,
-                f"{name}_zero": zero, f"{name}_inf": inf, f"{name}_nan": nan})
+    if ftz:
+        # no subnormal: a raw result below 2**emin is a zero of its sign, no shift
+        tiny = exp < 1
+        pipe.put(**{f"{name}_sig": s3[2:], f"{name}_round": s3[1], f"{name}_sticky": s3[0],
+                    f"{name}_base": Mux(tiny, 0, exp - 1), f"{name}_sign": sign,
+                    f"{name}_zero": zero | tiny, f"{name}_inf": inf, f"{name}_nan": nan})
+    else:
+        k = p + 2                               # the largest shift that matters
+        tiny = exp < 1
+        sh = Mux(tiny, Mux(exp <= 1 - k, k, (1 - exp)[:k.bit_length()]), 0)
+        wide = Cat(Const(0, k), s3) >> sh
+        kept = wide[k:k + p + 3]
+        pipe.put(**{f"{name}_sig": kept[2:], f"{name}_round": kept[1],
+                    f"{name}_sticky": kept[0] | wide[:k].any(),
+                    f"{name}_base": Mux(tiny, 0, exp - 1), f"{name}_sign": sign,
+                    f"{name}_zero": zero, f"{name}_inf": inf, f"{name}_nan": nan})
     pipe.cut()
     sig, rnd = pipe.get(f"{name}_sig"), pipe.get(f"{name}_round")
     up = rnd & (pipe.get(f"{name}_sticky") | sig[0])

@@ -11,13 +11,16 @@ register boundaries).
    bit, a non-zero final remainder is the sticky bit (an exact tie cannot happen: a square
    root with its last bit at the round position squares to more bits than the radicand has);
 3. `round_pack` (a square root never overflows nor underflows).
+
+With ``ftz`` (`lns.ieee.ftz`) a subnormal operand is a zero of its sign (`unpack`'s
+``daz``: ``sqrt(-sub) = -0``) and needs no normalisation; a root is never below ``2**emin``.
 """
 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import normalize, sub_ge, unpack, wire
+from .fields import normalize, signed_value, sub_ge, unpack, wire
 from .round_pack import round_pack
 
 __all__ = ["float_sqrt", "sqrt_steps"]
@@ -28,12 +31,14 @@ def sqrt_steps(fmt) -> int:
     return fmt.frac_bits + 2
 
 
-def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt") -> Value:
+def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt",
+               ftz: bool = False) -> Value:
     """The word of ``sqrt(a)`` on ``pipe`` (boundaries: after unpacking, after every
-    ``steps_per_stage`` result bits, and `round_pack`'s one)."""
+    ``steps_per_stage`` result bits, and `round_pack`'s one); ``ftz``: flush to zero (the
+    module's doc)."""
     p = fmt.frac_bits
-    fa = unpack(fmt, a)
-    sig, exp = normalize(fa.sig, fa.exp)
+    fa = unpack(fmt, a, daz=ftz)
+    sig, exp = (fa.sig, signed_value(fa.exp)) if ftz else normalize(fa.sig, fa.exp)
     e = exp - fmt.bias                            # unbiased, signed
     odd = e[0]
     pipe.put(**{
@@ -68,4 +73,4 @@ def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt")
     sig_out = Cat(rem.any(), q)
     return round_pack(m, pipe, fmt, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp"),
                       sig_out, zero=pipe.get(f"{name}_zero"), inf=pipe.get(f"{name}_inf"),
-                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp")
+                      nan=pipe.get(f"{name}_nan"), name=f"{name}_rp", ftz=ftz)

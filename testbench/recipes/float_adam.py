@@ -17,6 +17,14 @@ literal unit, ``alpha_t, eps_t`` of the efficient ones; the interface:
   (`adam_like_words`) and a few more ties of the last operation.
 * **Randoms**: uniform bit patterns.
 
+Flush to zero (a configuration with ``ftz``, `lns.ieee.ftz`): the edges also hold
+`flush_words`, rows that put the mode's boundary into the program's operations: subnormal
+words in every role and in all four at once, differences ``g - m`` of normals just below,
+exactly at and just above ``2**emin``, products ``c1 (g - m)``, ``c2 (g*g - v)`` and
+``alpha_t m'`` whose exact value is just below (rounding up to ``2**emin`` or not), at and
+above it, and quotients ``(alpha_t m') / d`` whose IEEE result is the largest subnormal,
+``2**emin`` or its successor, both signs.
+
 Ties of the last operation: for a typical (g, m, v) the step ``q = (lr mh)/d`` is read
 from the reference (with ``w = +0`` the unit returns ``-q``) and ``w`` is made so that
 ``w - q`` lies exactly half way between two words (``w``'s last place twice ``q``'s lowest
@@ -37,7 +45,7 @@ from . import Group, each_role_rows
 
 __all__ = ["TENSOR_HELD", "T_VALUES", "groups", "edges", "specials", "randoms",
            "exhaustive", "EXHAUSTIVE_MAX", "adam_like_words", "step_words", "tie_count",
-           "last_op_words"]
+           "last_op_words", "flush_words"]
 
 TENSOR_HELD = ()
 T_VALUES = (1, 2, 10, 1000, 1_000_000)
@@ -161,10 +169,149 @@ def tie_count(cfg, words: dict, t: int) -> int:
     return count
 
 
+def _below_word(fmt, x) -> int:
+    """The largest positive word of ``fmt`` whose value is below the exact ``x > 0``."""
+    w = exact.round_to_format(fmt, 0, x)
+    while w > 0 and exact.to_fraction(fmt, w) >= x:
+        w -= 1
+    return w
+
+
+def _product_rows(fmt, c_word: int, role_rows) -> list:
+    """Rows whose product ``c x`` (``c`` the word ``c_word``, ``x`` the word a row builds
+    with ``role_rows(x)``) is just below ``2**emin`` (the largest such ``x`` and the one
+    below it), at or just above it, both signs of ``x``."""
+    from fractions import Fraction
+    c = abs(exact.to_fraction(fmt, c_word))
+    if c == 0:
+        return []
+    x0 = _below_word(fmt, Fraction(2) ** fmt.emin / c)
+    rows = []
+    for x in (x0 - 1, x0, x0 + 1, x0 + 2):
+        if 0 < x < fmt.pos_inf:
+            rows += role_rows(x) + role_rows(x | fmt.sign_mask)
+    return rows
+
+
+def flush_words(cfg, t: int, rng) -> dict:
+    """The rows of the flush-to-zero boundary (see the module's doc) at step ``t``."""
+    f = _fmts(cfg)
+    typical = adam_like_words(cfg, 1, np.random.default_rng(0))
+    ty = {k: int(typical[k][0]) for k in KEYS}
+    rows = []
+
+    def row(**kw):
+        return tuple(int(kw.get(k, ty[k])) for k in KEYS)
+
+    def subnormal(fmt, n):
+        frac = rng.integers(1, 1 << fmt.frac_bits, n)
+        return [int(x) | (fmt.sign_mask if s else 0)
+                for x, s in zip(frac, rng.integers(0, 2, n))]
+
+    for k in KEYS:                                # a subnormal in each role, all four
+        rows += [row(**{k: x}) for x in subnormal(f[k], 8)]
+    rows += list(zip(*(subnormal(f[k], 8) for k in KEYS)))
+    if len(set(f.values())) == 1:
+        fmt = f["w"]
+        mn, sm = 1 << fmt.frac_bits, fmt.sign_mask
+        # g - m of normals: below (3 quanta; 2**emin - 1 quantum), at, above 2**emin
+        for g, m in ((mn + 3, mn), (2 * mn, mn + 1), (2 * mn, mn), (2 * mn + 1, mn)):
+            rows += [row(g=g, m=m), row(g=g | sm, m=m | sm), row(g=m, m=g)]
+        held = cfg.held(t)
+        c1, c2 = cfg.constants["c1"], cfg.constants["c2"]
+        rows += _product_rows(fmt, c1, lambda x: [row(g=x, m=0)])          # c1 (g - 0)
+        rows += _product_rows(fmt, c2, lambda x: [row(g=0, v=x & ~sm)])    # c2 (0 - v)
+        rows += _product_rows(fmt, held["alpha_t"], lambda x: [row(g=x, m=x)])  # alpha_t m
+        rows += _quotient_rows(cfg, fmt, t, held, ty)
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    return {k: arr[:, i].copy() for i, k in enumerate(KEYS)}
+
+
+def _quotient_rows(cfg, fmt, t, held, ty) -> list:
+    """Rows whose quotient ``q = (alpha_t m') / d`` is near ``2**emin``, with ``g = m`` (so
+    ``m' = m``), ``n = alpha_t m`` and ``d = sqrt(v') + eps_t`` computed as the unit does
+    (`lns.ieee.ftz.apply`).
+
+    A quotient of words cannot round up to ``2**emin`` from below unless it is the tie
+    ``2**emin - quantum / 2``: ``2**emin d`` is a word, so the word below it divided by
+    ``d`` is more than half a quantum below ``2**emin`` unless ``d`` is a power of two.
+    So: ``v`` with ``v' = 4`` (``d = 2``: ``eps_t`` is below half its ulp) and ``m`` with
+    ``n`` the word below ``2**(emin + 1)`` (the tie, rounding up to ``2**emin``, which the
+    mode flushes) and its neighbours; and a scan of ``m`` around ``2**emin d / alpha_t``
+    for a few other ``v``, kept where ``q`` rounds to the largest subnormal, ``2**emin``
+    or its successor."""
+    from fractions import Fraction
+
+    from lns.ieee import ftz
+    from lns.ieee.fast import to_floats
+    mn, sm = 1 << fmt.frac_bits, fmt.sign_mask
+    dt = ftz.ops.word_dtype(fmt)
+    one = (fmt,) * 2
+    alpha = float(to_floats(fmt, [held["alpha_t"]])[0])
+    c2 = float(to_floats(fmt, [cfg.constants["c2"]])[0])
+
+    def full(word, like):
+        return np.full(len(like), word, dtype=dt)
+
+    def chain(ms, vw):
+        """``(n, d, v')`` words of the unit for ``g = m = ms`` and ``v = vw``."""
+        g = np.asarray(ms).astype(dt)
+        vs = np.asarray(vw).astype(dt) if np.ndim(vw) else full(vw, g)
+        dv = ftz.apply("sub", one, fmt, ftz.apply("mul", one, fmt, g, g), vs)
+        v2 = ftz.apply("add", one, fmt, vs,
+                       ftz.apply("mul", one, fmt, full(cfg.constants["c2"], g), dv))
+        d = ftz.apply("add", one, fmt, ftz.apply("sqrt", (fmt,), fmt, v2),
+                      full(held["eps_t"], g))
+        return ftz.apply("mul", one, fmt, full(held["alpha_t"], g), g), d, v2
+
+    def around(x, k):
+        w = int(from_float(fmt, np.array([x]))[0])
+        return np.arange(max(w - k, mn), min(w + k + 1, fmt.pos_inf), dtype=np.int64)
+
+    picked = []                                   # (m, v) words
+    for j in (1, 2):                              # d = 2, 4: v' = 4, 16
+        vs = around(4.0 ** j / (1 - c2), 64)
+        m_any = around(2.0 ** (fmt.emin + j) / alpha, 0)
+        _, d, v2 = chain(np.repeat(m_any, len(vs)), vs)
+        exact_v = vs[(v2 == int(from_float(fmt, np.array([4.0 ** j]))[0]))
+                     & (d == int(from_float(fmt, np.array([2.0 ** j]))[0]))]
+        if not exact_v.size:
+            continue
+        vw = int(exact_v[0])
+        ms = around(2.0 ** (fmt.emin + j) / alpha, 256)
+        n, _, _ = chain(ms, vw)
+        top = (j + 1) << fmt.frac_bits            # the word of 2**(emin + j)
+        picked += [(x, vw) for x in ms[(n >= top - 2) & (n <= top)].tolist()]
+    tiny = Fraction(2) ** fmt.emin
+    for v in (3.7, 7.0, 13.0, 5.0):
+        vw = int(from_float(fmt, np.array([v]))[0])
+        ms = around(2.0 ** fmt.emin * np.sqrt(v * (1 - c2)) / alpha, 32)
+        n, d, _ = chain(ms, vw)
+        for x, nw, dw in zip(ms.tolist(), n.tolist(), d.tolist()):
+            q = exact.to_fraction(fmt, nw) / exact.to_fraction(fmt, dw)
+            if mn - 1 <= exact.round_to_format(fmt, 0, q) <= mn + 1 or q == tiny:
+                picked.append((x, vw))
+    rows = []
+    for x, vw in picked:
+        for sign in (0, sm):
+            rows.append((ty["w"], x | sign, x | sign, vw))
+            rows.append((sign ^ sm, x | sign, x | sign, vw))   # w' = -q + (-0 or +0)
+    return rows
+
+
 def edges(cfg, group) -> dict:
     """The edge table of ``group``'s step (see the module's doc); deterministic.  Each
     role's edge words and ties are of its own format; where the formats differ (mixed
-    precision) a tie pair's word is rounded to the other role's format."""
+    precision) a tie pair's word is rounded to the other role's format.  A configuration
+    with ``ftz`` also has `flush_words`."""
+    out = _edges(cfg, group)
+    if getattr(cfg, "ftz", False):
+        more = flush_words(cfg, group.t, np.random.default_rng([0xF7, group.t]))
+        out = {k: np.concatenate([out[k], more[k]]) for k in KEYS}
+    return out
+
+
+def _edges(cfg, group) -> dict:
     f = _fmts(cfg)
     rng = np.random.default_rng([0xF1A7, group.t])
     if len(set(f.values())) == 1:

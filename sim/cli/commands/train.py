@@ -48,9 +48,10 @@ def add_arguments(parser):
                         help="run the eta = 2^-6 halving schedule (alone unless --table or "
                              "--sigma-sweep)")
     parser.add_argument("--units", action="store_true",
-                        help="train each IEEE update unit's bit-exact arithmetic (fp32_adam, "
-                             "bf16_adam, fp32_adam_fast, mp_adam, fp12_adam, fp32_madam, "
-                             "fp12_madam) beside its float64 twin, eta tuned the same way: "
+                        help="train each IEEE update unit's bit-exact arithmetic (every "
+                             "IEEE preset: fp32_adam, bf16_adam, fp32_adam_fast(_ftz), "
+                             "mp_adam, fp12_adam, fp32_madam, fp12_madam) beside its float64 "
+                             "twin, eta tuned the same way: "
                              "does each unit's optimizer train? (alone unless other parts "
                              "are named; about 20 min of CPU, 3 with --quick)")
     parser.add_argument("--table", action="store_true",
