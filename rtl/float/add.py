@@ -36,8 +36,9 @@ ADD_EXTRA_BITS = 3          # guard, round, sticky below the significand
 
 def float_add(m, pipe, fmt, a, b, negate_b, name: str = "add", ftz: bool = False) -> Value:
     """The word of ``a + (-1)**negate_b * b`` on ``pipe`` (boundaries: after ordering, after
-    the alignment, after the add, after normalisation, and `round_pack`'s one).  ``a``, ``b``, ``negate_b`` are
-    values of the current stage."""
+    the alignment, after the add, after normalisation, and `round_pack`'s one).  ``a``,
+    ``b``, ``negate_b`` are values of the current stage; ``ftz``: flush to zero
+    (`lns.ieee.ftz`)."""
     p, w = fmt.frac_bits, fmt.exp_bits
     x = ADD_EXTRA_BITS
     fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
