@@ -215,6 +215,13 @@ class Rule:
         {"method", "entries_near", "entries_nodes", "bits"}}`` (none by default)."""
         return {}
 
+    def weight_range(self) -> tuple[float, float]:
+        """``(smallest, largest)`` positive magnitude a weight word holds: the weight
+        format's (a rule that never keeps some words, as flush to zero keeps no subnormal,
+        says so)."""
+        w = self.word_formats["w"]
+        return float(w.min_value), float(w.max_value)
+
     # ---- the per-step held inputs -------------------------------------------------------
     def held(self, t: int, *, clip=None) -> dict:
         """``{port: int}`` held with every beat of step ``t`` (``clip``: Madam's per-tensor

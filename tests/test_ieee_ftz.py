@@ -411,3 +411,14 @@ def test_fp32_adam_fast_ftz_on_icarus_and_a_flipped_constant_is_caught(tmp_path)
     path = faults.faulty_verilog(cfg, "constant", tmp_path, constant="c2", bit=0)
     r = evaluate.evaluate(vs, (Simulator.ICARUS,), verilog=path, python_sample=16)
     assert not r["ok"] and r["evaluators"]["icarus"]["mismatches"] > 0
+
+
+def test_the_weight_range_starts_at_the_smallest_normal_under_ftz(capsys):
+    from sim.cli import main
+    on, off = presets.get("fp32_adam_fast_ftz"), presets.get("fp32_adam_fast")
+    assert on.weight_range() == (2.0 ** -126, off.weight_range()[1])
+    assert off.weight_range()[0] == 2.0 ** -149                 # the smallest subnormal
+    assert main(["presets"]) == 0
+    rows = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
+    assert "1.18e-38..3.4e+38" in rows["fp32_adam_fast_ftz"]
+    assert "1.40e-45..3.4e+38" in rows["fp32_adam_fast"]

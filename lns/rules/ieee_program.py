@@ -420,6 +420,14 @@ class FloatProgram(Rule):
         return np.asarray(from_float(self.word_formats[key], np.asarray(x, np.float64)),
                           dtype=np.int64)
 
+    def weight_range(self) -> tuple[float, float]:
+        """The weight format's range; from its smallest normal under flush to zero (no
+        subnormal is ever kept: `lns.ieee.ftz`)."""
+        lo, hi = super().weight_range()
+        if self.ftz:
+            lo = math.ldexp(1.0, self.word_formats["w"].emin)
+        return lo, hi
+
     def decode_words(self, key: str, words) -> np.ndarray:
         """Words of ``key``'s format as the float64 values they hold (exact)."""
         from ..ieee.fast import to_floats

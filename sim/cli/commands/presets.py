@@ -33,8 +33,8 @@ def run(args) -> int:
     print("-" * len(head))
     for cfg in cfgs:
         fmts = cfg.word_formats
-        w = fmts["w"]
-        rng = f"{w.min_value:.2e}..{w.max_value:.3g}"
+        lo, hi = cfg.weight_range()
+        rng = f"{lo:.2e}..{hi:.3g}"
         words = " ".join(f"{fmts[k].name if k in fmts else '-':<17}" for k in _WORDS)
         print(f"{cfg.name:<{pw}} {str(cfg.optimizer):<{rw}} {words} {rng:<19} "
               f"{str(cfg.rounding):<13} {cfg.eta:>9.3g}")
