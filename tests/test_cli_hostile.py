@@ -467,8 +467,10 @@ def test_vectors_per_second_leaves_out_the_build(capsys, tmp_path, monkeypatch):
     data = _strict_json(out)
     assert data["build_seconds"] >= 2.0
     assert data["simulation_seconds"] <= wall - 2.0
+    # the JSON gives the rate to 0.1 vectors/s: on a machine loaded enough to simulate 3
+    # vectors a second that rounding is more than 1 %
     assert data["vectors_per_second"] == pytest.approx(300 / data["simulation_seconds"],
-                                                       rel=1e-2)
+                                                       rel=1e-2, abs=0.05)
     code, out, err = _run(capsys, "testbench", "--sim", "icarus", "--vectors", "300",
                           "--failures", "")
     rate = [ln for ln in out.splitlines() if "vectors/s" in ln]
