@@ -169,6 +169,9 @@ SLOW = (
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[mp_adam]",
     "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp32_adam_fast_ftz]",
     "tests/test_testbench_replay.py::test_saved_case_replays_clean[mp_adam_",
+    # the flush-to-zero unit on Icarus with a flipped constant (two builds, ~45 s loaded);
+    # its operators stay in the fast tier on Amaranth's simulator
+    "tests/test_ieee_ftz.py::test_fp32_adam_fast_ftz_on_icarus_and_a_flipped_constant_is_caught",
     # lnsmadam explore: two local Dask clusters (1 and 2 workers) each training 58 runs
     "tests/test_explore.py::test_one_and_two_workers_store_the_same_accuracies",
 )
