@@ -117,7 +117,7 @@ def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, 
     from amaranth.hdl import Const, Mux
     from lns.ieee import exact
     from .float import round_pack
-    from .float.fields import normalize, signed_value, unpack
+    from .float.fields import operand, signed_value
     fmt = out_fmt
     p = fmt.frac_bits
     c, x = operands
@@ -130,12 +130,7 @@ def build_mulc(m, pipe, in_fmts, out_fmt, operands, name, steps_per_stage=None, 
                            f"0), not {word:#x}")
     shift = p + 1 - n_c.bit_length()                 # a subnormal constant, normalised
     n_c, e_c = n_c << shift, e_c - shift
-    if ftz:
-        fx = unpack(fmt, x, daz=True)
-        sig_x, exp_x = fx.sig, signed_value(fx.exp)
-    else:
-        fx = unpack(fmt, x)
-        sig_x, exp_x = normalize(fx.sig, fx.exp)
+    fx, sig_x, exp_x = operand(fmt, x, ftz)
     # the product's leading bit is that of sig_x * n_c / 2**p: biased exponent
     # exp_x + (e_c + p), as float_mul's exp_a + exp_b - bias
     pipe.put(**{f"{name}_sig": sig_x, f"{name}_exp": exp_x + (e_c + p),

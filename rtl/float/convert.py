@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Value
 
-from .fields import normalize, signed_value, unpack
+from .fields import operand
 from .round_pack import round_pack
 
 __all__ = ["float_convert", "build_convert"]
@@ -28,11 +28,7 @@ __all__ = ["float_convert", "build_convert"]
 def float_convert(m, pipe, src, dst, a, name: str = "cvt", ftz: bool = False) -> Value:
     """The word of ``dst`` nearest to the ``src`` word ``a``, on ``pipe`` (boundaries: after
     unpacking, and `round_pack`'s one); ``ftz``: flush to zero (the module's doc)."""
-    fa = unpack(src, a, daz=ftz)
-    if ftz:
-        sig, exp = fa.sig, signed_value(fa.exp)   # a subnormal is a zero: no normalising
-    else:
-        sig, exp = normalize(fa.sig, fa.exp)      # leading one at the top (or zero)
+    fa, sig, exp = operand(src, a, ftz)           # leading one at the top (or zero)
     need = dst.frac_bits + 3
     have = src.frac_bits + 1
     if have < need:

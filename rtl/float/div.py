@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import normalize, signed_value, sub_ge, unpack, wire
+from .fields import operand, sub_ge, wire
 from .round_pack import round_pack
 
 __all__ = ["float_div", "div_steps"]
@@ -35,12 +35,8 @@ def float_div(m, pipe, fmt, a, b, *, steps_per_stage: int = 2, name: str = "div"
     ``steps_per_stage`` quotient bits, and `round_pack`'s one); ``ftz``: flush to zero
     (the module's doc)."""
     p = fmt.frac_bits
-    fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
-    if ftz:
-        (sig_a, exp_a), (sig_b, exp_b) = ((f.sig, signed_value(f.exp)) for f in (fa, fb))
-    else:
-        sig_a, exp_a = normalize(fa.sig, fa.exp)
-        sig_b, exp_b = normalize(fb.sig, fb.exp)
+    fa, sig_a, exp_a = operand(fmt, a, ftz)
+    fb, sig_b, exp_b = operand(fmt, b, ftz)
     low = sig_a < sig_b
     pipe.put(**{
         f"{name}_r0": Mux(low, Cat(Const(0, 1), sig_a), sig_a),     # in [sig_b, 2 sig_b)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
-__all__ = ["Fields", "unpack", "leading_zeros", "normalize", "signed_value", "wire", "sub_ge"]
+__all__ = ["Fields", "unpack", "operand", "leading_zeros", "normalize", "signed_value", "wire",
+           "sub_ge"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ def unpack(fmt, word, daz: bool = False) -> Fields:
                       zero=e_zero, inf=e_max & t_zero, nan=e_max & ~t_zero)
     return Fields(sign=word[p + w], exp=Mux(e_zero, 1, e), sig=Cat(t, ~e_zero),
                   zero=e_zero & t_zero, inf=e_max & t_zero, nan=e_max & ~t_zero)
+
+
+def operand(fmt, word, ftz: bool = False):
+    """``(fields, sig, exp)`` of an operand: `unpack` (with ``daz`` under flush to zero) and
+    its significand made normal with its exponent (`normalize`; under flush to zero every
+    non-zero significand already is, so no leading-zero count and shift is built)."""
+    f = unpack(fmt, word, daz=ftz)
+    sig, exp = (f.sig, signed_value(f.exp)) if ftz else normalize(f.sig, f.exp)
+    return f, sig, exp
 
 
 def leading_zeros(x) -> Value:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Mux, Value
 
-from .fields import normalize, signed_value, unpack
+from .fields import operand
 from .round_pack import round_pack
 
 __all__ = ["float_mul"]
@@ -26,12 +26,8 @@ def float_mul(m, pipe, fmt, a, b, name: str = "mul", ftz: bool = False) -> Value
     """The word of ``a * b`` on ``pipe`` (boundaries: after unpacking, after the product,
     and `round_pack`'s one); ``ftz``: flush to zero (the module's doc)."""
     p = fmt.frac_bits
-    fa, fb = unpack(fmt, a, daz=ftz), unpack(fmt, b, daz=ftz)
-    if ftz:
-        (sig_a, exp_a), (sig_b, exp_b) = ((f.sig, signed_value(f.exp)) for f in (fa, fb))
-    else:
-        sig_a, exp_a = normalize(fa.sig, fa.exp)
-        sig_b, exp_b = normalize(fb.sig, fb.exp)
+    fa, sig_a, exp_a = operand(fmt, a, ftz)
+    fb, sig_b, exp_b = operand(fmt, b, ftz)
     pipe.put(**{
         f"{name}_sig_a": sig_a, f"{name}_sig_b": sig_b,
         f"{name}_exp": exp_a + exp_b - fmt.bias,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import normalize, signed_value, sub_ge, unpack, wire
+from .fields import operand, sub_ge, wire
 from .round_pack import round_pack
 
 __all__ = ["float_sqrt", "sqrt_steps"]
@@ -37,8 +37,7 @@ def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt",
     ``steps_per_stage`` result bits, and `round_pack`'s one); ``ftz``: flush to zero (the
     module's doc)."""
     p = fmt.frac_bits
-    fa = unpack(fmt, a, daz=ftz)
-    sig, exp = (fa.sig, signed_value(fa.exp)) if ftz else normalize(fa.sig, fa.exp)
+    fa, sig, exp = operand(fmt, a, ftz)
     e = exp - fmt.bias                            # unbiased, signed
     odd = e[0]
     pipe.put(**{
