@@ -172,6 +172,12 @@ SLOW = (
     # the flush-to-zero unit on Icarus with a flipped constant (two builds, ~45 s loaded);
     # its operators stay in the fast tier on Amaranth's simulator
     "tests/test_ieee_ftz.py::test_fp32_adam_fast_ftz_on_icarus_and_a_flipped_constant_is_caught",
+    # fp32 Verilog generated twice (~30 s), the fp12 units' replayed cases (a build on every
+    # simulator, 25-35 s each) and fp12_adam's Verilator lint (~20 s): a loaded fast tier
+    # took 12 min; these are the new units' heaviest
+    "tests/test_ieee_ftz.py::test_verilog_without_the_mode_is_the_presets_and_with_it_is_smaller",
+    "tests/test_testbench_replay.py::test_saved_case_replays_clean[fp12_",
+    "tests/test_rtl_verilog.py::test_verilator_lint_has_no_errors[fp12_adam]",
     # lnsmadam explore: two local Dask clusters (1 and 2 workers) each training 58 runs
     "tests/test_explore.py::test_one_and_two_workers_store_the_same_accuracies",
 )
