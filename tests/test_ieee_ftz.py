@@ -170,6 +170,13 @@ def _boundary_words(fmt, rng, n):
     return sums, prods, quots
 
 
+def _fp32_pins():
+    """Pinned fp32 operand pairs at the 2**emin boundary (among them the one division tie
+    that rounds up to 2**emin: 0x00FFFFFF / 2)."""
+    return [(0x3F7FFFFF, MIN_NORMAL), (0x3F7FFFFE, MIN_NORMAL + 1), (0x00FFFFFF, _w(2.0)),
+            (_w(2.0 ** -125), MIN_NORMAL), (_w(1.5 * 2.0 ** -126), MIN_NORMAL)]
+
+
 @pytest.mark.parametrize("op", BINARY)
 def test_exact_and_numpy_agree_on_fp32_samples_edges_and_the_boundary(op):
     rng = np.random.default_rng(18)
@@ -177,8 +184,7 @@ def test_exact_and_numpy_agree_on_fp32_samples_edges_and_the_boundary(op):
     a, b = {"add": sums, "sub": sums, "mul": prods, "div": quots}[op]
     ea, eb = edge_pairs(FP32)
     ra, rb = (rng.integers(0, 1 << 32, 1000) for _ in range(2))
-    pins = [(0x3F7FFFFF, MIN_NORMAL), (0x3F7FFFFE, MIN_NORMAL + 1), (0x00FFFFFF, _w(2.0)),
-            (_w(2.0 ** -125), MIN_NORMAL), (_w(1.5 * 2.0 ** -126), MIN_NORMAL)]
+    pins = _fp32_pins()
     a = np.concatenate([a, ea, ra, [x for x, _ in pins]]).astype(np.uint32)
     b = np.concatenate([b, eb, rb, [y for _, y in pins]]).astype(np.uint32)
     fast = _op(op, a, b, impl="auto")
@@ -379,8 +385,7 @@ def test_rtl_fp32_operators_with_ftz_at_the_boundary(op):
     sums, prods, quots = _boundary_words(FP32, rng, 150)
     a, b = {"add": sums, "sub": sums, "mul": prods, "div": quots}[op]
     ea, eb = edge_pairs(FP32)
-    pins = [(0x3F7FFFFF, MIN_NORMAL), (0x3F7FFFFE, MIN_NORMAL + 1), (0x00FFFFFF, _w(2.0)),
-            (_w(2.0 ** -125), MIN_NORMAL), (_w(1.5 * 2.0 ** -126), MIN_NORMAL)]
+    pins = _fp32_pins()
     a = np.concatenate([a, ea[:150], [x for x, _ in pins]]).astype(np.uint32)
     b = np.concatenate([b, eb[:150], [y for _, y in pins]]).astype(np.uint32)
     assert _rtl_op(op, (FP32, FP32), FP32, a, b) == _op(op, a, b, impl="auto").tolist()
