@@ -496,6 +496,10 @@ def test_a_huge_campaign_starts_at_once_in_bounded_memory_and_stops_on_sigint():
 
 
 @pytest.mark.parametrize("phase, marker, delay, group, times", [
+    # early in the start, while the workers spawn: the exit once left a half-built cluster
+    # to Dask's exit hook (a traceback) and its semaphores to the resource tracker (a warning)
+    ("cluster start, spawning", "starting a local cluster of 4 workers", 0.03, True, 1),
+    ("cluster start, spawning later", "starting a local cluster of 4 workers", 0.05, True, 1),
     ("cluster start", "starting a local cluster of 4 workers", 0.2, True, 1),
     ("cluster start, client alone", "starting a local cluster of 4 workers", 0.6, False, 1),
     ("tasks running", "tasks on 4 workers", 2.0, True, 1),

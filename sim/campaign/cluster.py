@@ -163,8 +163,7 @@ def start_local(workers: int):
     from dask.distributed import Client
     # multiprocessing's resource tracker unblocks SIGINT in the thread that first starts a
     # process (bpo-33613); started here, before the mask, it leaves the mask alone
-    from multiprocessing import resource_tracker
-    resource_tracker.ensure_running()
+    _start_resource_tracker()
     start = _Start(workers)
     main = threading.current_thread() is threading.main_thread()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
@@ -188,6 +187,24 @@ def start_local(workers: int):
     except BaseException:
         close(None, cluster)
         raise
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker now (see `start_local`), told to keep its
+    "leaked semaphore objects" warning to itself: after a Ctrl-C in the middle of a
+    cluster's start, the half-built cluster's semaphores are the tracker's to remove, which
+    it does, and the warning would follow "lnsmadam: interrupted" on the terminal."""
+    from multiprocessing import resource_tracker
+    quiet = "ignore:resource_tracker:UserWarning"
+    old = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{old},{quiet}" if old else quiet
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if old is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = old
 
 
 class _Start:
@@ -359,6 +376,7 @@ class Brood:
                                       name="lnsmadam-cluster-close", daemon=True)
             closer.start()
             closer.join(STOP_SECONDS)
+            _end_again_at_exit(self)
         finally:
             sys.setswitchinterval(interval)
             if main and old is not None:
@@ -380,6 +398,42 @@ class Brood:
                 except psutil.Error:
                     pass
         return list(seen.values())
+
+
+def _end_again_at_exit(brood: "Brood") -> None:
+    """At this process's exit, once more: start no process, kill what ``brood`` started
+    since, and keep Dask's own exit hook from closing the local clusters again.
+
+    A cluster whose start was abandoned (Ctrl-C during `start_local`) goes on building in
+    its thread after `Brood.end`: a worker process it spawns then outlives the command, or
+    fails to unpickle a semaphore its dying parent has removed and prints a traceback.  And
+    `distributed.deploy.spec.close_clusters` (an `atexit` hook) closes every cluster not
+    closed yet, with a 10 s time-out: on a half-built cluster whose processes are dead it
+    hangs or fails with a traceback (seen in CI as ``UnboundLocalError`` from
+    `distributed.utils.sync`).  Hooks run in reverse order of registration, so this one,
+    registered after Dask's and multiprocessing's, runs before both.  Only at the exit: a
+    caller's process that goes on may still start clusters."""
+    import atexit
+    global _EXIT_BROOD
+    _EXIT_BROOD = brood
+    atexit.unregister(_at_exit)
+    atexit.register(_at_exit)
+
+
+_EXIT_BROOD: "Brood | None" = None
+
+
+def _at_exit() -> None:
+    import multiprocessing.process
+    from distributed.deploy.spec import SpecCluster
+
+    def refuse(self):
+        raise RuntimeError("lnsmadam is exiting: no new process")
+    multiprocessing.process.BaseProcess.start = refuse
+    if _EXIT_BROOD is not None:
+        _kill(_EXIT_BROOD._freeze())
+    for cluster in list(SpecCluster._instances):
+        SpecCluster._instances.discard(cluster)
 
 
 def _kill(procs) -> None:
