@@ -269,3 +269,34 @@ def test_claims_are_paired_differences_over_the_stored_seeds(tiny):
                  for s in (0, 1)]          # accuracy difference = error difference, negated
         assert c["diff_mean"] == pytest.approx(np.mean(diffs))
         assert c["verdict"] in ("comparable", "better", "worse", "inconclusive")
+
+
+def test_the_cnn_trains_each_task_s_own_network_and_no_software_method():
+    from sim.explore.points import run_point
+    from sim.jaxlns.cnn import train_cnn
+    from sim.analysis.training.tasks import task_data
+    plan = TINY.replace(models=("mlp", "cnn"), floats=True, tasks=("mnist1d",))
+    tuning, _ = tuning_configs(plan)
+    by_model = {m: {c["method"] for c in tuning if c["model"] == m} for m in ("mlp", "cnn")}
+    # 8-bit Adam and the bf16-gradient Adam are the MLP trainer's (python_ref), not optax's
+    assert by_model["mlp"] - by_model["cnn"] == {"adam8bit", "adam_bf16grad"}
+    assert {"adam", "madam", "lns", "lns_adam", "lns_sign"} <= by_model["cnn"]
+    config = next(c for c in tuning if c["model"] == "cnn" and c["method"] == "lns_adam")
+    got = run_point(config)
+    # the point is the 1-D network on the task's validation split at the point's eta
+    from sim.explore.points import lns_config
+    cfg = lns_config("lns_adam", config["bits"], config["rounding"], config["eta_log2"])
+    want = train_cnn("lns_adam", config["seed"], epochs=config["epochs"], cfg=cfg,
+                     lr=2.0 ** config["eta_log2"], data=task_data("mnist1d", "validation"),
+                     task="mnist1d")
+    assert got["curves"] == want["curves"] and got["model"] == "cnn"
+    assert len(got["curves"]["test_err"]) == config["epochs"]
+
+
+def test_models_must_be_known(tmp_path, capsys):
+    assert main(["explore", "--quick", "--out", str(tmp_path / "o"), "--models",
+                 "mlp,rnn"]) == 2
+    err = capsys.readouterr().err
+    assert err == "lnsmadam: error: --models must be distinct names from mlp, cnn, not " \
+                  "'mlp,rnn'\n"
+    assert not (tmp_path / "o").exists()

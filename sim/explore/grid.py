@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from lns.errors import InvalidValue
 
-__all__ = ["Plan", "QUICK", "FULL", "plan_name", "methods_of", "tuning_configs",
+__all__ = ["Plan", "QUICK", "FULL", "MODELS", "plan_name", "methods_of", "tuning_configs",
            "final_configs", "grid_of", "edge_configs", "choose_etas", "ROUNDINGS",
            "EXTEND_MAX"]
 
@@ -90,15 +90,19 @@ def plan_name(plan: Plan) -> str:
     return "plan-" + hashlib.sha256(canonical(plan.to_dict()).encode()).hexdigest()[:8]
 
 
-def methods_of(plan: Plan) -> list:
-    """The plan's methods: the float baselines first (rule twins, then the software
-    methods), then the LNS rules and their variants (LNS Madam with the sign normaliser),
-    as `Method` / `SoftwareMethod` objects."""
+MODELS = ("mlp", "cnn")
+
+
+def methods_of(plan: Plan, model: str = "mlp") -> list:
+    """The plan's methods for ``model``: the float baselines first (rule twins, then the
+    software methods, which only the MLP trains: the CNN's float optimizers are optax
+    transforms of the rules), then the LNS rules and their variants (LNS Madam with the
+    sign normaliser), as `Method` / `SoftwareMethod` objects."""
     from sim.analysis.training.methods import LNS_VARIANTS, Method, lns_rules
     from sim.analysis.training.software import SOFTWARE
     rules = lns_rules()
-    floats = ([Method(r, "float") for r in rules] + list(SOFTWARE.values())
-              if plan.floats else [])
+    software = list(SOFTWARE.values()) if model == "mlp" else []
+    floats = [Method(r, "float") for r in rules] + software if plan.floats else []
     return (floats + [Method(r, "lns") for r in rules]
             + [Method.parse(k) for k in LNS_VARIANTS])
 
@@ -135,7 +139,7 @@ def tuning_configs(plan: Plan) -> tuple[list, list]:
     configs, skipped = [], []
     for task in plan.tasks:
         for model in plan.models:
-            for m in methods_of(plan):
+            for m in methods_of(plan, model):
                 bits = rounding = None
                 if m.is_lns:
                     bits = plan.tune_bits
@@ -217,7 +221,7 @@ def final_configs(plan: Plan, etas: dict) -> tuple[list, list]:
     configs, skipped = [], []
     for task in plan.tasks:
         for model in plan.models:
-            for m in methods_of(plan):
+            for m in methods_of(plan, model):
                 chosen = etas.get((task, model, m.key))
                 if chosen is None:
                     raise InvalidValue(f"no tuned eta for {m.key} on {task}")

@@ -58,11 +58,13 @@ def run_point(config: dict) -> dict:
 
 
 def _train(train_run, timed, config, method, data, cfg, mu, t):
-    return timed(train_run)(
-        config["model"], method, int(config["seed"]), epochs=int(config["epochs"]),
-        data=data, cfg=cfg, lr=2.0 ** int(config["eta_log2"]),
-        momentum=0.9 if mu is None else float(mu), batch=int(config["batch"]),
-        hidden=int(config["hidden"]), classes=t.classes)
+    common = dict(epochs=int(config["epochs"]), data=data, cfg=cfg,
+                  lr=2.0 ** int(config["eta_log2"]),
+                  momentum=0.9 if mu is None else float(mu), batch=int(config["batch"]))
+    if config["model"] == "cnn":          # the task's network (sim.jaxlns.cnn.ARCHS)
+        return timed(train_run)("cnn", method, int(config["seed"]), task=t.name, **common)
+    return timed(train_run)(config["model"], method, int(config["seed"]),
+                            hidden=int(config["hidden"]), classes=t.classes, **common)
 
 
 def _float_cost(key: str) -> dict:

@@ -41,7 +41,7 @@ SCHEMA = 1
 #: The sources a run's result depends on (folders: every ``*.py`` under them), relative to
 #: the repository's root (the parent of the ``sim`` package).
 CODE_SOURCES = ("lns", "python_ref", "sim/analysis/training", "sim/analysis/tracking.py",
-                "sim/explore/points.py")
+                "sim/explore/points.py", "sim/jaxlns")
 _BUSY_MS = 60_000
 
 

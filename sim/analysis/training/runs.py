@@ -211,11 +211,14 @@ def cnn_available() -> bool:
 
 
 def train_run(model: str, method, seed: int, *, epochs: int, data=None, cfg=None,
-              lr=None, momentum: float = 0.9, batch: int = 16, **mlp_only) -> dict:
+              lr=None, momentum: float = 0.9, batch: int = 16, task: str | None = None,
+              **mlp_only) -> dict:
     """One run of ``model`` ("mlp" or "cnn"), the same run dict from either.
 
-    The CNN (``sim.jaxlns.cnn.train_cnn``) takes the common arguments only; ``mlp_only``
-    (clip, schedule, widths) go to the MLP.
+    The CNN (``sim.jaxlns.cnn.train_cnn``) takes the common arguments and ``task`` (its
+    network, `sim.jaxlns.cnn.ARCHS`; None: the one of the data's width) only;
+    ``mlp_only`` (clip, schedule, widths, hidden, classes) go to the MLP, which is the same
+    for every task but its input width.
     """
     method = Method.parse(method)
     if model == "mlp":
@@ -231,7 +234,7 @@ def train_run(model: str, method, seed: int, *, epochs: int, data=None, cfg=None
     if lr is None:
         lr = cfg.eta if method.is_lns else method.default_lr
     run = train_cnn(method, seed, epochs=epochs, data=data or load_data(), cfg=cfg, lr=lr,
-                    momentum=momentum, batch=batch)
+                    momentum=momentum, batch=batch, task=task)
     run = dict(run)
     run["method"] = method.key
     run.setdefault("model", "cnn")

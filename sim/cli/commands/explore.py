@@ -43,6 +43,11 @@ def add_arguments(parser):
                              f"epoch)")
     parser.add_argument("--tasks", metavar="T,U",
                         help=f"tasks, comma-separated, of {', '.join(TASKS)}")
+    parser.add_argument("--models", metavar="M,N",
+                        help="models, comma-separated, of mlp, cnn (default mlp): the CNN is "
+                             "each task's own (sim.jaxlns.cnn: 2-D on images, 1-D on "
+                             "MNIST-1D) and trains the rules' float twins and LNS rules, not "
+                             "the software methods")
     parser.add_argument("--bits", metavar="BITS", help="LNS weight widths: A..B or A,B,C")
     parser.add_argument("--seeds", type=bounded_int(2, SEEDS_MAX, TRAIN_LIMIT_WHY),
                         metavar="N", help="seeds 0..N-1 of every configuration (at least 2, "
@@ -72,7 +77,7 @@ def _check(args):
     from sim.analysis.training.data import MissingDataset
     from sim.analysis.training.tasks import TASKS, task_data
     from sim.campaign import cluster
-    from sim.explore.grid import FULL, QUICK
+    from sim.explore.grid import FULL, MODELS, QUICK
     from sim.explore.store import Store, remember
     from .sweep import parse_bits
     plan = QUICK if args.quick else FULL
@@ -83,6 +88,12 @@ def _check(args):
             raise UsageError(f"--tasks must be distinct names from {', '.join(TASKS)}, not "
                              f"{args.tasks!r}")
         plan = plan.replace(tasks=tuple(names))
+    if args.models is not None:
+        names = [m.strip() for m in args.models.split(",") if m.strip()]
+        if not names or set(names) - set(MODELS) or len(set(names)) != len(names):
+            raise UsageError(f"--models must be distinct names from {', '.join(MODELS)}, not "
+                             f"{args.models!r}")
+        plan = plan.replace(models=tuple(names))
     if args.bits:
         plan = plan.replace(bits=tuple(parse_bits(args.bits, option="--bits")))
     if args.seeds:
