@@ -265,8 +265,8 @@ def train_cnn(method, seed: int, *, epochs: int, data, cfg=None, lr=None,
 
     ``data`` is ``(x_train, y_train, x_test, y_test)``, e.g.
     `sim.analysis.training.load_data()` or `sim.analysis.training.tasks.task_data`;
-    ``task`` names the network (`ARCHS`; None: the one of the data's width); ``seed`` sets the initial weights, the batch order
-    and the LFSR lanes of stochastic LNS configs.  Returns ``{"seed", "train_err",
+    ``task`` names the network (`ARCHS`; None: the one of the data's width); ``seed`` sets
+    the initial weights, the batch order and the LFSR lanes of stochastic LNS configs.  Returns ``{"seed", "train_err",
     "test_err", "train_loss", "test_loss", "curves": {"train_loss", "test_loss",
     "train_err", "test_err"}, "seconds"}``: errors as shares, final values after the last
     epoch, curves one value per epoch.
