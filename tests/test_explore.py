@@ -281,6 +281,9 @@ def test_the_cnn_trains_each_task_s_own_network_and_no_software_method():
     # 8-bit Adam and the bf16-gradient Adam are the MLP trainer's (python_ref), not optax's
     assert by_model["mlp"] - by_model["cnn"] == {"adam8bit", "adam_bf16grad"}
     assert {"adam", "madam", "lns", "lns_adam", "lns_sign"} <= by_model["cnn"]
+    # the methods a plan reports are those of its models
+    assert {m.key for m in methods_of(plan)} == by_model["mlp"]
+    assert {m.key for m in methods_of(plan.replace(models=("cnn",)))} == by_model["cnn"]
     config = next(c for c in tuning if c["model"] == "cnn" and c["method"] == "lns_adam")
     got = run_point(config)
     # the point is the 1-D network on the task's validation split at the point's eta

@@ -93,15 +93,16 @@ def plan_name(plan: Plan) -> str:
 MODELS = ("mlp", "cnn")
 
 
-def methods_of(plan: Plan, model: str = "mlp") -> list:
-    """The plan's methods for ``model``: the float baselines first (rule twins, then the
-    software methods, which only the MLP trains: the CNN's float optimizers are optax
-    transforms of the rules), then the LNS rules and their variants (LNS Madam with the
-    sign normaliser), as `Method` / `SoftwareMethod` objects."""
+def methods_of(plan: Plan, model: str | None = None) -> list:
+    """The plan's methods for ``model`` (None: for any of the plan's models): the float
+    baselines first (rule twins, then the software methods, which only the MLP trains: the
+    CNN's float optimizers are optax transforms of the rules), then the LNS rules and their
+    variants (LNS Madam with the sign normaliser), as `Method` / `SoftwareMethod` objects."""
     from sim.analysis.training.methods import LNS_VARIANTS, Method, lns_rules
     from sim.analysis.training.software import SOFTWARE
     rules = lns_rules()
-    software = list(SOFTWARE.values()) if model == "mlp" else []
+    mlp = "mlp" in plan.models if model is None else model == "mlp"
+    software = list(SOFTWARE.values()) if mlp else []
     floats = [Method(r, "float") for r in rules] + software if plan.floats else []
     return (floats + [Method(r, "lns") for r in rules]
             + [Method.parse(k) for k in LNS_VARIANTS])

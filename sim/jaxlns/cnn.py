@@ -107,7 +107,6 @@ ARCHS = {a.task: a for a in (
     Arch("mnist1d", (40, 1), (("conv1", (5, 1, 16), 2), ("conv2", (3, 16, 32), 2),
                               ("conv3", (3, 32, 32), 2), ("dense", (160, 10), None))),
 )}
-LAYERS = ARCHS["digits"].layers
 PARAM_COUNT = ARCHS["digits"].param_count
 
 
