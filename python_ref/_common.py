@@ -134,10 +134,16 @@ def sigma_star(w0, p_scale):
     return w0.dtype.type(p_scale) * rms
 
 
+class StateOverflow(ValueError):
+    """An update whose state would overflow its dtype: the optimizer has diverged (the
+    state is left as it was; a trainer catches this to end the run as diverged)."""
+
+
 def check_finite_state(name, value, dtype):
-    """Raise if an updated state array overflowed (state is committed only after this)."""
+    """Raise `StateOverflow` if an updated state array overflowed (state is committed only
+    after this)."""
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name} must stay finite in {dtype.name}, not overflow; "
+        raise StateOverflow(f"{name} must stay finite in {dtype.name}, not overflow; "
                          f"the gradient is too large for this dtype")
 
 

@@ -303,3 +303,16 @@ def test_models_must_be_known(tmp_path, capsys):
     assert err == "lnsmadam: error: --models must be distinct names from mlp, cnn, not " \
                   "'mlp,rnn'\n"
     assert not (tmp_path / "o").exists()
+
+
+def test_a_diverged_tuning_run_from_the_store_loses_the_eta(tmp_path):
+    # the store keeps an infinite loss as the string "Infinity"; choosing reads it back
+    from sim.explore.grid import choose_etas
+    store = Store(tmp_path / "s.sqlite")
+    base = {"task": "mnist1d", "model": "mlp", "method": "adam8bit", "seed": 0}
+    for e, err, loss in ((-8, 0.5, 1.2), (-2, 1.0, math.inf), (-3, 0.5, 1.1)):
+        store.put(dict(base, eta_log2=e), {"test_err": err, "test_loss": loss})
+    chosen = choose_etas(store.rows())
+    pick = chosen[("mnist1d", "mlp", "adam8bit")]
+    assert pick["eta_log2"] == -3
+    assert [g["val_loss"] for g in pick["grid"]] == [1.2, 1.1, math.inf]   # by eta

@@ -268,3 +268,16 @@ def test_cli_text_sweep_and_schedule(capsys, tmp_path):
 def test_cli_errors(capsys, argv, message):
     assert main(["train", *argv]) == 2
     assert capsys.readouterr().err == f"lnsmadam: error: {message}\n"
+
+
+def test_a_float_run_whose_state_overflows_ends_as_diverged():
+    # blockwise 8-bit Adam keeps float32 moments: at lr 4 its second moment overflows in
+    # the first epoch; the run is kept, counted all wrong at an infinite loss from there
+    from sim.analysis.training.tasks import task_data
+    data = task_data("digits", "validation")
+    run = train_once("adam8bit", 0, epochs=3, lr=4.0, data=data)
+    assert run["diverged"] == 1
+    assert run["curves"]["test_err"] == [1.0] * 3 and run["test_err"] == 1.0
+    assert run["curves"]["train_loss"] == [np.inf] * 3
+    fine = train_once("adam8bit", 0, epochs=1, lr=2.0 ** -8, data=data)
+    assert fine["diverged"] is None and fine["test_err"] < 0.5

@@ -169,7 +169,8 @@ def choose_etas(tuning: list[tuple[dict, dict]]) -> dict:
     out = {}
     for k, etas in by.items():
         grid = [{"eta_log2": e, "val_err": 100.0 * float(np.mean([r["test_err"] for r in rs])),
-                 "val_loss": float(np.mean([r["test_loss"] for r in rs]))}
+                 # float(): the store keeps a diverged run's infinite loss as "Infinity"
+                 "val_loss": float(np.mean([float(r["test_loss"]) for r in rs]))}
                 for e, rs in sorted(etas.items())]
         best = min(range(len(grid)), key=lambda i: (grid[i]["val_err"], grid[i]["val_loss"], i))
         out[k] = {"eta_log2": grid[best]["eta_log2"], "grid": grid}

@@ -10,7 +10,8 @@ either)::
      "curves": {"train_loss", "test_loss", "train_err", "test_err": [float] * epochs},
      "test_err_curve": [float] * epochs        # = curves["test_err"] (kept for old readers)
      "eta": float,                              # the learning rate of the last epoch
-     "seconds": float}
+     "seconds": float,
+     "diverged": int | None}                    # MLP: the epoch a float state overflowed
 
 "train" is the set trained on, "test" the evaluation set: ``data = (x_train, y_train,
 x_eval, y_eval)``, by default the digits' train / test split; while tuning, the
@@ -49,7 +50,7 @@ from functools import wraps
 import numpy as np
 
 from lns.errors import InvalidValue
-from python_ref import Adam
+from python_ref import Adam, StateOverflow
 
 from .data import load_data
 from .methods import FLOAT_METHODS, LABELS, LNS_METHODS, METHODS, Method
@@ -173,6 +174,7 @@ def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = N
     # the weights the rule holds (LNS words, an IEEE unit's words) before the first step
     params = [o.weights() if hasattr(o, "weights") else p for o, p in zip(opts, params)]
     curves = {"train_loss": [], "test_loss": [], "train_err": [], "test_err": []}
+    diverged = None
     for epoch in range(epochs):
         if eta_schedule is not None:
             lr = 2.0 ** eta_schedule[epoch]
@@ -182,15 +184,23 @@ def train_once(method, seed: int, *, epochs: int, cfg=None, lr: float | None = N
                 elif own:
                     _set_lr(o, lr)
         order = rng.permutation(len(ytr))
-        for k in range(0, len(order), batch):
-            idx = order[k:k + batch]
-            _, grads = loss_and_grads(params, xtr[idx], ytr[idx])
-            params = [o.step(p, g) for o, p, g in zip(opts, params, grads)]
+        try:
+            for k in range(0, len(order), batch):
+                idx = order[k:k + batch]
+                _, grads = loss_and_grads(params, xtr[idx], ytr[idx])
+                params = [o.step(p, g) for o, p, g in zip(opts, params, grads)]
+        except StateOverflow:
+            # a float optimizer's state overflowed: the run has diverged; this epoch and
+            # every later one count every example wrong at an infinite loss
+            diverged = epoch + 1
+            for key in curves:
+                curves[key] += [math.inf if key.endswith("loss") else 1.0] * (epochs - epoch)
+            break
         for part, (X, y) in (("train", (xtr, ytr)), ("test", (xte, yte))):
             loss, err = evaluate(params, X, y)
             curves[f"{part}_loss"].append(loss)
             curves[f"{part}_err"].append(err)
-    return {"seed": int(seed), "method": method.key, "model": "mlp",
+    return {"seed": int(seed), "method": method.key, "model": "mlp", "diverged": diverged,
             "train_err": curves["train_err"][-1], "test_err": curves["test_err"][-1],
             "train_loss": curves["train_loss"][-1], "test_loss": curves["test_loss"][-1],
             "curves": curves, "test_err_curve": list(curves["test_err"]), "eta": float(lr),
