@@ -98,7 +98,7 @@ class FloatOp(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        en, _ = stream_handshake(m, self, self.stages)
+        en, _, _ = stream_handshake(m, self, self.stages)
         pipe = Pipe(m, en)
         ins = {k: getattr(self, k) for k in (*self.operands, *self.controls)}
         m.d.comb += self.y.eq(self._build(m, pipe, ins))
