@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import normal_significands, sub_ge, unpack, wire
+from .fields import STEPS_PER_STAGE, normal_significands, sub_ge, unpack, wire
 from .round_pack import round_pack
 
 __all__ = ["float_sqrt", "sqrt_steps"]
@@ -31,7 +31,7 @@ def sqrt_steps(fmt) -> int:
     return fmt.frac_bits + 2
 
 
-def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt",
+def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = STEPS_PER_STAGE, name: str = "sqrt",
                ftz: bool = False) -> Value:
     """The word of ``sqrt(a)`` on ``pipe`` (boundaries: after unpacking, after every
     ``steps_per_stage`` result bits, and `round_pack`'s one); ``ftz``: flush to zero (the
