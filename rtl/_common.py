@@ -180,23 +180,53 @@ def clamp_lo(x: Value, lo) -> Value:
     return Mux(x < lo, lo, x)
 
 
-def stream_handshake(m, array, stages: int):
-    """The valid/ready stream of an update array, written once: the pipeline advances
-    (``en``) unless a valid output is held by ``out_ready`` low, so ``in_ready = en``
-    (combinational ``out_ready -> in_ready``); a ``valid`` bit rides each of the ``stages``
-    register stages.  Returns ``(en, accept)``; ``accept`` is ``in_valid & en``."""
+def stream_handshake(m, array, stages: int, skid: bool = False):
+    """The valid/ready stream of an update array, written once; a ``valid`` bit rides each
+    of the ``stages`` register stages.  Returns ``(en, accept, hold)``: ``accept`` is
+    ``in_valid & en``; ``hold`` is None, or with ``skid`` the register that says the skid
+    buffer holds the output (`skid_output` builds its data).
+
+    Without ``skid`` the pipeline advances (``en``) unless a valid output is held by
+    ``out_ready`` low, so ``in_ready = en`` (combinational ``out_ready -> in_ready``).
+
+    With ``skid`` (registered ready, as an AXI register slice) ``en = in_ready = ~hold``
+    comes from a register: a unit of thousands of registers cannot spread a combinational
+    enable over them in one clock (the IEEE units on the ECP5: out_valid -> in_ready ->
+    every clock enable, 4-5 ns of routing each way, 96 MHz for ``fp12_adam``'s 5,132
+    flip-flops, while its datapath's stages allow more).  The pipeline then advances once
+    more after ``out_ready`` falls; the beat on the output goes to the skid buffer and is
+    the output until taken (``hold``), and the pipeline waits while it is full.  No beat is
+    lost or reordered, the latency is the same, and with ``out_ready`` high a beat enters
+    every clock."""
     en = Signal()
     accept = Signal()
-    m.d.comb += [en.eq(~array.out_valid | array.out_ready), array.in_ready.eq(en),
-                 accept.eq(array.in_valid & en)]
     valid = array.in_valid
+    hold = Signal(name="skid_hold") if skid else None
+    m.d.comb += [en.eq(~hold if skid else ~array.out_valid | array.out_ready),
+                 array.in_ready.eq(en), accept.eq(array.in_valid & en)]
     for i in range(stages):
         reg = Signal(name=f"valid{i}")
         with m.If(en):
             m.d.sync += reg.eq(valid)
         valid = reg
-    m.d.comb += array.out_valid.eq(valid)
-    return en, accept
+    if skid:
+        # full -> emptied when the output is taken; empty -> filled when the pipeline
+        # advances past a valid output that is not taken
+        m.d.sync += hold.eq(Mux(hold, ~array.out_ready, valid & ~array.out_ready))
+        m.d.comb += array.out_valid.eq(hold | valid)
+    else:
+        m.d.comb += array.out_valid.eq(valid)
+    return en, accept, hold
+
+
+def skid_output(m, hold, out_ready, port, value, name: str) -> None:
+    """Drive ``port`` from ``value`` (the pipeline's output) through the skid buffer of
+    `stream_handshake`: its register loads ``value`` whenever it is empty, so it holds the
+    beat that was on the output when it filled; ``port`` shows it while ``hold``."""
+    buf = Signal(len(port), name=f"skid_{name}", reset_less=True)
+    with m.If(~hold):
+        m.d.sync += buf.eq(value)
+    m.d.comb += port.eq(Mux(hold, buf, value))
 
 
 def count_stages(build) -> int:

@@ -19,7 +19,8 @@ port, ``<role>_out`` per written role, ``lfsr_seed``/``lfsr_load`` when stochast
 ``stages`` attribute and a ``stages_of(cfg)`` static method (the one stage count).  After
 reset lane ``k``'s LFSR holds ``lns.lane_seeds(0, lanes)[k]``; ``lfsr_load`` loads every
 lane from ``lfsr_seed``.  The handshake is `rtl._common.stream_handshake`: latency
-``stages - 1``; ``en = ~out_valid | out_ready``; ``in_ready = en``.
+``stages - 1``; ``en = ~out_valid | out_ready``; ``in_ready = en``; or, when the unit class
+sets ``registered_ready``, its skid buffer (``en = in_ready`` from a register).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from amaranth.lib.wiring import In, Out
 from lns.errors import InvalidType, InvalidValue
 from lns.lfsr import WIDTH, lane_seeds
 
-from ._common import range_shape, stream_handshake
+from ._common import range_shape, skid_output, stream_handshake
 from .lanes import lane_bits
 
 __all__ = ["UpdateArray", "held_shapes"]
@@ -87,7 +88,11 @@ class UpdateArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        en, accept = stream_handshake(m, self, self.stages)
+        # a unit class may ask for a registered ready (`stream_handshake`'s skid): the
+        # IEEE units, whose thousands of registers a combinational enable cannot reach in
+        # one clock
+        skid = bool(getattr(self.unit_class, "registered_ready", False))
+        en, accept, hold = stream_handshake(m, self, self.stages, skid=skid)
         fmts = cfg.word_formats
         seeds = lane_seeds(0, self.lanes)
         for k in range(self.lanes):
@@ -106,7 +111,11 @@ class UpdateArray(wiring.Component):
                 m.d.comb += getattr(unit, port).eq(getattr(self, port))
             for role in cfg.output_roles:
                 lo, hi = lane_bits(k, fmts[role].total_bits)
-                m.d.comb += getattr(self, f"out_{role}")[lo:hi].eq(getattr(unit, f"{role}_out"))
+                port, value = getattr(self, f"out_{role}")[lo:hi], getattr(unit, f"{role}_out")
+                if skid:
+                    skid_output(m, hold, self.out_ready, port, value, f"{role}{k}")
+                else:
+                    m.d.comb += port.eq(value)
             if cfg.is_stochastic:
                 lo, hi = lane_bits(k, WIDTH)
                 m.d.comb += [unit.lfsr_seed.eq(self.lfsr_seed[lo:hi]),

@@ -207,7 +207,11 @@ def test_cycle_sim_three_engines():
     for e in ("amaranth", "verilator"):
         assert runs[e]["checked"] and runs[e]["mismatches"] == 0, runs[e]["first_mismatch"]
     assert runs["model"]["bytes_per_update"] > 0
-    assert runs["model"]["pipeline_latency"] == runs["verilator"]["latency_min"]
+    # the engines agree on every beat's latency; with the skid buffer of the IEEE units
+    # (registered ready) every beat of this seed's stalls waits at least once
+    assert runs["model"]["latency_min"] == runs["verilator"]["latency_min"] \
+        >= runs["model"]["pipeline_latency"]
+    assert runs["model"]["latency_max"] == runs["verilator"]["latency_max"]
 
 
 def test_cli_sim_model(capsys):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Value
 
-from .fields import operand
+from .fields import normal_significands, unpack
 from .round_pack import round_pack
 
 __all__ = ["float_convert", "build_convert"]
@@ -28,7 +28,11 @@ __all__ = ["float_convert", "build_convert"]
 def float_convert(m, pipe, src, dst, a, name: str = "cvt", ftz: bool = False) -> Value:
     """The word of ``dst`` nearest to the ``src`` word ``a``, on ``pipe`` (boundaries: after
     unpacking, and `round_pack`'s one); ``ftz``: flush to zero (the module's doc)."""
-    fa, sig, exp = operand(src, a, ftz)           # leading one at the top (or zero)
+    fa = unpack(src, a, daz=ftz)
+    pipe.put(**{f"{name}_sign": fa.sign, f"{name}_nan": fa.nan, f"{name}_inf": fa.inf,
+                f"{name}_zero": fa.zero})
+    # the leading one at the top (or zero)
+    ((sig, exp),) = normal_significands(pipe, [(fa.sig, fa.exp)], name, ftz)
     need = dst.frac_bits + 3
     have = src.frac_bits + 1
     if have < need:
@@ -36,9 +40,7 @@ def float_convert(m, pipe, src, dst, a, name: str = "cvt", ftz: bool = False) ->
     else:
         low = have - (need - 1)
         wide = Cat(sig[:low].any(), sig[low:])    # the rest jammed into the sticky bit
-    pipe.put(**{f"{name}_sig": wide, f"{name}_exp": exp - src.bias + dst.bias,
-                f"{name}_sign": fa.sign, f"{name}_nan": fa.nan, f"{name}_inf": fa.inf,
-                f"{name}_zero": fa.zero})
+    pipe.put(**{f"{name}_sig": wide, f"{name}_exp": exp - src.bias + dst.bias})
     pipe.cut()
     return round_pack(m, pipe, dst, pipe.get(f"{name}_sign"), pipe.get(f"{name}_exp"),
                       pipe.get(f"{name}_sig"), zero=pipe.get(f"{name}_zero"),

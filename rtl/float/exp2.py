@@ -28,6 +28,7 @@ from lns.ieee.exp2 import exp2_coeffs, exp2_params, exp2_rom
 from .._common import rom_read
 from .fields import signed_value, unpack
 from .ops import FloatOp
+from .product import product
 from .round_pack import round_pack
 
 __all__ = ["float_exp2", "build_exp2", "FloatExp2"]
@@ -42,8 +43,12 @@ def float_exp2(m, pipe, fmt, x, name: str = "exp2") -> Value:
     big = fx.exp >= fmt.bias + big_m                  # |x| >= 2**M (and every inf / NaN
     out_of_range = fx.inf | big                       # word of a wide exponent field)
     top_shift = big_m + w
-    t = signed_value(fx.exp) + (w + 1 - fmt.bias)
-    shift = Mux(t < 0, 0, Mux(t > top_shift, top_shift, t))[:top_shift.bit_length()]
+    # the shift t = exp + (w + 1 - bias) clamped to [0, top_shift]; the clamps compare exp
+    # itself with constants, beside the addition rather than after it
+    e = signed_value(fx.exp)
+    t = e + (w + 1 - fmt.bias)
+    shift = Mux(e < fmt.bias - w - 1, 0,
+                Mux(e > top_shift + fmt.bias - w - 1, top_shift, t))[:top_shift.bit_length()]
     pipe.put(**{
         f"{name}_sig": fx.sig, f"{name}_shift": shift, f"{name}_sign": fx.sign,
         f"{name}_nan": fx.nan,
@@ -64,25 +69,30 @@ def float_exp2(m, pipe, fmt, x, name: str = "exp2") -> Value:
     # the table holds T[i] - 2**W (its top bit is always set)
     (t_low,) = rom_read(m, f"{name}_table", exp2_rom(fmt), pipe.get(f"{name}_i"))
     rho = pipe.get(f"{name}_rho")
-    pipe.put(**{f"{name}_t": t_low, f"{name}_prod{prm.degree}":
-                Const(coeffs[prm.degree]) * rho})
+    # the biased exponent here, where n only passes: at the end its addition would come
+    # before round_pack's compares
+    pipe.put(**{f"{name}_t": t_low, f"{name}_exp0": pipe.get(f"{name}_n") + fmt.bias})
+    pipe.put(**{f"{name}_prod{prm.degree}": product(
+        pipe, Const(coeffs[prm.degree]), rho, f"{name}_h{prm.degree}")})
     pipe.cut()
     prod = pipe.get(f"{name}_prod{prm.degree}")
     for j in range(prm.degree - 1, 0, -1):
         pipe.put(**{f"{name}_acc{j}": Const(coeffs[j]) + prod[w:]})
         pipe.cut()
-        pipe.put(**{f"{name}_prod{j}": pipe.get(f"{name}_acc{j}") * pipe.get(f"{name}_rho")})
+        pipe.put(**{f"{name}_prod{j}": product(pipe, pipe.get(f"{name}_acc{j}"),
+                                                pipe.get(f"{name}_rho"), f"{name}_h{j}")})
         pipe.cut()
         prod = pipe.get(f"{name}_prod{j}")
     poly = Cat(_widen(prod[w:], w), Const(1, 1))     # 2**W + floor(a_1 rho / 2**W)
-    y = (Cat(_widen(pipe.get(f"{name}_t"), w), Const(1, 1)) * poly)[:2 * w + 2]
+    y = product(pipe, Cat(_widen(pipe.get(f"{name}_t"), w), Const(1, 1)), poly,
+                f"{name}_y")[:2 * w + 2]
     pipe.put(**{f"{name}_y": y})
     pipe.cut()
     y = pipe.get(f"{name}_y")
     top = y[2 * w + 1]                                # Y in [2**2W, 2**(2W + 2))
     sig = Mux(top, y, y << 1)[:2 * w + 2]
-    exp = pipe.get(f"{name}_n") + fmt.bias + top
-    return round_pack(m, pipe, fmt, Const(0, 1), exp, sig, zero=pipe.get(f"{name}_zero"),
+    return round_pack(m, pipe, fmt, Const(0, 1), pipe.get(f"{name}_exp0"), sig,
+                      exp_up=top, zero=pipe.get(f"{name}_zero"),
                       inf=pipe.get(f"{name}_inf"), nan=pipe.get(f"{name}_nan"),
                       name=f"{name}_rp")
 

@@ -1,7 +1,8 @@
 """Building blocks shared by the float operators: the classes of an IEEE word (zero,
 subnormal, infinity, NaN), its significand with the hidden bit, the normalisation of a
 subnormal significand (leading-zero count and left shift), and the two helpers of the
-unrolled digit recurrences (`wire`, `sub_ge`).
+unrolled digit recurrences (`wire`, `sub_ge`); `normal_significands` normalises operands
+over a register boundary.
 
 Every width and constant comes from the `lns.ieee.FloatFormat`; nothing here rounds (that is
 `round_pack`'s alone).
@@ -13,8 +14,14 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
-__all__ = ["Fields", "unpack", "operand", "leading_zeros", "normalize", "signed_value", "wire",
-           "sub_ge"]
+__all__ = ["Fields", "unpack", "normal_significands", "leading_zeros", "trailing_zeros",
+           "normalize", "signed_value", "wire", "sub_ge", "STEPS_PER_STAGE"]
+
+# Restoring steps (division, square root) between two register boundaries, by default: one
+# step is one carry chain, as long as the adder's and the multiplier's longest stages (fp32
+# on the ECP5, seed 1: division 115 MHz and square root 117 MHz with one, 99 and 106 MHz with
+# two, 41-42 MHz with four), for about twice the registers of two.
+STEPS_PER_STAGE = 1
 
 
 @dataclass(frozen=True)
@@ -53,13 +60,27 @@ def unpack(fmt, word, daz: bool = False) -> Fields:
                   zero=e_zero & t_zero, inf=e_max & t_zero, nan=e_max & ~t_zero)
 
 
-def operand(fmt, word, ftz: bool = False):
-    """``(fields, sig, exp)`` of an operand: `unpack` (with ``daz`` under flush to zero) and
-    its significand made normal with its exponent (`normalize`; under flush to zero every
-    non-zero significand already is, so no leading-zero count and shift is built)."""
-    f = unpack(fmt, word, daz=ftz)
-    sig, exp = (f.sig, signed_value(f.exp)) if ftz else normalize(f.sig, f.exp)
-    return f, sig, exp
+def normal_significands(pipe, operands, name: str, ftz: bool = False) -> list:
+    """``[(sig, exp)]`` of ``operands`` (``(sig, exp)`` pairs of `unpack`, values of the
+    current stage) with each significand made normal (`normalize`), as values of the stage
+    the call ends in: the leading zeros are counted in the current stage and the shift and
+    the exponent's subtraction made after one boundary (count, shift and subtraction in
+    one stage were the slowest path of the fp32 multiplier, divider and square root, 65-89
+    MHz on the ECP5).  Put what the current stage makes from the fields before the call.
+    Under flush to zero (``daz`` fields) every non-zero significand is normal already:
+    nothing is built and no boundary crossed."""
+    if ftz:
+        return [(Value.cast(sig), signed_value(exp)) for sig, exp in operands]
+    for i, (sig, exp) in enumerate(operands):
+        pipe.put(**{f"{name}_raw{i}": sig, f"{name}_rexp{i}": signed_value(exp),
+                    f"{name}_lz{i}": leading_zeros(sig)})
+    pipe.cut()
+    out = []
+    for i, (sig, _) in enumerate(operands):
+        lz = pipe.get(f"{name}_lz{i}")
+        out.append(((pipe.get(f"{name}_raw{i}") << lz)[:len(Value.cast(sig))],
+                    pipe.get(f"{name}_rexp{i}") - lz))
+    return out
 
 
 def leading_zeros(x) -> Value:
@@ -72,6 +93,13 @@ def leading_zeros(x) -> Value:
         return ~x[0]
     lo, hi = x[:n // 2], x[n // 2:]
     return Mux(hi.any(), leading_zeros(hi), len(hi) + leading_zeros(lo))
+
+
+def trailing_zeros(x) -> Value:
+    """The number of trailing zeros of ``x`` (``len(x)`` for 0): `leading_zeros` of its
+    bits reversed."""
+    x = Value.cast(x)
+    return leading_zeros(Cat(*(x[i] for i in reversed(range(len(x))))))
 
 
 def normalize(sig, exp):

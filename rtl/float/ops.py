@@ -21,6 +21,7 @@ from lns.ieee.format import FloatFormat
 from .._common import Pipe, count_stages, stream_handshake
 from .add import float_add
 from .div import float_div
+from .fields import STEPS_PER_STAGE
 from .mul import float_mul
 from .sqrt import float_sqrt
 
@@ -98,7 +99,7 @@ class FloatOp(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        en, _ = stream_handshake(m, self, self.stages)
+        en, _, _ = stream_handshake(m, self, self.stages)
         pipe = Pipe(m, en)
         ins = {k: getattr(self, k) for k in (*self.operands, *self.controls)}
         m.d.comb += self.y.eq(self._build(m, pipe, ins))
@@ -126,17 +127,12 @@ class FloatMul(FloatOp):
 
 
 class FloatDiv(FloatOp):
-    """``y = a / b`` (`float_div`), ``steps_per_stage`` quotient bits a pipeline stage.
-
-    The default 2 keeps the recurrence's stages about as fast as the adder's and the
-    multiplier's: on the ECP5 (the yowasp flow of `rtl.cost`, seed 1) bf16 division reaches
-    82 MHz and fp32 66 MHz (fp32 add 76 MHz, mul 64 MHz); with 4 steps a stage (and a
-    comparator beside each subtractor, before `sub_ge`) it was 52 and 41 MHz; 1 step a stage
-    gained little over 2 for twice the registers."""
+    """``y = a / b`` (`float_div`), ``steps_per_stage`` quotient bits a pipeline stage
+    (default `STEPS_PER_STAGE`, whose comment gives the measured Fmax of each choice)."""
 
     op = "div"
 
-    def __init__(self, fmt: FloatFormat, steps_per_stage: int = 2):
+    def __init__(self, fmt: FloatFormat, steps_per_stage: int = STEPS_PER_STAGE):
         _check_steps(self, steps_per_stage)
         self.steps_per_stage = steps_per_stage
         super().__init__(fmt)
@@ -148,12 +144,12 @@ class FloatDiv(FloatOp):
 
 class FloatSqrt(FloatOp):
     """``y = sqrt(a)`` (`float_sqrt`), ``steps_per_stage`` result bits a pipeline stage
-    (default 2, as `FloatDiv`: ECP5 bf16 83 MHz, fp32 65 MHz; 53 and 42 MHz with 4)."""
+    (default `STEPS_PER_STAGE`, as `FloatDiv`)."""
 
     op = "sqrt"
     operands = ("a",)
 
-    def __init__(self, fmt: FloatFormat, steps_per_stage: int = 2):
+    def __init__(self, fmt: FloatFormat, steps_per_stage: int = STEPS_PER_STAGE):
         _check_steps(self, steps_per_stage)
         self.steps_per_stage = steps_per_stage
         super().__init__(fmt)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Mux, Value
 
-from .fields import operand, sub_ge, wire
+from .fields import STEPS_PER_STAGE, normal_significands, sub_ge, unpack, wire
 from .round_pack import round_pack
 
 __all__ = ["float_sqrt", "sqrt_steps"]
@@ -31,23 +31,27 @@ def sqrt_steps(fmt) -> int:
     return fmt.frac_bits + 2
 
 
-def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = 2, name: str = "sqrt",
+def float_sqrt(m, pipe, fmt, a, *, steps_per_stage: int = STEPS_PER_STAGE, name: str = "sqrt",
                ftz: bool = False) -> Value:
     """The word of ``sqrt(a)`` on ``pipe`` (boundaries: after unpacking, after every
     ``steps_per_stage`` result bits, and `round_pack`'s one); ``ftz``: flush to zero (the
     module's doc)."""
     p = fmt.frac_bits
-    fa, sig, exp = operand(fmt, a, ftz)
-    e = exp - fmt.bias                            # unbiased, signed
-    odd = e[0]
+    fa = unpack(fmt, a, daz=ftz)
     pipe.put(**{
-        # the radicand m * 2**frac_bits, p + 2 bits: sig or 2 sig
-        f"{name}_rad": Mux(odd, Cat(Const(0, 1), sig), sig),
-        f"{name}_exp": ((e - odd) >> 1) + fmt.bias,
         f"{name}_nan": fa.nan | (fa.sign & ~fa.zero),
         f"{name}_inf": fa.inf,
         f"{name}_zero": fa.zero,
         f"{name}_sign": fa.sign & fa.zero,        # -0 stays -0; every other result is +
+    })
+    ((sig, exp),) = normal_significands(pipe, [(fa.sig, fa.exp)], name, ftz)
+    odd = exp[0] ^ (fmt.bias & 1)                 # the unbiased exponent is odd
+    pipe.put(**{
+        # the radicand m * 2**frac_bits, p + 2 bits: sig or 2 sig
+        f"{name}_rad": Mux(odd, Cat(Const(0, 1), sig), sig),
+        # ((exp - bias - odd) >> 1) + bias, exact as exp - bias - odd is even, in one
+        # addition
+        f"{name}_exp": (exp + Mux(odd, fmt.bias - 1, fmt.bias)) >> 1,
     })
     pipe.cut()
     # the integer radicand N = rad << (p + 2): its 2p + 4 bits read two at a time from

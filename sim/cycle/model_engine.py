@@ -2,9 +2,12 @@
 
 It simulates no gates, only what decides the timing: the memory side of `sim.cycle.memory`
 (stall PRNG, token bucket, source, sink) and the array's valid shift register with its one
-enable ``en = ~out_valid | out_ready`` (`rtl.unit.MadamUpdateArray`: every stage register,
-valids included, loads when ``en`` is high; ``in_ready = en``).  The data never changes
-the timing, so the cycle count, the stall counts and the latencies are exactly the RTL's.
+enable ``en = ~out_valid | out_ready`` (`rtl.array.UpdateArray`: every stage register,
+valids included, loads when ``en`` is high; ``in_ready = en``), or with ``skid`` the
+registered ready of `rtl._common.stream_handshake` (``en = ~hold``; the skid buffer fills
+when the pipeline advances past an output that is not taken, and empties when it is).  The
+data never changes the timing, so the cycle count, the stall counts and the latencies are
+exactly the RTL's.
 """
 
 from __future__ import annotations
@@ -34,23 +37,27 @@ _SS = np.uint64(STALL_SHIFT)
 # not see signals) and can show its progress.  Their whole state lives in arrays and is
 # carried from slice to slice: the result does not depend on the slice length.
 SLICE = 1 << 24           # ~0.1 s of the cycle loop on this machine
-# The cycle-by-cycle loop keeps the stage registers' valid bits in one int64 (bit 63 and
-# the sign stay clear); the closed-form and per-beat shortcuts model no register.
-PER_CYCLE_STAGES_MAX = 62
+# The cycle-by-cycle loop keeps the stage registers' valid bits, and the acceptance cycles of
+# the beats in flight (at most stages + 1 with the skid buffer), in rings of RING entries;
+# the closed-form and per-beat shortcuts model no register.
+RING = 1024
+PER_CYCLE_STAGES_MAX = RING - 2
 
 # indices into the int64 state array of `_timing`
 _CYCLE, _ACC, _DEL, _STALLS, _BW, _LMIN, _LMAX, _PIPE, _CREDIT, _HEAD, _TAIL, _STEP, \
-    _SENT, _GOT = range(14)
-_NSTATE = 14
+    _SENT, _GOT, _HOLD = range(15)
+_NSTATE = 15
 
 
 @njit(cache=True)
-def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, budget):
-    # Runs at most `budget` cycles from the state (st, rng, ring); True when all steps are done.
+def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, valid, budget, skid):
+    # Runs at most `budget` cycles from the state (st, rng, ring, valid); True when all
+    # steps are done.  The stage registers shift together (one enable), so their valid bits
+    # are a FIFO: `valid[k % RING]` is the bit the k-th enabled cycle took in, and the last
+    # stage holds the one taken in `stages` enabled cycles before.
     state = rng[0]
     threshold = np.uint64(thr)
-    top = stages - 1
-    mask = (1 << stages) - 1
+    wrap = RING - 1
     cycle = st[_CYCLE]
     accepted = st[_ACC]
     delivered = st[_DEL]
@@ -58,13 +65,14 @@ def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, budget):
     bw_wait = st[_BW]
     lat_min = st[_LMIN]
     lat_max = st[_LMAX]
-    pipe = st[_PIPE]              # bit i: valid of stage register i; out_valid = bit top
+    pipe = st[_PIPE]              # enabled cycles so far: the next slot of `valid`
     credit = st[_CREDIT]
     head = st[_HEAD]              # ring: acceptance cycles of the beats in flight
     tail = st[_TAIL]
     s = st[_STEP]
     sent = st[_SENT]
     got = st[_GOT]
+    hold = st[_HOLD]              # skid: the skid buffer holds the output beat
     end = cycle + budget
     done = False
     while True:
@@ -92,22 +100,29 @@ def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, budget):
         short = rate > 0 and credit < cost
         in_valid = pending and not stall and not short
         bw_wait += pending and not stall and short
-        out_valid = (pipe >> top) & 1
+        top_valid = valid[(pipe - stages) & wrap]
         out_ready = not stall
-        en = out_valid == 0 or out_ready
+        if skid:
+            out_valid = hold | top_valid
+            en = hold == 0
+            hold = (1 - out_ready) if hold else (top_valid & (1 - out_ready))
+        else:
+            out_valid = top_valid
+            en = out_valid == 0 or out_ready
         if out_valid == 1 and out_ready:
-            lat = cycle - ring[head & 255] - 1
+            lat = cycle - ring[head & wrap] - 1
             head += 1
             lat_min = min(lat_min, lat)
             lat_max = max(lat_max, lat)
             got += 1
         if en:
             if in_valid:
-                ring[tail & 255] = cycle
+                ring[tail & wrap] = cycle
                 tail += 1
                 sent += 1
                 credit -= cost
-            pipe = ((pipe << 1) | (1 if in_valid else 0)) & mask
+            valid[pipe & wrap] = 1 if in_valid else 0
+            pipe += 1
         cycle += 1
     rng[0] = state
     st[_CYCLE] = cycle
@@ -118,6 +133,7 @@ def _timing(beats, steps, stages, thr, rate, cap, cost, st, rng, ring, budget):
     st[_LMIN] = lat_min
     st[_LMAX] = lat_max
     st[_PIPE] = pipe
+    st[_HOLD] = hold
     st[_CREDIT] = credit
     st[_HEAD] = head
     st[_TAIL] = tail
@@ -214,7 +230,8 @@ _SHORTCUTS = {Method.CLOSED_FORM: _closed_form, Method.PER_BEAT: _per_beat}
 
 
 def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
-                 cycle_by_cycle: bool = False, progress=None, slice_len: int = SLICE) -> dict:
+                 cycle_by_cycle: bool = False, progress=None, slice_len: int = SLICE,
+                 skid: bool = False) -> dict:
     """The timing of ``steps`` passes of ``beats`` beats through a pipeline of ``stages``
     register stages (latency ``stages - 1``) fed by ``memory``.
 
@@ -223,6 +240,8 @@ def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
     latency without stalls; more when a stalled sink holds the pipeline).
     ``cycle_by_cycle`` turns off the shortcuts taken without random stalls (closed form
     without a bandwidth limit, one iteration a beat with one); the tests check they agree.
+    ``skid``: the array's registered ready (the module docstring; without stalls the skid
+    buffer never fills, so the shortcuts hold for it too).
     The loops run in slices of ``slice_len`` cycles (beats), returning to Python between
     them: Ctrl-C stops a long run (KeyboardInterrupt), and ``progress`` (if given) is called
     as ``progress(done_beats, total_beats, cycle)`` after each slice.
@@ -242,9 +261,11 @@ def model_cycles(beats: int, steps: int, stages: int, memory: MemorySide, *,
     st = np.zeros(_NSTATE, dtype=np.int64)
     st[_LMIN] = 1 << 62
     rng = np.array([memory.seed64], dtype=np.uint64)
-    ring = np.zeros(256, dtype=np.int64)
+    ring = np.zeros(RING, dtype=np.int64)
+    valid = np.zeros(RING, dtype=np.int64)
     while not _timing(beats, steps, stages, np.uint64(memory.threshold), memory.rate_bits,
-                      memory.cap_bits, memory.beat_bits, st, rng, ring, slice_len):
+                      memory.cap_bits, memory.beat_bits, st, rng, ring, valid, slice_len,
+                      bool(skid)):
         if progress is not None:
             progress(int(st[_DEL] + st[_GOT]), total, int(st[_CYCLE]))
     return dict(zip(TIMING_KEYS, (int(st[i]) for i in (_CYCLE, _ACC, _DEL, _STALLS, _BW,

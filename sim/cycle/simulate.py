@@ -352,7 +352,7 @@ def simulate(cfg, n: int, lanes: int = 1, engine: str = "model", *, steps: int =
         t0 = time.perf_counter()
         with Progress("sim", beats * steps, unit="beat", enabled=show) as bar:
             timing = model_cycles(
-                beats, steps, stages, memory,
+                beats, steps, stages, memory, skid=stream.registered_ready,
                 progress=(lambda done, total, cycle: bar.update(done, total, f"{cycle} cycles"))
                 if show else None)
         sim_s = time.perf_counter() - t0

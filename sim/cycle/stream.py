@@ -63,6 +63,13 @@ class Stream:
         from lns.registry import load
         return load(self.cfg, "unit").stages_of(self.cfg)
 
+    @property
+    def registered_ready(self) -> bool:
+        """Whether the array's handshake has the skid buffer (`rtl._common.stream_handshake`:
+        its unit class sets ``registered_ready``)."""
+        from lns.registry import load
+        return bool(getattr(load(self.cfg, "unit"), "registered_ready", False))
+
     def held(self, t: int, clip) -> dict:
         """``{port: value}`` of step ``t`` (from 1): `lns.rule.Rule.held`."""
         return self.cfg.held(t, clip=clip)
