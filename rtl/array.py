@@ -35,7 +35,14 @@ from lns.lfsr import WIDTH, lane_seeds
 from ._common import range_shape, skid_output, stream_handshake
 from .lanes import lane_bits
 
-__all__ = ["UpdateArray", "held_shapes"]
+__all__ = ["UpdateArray", "held_shapes", "registered_ready"]
+
+
+def registered_ready(unit_class) -> bool:
+    """Whether the array of ``unit_class`` has `stream_handshake`'s skid buffer: the unit
+    class asks for it with ``registered_ready = True`` (the IEEE units, whose thousands of
+    registers a combinational enable cannot reach in one clock)."""
+    return bool(getattr(unit_class, "registered_ready", False))
 
 
 def held_shapes(cfg) -> dict:
@@ -88,10 +95,7 @@ class UpdateArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self.cfg
-        # a unit class may ask for a registered ready (`stream_handshake`'s skid): the
-        # IEEE units, whose thousands of registers a combinational enable cannot reach in
-        # one clock
-        skid = bool(getattr(self.unit_class, "registered_ready", False))
+        skid = registered_ready(self.unit_class)
         en, accept, hold = stream_handshake(m, self, self.stages, skid=skid)
         fmts = cfg.word_formats
         seeds = lane_seeds(0, self.lanes)

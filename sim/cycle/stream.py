@@ -65,10 +65,10 @@ class Stream:
 
     @property
     def registered_ready(self) -> bool:
-        """Whether the array's handshake has the skid buffer (`rtl._common.stream_handshake`:
-        its unit class sets ``registered_ready``)."""
+        """Whether the array's handshake has the skid buffer (`rtl.array.registered_ready`)."""
         from lns.registry import load
-        return bool(getattr(load(self.cfg, "unit"), "registered_ready", False))
+        from rtl.array import registered_ready
+        return registered_ready(load(self.cfg, "unit"))
 
     def held(self, t: int, clip) -> dict:
         """``{port: value}`` of step ``t`` (from 1): `lns.rule.Rule.held`."""
