@@ -316,3 +316,20 @@ def test_a_diverged_tuning_run_from_the_store_loses_the_eta(tmp_path):
     pick = chosen[("mnist1d", "mlp", "adam8bit")]
     assert pick["eta_log2"] == -3
     assert [g["val_loss"] for g in pick["grid"]] == [1.2, 1.1, math.inf]   # by eta
+
+
+@pytest.mark.parametrize("method", ["adam", "madam"])
+def test_a_float_method_is_priced_by_an_ieee_unit_that_moves_its_bytes(method):
+    """The float baselines' LUT4 and area come from an IEEE FP32 unit (`FLOAT_UNITS`): it
+    must be a float32 unit of the same optimizer, reading and writing the words the
+    method's bytes count (a unit with more words, such as mp_adam's BF16 copy, would price
+    another update)."""
+    from lns import presets
+    from sim.explore.points import FLOAT_UNITS, cost_point
+    point = cost_point({"method": method, "bits": None, "rounding": None, "eta_log2": -6,
+                        "area": "none"})
+    cfg = presets.get(FLOAT_UNITS[method])
+    assert point["unit"] == cfg.name
+    assert sum(cfg.update_bits) / 8 == point["bytes"]
+    assert cfg.optimizer in {"adam": ("float_adam", "float_adam_fast"),
+                             "madam": ("float_madam",)}[method]

@@ -18,7 +18,7 @@ number of workers and any rerun give the same numbers but the times.
 
 from __future__ import annotations
 
-__all__ = ["run_point", "lns_config", "cost_point", "FLOAT_BYTES_NOTE"]
+__all__ = ["run_point", "lns_config", "cost_point", "FLOAT_BYTES_NOTE", "FLOAT_UNITS"]
 
 FLOAT_BYTES_NOTE = ("float rows are trained in float64 and priced as their float32 "
                     "hardware (the baselines of sim.analysis.ops)")
@@ -65,6 +65,13 @@ def _train(train_run, timed, config, method, data, cfg, mu, t):
         return timed(train_run)("cnn", method, int(config["seed"]), task=t.name, **common)
     return timed(train_run)(config["model"], method, int(config["seed"]),
                             hidden=int(config["hidden"]), classes=t.classes, **common)
+
+
+#: The IEEE FP32 unit of a float method, as a hardware engineer would build it: the efficient
+#: Adam (per-step scalars, lerp moments) and float Madam.  SGD and Lion have no IEEE unit;
+#: mixed-precision Adam's unit (`mp_adam`) also writes a BF16 weight copy, which the
+#: bf16-gradient method's bytes do not count, so it is not that method's unit.
+FLOAT_UNITS = {"adam": "fp32_adam_fast", "madam": "fp32_madam"}
 
 
 def _float_cost(key: str) -> dict:
@@ -148,9 +155,9 @@ def cost_point(spec: dict) -> dict:
     else:
         out = dict(_float_cost(m.key), unit=None)
         cfg = None
-        if m.key == "adam":
+        if m.key in FLOAT_UNITS:
             from lns import presets
-            cfg = presets.for_bits("float_adam", 32)      # the IEEE FP32 Adam unit
+            cfg = presets.get(FLOAT_UNITS[m.key])
             out["unit"] = cfg.name
     out.update({"lut4_ecp5": None, "area_um2_sky130": None, "area_source": None})
     if cfg is not None and area_mode != "none":
