@@ -74,7 +74,7 @@ def test_sigma_verdict_from_numbers():
     assert sigma_verdict("X", rows)["best_in_1_3"] is False
 
 
-def test_sigma_sweep_on_another_task_trains_the_mlp_at_its_width():
+def test_sigma_sweep_on_another_task_trains_the_mlp_at_its_width(tmp_path, monkeypatch):
     # MNIST-1D: 40 inputs, so W1 is 40 x 64 and its Xavier scale sqrt(2 / 104); the runs
     # see the task's own test split (1,000 examples: errors in steps of 0.1 %)
     s = run_sigma_sweep(True, seeds=(0,), bits=(8,), epochs=1, clips=(2.0,), task="mnist1d",
@@ -84,6 +84,15 @@ def test_sigma_sweep_on_another_task_trains_the_mlp_at_its_width():
         (run,) = c["rows"][0]["runs"]
         assert round(run["test_err"] * 1000) == pytest.approx(run["test_err"] * 1000)
         assert run["eta"] == 2.0 ** -4
+    # the plot's title names the task the sweep trained on
+    import matplotlib.figure
+    from sim.analysis.training import plot_sigma
+    titles, suptitle = [], matplotlib.figure.Figure.suptitle
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle",
+                        lambda fig, text, **kw: titles.append(text) or suptitle(fig, text, **kw))
+    plot_sigma(s, tmp_path / "sigma.png")
+    assert (tmp_path / "sigma.png").stat().st_size > 0
+    assert titles[0].startswith("sigma* sweep: MNIST-1D MLP, 1 epochs"), titles
     digits = run_sigma_sweep(True, seeds=(0,), bits=(8,), epochs=1, clips=(2.0,))
     assert digits["task"] == "digits"
     # 450 digits test images: errors in steps of 1/450

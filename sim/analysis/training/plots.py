@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .methods import METHODS, SUBJECT, Method
+from .tasks import task
 
 __all__ = ["plot_training", "plot_convergence", "plot_sigma"]
 
@@ -130,7 +131,9 @@ def plot_sigma(result: dict, path) -> str:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"sigma* sweep: digits MLP, {result['epochs']} epochs, "
+    # a sweep stored before it named its task was on the digits
+    label = task(result.get("task", "digits")).label
+    fig.suptitle(f"sigma* sweep: {label} MLP, {result['epochs']} epochs, "
                  f"{len(result['seeds'])} seeds, eta 2^{result['eta_log2']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
